@@ -1,0 +1,97 @@
+/* test_util.c - helpers shared by the Criterion suites. */
+#include "test_util.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *ax_test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    char *p = malloc(strlen(base) + 32);
+    sprintf(p, "%s/axtest.XXXXXX", base);
+    if (!mkdtemp(p)) { free(p); return NULL; }
+    return p;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+void ax_test_rmtree(const char *dir)
+{
+    if (dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *ax_test_path(const char *dir, const char *name)
+{
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+int ax_test_write(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t n = fwrite(data, 1, len, f);
+    return (fclose(f) == 0 && n == len) ? 0 : -1;
+}
+
+bool ax_test_reduced(void)
+{
+    const char *r = getenv("AX_TEST_REDUCED");
+    return r && *r && strcmp(r, "0") != 0;
+}
+
+static char *slurp_fd(int fd)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ssize_t n;
+    while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+        len += (size_t)n;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+int ax_test_cli(char **out, char **errout, const char *const *argv)
+{
+    const char *cli = getenv("AX_CLI");
+    if (!cli) return -1;
+    char tmpl_o[] = "/tmp/axcli.outXXXXXX", tmpl_e[] = "/tmp/axcli.errXXXXXX";
+    int fo = mkstemp(tmpl_o), fe = mkstemp(tmpl_e);
+    unlink(tmpl_o);
+    unlink(tmpl_e);
+    size_t n = 0;
+    while (argv[n]) n++;
+    char **args = calloc(n + 2, sizeof *args);
+    args[0] = (char *)cli;
+    for (size_t i = 0; i < n; i++) args[i + 1] = (char *)argv[i];
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(cli, args);
+        _exit(127);
+    }
+    free(args);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    lseek(fo, 0, SEEK_SET);
+    lseek(fe, 0, SEEK_SET);
+    char *o = slurp_fd(fo), *e = slurp_fd(fe);
+    close(fo);
+    close(fe);
+    if (out) *out = o; else free(o);
+    if (errout) *errout = e; else free(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

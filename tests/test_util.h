@@ -1,0 +1,20 @@
+/* test_util.h - what every Criterion suite shares: temp folders, fixtures,
+ * running the CLI, and knowing whether sizes are reduced (sanitizers). */
+#ifndef AX_TEST_UTIL_H
+#define AX_TEST_UTIL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A fresh folder under $TMPDIR for this test; removed by the caller via
+ * ax_test_rmtree (or left for inspection when a test fails). */
+char *ax_test_tmpdir(void);
+void ax_test_rmtree(const char *dir);
+/* path = dir + "/" + name; caller frees. */
+char *ax_test_path(const char *dir, const char *name);
+int ax_test_write(const char *path, const void *data, size_t len);
+bool ax_test_reduced(void);
+/* Runs the autoapprox CLI with argv (NULL-terminated, without argv[0]); stdout and
+ * stderr captured into malloc'ed strings (may pass NULL). Returns the exit code. */
+int ax_test_cli(char **out, char **errout, const char *const *argv);
+#endif

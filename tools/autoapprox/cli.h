@@ -1,0 +1,27 @@
+/* cli.h - what the subcommands of the autoapprox command share: exit codes,
+ * error lines, parsing of numbers, and the provenance every JSON carries. */
+#ifndef AX_CLI_H
+#define AX_CLI_H
+
+#include "autoapprox/mult.h"
+#include <json-c/json.h>
+#include <stdbool.h>
+
+enum { AX_EXIT_OK = 0, AX_EXIT_FAIL = 1, AX_EXIT_USAGE = 2 };
+
+int cmd_mult(int argc, char **argv);
+
+/* "autoapprox: <message>" on stderr; returns code for `return cli_fail(...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Whole-string numbers; false (and an error line naming the option) otherwise. */
+bool cli_parse_double(const char *opt, const char *s, double *out);
+bool cli_parse_i64(const char *opt, const char *s, int64_t *out);
+/* {"tool": "autoapprox", "version", "git_revision", "command"} */
+json_object *cli_provenance(const char *command);
+/* Adds {"name", "sha256", "source"} of a multiplier table to an array. */
+void cli_provenance_add_mult(json_object *prov, const ax_mult *m);
+/* Serializes pretty JSON to path ("-" = stdout) whole or not at all. */
+int cli_write_json(const char *path, json_object *obj);
+
+#endif

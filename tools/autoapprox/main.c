@@ -1,0 +1,40 @@
+/* main.c - the autoapprox command: dispatches to one file per subcommand. */
+#include "cli.h"
+
+#include "ax_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: autoapprox <command> [options]\n"
+    "\n"
+    "AutoApprox designs low-power DNN accelerators from approximate 8-bit multipliers\n"
+    "and proves, by bit-exact emulation, which layers lose no accuracy.\n"
+    "\n"
+    "commands:\n"
+    "  mult list                      built-in families and named multipliers\n"
+    "  mult info SPEC [--json]        error metrics and hardware figures\n"
+    "  mult gen SPEC -o OUT.axm       generate a table from a built-in family\n"
+    "  mult import FILE -o OUT.axm    import a table (raw, npy, C header, CSV, text, C model)\n"
+    "\n"
+    "autoapprox <command> --help tells more; autoapprox --version prints the version.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return AX_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return AX_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("autoapprox %s (git %s)\n", AX_VERSION, AX_GIT_REVISION);
+        return AX_EXIT_OK;
+    }
+    if (!strcmp(cmd, "mult")) return cmd_mult(argc - 1, argv + 1);
+    return cli_fail(AX_EXIT_USAGE, "unknown command '%s' (autoapprox --help lists them)", cmd);
+}
