@@ -17,6 +17,9 @@ static const char usage[] =
     "  mult info SPEC [--json]        error metrics and hardware figures\n"
     "  mult gen SPEC -o OUT.axm       generate a table from a built-in family\n"
     "  mult import FILE -o OUT.axm    import a table (raw, npy, C header, CSV, text, C model)\n"
+    "  systolic --topology T.csv      map every layer onto a weight-stationary systolic array\n"
+    "  ppa --topology T.csv [--assign A.json] [--chip C.json]\n"
+    "                                 chip power, performance and area, against all-exact\n"
     "\n"
     "autoapprox <command> --help tells more; autoapprox --version prints the version.\n";
 
@@ -36,5 +39,7 @@ int main(int argc, char **argv)
         return AX_EXIT_OK;
     }
     if (!strcmp(cmd, "mult")) return cmd_mult(argc - 1, argv + 1);
+    if (!strcmp(cmd, "systolic")) return cmd_systolic(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ppa")) return cmd_ppa(argc - 1, argv + 1);
     return cli_fail(AX_EXIT_USAGE, "unknown command '%s' (autoapprox --help lists them)", cmd);
 }
