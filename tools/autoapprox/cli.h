@@ -19,6 +19,22 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whole-string numbers; false (and an error line naming the option) otherwise. */
 bool cli_parse_double(const char *opt, const char *s, double *out);
 bool cli_parse_i64(const char *opt, const char *s, int64_t *out);
+/* One option of a subcommand: a string (str), a bounded integer (num), or a
+ * flag without value (flag); exactly one target is set. */
+typedef struct cli_opt {
+    const char *name; /* "--topology" */
+    const char **str;
+    int64_t *num;
+    int64_t min, max;
+    bool *flag;
+} cli_opt;
+/* Parses argv[1..] of subcommand cmd: options from opts, other words into
+ * pos (at most max_pos, counted in *n_pos; pos may be NULL when none are
+ * allowed). Returns 0; 1 for --help/-h; or AX_EXIT_USAGE after printing one
+ * line naming the bad option. */
+int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n_opts,
+                      const char **pos, size_t max_pos, size_t *n_pos);
+
 /* {"tool": "autoapprox", "version", "git_revision", "command"} */
 json_object *cli_provenance(const char *command);
 /* Adds {"name", "sha256", "source"} of a multiplier table to an array. */

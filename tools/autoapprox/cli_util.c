@@ -58,6 +58,46 @@ bool cli_parse_i64(const char *opt, const char *s, int64_t *out)
     return true;
 }
 
+static const cli_opt *find_opt(const cli_opt *opts, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(opts[i].name, name)) return &opts[i];
+    return NULL;
+}
+
+int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n_opts,
+                      const char **pos, size_t max_pos, size_t *n_pos)
+{
+    size_t np = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        if (a[0] != '-' || !a[1]) {
+            if (np >= max_pos) return cli_fail(AX_EXIT_USAGE, "%s: unexpected argument '%s'", cmd, a);
+            pos[np++] = a;
+            continue;
+        }
+        const cli_opt *o = find_opt(opts, n_opts, a);
+        if (!o) return cli_fail(AX_EXIT_USAGE, "%s: unknown option '%s' (autoapprox %s --help)", cmd, a, cmd);
+        if (o->flag) {
+            *o->flag = true;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_fail(AX_EXIT_USAGE, "%s: %s needs a value", cmd, a);
+        const char *v = argv[++i];
+        if (o->str) {
+            *o->str = v;
+            continue;
+        }
+        if (!cli_parse_i64(a, v, o->num)) return AX_EXIT_USAGE;
+        if (*o->num < o->min || *o->num > o->max)
+            return cli_fail(AX_EXIT_USAGE, "%s: %lld is out of range %lld..%lld", a, (long long)*o->num,
+                            (long long)o->min, (long long)o->max);
+    }
+    if (n_pos) *n_pos = np;
+    return 0;
+}
+
 json_object *cli_provenance(const char *command)
 {
     json_object *p = json_object_new_object();

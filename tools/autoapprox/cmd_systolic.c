@@ -49,27 +49,20 @@ static bool parse_array(const char *s, uint32_t *rows, uint32_t *cols)
 static int parse_opts(int argc, char **argv, systolic_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->batch = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
-        const char **slot = !strcmp(a, "--topology") ? &o->topology : !strcmp(a, "--model") ? &o->model
-                          : !strcmp(a, "--array") ? &o->array : !strcmp(a, "--config") ? &o->config
-                          : !strcmp(a, "--report-dir") ? &o->report_dir : !strcmp(a, "--json") ? &o->json : NULL;
-        bool is_batch = !strcmp(a, "--batch");
-        if (!slot && !is_batch)
-            return cli_fail(AX_EXIT_USAGE, "systolic: unknown option '%s' (autoapprox systolic --help)", a);
-        if (i + 1 >= argc) return cli_fail(AX_EXIT_USAGE, "systolic: %s needs a value", a);
-        if (slot) {
-            *slot = argv[++i];
-            continue;
-        }
-        int64_t b;
-        if (!cli_parse_i64("--batch", argv[++i], &b)) return AX_EXIT_USAGE;
-        if (b < 1 || b > 1000000)
-            return cli_fail(AX_EXIT_USAGE, "--batch: %lld is out of range 1..1000000", (long long)b);
-        o->batch = (uint32_t)b;
-    }
+    int64_t batch = 1;
+    const cli_opt opts[] = {
+        {"--topology", &o->topology, NULL, 0, 0, NULL},
+        {"--model", &o->model, NULL, 0, 0, NULL},
+        {"--array", &o->array, NULL, 0, 0, NULL},
+        {"--config", &o->config, NULL, 0, 0, NULL},
+        {"--report-dir", &o->report_dir, NULL, 0, 0, NULL},
+        {"--json", &o->json, NULL, 0, 0, NULL},
+        {"--batch", NULL, &batch, 1, 1000000, NULL},
+    };
+    int rc = cli_parse_options("systolic", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (rc == 1) return -1;
+    if (rc != 0) return rc;
+    o->batch = (uint32_t)batch;
     if (!o->topology == !o->model)
         return cli_fail(AX_EXIT_USAGE, "systolic: give exactly one of --topology T.csv or --model M");
     return 0;
