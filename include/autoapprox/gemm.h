@@ -1,0 +1,137 @@
+/* gemm.h - GEMM and convolution whose every multiply is a lookup in a
+ * multiplier's 256x256 product table, accumulated exactly in int32: the
+ * public API of kernels/.
+ *
+ *   C[m][n] (+)= sum_k T[A(m,k) * 256 + B(k,n)]
+ *
+ * A holds activation bytes, B weight bytes (raw bytes, as the table sees
+ * them). Every path (ISA x method) returns exactly what ax_gemm_reference
+ * returns, for every table and shape: that is the contract the tests pin.
+ *
+ * Accumulation is int32 in two's complement: a sum that leaves the int32
+ * range wraps modulo 2^32 on every path alike (as a hardware accumulator
+ * would). ax_gemm_plan_max_k() gives the K up to which no sum can wrap. */
+#ifndef AUTOAPPROX_GEMM_H
+#define AUTOAPPROX_GEMM_H
+
+#include "autoapprox/mult.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ax_isa { AX_ISA_AUTO = 0, AX_ISA_SCALAR, AX_ISA_AVX2, AX_ISA_AVX512, AX_ISA_NEON } ax_isa;
+
+/* How the products are formed. LUT: table lookups (any table); EXACT: the
+ * table is a*w, so an exact int8 GEMM; LOWRANK: exact GEMMs on transformed
+ * operands that reproduce the table (structured tables only). */
+typedef enum ax_path { AX_PATH_AUTO = 0, AX_PATH_LUT, AX_PATH_EXACT, AX_PATH_LOWRANK } ax_path;
+
+const char *ax_isa_name(ax_isa isa);      /* "scalar", "avx2", "avx512", "neon" */
+int ax_isa_parse(const char *s, ax_isa *out); /* also "auto" */
+const char *ax_path_name(ax_path path);   /* "lut", "exact", "lowrank" */
+/* Whether this CPU (and this build) can run an ISA's kernels. "avx2" means
+ * AVX2+FMA+BMI2 only; "avx512" needs F, BW, VL and VBMI. */
+bool ax_cpu_supports(ax_isa isa);
+ax_isa ax_cpu_best_isa(void);
+
+/* A multiplier prepared for one ISA and path: the table and every form
+ * derived from it (byte planes, exact-product check, factors). Immutable
+ * once built; share it between threads and layers. */
+typedef struct ax_gemm_plan ax_gemm_plan;
+
+/* AUTO isa: $AX_ISA when set ("scalar", "avx2", ...), else the best this
+ * CPU has. AUTO path: EXACT when the table is the exact product; else
+ * LOWRANK when the table is a*w plus an exact int16 low-rank term and the
+ * ISA's cost model favours it (AVX2: rank <= 4; AVX-512 VNNI: when rank + 1
+ * int16 GEMMs beat the LUT's byte planes); else LUT. On AVX-512 a LUT
+ * plan may run over a linear base (residual planes + an exact GEMM; the
+ * kernel name then joins both). An explicit path that cannot serve this
+ * table (EXACT on an inexact table, LOWRANK without such a form), or an ISA
+ * the CPU lacks, is an error. */
+int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan **out, ax_error *err);
+void ax_gemm_plan_free(ax_gemm_plan *p);
+ax_isa ax_gemm_plan_isa(const ax_gemm_plan *p);
+ax_path ax_gemm_plan_path(const ax_gemm_plan *p);
+/* The microkernel actually used, XNNPACK-style, e.g. "lut_gemm_256x1__avx512vbmi". */
+const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p);
+/* Byte planes the LUT path reads: the bytes needed by the widest per-weight
+ * column of the table after subtracting that column's minimum (1..4; 0 for
+ * the EXACT and LOWRANK paths). */
+int ax_gemm_plan_planes(const ax_gemm_plan *p);
+/* The largest K for which no sum of K products of this table (plus an int32
+ * correction of at most `extra` in magnitude, e.g. zero-point terms) can
+ * leave the int32 range. */
+size_t ax_gemm_plan_max_k(const ax_gemm_plan *p, int64_t extra);
+
+/* Weights of one layer, packed once into the form the plan's kernel reads.
+ * B is K x N row-major bytes with row stride ldb. */
+typedef struct ax_packed_weights ax_packed_weights;
+int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                         ax_packed_weights **out, ax_error *err);
+void ax_packed_weights_free(ax_packed_weights *w);
+
+/* Activations: M x K row-major bytes, row stride lda >= K (an im2col row
+ * per output pixel); the kernels repack panels of A themselves (O(MK), next
+ * to the O(MKN) lookups). C: M x N int32, row stride ldc >= N; accumulate
+ * adds to C, otherwise C is overwritten. threads <= 0: the OpenMP default;
+ * every thread count gives the same bits. M == 0 is a no-op.
+ * Returns 0, or -1 with err filled (bad stride, plan/weights mismatch, out
+ * of memory). */
+int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+            int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err);
+
+size_t ax_packed_weights_k(const ax_packed_weights *w);
+size_t ax_packed_weights_n(const ax_packed_weights *w);
+
+/* The oracle: plain and obviously correct (sums wrap modulo 2^32). */
+void ax_gemm_reference(const int32_t table[AX_TABLE_SIZE], size_t M, size_t N, size_t K, const uint8_t *A,
+                       size_t lda, const uint8_t *B, size_t ldb, int32_t *C, size_t ldc, bool accumulate);
+
+/* ---- convolution ------------------------------------------------------------
+ * 2-D convolution on top of ax_gemm. Activations are NHWC bytes, weights HWIO
+ * bytes ([kernel_h][kernel_w][in_c / groups][out_c]; output channel o belongs
+ * to group o / (out_c / groups)), outputs NHWC int32:
+ *   Y[b][y][x][o] (+)= sum_{ky,kx,i} T[X[b][y*sh + ky*dh - pt][x*sw + kx*dw - pl][g*Cg + i] * 256
+ *                                     + W[ky][kx][i][o]]
+ * where a position outside the input reads pad_byte (the activation zero
+ * point, so that padding means "zero" exactly as the hardware sees it).
+ * Each group is one GEMM with K = kernel_h*kernel_w*in_c/groups; a 1x1,
+ * stride-1, unpadded convolution reads X in place, others build im2col rows
+ * for a bounded chunk of output pixels at a time (never the whole copy).
+ * Grouped convolutions with <= 4 input channels per group (depthwise) run a
+ * direct weight-stationary loop over the table instead (byte-plane permutes
+ * on AVX-512 for stride-1 LUT plans). */
+typedef struct ax_conv2d_shape {
+    size_t batch, in_h, in_w, in_c;
+    size_t out_c;
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;       /* >= 1 */
+    size_t dilation_h, dilation_w;   /* >= 1 */
+    size_t pad_top, pad_left, pad_bottom, pad_right;
+    size_t groups;                   /* >= 1, divides in_c and out_c; depthwise: groups == in_c */
+    uint8_t pad_byte;
+} ax_conv2d_shape;
+
+/* Fills out_h/out_w; -1 with err when the shape is inconsistent. */
+int ax_conv2d_output_size(const ax_conv2d_shape *s, size_t *out_h, size_t *out_w, ax_error *err);
+
+typedef struct ax_conv2d_weights ax_conv2d_weights;
+int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
+                           ax_conv2d_weights **out, ax_error *err);
+void ax_conv2d_weights_free(ax_conv2d_weights *w);
+
+/* Y: batch x out_h x out_w x out_c int32 (NHWC). The weights must have been
+ * packed for this plan and shape. */
+int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
+              int32_t *Y, bool accumulate, int threads, ax_error *err);
+
+/* The oracle: the direct seven-deep loop (sums wrap modulo 2^32). The shape
+ * must be valid (see ax_conv2d_output_size). */
+void ax_conv2d_reference(const int32_t table[AX_TABLE_SIZE], const ax_conv2d_shape *s, const uint8_t *X,
+                         const uint8_t *W, int32_t *Y, bool accumulate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,176 @@
+/* gemm.c - the portable loop nest around the microkernels (BLIS style):
+ * C is cut into tiles of MR rows x NC columns; each tile packs its MR rows
+ * of A into the microkernel's panel layout (O(MR*K), reused over the tile's
+ * NC columns), runs the microkernel into a small int32 buffer and adds the
+ * per-column correction while writing C. A LUT over a linear base runs both
+ * kernels on the tile (the exact one in sub-panels of its own height) and
+ * adds their sums. Tiles are independent, so OpenMP
+ * threads share them out and every thread count gives the same bits. */
+#include "gemm_internal.h"
+#include "lut/ax_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { NC_MAX = 64 }; /* columns per tile: the kernel's output buffer */
+
+typedef struct job {
+    const ax_gemm_plan *p;
+    const ax_packed_weights *w;
+    size_t M, N, K, mr, lda, ldc, n_chunks, nc;
+    const uint8_t *A;
+    int32_t *C;
+    bool accumulate;
+    size_t panel_bytes, xpanel_bytes; /* LUT panel; exact sub-panel */
+} job;
+
+typedef struct scratch {
+    uint8_t *panel, *xpanel;
+    uint32_t *out, *xout;
+    size_t packed_mi;
+} scratch;
+
+static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t nn, const uint32_t *out)
+{
+    for (size_t m = 0; m < rows; m++) {
+        int32_t *c = j->C + (m0 + m) * j->ldc + n0;
+        const uint32_t *o = out + m * NC_MAX;
+        const uint32_t *corr = j->w->corr + n0;
+        if (j->accumulate)
+            for (size_t n = 0; n < nn; n++) c[n] = (int32_t)((uint32_t)c[n] + o[n] + corr[n]);
+        else
+            for (size_t n = 0; n < nn; n++) c[n] = (int32_t)(o[n] + corr[n]);
+    }
+}
+
+static void pack_tile(const job *j, size_t m0, size_t rows, scratch *s)
+{
+    const ax_gemm_plan *p = j->p;
+    if (p->lut) p->lut->pack_a(rows, j->K, j->A + m0 * j->lda, j->lda, s->panel);
+    if (p->exact)
+        for (size_t r = 0; r < rows; r += p->exact->mr) {
+            size_t rn = rows - r < p->exact->mr ? rows - r : p->exact->mr;
+            uint8_t *xp = s->xpanel + r / p->exact->mr * j->xpanel_bytes;
+            p->exact->pack_a(p, rn, j->K, j->A + (m0 + r) * j->lda, j->lda, xp);
+        }
+}
+
+static void run_exact(const job *j, size_t rows, size_t n0, size_t cn, const scratch *s, uint32_t *out)
+{
+    const ax_gemm_plan *p = j->p;
+    for (size_t r = 0; r < rows; r += p->exact->mr) {
+        size_t rn = rows - r < p->exact->mr ? rows - r : p->exact->mr;
+        const uint8_t *xp = s->xpanel + r / p->exact->mr * j->xpanel_bytes;
+        p->exact->run(p, rn, xp, j->K, j->N, j->w->bx, n0, cn, out + r * NC_MAX, NC_MAX);
+    }
+}
+
+/* One tile; the scratch remembers which row panel it holds. */
+static void run_tile(const job *j, size_t t, scratch *s)
+{
+    size_t mi = t / j->n_chunks, ni = t % j->n_chunks;
+    size_t m0 = mi * j->mr, rows = j->M - m0 < j->mr ? j->M - m0 : j->mr;
+    size_t n0 = ni * j->nc, nn = j->N - n0 < j->nc ? j->N - n0 : j->nc;
+    const ax_gemm_plan *p = j->p;
+    if (s->packed_mi != mi) {
+        pack_tile(j, m0, rows, s);
+        s->packed_mi = mi;
+    }
+    for (size_t c = 0; c < nn; c += NC_MAX) {
+        size_t cn = nn - c < NC_MAX ? nn - c : NC_MAX;
+        if (p->lut) p->lut->run(p, rows, s->panel, j->K, j->w->bt + (n0 + c) * j->K, j->K, cn, s->out, NC_MAX);
+        if (p->exact) run_exact(j, rows, n0 + c, cn, s, p->lut ? s->xout : s->out);
+        if (p->lut && p->exact)
+            for (size_t m = 0; m < rows; m++)
+                for (size_t n = 0; n < cn; n++) s->out[m * NC_MAX + n] += s->xout[m * NC_MAX + n];
+        write_tile(j, m0, rows, n0 + c, cn, s->out);
+    }
+}
+
+/* Runs every tile with per-thread scratch; false when out of memory. */
+static bool run_tiles(const job *j, size_t n_tiles, int threads)
+{
+    bool ok = true;
+    size_t xsub = j->p->exact ? (j->mr + j->p->exact->mr - 1) / j->p->exact->mr : 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) if (threads > 1 && n_tiles > 1)
+#else
+    (void)threads;
+#endif
+    {
+        scratch s = {.packed_mi = SIZE_MAX};
+        bool mine = true;
+        if (j->p->lut) mine = (s.panel = ax_aligned_alloc(64, j->panel_bytes)) != NULL;
+        if (xsub && mine) mine = xsub <= SIZE_MAX / j->xpanel_bytes &&
+                                 (s.xpanel = ax_aligned_alloc(64, xsub * j->xpanel_bytes)) != NULL;
+        if (mine) mine = (s.out = ax_aligned_alloc(64, sizeof(uint32_t) * j->mr * NC_MAX)) != NULL;
+        if (mine && j->p->lut && j->p->exact)
+            mine = (s.xout = ax_aligned_alloc(64, sizeof(uint32_t) * j->mr * NC_MAX)) != NULL;
+        if (!mine) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            ok = false;
+        }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (size_t t = 0; t < n_tiles; t++)
+            if (ok) run_tile(j, t, &s);
+        free(s.panel);
+        free(s.xpanel);
+        free(s.out);
+        free(s.xout);
+    }
+    return ok;
+}
+
+int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+            int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err)
+{
+    if (!p || !W) return ax_fail(err, "gemm: missing plan or weights");
+    if (W->plan != p) return ax_fail(err, "gemm: weights were packed for another plan");
+    size_t K = W->K, N = W->N;
+    if (M == 0 || N == 0) return 0;
+    if (W->n_chunks) { /* K-chunks, each adding to C */
+        if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
+        for (size_t c = 0; c < W->n_chunks; c++) {
+            const ax_packed_weights *wc = W->chunk[c];
+            ax_packed_weights view = *wc;
+            view.plan = p;
+            if (ax_gemm(p, M, A + c * W->kc, lda, &view, C, ldc, accumulate || c > 0, threads, err) != 0) return -1;
+        }
+        return 0;
+    }
+    if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
+    if (ldc < N) return ax_fail(err, "gemm: ldc %zu is smaller than N %zu", ldc, N);
+    if (!A || !C) return ax_fail(err, "gemm: missing A or C");
+    if (K > SIZE_MAX / 16) return ax_fail(err, "gemm: K %zu is too large", K);
+    job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .C = C,
+             .accumulate = accumulate};
+    j.mr = p->lut ? p->lut->mr : p->exact->mr;
+    j.panel_bytes = p->lut ? p->lut->panel_bytes(K) : 1;
+    j.xpanel_bytes = p->exact ? p->exact->panel_bytes(K * (size_t)p->terms) : 1; /* terms <= 8 */
+    if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX) return ax_fail(err, "gemm: K %zu is too large", K);
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#endif
+    if (threads <= 0) threads = 1;
+    /* Split columns only when there are too few row panels to go round. */
+    size_t m_panels = (M + j.mr - 1) / j.mr;
+    size_t want = (size_t)threads * 4;
+    j.n_chunks = 1;
+    if (threads > 1 && m_panels < want) {
+        j.n_chunks = (want + m_panels - 1) / m_panels;
+        size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
+        if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
+    }
+    j.nc = (N + j.n_chunks - 1) / j.n_chunks;
+    j.n_chunks = (N + j.nc - 1) / j.nc;
+    if (!run_tiles(&j, m_panels * j.n_chunks, threads)) return ax_fail(err, "gemm: out of memory for panels");
+    return 0;
+}

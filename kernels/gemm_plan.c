@@ -1,0 +1,373 @@
+/* gemm_plan.c - turns a multiplier table into a plan (the ISA, the path and
+ * every derived form the kernels read: min-subtracted per-weight columns and
+ * their byte planes) and packs a layer's weights for that plan. Everything
+ * here is O(table) or O(KN), done once per multiplier or per layer. */
+#include "gemm_internal.h"
+#include "lut/ax_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ax_lut_ukernel *lut_for(ax_isa isa)
+{
+#if defined(__x86_64__)
+    if (isa == AX_ISA_AVX512) return &ax_lut_ukernel_avx512vbmi;
+    if (isa == AX_ISA_AVX2) return &ax_lut_ukernel_avx2;
+#endif
+#if defined(__aarch64__) && AX_HAVE_NEON /* NEON hook */
+    if (isa == AX_ISA_NEON) return &ax_lut_ukernel_neon;
+#endif
+    return isa == AX_ISA_SCALAR ? &ax_lut_ukernel_scalar : NULL;
+}
+
+static const ax_exact_ukernel *exact_for(ax_isa isa)
+{
+#if defined(__x86_64__)
+    if (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni()) return &ax_exact_ukernel_avx512vnni;
+    if (isa == AX_ISA_AVX512 || isa == AX_ISA_AVX2) return &ax_exact_ukernel_avx2;
+#endif
+#if defined(__aarch64__) && AX_HAVE_NEON /* NEON hook: sdot/udot when the CPU has them */
+    if (isa == AX_ISA_NEON) return ax_cpu_has_neon_dotprod() ? &ax_exact_ukernel_neondot : &ax_exact_ukernel_neon;
+#endif
+    return isa == AX_ISA_SCALAR ? &ax_exact_ukernel_scalar : NULL;
+}
+
+static const ax_exact_ukernel *lowrank_for(ax_isa isa)
+{
+#if defined(__x86_64__)
+    if (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni()) return &ax_lowrank_ukernel_avx512vnni;
+    if (isa == AX_ISA_AVX512 || isa == AX_ISA_AVX2) return &ax_lowrank_ukernel_avx2;
+#endif
+#if defined(__aarch64__) && AX_HAVE_NEON /* NEON hook */
+    if (isa == AX_ISA_NEON) return &ax_lowrank_ukernel_neon;
+#endif
+    (void)isa;
+    return &ax_lowrank_ukernel_scalar;
+}
+
+/* AUTO considers LOWRANK (rank <= 4) on AVX2 and AVX-512 VNNI: see
+ * auto_wants_lowrank for the cost model. */
+static int auto_lowrank_max(ax_isa isa)
+{
+    return isa == AX_ISA_AVX2 || (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni()) ? 4 : 0;
+}
+
+static int planes_for(uint64_t range)
+{
+    return range < (1u << 8) ? 1 : range < (1u << 16) ? 2 : range < (1u << 24) ? 3 : 4;
+}
+
+/* Range of column w of T[a][w] - c * value(a). */
+static uint64_t residual_range(const ax_mult *m, unsigned w, int c)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (unsigned a = 0; a < 256; a++) {
+        int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c * ax_operand_value(m->act, a);
+        lo = e < lo ? e : lo;
+        hi = e > hi ? e : hi;
+    }
+    return (uint64_t)(hi - lo);
+}
+
+/* The slope c_w (a value of the weight operand type) that minimizes the
+ * residual column's range: the range is convex in c, so walk downhill from
+ * the least-squares slope. Returns the range; *c_out the slope. */
+static uint64_t best_slope(const ax_mult *m, unsigned w, int *c_out)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (unsigned a = 0; a < 256; a++) {
+        double x = ax_operand_value(m->act, a), y = m->table[a * 256 + w];
+        sx += x, sy += y, sxx += x * x, sxy += x * y;
+    }
+    double slope = (sxy - sx * sy / 256) / (sxx - sx * sx / 256);
+    int cmin = m->wgt == AX_S8 ? -128 : 0, cmax = m->wgt == AX_S8 ? 127 : 255;
+    int c = slope != slope ? 0 : slope < cmin ? cmin : slope > cmax ? cmax : (int)(slope + (slope < 0 ? -0.5 : 0.5));
+    uint64_t r = residual_range(m, w, c);
+    for (int dir = -1; dir <= 1; dir += 2)
+        while (c + dir >= cmin && c + dir <= cmax) {
+            uint64_t r2 = residual_range(m, w, c + dir);
+            if (r2 >= r) break;
+            r = r2, c += dir;
+        }
+    *c_out = c;
+    return r;
+}
+
+/* Columns (or residual columns, c_w != 0) minus their minimum, and their
+ * byte planes; the plane count follows the widest column. */
+static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_error *err)
+{
+    uint64_t widest = 0;
+    int64_t lo[256];
+    for (unsigned w = 0; w < 256; w++) {
+        int64_t l = INT64_MAX, h = INT64_MIN;
+        for (unsigned a = 0; a < 256; a++) {
+            int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c[w] * ax_operand_value(m->act, a);
+            l = e < l ? e : l;
+            h = e > h ? e : h;
+        }
+        lo[w] = l;
+        p->colmin[w] = (uint32_t)l; /* the sums only need it modulo 2^32 */
+        widest = (uint64_t)(h - l) > widest ? (uint64_t)(h - l) : widest;
+    }
+    p->nplanes = planes_for(widest);
+    p->cols = malloc(sizeof(uint32_t) * AX_TABLE_SIZE);
+    p->planes = ax_aligned_alloc(64, (size_t)256 * (size_t)p->nplanes * 256);
+    if (!p->cols || !p->planes) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    for (unsigned w = 0; w < 256; w++)
+        for (unsigned a = 0; a < 256; a++) {
+            int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c[w] * ax_operand_value(m->act, a);
+            uint32_t v = (uint32_t)(e - lo[w]);
+            p->cols[w * 256 + a] = v;
+            for (int q = 0; q < p->nplanes; q++)
+                p->planes[((size_t)w * (size_t)p->nplanes + (size_t)q) * 256 + a] = (uint8_t)(v >> (8 * q));
+        }
+    return 0;
+}
+
+/* Whether a linear base pays: only kernels whose cost follows the plane
+ * count (AVX-512 byte-plane permutes) gain, and only with fewer planes. */
+static bool choose_linear_planes(const ax_mult *m, ax_isa isa, int c[256], int *planes)
+{
+    if (isa != AX_ISA_AVX512) return false;
+    uint64_t plain = 0, resid = 0;
+    for (unsigned w = 0; w < 256; w++) {
+        uint64_t r0 = residual_range(m, w, 0), r1 = best_slope(m, w, &c[w]);
+        plain = r0 > plain ? r0 : plain;
+        resid = r1 > resid ? r1 : resid;
+    }
+    bool linear = planes_for(resid) < planes_for(plain);
+    if (planes) *planes = linear ? planes_for(resid) : planes_for(plain);
+    return linear;
+}
+
+static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return choose_linear_planes(m, isa, c, NULL); }
+
+/* The cost model, from single-core measurements on ResNet-50 shapes: the
+ * AVX2 gather LUT does ~6 GMAC/s whatever the table, int16 GEMMs ~38 per
+ * term (LOWRANK wins up to rank 4); the AVX-512 LUT ~35 GMAC/s per byte
+ * plane (after a linear base) against ~80 per term for vpdpwssd. */
+static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, int terms)
+{
+    if (isa == AX_ISA_AVX2) return terms <= 5;
+    int c[256], planes = 1;
+    choose_linear_planes(m, isa, c, &planes);
+    return 80.0 / terms > 35.0 / planes;
+}
+
+static int resolve_isa(ax_isa *isa, ax_error *err)
+{
+    if (*isa == AX_ISA_AUTO) {
+        const char *env = getenv("AX_ISA");
+        if (env && *env) {
+            if (ax_isa_parse(env, isa) != 0)
+                return ax_fail(err, "AX_ISA=%s: unknown ISA (auto, scalar, avx2, avx512, neon)", env);
+        }
+        if (*isa == AX_ISA_AUTO) *isa = ax_cpu_best_isa();
+    }
+    if ((unsigned)*isa > AX_ISA_NEON) return ax_fail(err, "gemm plan: invalid ISA %d", (int)*isa);
+    if (!ax_cpu_supports(*isa))
+        return ax_fail(err, "gemm plan: ISA %s is not supported by this CPU or build", ax_isa_name(*isa));
+    return 0;
+}
+
+int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan **out, ax_error *err)
+{
+    *out = NULL;
+    if (!m) return ax_fail(err, "gemm plan: no multiplier");
+    if (resolve_isa(&isa, err) != 0) return -1;
+    bool exact = ax_mult_is_exact(m);
+    if (path == AX_PATH_EXACT && !exact)
+        return ax_fail(err, "gemm plan: multiplier %s is not the exact product; the exact path cannot serve it",
+                       m->name);
+    if ((unsigned)path > AX_PATH_LOWRANK) return ax_fail(err, "gemm plan: invalid path %d", (int)path);
+
+    ax_gemm_plan *p = calloc(1, sizeof *p);
+    if (!p) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    p->terms = 1;
+    bool auto_path = path == AX_PATH_AUTO;
+    if (path == AX_PATH_AUTO) path = exact ? AX_PATH_EXACT : AX_PATH_LUT;
+    if (path == AX_PATH_LOWRANK || (auto_path && path == AX_PATH_LUT && auto_lowrank_max(isa) > 0)) {
+        bool asked = path == AX_PATH_LOWRANK;
+        int rank = 0;
+        p->amap = malloc(sizeof(int16_t) * 256 * (AX_LOWRANK_MAX + 1));
+        p->wmap = malloc(sizeof(int16_t) * 256 * (AX_LOWRANK_MAX + 1));
+        if (!p->amap || !p->wmap) {
+            ax_gemm_plan_free(p);
+            return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+        }
+        if (ax_lowrank_factor(m, asked ? AX_LOWRANK_MAX : auto_lowrank_max(isa), &rank, p->amap, p->wmap) == 0 &&
+            (asked || auto_wants_lowrank(m, isa, rank + 1))) {
+            p->terms = rank + 1;
+            path = AX_PATH_LOWRANK;
+        } else if (asked) {
+            ax_gemm_plan_free(p);
+            return ax_fail(err, "gemm plan: multiplier %s has no exact low-rank form (a*w plus rank <= %d, int16 "
+                                "factors); use the lut path", m->name, AX_LOWRANK_MAX);
+        } else {
+            free(p->amap), free(p->wmap);
+            p->amap = NULL, p->wmap = NULL;
+        }
+    }
+    p->isa = isa;
+    p->path = path;
+    p->act = m->act;
+    p->wgt = m->wgt;
+    p->table_t = malloc(sizeof(int32_t) * AX_TABLE_SIZE);
+    if (!p->table_t) {
+        ax_gemm_plan_free(p);
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    }
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) p->table_t[(i & 255) * 256 + (i >> 8)] = m->table[i];
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int64_t v = m->table[i] < 0 ? -(int64_t)m->table[i] : m->table[i];
+        p->max_abs = v > p->max_abs ? v : p->max_abs;
+    }
+    int c[256] = {0};
+    if (path == AX_PATH_LUT) {
+        p->lut = lut_for(isa);
+        if (choose_linear(m, isa, c)) {
+            p->exact = exact_for(isa);
+            p->linear = p->exact != NULL;
+            for (unsigned w = 0; w < 256; w++) p->lin_w[w] = (uint8_t)c[w];
+        }
+        if (!p->linear) memset(c, 0, sizeof c);
+        if (p->lut && derive_lut(p, m, c, err) != 0) {
+            ax_gemm_plan_free(p);
+            return -1;
+        }
+    } else if (path == AX_PATH_LOWRANK) {
+        p->exact = lowrank_for(isa);
+    } else {
+        p->exact = exact_for(isa);
+    }
+    if (!p->lut && !p->exact) {
+        ax_gemm_plan_free(p);
+        return ax_fail(err, "gemm plan: no %s kernel for ISA %s in this build", ax_path_name(path), ax_isa_name(isa));
+    }
+    if (p->linear) snprintf(p->kernel_name, sizeof p->kernel_name, "%s+%s", p->lut->name, p->exact->name);
+    else snprintf(p->kernel_name, sizeof p->kernel_name, "%s", p->lut ? p->lut->name : p->exact->name);
+    *out = p;
+    return 0;
+}
+
+void ax_gemm_plan_free(ax_gemm_plan *p)
+{
+    if (!p) return;
+    free(p->cols);
+    free(p->planes);
+    free(p->amap);
+    free(p->wmap);
+    free(p->table_t);
+    free(p);
+}
+
+ax_isa ax_gemm_plan_isa(const ax_gemm_plan *p) { return p->isa; }
+ax_path ax_gemm_plan_path(const ax_gemm_plan *p) { return p->path; }
+int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
+
+const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
+
+size_t ax_gemm_plan_max_k(const ax_gemm_plan *p, int64_t extra)
+{
+    int64_t room = INT32_MAX - (extra < 0 ? -extra : extra);
+    if (room <= 0) return 0;
+    if (p->max_abs == 0) return SIZE_MAX;
+    return (size_t)(room / p->max_abs);
+}
+
+/* Virtual k (K * terms) per chunk of a LOWRANK plan: a 64-row int16 panel
+ * of 1024 pairs is 256 KiB. */
+enum { LOWRANK_KV_CHUNK = 2048 };
+
+static int pack_chunked(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                        ax_packed_weights *w, ax_error *err)
+{
+    w->kc = LOWRANK_KV_CHUNK / (size_t)p->terms / 4 * 4;
+    w->n_chunks = (K + w->kc - 1) / w->kc;
+    w->chunk = calloc(w->n_chunks, sizeof *w->chunk);
+    if (!w->chunk) return ax_fail(err, "gemm weights: out of memory");
+    for (size_t c = 0; c < w->n_chunks; c++) {
+        size_t k0 = c * w->kc, kn = K - k0 < w->kc ? K - k0 : w->kc;
+        if (ax_gemm_pack_weights(p, kn, N, B + k0 * ldb, ldb, &w->chunk[c], err) != 0) return -1;
+        w->chunk[c]->plan = NULL; /* only reachable through w */
+    }
+    return 0;
+}
+
+int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                         ax_packed_weights **out, ax_error *err)
+{
+    *out = NULL;
+    if (ldb < N) return ax_fail(err, "gemm weights: ldb %zu is smaller than N %zu", ldb, N);
+    if (K && N && (!B || K > SIZE_MAX / N / 8)) return ax_fail(err, "gemm weights: %zu x %zu is too large", K, N);
+    if (p->terms > 1 && K * (size_t)p->terms > LOWRANK_KV_CHUNK) {
+        ax_packed_weights *w = calloc(1, sizeof *w);
+        if (!w) return ax_fail(err, "gemm weights: out of memory");
+        w->path = p->path, w->K = K, w->N = N, w->plan = p;
+        if (pack_chunked(p, K, N, B, ldb, w, err) != 0) {
+            ax_packed_weights_free(w);
+            return -1;
+        }
+        *out = w;
+        return 0;
+    }
+    ax_packed_weights *w = calloc(1, sizeof *w);
+    if (!w) return ax_fail(err, "gemm weights: out of memory");
+    w->path = p->path;
+    w->K = K;
+    w->N = N;
+    w->plan = p;
+    w->corr = calloc(N ? N : 1, sizeof *w->corr);
+    if (p->exact && w->corr) {
+        uint32_t *corr2 = calloc(N ? N : 1, sizeof *corr2);
+        uint8_t *B2 = p->linear ? malloc(K && N ? K * N : 1) : NULL;
+        w->bx = ax_aligned_alloc(64, p->exact->bx_bytes(K * (size_t)p->terms, N));
+        if (w->bx && corr2 && (B2 || !p->linear)) {
+            if (B2)
+                for (size_t k = 0; k < K; k++)
+                    for (size_t n = 0; n < N; n++) B2[k * N + n] = p->lin_w[B[k * ldb + n]];
+            p->exact->pack_b(p, K, N, B2 ? B2 : B, B2 ? N : ldb, w->bx, corr2);
+            for (size_t n = 0; n < N; n++) w->corr[n] += corr2[n];
+        } else {
+            free(w->bx);
+            w->bx = NULL;
+        }
+        free(corr2);
+        free(B2);
+    }
+    if (p->lut) {
+        w->bt = malloc(K && N ? K * N : 1);
+        if (w->bt && w->corr)
+            for (size_t n = 0; n < N; n++) {
+                uint32_t c = 0;
+                for (size_t k = 0; k < K; k++) {
+                    uint8_t b = B[k * ldb + n];
+                    w->bt[n * K + k] = b;
+                    c += p->colmin[b];
+                }
+                w->corr[n] += c;
+            }
+    }
+    if (!w->corr || (p->lut && !w->bt) || (p->exact && !w->bx)) {
+        ax_packed_weights_free(w);
+        return ax_fail(err, "gemm weights: out of memory for %zu x %zu", K, N);
+    }
+    *out = w;
+    return 0;
+}
+
+void ax_packed_weights_free(ax_packed_weights *w)
+{
+    if (!w) return;
+    for (size_t c = 0; c < w->n_chunks && w->chunk; c++) ax_packed_weights_free(w->chunk[c]);
+    free(w->chunk);
+    free(w->bt);
+    free(w->bx);
+    free(w->corr);
+    free(w);
+}
+
+size_t ax_packed_weights_k(const ax_packed_weights *w) { return w->K; }
+size_t ax_packed_weights_n(const ax_packed_weights *w) { return w->N; }

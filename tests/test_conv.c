@@ -1,0 +1,165 @@
+/* test_conv.c - ax_conv2d on every (ISA, path) this machine supports against
+ * ax_conv2d_reference, bit for bit: 1x1 in place, 3x3 with padding (pad byte
+ * = a non-zero zero point), stride, dilation, groups, depthwise, batch > 1,
+ * LOWRANK plans where the table has that form (drum),
+ * accumulate, 1 and 2 threads; plus shape errors. */
+#include <criterion/criterion.h>
+
+#include "autoapprox/gemm.h"
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+typedef struct ccase {
+    size_t b, h, w, c, o, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g;
+} ccase;
+
+static const ccase CASES[] = {
+    /* b  h   w   c   o  kh kw sh sw dh dw pt pl pb pr g */
+    {1, 5, 7, 3, 4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 in place */
+    {2, 9, 8, 16, 70, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},   /* grouped 1x1 */
+    {1, 7, 7, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* same padding */
+    {2, 11, 10, 4, 9, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1},   /* stride 2, asymmetric pad */
+    {1, 12, 13, 6, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 3},   /* dilation, groups */
+    {1, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},     /* depthwise */
+    {2, 9, 10, 8, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8},    /* depthwise, stride 2 */
+    {1, 5, 70, 3, 3, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 3},    /* depthwise, rows > 64 pixels */
+    {1, 10, 6, 4, 8, 5, 2, 3, 1, 1, 1, 2, 0, 2, 1, 4},    /* depthwise x2, odd kernel */
+    {3, 20, 20, 3, 33, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1},  /* stem-like, K = 147 */
+    {1, 6, 6, 64, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* K = 576 > 256 */
+};
+
+static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
+{
+    ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
+                         .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
+                         .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
+                         .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = (uint8_t)rnd()};
+    size_t oh, ow;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
+    size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * (c->c / c->g) * c->o, ny = c->b * oh * ow * c->o;
+    uint8_t *X = malloc(nx), *W = malloc(nw);
+    int32_t *want = malloc(ny * 4), *got = malloc(ny * 4), *init = malloc(ny * 4);
+    for (size_t i = 0; i < nx; i++) X[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < nw; i++) W[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < ny; i++) init[i] = (int32_t)rnd();
+    for (int acc = 0; acc <= 1; acc++) {
+        memcpy(want, init, ny * 4);
+        ax_conv2d_reference(m->table, &s, X, W, want, acc);
+        for (int v = 0; v < n_plans; v++) {
+            ax_conv2d_weights *cw = NULL;
+            cr_assert_eq(ax_conv2d_pack_weights(plans[v], &s, W, &cw, &err), 0, "%s", err.msg);
+            for (int threads = 1; threads <= 2; threads++) {
+                memcpy(got, init, ny * 4);
+                cr_assert_eq(ax_conv2d(plans[v], &s, X, cw, got, acc, threads, &err), 0, "%s", err.msg);
+                for (size_t i = 0; i < ny; i++)
+                    if (got[i] != want[i])
+                        cr_assert_fail("%s kernel %s case %zux%zux%zux%zu o=%zu k=%zux%zu g=%zu acc=%d: Y[%zu] = %d, "
+                                       "reference %d",
+                                       m->name, ax_gemm_plan_kernel_name(plans[v]), c->b, c->h, c->w, c->c, c->o,
+                                       c->kh, c->kw, c->g, acc, i, got[i], want[i]);
+            }
+            ax_conv2d_weights_free(cw);
+        }
+    }
+    free(X), free(W), free(want), free(got), free(init);
+}
+
+static void check_mult(ax_mult *m)
+{
+    ax_gemm_plan *plans[16];
+    int n = 0;
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_NEON; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LUT, &plans[n++], &err), 0, "%s", err.msg);
+        if (ax_mult_is_exact(m))
+            cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_EXACT, &plans[n++], &err), 0, "%s", err.msg);
+        else if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
+            n++;
+    }
+    size_t nc = sizeof CASES / sizeof *CASES;
+    if (ax_test_reduced()) nc = 5;
+    for (size_t i = 0; i < nc; i++) check_case(m, &CASES[i], plans, n);
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+    ax_mult_free(m);
+}
+
+Test(conv, exact_s8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_S8;
+    snprintf(m->name, sizeof m->name, "exact-s8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(AX_S8, AX_S8, i >> 8, i & 255);
+    check_mult(m);
+}
+
+Test(conv, random_table)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "rand-u16");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)(rnd() % 65536) - 1000;
+    check_mult(m);
+}
+
+Test(conv, family_drum)
+{
+    ax_mult *m = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_mult_from_family_spec("drum-u8:k=4", &m, &err), 0, "%s", err.msg);
+    check_mult(m);
+}
+
+Test(conv, shape_errors)
+{
+    ax_conv2d_shape s = {.batch = 1, .in_h = 4, .in_w = 4, .in_c = 6, .out_c = 4, .kernel_h = 3, .kernel_w = 3,
+                         .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .groups = 4};
+    size_t oh, ow;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), -1); /* 4 does not divide 6 */
+    cr_assert(strstr(err.msg, "groups"), "%s", err.msg);
+    s.groups = 2;
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
+    cr_assert_eq(oh, 2);
+    cr_assert_eq(ow, 2);
+    s.kernel_h = 5;
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), -1);
+    s.kernel_h = 3, s.stride_w = 0;
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), -1);
+}
+
+Test(conv, weights_mismatch)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    ax_conv2d_shape s = {.batch = 1, .in_h = 4, .in_w = 4, .in_c = 2, .out_c = 2, .kernel_h = 3, .kernel_w = 3,
+                         .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    uint8_t X[32] = {0}, W[36] = {0};
+    int32_t Y[32];
+    ax_conv2d_weights *cw = NULL;
+    cr_assert_eq(ax_conv2d_pack_weights(p, &s, W, &cw, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_conv2d(p, &s, X, cw, Y, false, 1, &err), 0, "%s", err.msg);
+    ax_conv2d_shape t = s;
+    t.pad_byte = 7; /* another zero point: another layer */
+    cr_assert_eq(ax_conv2d(p, &t, X, cw, Y, false, 1, &err), -1);
+    cr_assert(strstr(err.msg, "packed"), "%s", err.msg);
+    ax_conv2d_weights_free(cw);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+}

@@ -1,0 +1,356 @@
+/* test_gemm.c - every GEMM path this machine can run (ISA x path, XNNPACK
+ * style: one generic body drives them all: LUT everywhere, EXACT for exact
+ * tables, LOWRANK wherever the table has that form; on AVX-512 the LUT over a
+ * linear base for near-exact tables) against ax_gemm_reference, bit for
+ * bit: shapes with 1, primes, tails of every vector width, K past the 16-bit
+ * widening point and past the LOWRANK K-chunk; strides; accumulate on/off;
+ * 1, 2 and 3 threads; exact, random (1 to 4 byte planes), negative, extreme,
+ * near-exact, low-rank, family and EvoApproxLib tables. Plus the plan's
+ * errors and choices. Sizes shrink under sanitizers (AX_TEST_REDUCED). */
+#include <criterion/criterion.h>
+
+#include "autoapprox/gemm.h"
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+typedef struct shape {
+    size_t M, N, K;
+} shape;
+
+static const shape FULL[] = {{1, 1, 1},     {1, 7, 3},      {3, 5, 1},     {13, 17, 31},  {64, 64, 64},
+                             {65, 3, 257},  {257, 19, 300}, {97, 131, 5},  {256, 1, 513}, {511, 2, 64},
+                             {2, 200, 77},  {300, 70, 1031}, {67, 9, 2053}, {4, 5, 0}};
+static const shape REDUCED[] = {{1, 1, 1}, {3, 5, 1}, {13, 17, 31}, {65, 3, 257}, {70, 9, 600}, {4, 5, 0}};
+
+/* The variants this CPU supports for a multiplier: LUT everywhere, EXACT
+ * where the table is exact, LOWRANK where the table has that form. */
+static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
+{
+    int n = 0;
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_NEON; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        isas[n] = isa, paths[n++] = AX_PATH_LUT;
+        if (ax_mult_is_exact(m)) isas[n] = isa, paths[n++] = AX_PATH_EXACT;
+        ax_gemm_plan *p = NULL;
+        ax_error err;
+        if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err) == 0) isas[n] = isa, paths[n++] = AX_PATH_LOWRANK;
+        ax_gemm_plan_free(p);
+    }
+    return n;
+}
+
+static void check_shape(const ax_mult *m, ax_gemm_plan *const plans[], int n_plans, shape s, bool acc)
+{
+    size_t lda = s.K + (rnd() % 2 ? 3 : 0), ldb = s.N + (rnd() % 2 ? 2 : 0), ldc = s.N + (rnd() % 2 ? 5 : 0);
+    uint8_t *A = malloc(s.M * lda), *B = malloc(s.K * ldb);
+    int32_t *want = malloc(sizeof(int32_t) * s.M * ldc), *got = malloc(sizeof(int32_t) * s.M * ldc);
+    cr_assert(A && B && want && got);
+    for (size_t i = 0; i < s.M * lda; i++) A[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < s.K * ldb; i++) B[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < s.M * ldc; i++) want[i] = (int32_t)rnd();
+    int32_t *init = malloc(sizeof(int32_t) * s.M * ldc);
+    memcpy(init, want, sizeof(int32_t) * s.M * ldc);
+    ax_gemm_reference(m->table, s.M, s.N, s.K, A, lda, B, ldb, want, ldc, acc);
+    for (int v = 0; v < n_plans; v++) {
+        ax_error err = {{0}};
+        ax_packed_weights *W = NULL;
+        cr_assert_eq(ax_gemm_pack_weights(plans[v], s.K, s.N, B, ldb, &W, &err), 0, "%s", err.msg);
+        for (int threads = 1; threads <= 3; threads++) {
+            memcpy(got, init, sizeof(int32_t) * s.M * ldc);
+            cr_assert_eq(ax_gemm(plans[v], s.M, A, lda, W, got, ldc, acc, threads, &err), 0, "%s", err.msg);
+            for (size_t i = 0; i < s.M; i++)
+                for (size_t j = 0; j < ldc; j++)
+                    if (got[i * ldc + j] != want[i * ldc + j])
+                        cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu acc=%d threads=%d: C[%zu][%zu] = %d, "
+                                 "reference %d",
+                                 m->name, ax_isa_name(ax_gemm_plan_isa(plans[v])),
+                                 ax_path_name(ax_gemm_plan_path(plans[v])), ax_gemm_plan_kernel_name(plans[v]),
+                                 s.M, s.N, s.K, (int)acc, threads, i, j, got[i * ldc + j], want[i * ldc + j]);
+        }
+        ax_packed_weights_free(W);
+    }
+    free(A), free(B), free(want), free(got), free(init);
+}
+
+/* The generic body: every supported (ISA, path) on every shape. */
+static void check_mult(const ax_mult *m, uint64_t seed)
+{
+    rng_state = seed | 1;
+    ax_isa isas[16];
+    ax_path paths[16];
+    ax_gemm_plan *plans[16];
+    int n = variants(m, isas, paths);
+    for (int v = 0; v < n; v++) {
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, isas[v], paths[v], &plans[v], &err), 0, "%s", err.msg);
+        cr_assert_eq(ax_gemm_plan_isa(plans[v]), isas[v]);
+        cr_assert_eq(ax_gemm_plan_path(plans[v]), paths[v]);
+    }
+    bool red = ax_test_reduced();
+    const shape *sh = red ? REDUCED : FULL;
+    size_t ns = red ? sizeof REDUCED / sizeof *REDUCED : sizeof FULL / sizeof *FULL;
+    for (size_t i = 0; i < ns; i++) {
+        check_shape(m, plans, n, sh[i], false);
+        check_shape(m, plans, n, sh[i], true);
+    }
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+}
+
+static ax_mult *exact_mult(ax_operand act, ax_operand wgt)
+{
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = act, m->wgt = wgt;
+    snprintf(m->name, sizeof m->name, "exact-%s%s", ax_operand_name(act), act == wgt ? "" : ax_operand_name(wgt));
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(act, wgt, i >> 8, i & 255);
+    return m;
+}
+
+/* A table of uniform values in [lo, lo + span). */
+static ax_mult *random_mult(const char *name, int64_t lo, uint64_t span, uint64_t seed)
+{
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    rng_state = seed;
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)(lo + (int64_t)(rnd() % span));
+    return m;
+}
+
+static void check_and_free(ax_mult *m, uint64_t seed)
+{
+    check_mult(m, seed);
+    ax_mult_free(m);
+}
+
+static void check_family(const char *spec, int planes_at_least)
+{
+    ax_mult *m = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_mult_from_family_spec(spec, &m, &err), 0, "%s: %s", spec, err.msg);
+    ax_gemm_plan *p = NULL;
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    cr_assert_geq(ax_gemm_plan_planes(p), planes_at_least, "%s", spec);
+    ax_gemm_plan_free(p);
+    check_and_free(m, 0x5eed);
+}
+
+Test(gemm, exact_s8) { check_and_free(exact_mult(AX_S8, AX_S8), 1); }
+Test(gemm, exact_u8) { check_and_free(exact_mult(AX_U8, AX_U8), 2); }
+Test(gemm, exact_u8s8) { check_and_free(exact_mult(AX_U8, AX_S8), 3); }
+Test(gemm, exact_s8u8) { check_and_free(exact_mult(AX_S8, AX_U8), 4); }
+Test(gemm, one_plane) { check_and_free(random_mult("rand-1plane", -60, 256, 11), 5); }
+Test(gemm, two_planes) { check_and_free(random_mult("rand-u16", 0, 65536, 12), 6); }
+Test(gemm, three_planes) { check_and_free(random_mult("rand-u24", -5000000, 1 << 24, 13), 7); }
+Test(gemm, full_int32) { check_and_free(random_mult("rand-i32", INT32_MIN, 1ull << 32, 14), 8); }
+Test(gemm, negative_offset)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] -= 1000003;
+    snprintf(m->name, sizeof m->name, "exact-s8-minus-1000003");
+    check_and_free(m, 9);
+}
+/* exact plus a small error: on AVX-512 the LUT runs on the residual over a
+ * linear base (fewer planes) plus an exact GEMM */
+static ax_mult *near_exact(ax_operand act, ax_operand wgt, int lo, unsigned span, uint64_t seed)
+{
+    ax_mult *m = exact_mult(act, wgt);
+    rng_state = seed;
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += lo + (int)(rnd() % span);
+    snprintf(m->name, sizeof m->name, "near-exact-%s%s", ax_operand_name(act), ax_operand_name(wgt));
+    return m;
+}
+Test(gemm, near_exact_s8) { check_and_free(near_exact(AX_S8, AX_S8, -40, 140, 21), 22); }
+Test(gemm, near_exact_u8) { check_and_free(near_exact(AX_U8, AX_U8, 0, 200, 23), 24); }
+Test(gemm, near_exact_u8s8) { check_and_free(near_exact(AX_U8, AX_S8, -100, 256, 25), 26); }
+Test(gemm, near_exact_s8u8) { check_and_free(near_exact(AX_S8, AX_U8, -3, 7, 27), 28); }
+Test(gemm, linear_base_plan)
+{
+    if (!ax_cpu_supports(AX_ISA_AVX512)) return;
+    ax_mult *m = near_exact(AX_S8, AX_S8, -40, 140, 21);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_planes(p), 1);
+    cr_assert(strchr(ax_gemm_plan_kernel_name(p), '+'), "%s", ax_gemm_plan_kernel_name(p));
+    ax_gemm_plan_free(p);
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_planes(p), 2);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+}
+/* exact plus sum_r u_r(a) v_r(w) with random small integers (su = 0: u_r
+ * is bit r of a, as when partial-product bits are dropped): the LOWRANK
+ * path must find a form and reproduce it */
+static ax_mult *low_rank(ax_operand act, ax_operand wgt, int rank, int scale, int su, int sv, uint64_t seed)
+{
+    ax_mult *m = exact_mult(act, wgt);
+    rng_state = seed;
+    for (int r = 0; r < rank; r++) {
+        int u[256], v[256];
+        for (int i = 0; i < 256; i++)
+            u[i] = su ? (int)(rnd() % (2 * su + 1)) - su : (i >> r) & 1, v[i] = (int)(rnd() % (2 * sv + 1)) - sv;
+        for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += scale * (r + 1) * u[i >> 8] * v[i & 255];
+    }
+    snprintf(m->name, sizeof m->name, "lowrank%d-%s%s", rank, ax_operand_name(act), ax_operand_name(wgt));
+    return m;
+}
+static void check_lowrank(ax_mult *m, uint64_t seed)
+{
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LOWRANK, &p, &err), 0, "%s: %s", m->name, err.msg);
+    cr_assert_eq(ax_gemm_plan_path(p), AX_PATH_LOWRANK);
+    ax_gemm_plan_free(p);
+    check_and_free(m, seed);
+}
+Test(gemm, lowrank1_s8) { check_lowrank(low_rank(AX_S8, AX_S8, 1, 1, 30, 20, 31), 32); }
+Test(gemm, lowrank2_u8) { check_lowrank(low_rank(AX_U8, AX_U8, 2, 3, 30, 20, 33), 34); }
+Test(gemm, lowrank4_u8s8) { check_lowrank(low_rank(AX_U8, AX_S8, 4, 1, 0, 15, 35), 36); }
+Test(gemm, lowrank_errors)
+{
+    ax_mult *m = random_mult("rand", 0, 1 << 20, 37);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LOWRANK, &p, &err), -1);
+    cr_assert_null(p);
+    cr_assert(strstr(err.msg, "low-rank"), "%s", err.msg);
+    ax_mult_free(m);
+    /* AUTO on AVX2 takes LOWRANK for a rank-1 table */
+    if (ax_cpu_supports(AX_ISA_AVX2)) {
+        m = low_rank(AX_S8, AX_S8, 1, 1, 30, 20, 38);
+        cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX2, AX_PATH_AUTO, &p, &err), 0, "%s", err.msg);
+        cr_assert_eq(ax_gemm_plan_path(p), AX_PATH_LOWRANK);
+        cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "lowrank_gemm_4x16__avx2");
+        ax_gemm_plan_free(p);
+        cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX2, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+        cr_assert_eq(ax_gemm_plan_path(p), AX_PATH_LUT);
+        ax_gemm_plan_free(p);
+        ax_mult_free(m);
+    }
+}
+/* EvoApproxLib's signed multipliers have error rank <= 4 */
+Test(gemm, evoapprox_lowrank)
+{
+    const char *dir = getenv("AX_EVOAPPROX_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/mul8s_1L2J.bin.gz", dir && *dir ? dir : "../shared/evoapprox");
+    FILE *f = fopen(path, "rb");
+    if (!f) return; /* the reference tables are optional */
+    fclose(f);
+    ax_mult *m = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_mult_load_evoapprox(path, &m, &err), 0, "%s", err.msg);
+    check_lowrank(m, 39);
+}
+Test(gemm, all_zero) { check_and_free(random_mult("zero", 0, 1, 15), 10); }
+Test(gemm, extremes)
+{
+    ax_mult *m = random_mult("extremes", 0, 1, 16);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (rnd() & 1) ? INT32_MAX : INT32_MIN;
+    check_and_free(m, 17);
+}
+Test(gemm, family_trunc_s8) { check_family("trunc-s8:k=6", 2); }
+Test(gemm, family_drum_u8) { check_family("drum-u8:k=4", 2); }
+Test(gemm, family_mitchell_u8s8) { check_family("mitchell-u8s8", 2); }
+
+Test(gemm, plane_counts)
+{
+    const struct { uint64_t span; int planes; } cases[] = {{1, 1}, {256, 1}, {257, 2}, {65536, 2}, {1 << 20, 3},
+                                                           {1ull << 32, 4}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ax_mult *m = random_mult("r", -7, cases[i].span, 100 + i);
+        /* make sure every column reaches the span's extremes */
+        for (unsigned w = 0; w < 256; w++) m->table[w] = -7, m->table[256 + w] = (int32_t)(-7 + (int64_t)cases[i].span - 1);
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+        cr_assert_eq(ax_gemm_plan_planes(p), cases[i].planes, "span %llu", (unsigned long long)cases[i].span);
+        ax_gemm_plan_free(p);
+        ax_mult_free(m);
+    }
+}
+
+Test(gemm, plan_errors)
+{
+    ax_mult *ex = exact_mult(AX_S8, AX_S8), *rnd_m = random_mult("rand", 0, 1000, 3);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_NEON; isa++)
+        if (!ax_cpu_supports(isa)) {
+            cr_assert_eq(ax_gemm_plan_create(ex, isa, AX_PATH_LUT, &p, &err), -1, "%s", ax_isa_name(isa));
+            cr_assert_null(p);
+            cr_assert(strstr(err.msg, ax_isa_name(isa)), "%s", err.msg);
+        }
+    cr_assert_eq(ax_gemm_plan_create(rnd_m, AX_ISA_SCALAR, AX_PATH_EXACT, &p, &err), -1);
+    cr_assert(strstr(err.msg, "exact"), "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_create(rnd_m, (ax_isa)99, AX_PATH_LUT, &p, &err), -1);
+    /* AUTO picks EXACT for the exact table and LUT otherwise */
+    cr_assert_eq(ax_gemm_plan_create(ex, AX_ISA_AUTO, AX_PATH_AUTO, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_path(p), AX_PATH_EXACT);
+    cr_assert_eq(ax_gemm_plan_planes(p), 0);
+    ax_gemm_plan *q = NULL;
+    cr_assert_eq(ax_gemm_plan_create(rnd_m, AX_ISA_AUTO, AX_PATH_AUTO, &q, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_path(q), AX_PATH_LUT);
+    cr_assert_eq(ax_gemm_plan_isa(q), ax_cpu_best_isa());
+    /* weights of one plan, a shape error, a stride error */
+    uint8_t B[12] = {0}, A[12] = {0};
+    int32_t C[16];
+    ax_packed_weights *W = NULL;
+    cr_assert_eq(ax_gemm_pack_weights(p, 3, 4, B, 4, &W, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_packed_weights_k(W), 3);
+    cr_assert_eq(ax_packed_weights_n(W), 4);
+    cr_assert_eq(ax_gemm(q, 1, A, 3, W, C, 4, false, 1, &err), -1);
+    cr_assert_eq(ax_gemm(p, 1, A, 2, W, C, 4, false, 1, &err), -1);
+    cr_assert_eq(ax_gemm(p, 1, A, 3, W, C, 3, false, 1, &err), -1);
+    cr_assert_eq(ax_gemm(p, 0, A, 3, W, C, 4, false, 1, &err), 0);
+    ax_packed_weights *W2 = NULL;
+    cr_assert_eq(ax_gemm_pack_weights(p, 3, 4, B, 3, &W2, &err), -1);
+    cr_assert_null(W2);
+    ax_packed_weights_free(W);
+    cr_assert_eq(ax_gemm_plan_max_k(p, 0), (size_t)(INT32_MAX / 16384));
+    ax_gemm_plan_free(p);
+    ax_gemm_plan_free(q);
+    ax_mult_free(ex);
+    ax_mult_free(rnd_m);
+}
+
+Test(gemm, isa_names)
+{
+    ax_isa isa;
+    for (ax_isa i = AX_ISA_AUTO; i <= AX_ISA_NEON; i++) {
+        cr_assert_eq(ax_isa_parse(ax_isa_name(i), &isa), 0);
+        cr_assert_eq(isa, i);
+    }
+    cr_assert_eq(ax_isa_parse("sse9", &isa), -1);
+    cr_assert(ax_cpu_supports(AX_ISA_SCALAR));
+    cr_assert_str_eq(ax_path_name(AX_PATH_LOWRANK), "lowrank");
+}
+
+Test(gemm, env_isa)
+{
+    ax_mult *m = random_mult("rand", 0, 1000, 3);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    setenv("AX_ISA", "scalar", 1);
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_isa(p), AX_ISA_SCALAR);
+    ax_gemm_plan_free(p);
+    setenv("AX_ISA", "vax", 1);
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_LUT, &p, &err), -1);
+    cr_assert(strstr(err.msg, "AX_ISA"), "%s", err.msg);
+    unsetenv("AX_ISA");
+    ax_mult_free(m);
+}
