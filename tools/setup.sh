@@ -12,6 +12,9 @@ packages=(
   libbenchmark-dev                      # bench-approx
   zlib1g-dev nettle-dev libjson-c-dev   # checksums and gzip, sha256, JSON
   libhwloc-dev libomp-dev libdnnl-dev   # machine description, threads, exact int8 peer
+  protobuf-c-compiler libprotobuf-c-dev libonnx-dev  # ONNX models: protoc-c over onnx.proto (nn/)
+  dataset-fashion-mnist                 # the shipped model's data set (nn tests)
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel test (tests/neon/run.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,6 +12,8 @@ enum { AX_EXIT_OK = 0, AX_EXIT_FAIL = 1, AX_EXIT_USAGE = 2 };
 int cmd_mult(int argc, char **argv);
 int cmd_systolic(int argc, char **argv);
 int cmd_ppa(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);  /* nn: cmd_quantize.c */
+int cmd_eval(int argc, char **argv);      /* nn: cmd_eval.c */
 
 /* "autoapprox: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -20,6 +20,10 @@ static const char usage[] =
     "  systolic --topology T.csv      map every layer onto a weight-stationary systolic array\n"
     "  ppa --topology T.csv [--assign A.json] [--chip C.json]\n"
     "                                 chip power, performance and area, against all-exact\n"
+    "  quantize --model M --calib D -o Q.onnx\n"
+    "                                 post-training quantization into a QDQ ONNX model\n"
+    "  eval --model M --data D [--mult SPEC | --assign A.json]\n"
+    "                                 accuracy of a quantized network with per-layer multipliers\n"
     "\n"
     "autoapprox <command> --help tells more; autoapprox --version prints the version.\n";
 
@@ -41,5 +45,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "mult")) return cmd_mult(argc - 1, argv + 1);
     if (!strcmp(cmd, "systolic")) return cmd_systolic(argc - 1, argv + 1);
     if (!strcmp(cmd, "ppa")) return cmd_ppa(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 1, argv + 1); /* nn: network runtime */
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);         /* nn: network runtime */
     return cli_fail(AX_EXIT_USAGE, "unknown command '%s' (autoapprox --help lists them)", cmd);
 }

@@ -1,0 +1,313 @@
+/* exec.c - runs the IR on a batch: the float reference (calibration, tests)
+ * and the quantized runtime. In the quantized run every conv/FC layer reads
+ * and writes bytes through its multiplier (layer_q.c); the ops between
+ * layers compute in float on dequantized inputs and quantize their output
+ * when it carries quantization parameters, which is what a QDQ graph means. */
+#include "nn_internal.h"
+
+#include "lut/ax_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ax_nn_runtime {
+    const ax_nn_model *m;
+    size_t n_layers;
+    axnn_layer_rt **layers;
+    ax_gemm_plan **plans;     /* per layer; owned when own[i] */
+    bool *own;
+    char (*warnings)[AX_ERROR_MAX];
+    size_t n_warnings;
+};
+
+/* A value during a run: float, bytes, or both. */
+typedef struct rt_val {
+    float *f;
+    uint8_t *q;
+} rt_val;
+
+typedef struct run_ctx {
+    const ax_nn_model *m;
+    ax_nn_runtime *rt;
+    size_t batch;
+    int threads;
+    rt_val *vals;
+    int *last_use;
+    ax_error *err;
+} run_ctx;
+
+static int oom(run_ctx *c)
+{
+    return ax_fail(c->err, "network run: out of memory (batch %zu)", c->batch);
+}
+
+static float *get_float(run_ctx *c, int v)
+{
+    rt_val *r = &c->vals[v];
+    if (r->f || !r->q) return r->f;
+    size_t n = c->batch * axnn_value_size(&c->m->values[v]);
+    r->f = malloc(n * sizeof *r->f);
+    if (r->f)
+        for (size_t i = 0; i < n; i++) r->f[i] = axnn_dequantize_one(&c->m->values[v].q, r->q[i]);
+    return r->f;
+}
+
+static uint8_t *get_bytes(run_ctx *c, int v)
+{
+    rt_val *r = &c->vals[v];
+    if (r->q || !r->f) return r->q;
+    size_t n = c->batch * axnn_value_size(&c->m->values[v]);
+    r->q = malloc(n ? n : 1);
+    if (r->q)
+        for (size_t i = 0; i < n; i++) r->q[i] = axnn_quantize_one(&c->m->values[v].q, r->f[i]);
+    return r->q;
+}
+
+/* Quantized run: a float result of an annotated value becomes its bytes. */
+static int settle(run_ctx *c, int v)
+{
+    if (!c->rt || !c->m->values[v].q.set || !c->vals[v].f) return 0;
+    if (!get_bytes(c, v)) return oom(c);
+    free(c->vals[v].f);
+    c->vals[v].f = NULL;
+    return 0;
+}
+
+static int elementwise(run_ctx *c, const axnn_node *n, float *y, size_t count)
+{
+    const float *a = get_float(c, n->in[0]), *b = get_float(c, n->in[1]);
+    if (!a || !b) return oom(c);
+    for (size_t i = 0; i < count; i++) y[i] = n->op == NN_ADD ? a[i] + b[i] : a[i] * b[i];
+    return 0;
+}
+
+static int concat(run_ctx *c, const axnn_node *n, float *y)
+{
+    const axnn_value *yv = &c->m->values[n->out];
+    size_t pixels = c->batch * yv->h * yv->w, off = 0;
+    for (int j = 0; j < n->n_in; j++) {
+        const float *x = get_float(c, n->in[j]);
+        if (!x) return oom(c);
+        size_t xc = c->m->values[n->in[j]].c;
+        for (size_t p = 0; p < pixels; p++) memcpy(y + p * yv->c + off, x + p * xc, xc * sizeof *y);
+        off += xc;
+    }
+    return 0;
+}
+
+static int layer_q(run_ctx *c, const axnn_node *n, size_t layer, float *yf)
+{
+    const axnn_value *y = &c->m->values[n->out];
+    const uint8_t *xq = get_bytes(c, n->in[0]);
+    size_t count = c->batch * axnn_value_size(y);
+    if (!xq) return oom(c);
+    if (y->q.set) {
+        c->vals[n->out].q = malloc(count ? count : 1);
+        if (!c->vals[n->out].q) return oom(c);
+    }
+    return axnn_layer_run(c->rt->layers[layer], c->batch, xq, c->vals[n->out].q, yf, c->threads, c->err);
+}
+
+static int float_op(run_ctx *c, const axnn_node *n, float *y)
+{
+    const axnn_value *x = &c->m->values[n->in[0]], *yv = &c->m->values[n->out];
+    if (n->op == NN_ADD || n->op == NN_MUL) return elementwise(c, n, y, c->batch * axnn_value_size(yv));
+    if (n->op == NN_CONCAT) return concat(c, n, y);
+    const float *in = get_float(c, n->in[0]);
+    if (!in) return oom(c);
+    switch (n->op) {
+    case NN_CONV:
+        if (axnn_float_conv(n, x, yv, c->batch, in, y) != 0) return oom(c);
+        break;
+    case NN_GEMM: axnn_float_gemm(n, c->batch, in, y); break;
+    case NN_RELU: case NN_CLIP:
+        memcpy(y, in, c->batch * axnn_value_size(yv) * sizeof *y);
+        axnn_float_act(n, y, c->batch * axnn_value_size(yv));
+        break;
+    case NN_MAXPOOL: case NN_AVGPOOL: axnn_float_pool(n, x, yv, c->batch, in, y); break;
+    case NN_GAP: axnn_float_gap(x, c->batch, in, y); break;
+    case NN_FLATTEN: axnn_float_flatten(x, c->batch, in, y); break;
+    case NN_AFFINE: axnn_float_affine(n, x, c->batch, in, y); break;
+    case NN_SOFTMAX: axnn_float_softmax(x, c->batch, in, y); break;
+    default: break;
+    }
+    return 0;
+}
+
+/* MaxPool and Flatten on bytes, when the output keeps the input's
+ * quantization: the same result as dequantize-op-quantize, without floats. */
+static bool bytes_pass_through(run_ctx *c, const axnn_node *n)
+{
+    const axnn_value *x = &c->m->values[n->in[0]], *y = &c->m->values[n->out];
+    if (!c->rt || !axnn_passes_through(n) || !c->vals[n->in[0]].q || !y->q.set || y->q.type != x->q.type ||
+        y->q.scale != x->q.scale || y->q.zp != x->q.zp)
+        return false;
+    uint8_t *out = malloc(c->batch * axnn_value_size(y) + 1);
+    if (!out) return false;
+    if (n->op == NN_FLATTEN) axnn_bytes_flatten(x, c->batch, c->vals[n->in[0]].q, out);
+    else axnn_bytes_maxpool(n, x, y, c->batch, c->vals[n->in[0]].q, out);
+    c->vals[n->out].q = out;
+    return true;
+}
+
+static void release(run_ctx *c, int v)
+{
+    free(c->vals[v].f), free(c->vals[v].q);
+    c->vals[v].f = NULL, c->vals[v].q = NULL;
+}
+
+static int run_node(run_ctx *c, size_t i, size_t *layer)
+{
+    const axnn_node *n = &c->m->nodes[i];
+    size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
+    bool quant_layer = c->rt && axnn_is_layer(n);
+    bool bytes_out = quant_layer && c->m->values[n->out].q.set;
+    bool done = !quant_layer && bytes_pass_through(c, n);
+    float *y = bytes_out || done ? NULL : malloc((count ? count : 1) * sizeof *y);
+    if (!bytes_out && !done && !y) return oom(c);
+    c->vals[n->out].f = y;
+    int rc = done ? 0 : quant_layer ? layer_q(c, n, *layer, y) : float_op(c, n, y);
+    if (axnn_is_layer(n)) (*layer)++;
+    if (rc != 0) return -1;
+    for (int j = 0; j < n->n_in; j++)
+        if (c->last_use[n->in[j]] == (int)i && n->in[j] != c->m->output) release(c, n->in[j]);
+    return settle(c, n->out);
+}
+
+static int *last_uses(const ax_nn_model *m)
+{
+    int *u = malloc(m->n_values * sizeof *u);
+    if (!u) return NULL;
+    for (size_t v = 0; v < m->n_values; v++) u[v] = -1;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        for (int j = 0; j < m->nodes[i].n_in; j++) u[m->nodes[i].in[j]] = (int)i;
+    return u;
+}
+
+static int run_all(run_ctx *c, const float *input, float *output, axnn_observe_fn obs, void *octx)
+{
+    const ax_nn_model *m = c->m;
+    size_t in_n = c->batch * axnn_value_size(&m->values[m->input]);
+    c->vals[m->input].f = malloc(in_n * sizeof(float));
+    if (!c->vals[m->input].f) return oom(c);
+    memcpy(c->vals[m->input].f, input, in_n * sizeof(float));
+    if (obs) obs(m->input, input, in_n, octx);
+    if (settle(c, m->input) != 0) return -1;
+    size_t layer = 0;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        if (run_node(c, i, &layer) != 0) return -1;
+        const axnn_node *n = &m->nodes[i];
+        if (obs) obs(n->out, c->vals[n->out].f, c->batch * axnn_value_size(&m->values[n->out]), octx);
+    }
+    const float *out = get_float(c, m->output);
+    if (!out) return oom(c);
+    memcpy(output, out, c->batch * axnn_value_size(&m->values[m->output]) * sizeof(float));
+    return 0;
+}
+
+int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const float *input, float *output,
+               int threads, axnn_observe_fn obs, void *ctx, ax_error *err)
+{
+    if (batch == 0) return 0;
+    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), last_uses(m), err};
+    int rc = c.vals && c.last_use ? run_all(&c, input, output, obs, ctx) : oom(&c);
+    for (size_t v = 0; c.vals && v < m->n_values; v++) release(&c, (int)v);
+    free(c.vals), free(c.last_use);
+    return rc;
+}
+
+int ax_nn_run_float(const ax_nn_model *m, size_t batch, const float *input, float *output, ax_error *err)
+{
+    return axnn_execute(m, NULL, batch, input, output, 0, NULL, NULL, err);
+}
+
+/* ---- the quantized runtime ---- */
+void ax_nn_runtime_free(ax_nn_runtime *rt)
+{
+    if (!rt) return;
+    for (size_t i = 0; i < rt->n_layers; i++) {
+        if (rt->layers) axnn_layer_free(rt->layers[i]);
+        if (rt->plans && rt->own[i]) ax_gemm_plan_free(rt->plans[i]);
+    }
+    free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings);
+    free(rt);
+}
+
+/* One plan per distinct multiplier. */
+static int plan_for(ax_nn_runtime *rt, const ax_mult *const *mults, size_t i, ax_error *err)
+{
+    for (size_t j = 0; j < i; j++)
+        if (mults[j] == mults[i]) {
+            rt->plans[i] = rt->plans[j];
+            return 0;
+        }
+    rt->own[i] = true;
+    return ax_gemm_plan_create(mults[i], AX_ISA_AUTO, AX_PATH_AUTO, &rt->plans[i], err);
+}
+
+static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_error *err)
+{
+    const ax_nn_model *m = rt->m;
+    size_t li = 0;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const axnn_node *n = &m->nodes[i];
+        if (!axnn_is_layer(n)) continue;
+        char warning[AX_ERROR_MAX];
+        if (plan_for(rt, mults, li, err) != 0 ||
+            axnn_layer_prepare(m, n, mults[li], rt->plans[li], &rt->layers[li], warning, err) != 0)
+            return -1;
+        if (warning[0] && rt->n_warnings < AX_NN_MAX_WARNINGS)
+            memcpy(rt->warnings[rt->n_warnings++], warning, AX_ERROR_MAX);
+        li++;
+    }
+    return 0;
+}
+
+int ax_nn_runtime_create(const ax_nn_model *m, const ax_mult *const *mults, ax_nn_runtime **out, ax_error *err)
+{
+    *out = NULL;
+    if (!ax_nn_is_quantized(m)) return ax_fail(err, "the model is not quantized (quantize it first)");
+    ax_nn_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return ax_fail(err, "runtime: out of memory");
+    rt->m = m;
+    rt->n_layers = ax_nn_layer_count(m);
+    rt->layers = calloc(rt->n_layers, sizeof *rt->layers);
+    rt->plans = calloc(rt->n_layers, sizeof *rt->plans);
+    rt->own = calloc(rt->n_layers, sizeof *rt->own);
+    rt->warnings = calloc(AX_NN_MAX_WARNINGS, sizeof *rt->warnings);
+    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings) {
+        ax_nn_runtime_free(rt);
+        return ax_fail(err, "runtime: out of memory");
+    }
+    if (prepare_layers(rt, mults, err) != 0) {
+        ax_nn_runtime_free(rt);
+        return -1;
+    }
+    *out = rt;
+    return 0;
+}
+
+size_t ax_nn_runtime_warning_count(const ax_nn_runtime *rt)
+{
+    return rt->n_warnings;
+}
+
+const char *ax_nn_runtime_warning(const ax_nn_runtime *rt, size_t i)
+{
+    return i < rt->n_warnings ? rt->warnings[i] : NULL;
+}
+
+const char *ax_nn_runtime_kernel(const ax_nn_runtime *rt, size_t layer)
+{
+    return layer < rt->n_layers ? ax_gemm_plan_kernel_name(rt->plans[layer]) : NULL;
+}
+
+const char *ax_nn_runtime_isa(const ax_nn_runtime *rt)
+{
+    return ax_isa_name(ax_gemm_plan_isa(rt->plans[0]));
+}
+
+int ax_nn_runtime_run(ax_nn_runtime *rt, size_t batch, const float *input, float *output, int threads, ax_error *err)
+{
+    return axnn_execute(rt->m, rt, batch, input, output, threads, NULL, NULL, err);
+}

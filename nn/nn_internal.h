@@ -1,0 +1,167 @@
+/* nn_internal.h - the network IR shared by nn/'s files: values (activation
+ * tensors, NHWC per image, with optional quantization parameters), nodes
+ * (ops after import: BN folded, ReLU/Clip fused into conv/FC layers,
+ * Dropout/Identity and Q/DQ pairs absorbed), and the model that owns them.
+ * Not installed. */
+#ifndef AX_NN_INTERNAL_H
+#define AX_NN_INTERNAL_H
+
+#include "autoapprox/gemm.h"
+#include "autoapprox/nn.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NN_MAX_IN 16
+
+typedef enum axnn_op {
+    NN_CONV, NN_GEMM, NN_RELU, NN_CLIP, NN_ADD, NN_MUL, NN_CONCAT, NN_MAXPOOL, NN_AVGPOOL, NN_GAP,
+    NN_FLATTEN, NN_AFFINE, NN_SOFTMAX
+} axnn_op;
+
+typedef enum axnn_act { NN_ACT_NONE, NN_ACT_RELU, NN_ACT_CLIP } axnn_act;
+
+/* Quantization of one tensor: real = scale * (q - zp). */
+typedef struct axnn_qp {
+    bool set;
+    ax_operand type;
+    float scale;
+    int32_t zp;
+} axnn_qp;
+
+typedef struct axnn_value {
+    char *name;
+    int rank;        /* 4: NCHW in ONNX (stored NHWC); 2: [N, C] */
+    size_t c, h, w;  /* per image; rank 2 has h = w = 1 */
+    axnn_qp q;
+    int producer;    /* node index, -1 for the graph input */
+} axnn_value;
+
+/* Quantized weights of a layer: per output channel. */
+typedef struct axnn_wq {
+    bool set;
+    ax_operand type;
+    float *scale;
+    int32_t *zp;
+    uint8_t *q;        /* raw bytes, laid out like the float weights */
+    int32_t *bias_q;   /* NULL: quantized from the float bias */
+} axnn_wq;
+
+typedef struct axnn_node {
+    axnn_op op;
+    char *name;        /* ONNX node name, may be "" */
+    char *onnx_op;     /* the ONNX op it came from, for messages */
+    char *layer;       /* conv/FC: the layer name users see */
+    int in[NN_MAX_IN];
+    int n_in;
+    int out;
+    /* conv / gemm (gemm: kh = kw = 1, weight [oc][ic]) */
+    size_t oc, ic, kh, kw, groups, sh, sw, dh, dw, pt, pl, pb, pr;
+    float *weight, *bias;   /* conv weight [oc][ic/groups][kh][kw] */
+    axnn_wq wq;
+    axnn_act act;
+    float lo, hi;           /* clip bounds (fused or standalone) */
+    char *preact;           /* fused layers: the name of the output before act */
+    bool ceil_mode, count_include_pad;
+    float *cscale, *cbias;  /* affine (BN, Mul/Add by constant): per channel or 1 */
+    size_t cn;
+    int axis;
+} axnn_node;
+
+struct ax_nn_model {
+    axnn_value *values;
+    size_t n_values, cap_values;
+    axnn_node *nodes;
+    size_t n_nodes, cap_nodes;
+    int input, output;
+    char *input_name, *output_name;
+    int64_t opset;
+    char sha256[65];
+    char **meta_key, **meta_val;
+    size_t n_meta;
+};
+
+/* ---- graph.c ---- */
+int axnn_add_value(ax_nn_model *m, const char *name, int rank, size_t c, size_t h, size_t w);
+axnn_node *axnn_add_node(ax_nn_model *m, axnn_op op, const char *name, const char *onnx_op);
+char *axnn_strdup(const char *s);
+size_t axnn_value_size(const axnn_value *v); /* elements per image */
+bool axnn_is_layer(const axnn_node *n);
+/* MaxPool and Flatten: their output keeps the input's quantization. */
+bool axnn_passes_through(const axnn_node *n);
+/* Gives pass-through outputs their input's quantization where a QDQ graph
+ * left them without (DQ -> Flatten -> Gemm). */
+void axnn_propagate_qparams(ax_nn_model *m);
+int axnn_set_meta(ax_nn_model *m, const char *key, const char *val);
+/* Number of nodes reading value v (graph output counts as one). */
+int axnn_consumers(const ax_nn_model *m, int v);
+/* "node 'name' (Op)" for messages. */
+const char *axnn_node_desc(const axnn_node *n, char *buf, size_t size);
+
+/* ---- ops_float.c: one image batch, NHWC float ---- */
+int axnn_float_conv(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const float *in, float *out);
+void axnn_float_gemm(const axnn_node *n, size_t batch, const float *in, float *out);
+void axnn_float_act(const axnn_node *n, float *y, size_t count);
+void axnn_float_pool(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const float *in, float *out);
+void axnn_float_gap(const axnn_value *x, size_t batch, const float *in, float *out);
+void axnn_float_flatten(const axnn_value *x, size_t batch, const float *in, float *out);
+void axnn_float_affine(const axnn_node *n, const axnn_value *x, size_t batch, const float *in, float *out);
+void axnn_bytes_flatten(const axnn_value *x, size_t batch, const uint8_t *in, uint8_t *out);
+void axnn_bytes_maxpool(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const uint8_t *in,
+                        uint8_t *out);
+void axnn_float_softmax(const axnn_value *x, size_t batch, const float *in, float *out);
+
+/* ---- exec.c ---- */
+/* Called after each value is computed in float mode (calibration). */
+typedef void (*axnn_observe_fn)(int value, const float *data, size_t count, void *ctx);
+/* rt NULL: float reference; else the quantized runtime's layers. */
+int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const float *input, float *output,
+               int threads, axnn_observe_fn obs, void *ctx, ax_error *err);
+
+/* ---- layer_q.c: one conv/FC layer through the kernels ---- */
+typedef struct axnn_layer_rt axnn_layer_rt;
+int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *mult, const ax_gemm_plan *plan,
+                     axnn_layer_rt **out, char *warning, ax_error *err);
+void axnn_layer_free(axnn_layer_rt *l);
+/* xq: input bytes as stored (the value's type); yq when the output is
+ * quantized, else yf (dequantized float). */
+int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+                 ax_error *err);
+const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer);
+
+/* ---- quant.c ---- */
+/* Inline: they run once per tensor element. */
+static inline float axnn_round_half_even(float x)
+{
+    return rintf(x); /* the default rounding mode rounds half to even */
+}
+static inline int32_t axnn_qmin(ax_operand t)
+{
+    return t == AX_S8 ? -128 : 0;
+}
+static inline int32_t axnn_qmax(ax_operand t)
+{
+    return t == AX_S8 ? 127 : 255;
+}
+/* saturate(zp + v) for an already rounded float v, as a raw byte. */
+static inline uint8_t axnn_saturate(float v, int32_t zp, int32_t lo, int32_t hi)
+{
+    if (!(v > -1e9f)) v = -1e9f; /* NaN and -inf go low */
+    if (v > 1e9f) v = 1e9f;
+    int32_t q = (int32_t)v + zp;
+    return (uint8_t)(q < lo ? lo : q > hi ? hi : q);
+}
+static inline uint8_t axnn_quantize_one(const axnn_qp *q, float x)
+{
+    return axnn_saturate(axnn_round_half_even(x / q->scale), q->zp, axnn_qmin(q->type), axnn_qmax(q->type));
+}
+static inline float axnn_dequantize_one(const axnn_qp *q, uint8_t b)
+{
+    return q->scale * (float)(ax_operand_value(q->type, b) - q->zp);
+}
+/* A layer's int32 bias for output channel o: given, or round(bias / (x_scale * w_scale[o])). */
+int32_t axnn_bias_q(const axnn_node *n, float x_scale, size_t o);
+
+#endif

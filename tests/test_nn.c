@@ -1,0 +1,507 @@
+/* test_nn.c - the network runtime: every op against PyTorch's float output,
+ * quantized execution close to float, zero-point corrections exact (the
+ * same model under s8, u8 and u8s8 exact multipliers gives the same bits),
+ * QDQ export and re-import, clear errors for bad models, and the shipped
+ * Fashion-MNIST model through `autoapprox eval` and `quantize`. */
+#include "autoapprox/data.h"
+#include "autoapprox/nn.h"
+#include "test_util.h"
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FASHION "/usr/share/datasets/fashion-mnist"
+
+static char *fixture(const char *name)
+{
+    const char *dir = getenv("AX_TEST_FIXTURES");
+    cr_assert(dir != NULL, "AX_TEST_FIXTURES not set");
+    char *p = malloc(strlen(dir) + strlen(name) + 8);
+    sprintf(p, "%s/nn/%s", dir, name);
+    return p;
+}
+
+static char *model_path(void)
+{
+    const char *dir = getenv("AX_TEST_FIXTURES");
+    char *p = malloc(strlen(dir) + 64);
+    sprintf(p, "%s/../../models/fashion_cnn.onnx", dir);
+    return p;
+}
+
+static ax_nn_model *load(const char *name)
+{
+    char *p = fixture(name);
+    ax_nn_model *m;
+    ax_error err;
+    cr_assert_eq(ax_nn_load_onnx(p, &m, &err), 0, "%s", err.msg);
+    free(p);
+    return m;
+}
+
+static json_object *load_json(const char *name)
+{
+    char *p = fixture(name);
+    json_object *j = json_object_from_file(p);
+    cr_assert(j != NULL, "cannot read %s", p);
+    free(p);
+    return j;
+}
+
+/* ops_mix.json: NCHW input -> NHWC floats; expected output. */
+static float *ops_input(json_object *j, size_t *n)
+{
+    json_object *in = json_object_object_get(j, "input"), *shape = json_object_object_get(j, "input_nchw");
+    size_t N = (size_t)json_object_get_int(json_object_array_get_idx(shape, 0));
+    size_t C = (size_t)json_object_get_int(json_object_array_get_idx(shape, 1));
+    size_t H = (size_t)json_object_get_int(json_object_array_get_idx(shape, 2));
+    size_t W = (size_t)json_object_get_int(json_object_array_get_idx(shape, 3));
+    float *x = malloc(N * C * H * W * sizeof *x);
+    for (size_t b = 0; b < N; b++)
+        for (size_t c = 0; c < C; c++)
+            for (size_t y = 0; y < H * W; y++)
+                x[(b * H * W + y) * C + c] =
+                    (float)json_object_get_double(json_object_array_get_idx(in, ((b * C + c) * H * W + y)));
+    *n = N;
+    return x;
+}
+
+static float expected(json_object *j, size_t b, size_t k)
+{
+    json_object *out = json_object_object_get(j, "output");
+    return (float)json_object_get_double(json_object_array_get_idx(json_object_array_get_idx(out, b), k));
+}
+
+Test(nn, every_op_matches_pytorch_float)
+{
+    ax_nn_model *m = load("ops_mix.onnx");
+    json_object *j = load_json("ops_mix.json");
+    size_t n, k = ax_nn_output_size(m);
+    float *x = ops_input(j, &n), *y = malloc(n * k * sizeof *y);
+    ax_error err;
+    cr_assert_eq(ax_nn_run_float(m, n, x, y, &err), 0, "%s", err.msg);
+    for (size_t b = 0; b < n; b++)
+        for (size_t i = 0; i < k; i++)
+            cr_assert_float_eq(y[b * k + i], expected(j, b, i), 1e-5, "image %zu class %zu", b, i);
+    free(x), free(y), json_object_put(j), ax_nn_free(m);
+}
+
+static ax_nn_runtime *runtime(const ax_nn_model *m, const char *spec, ax_mult **mult)
+{
+    ax_error err;
+    cr_assert_eq(ax_mult_resolve(spec, mult, &err), 0, "%s", err.msg);
+    size_t L = ax_nn_layer_count(m);
+    const ax_mult **ms = malloc(L * sizeof *ms);
+    for (size_t i = 0; i < L; i++) ms[i] = *mult;
+    ax_nn_runtime *rt;
+    cr_assert_eq(ax_nn_runtime_create(m, ms, &rt, &err), 0, "%s", err.msg);
+    free(ms);
+    return rt;
+}
+
+static float *run_q(const ax_nn_model *m, const char *spec, const float *x, size_t n)
+{
+    ax_mult *mult;
+    ax_nn_runtime *rt = runtime(m, spec, &mult);
+    float *y = malloc(n * ax_nn_output_size(m) * sizeof *y);
+    ax_error err;
+    cr_assert_eq(ax_nn_runtime_run(rt, n, x, y, 1, &err), 0, "%s", err.msg);
+    ax_nn_runtime_free(rt), ax_mult_free(mult);
+    return y;
+}
+
+static ax_nn_model *quantized_ops_mix(ax_operand act, float **x, size_t *n, json_object **j)
+{
+    ax_nn_model *m = load("ops_mix.onnx");
+    *j = load_json("ops_mix.json");
+    *x = ops_input(*j, n);
+    ax_nn_quant_options o;
+    ax_nn_quant_options_init(&o);
+    o.act = act;
+    ax_error err;
+    cr_assert_eq(ax_nn_quantize(m, &o, *n, *x, &err), 0, "%s", err.msg);
+    cr_assert(ax_nn_is_quantized(m));
+    return m;
+}
+
+Test(nn, quantized_ops_close_to_float)
+{
+    for (int act = 0; act < 2; act++) {
+        float *x;
+        size_t n;
+        json_object *j;
+        ax_nn_model *m = quantized_ops_mix(act ? AX_U8 : AX_S8, &x, &n, &j);
+        float *y = run_q(m, "exact-s8", x, n);
+        for (size_t b = 0; b < n; b++)
+            for (size_t i = 0; i < 6; i++)
+                cr_assert_float_eq(y[b * 6 + i], expected(j, b, i), 0.03, "act %d image %zu class %zu", act, b, i);
+        free(x), free(y), json_object_put(j), ax_nn_free(m);
+    }
+}
+
+/* A u8 tensor meeting an s8 multiplier (and the reverse) is XOR 0x80 plus a
+ * zero-point shift, corrected exactly outside the table: the bits agree. */
+Test(nn, zero_point_corrections_are_exact)
+{
+    for (int act = 0; act < 2; act++) {
+        float *x;
+        size_t n;
+        json_object *j;
+        ax_nn_model *m = quantized_ops_mix(act ? AX_U8 : AX_S8, &x, &n, &j);
+        float *a = run_q(m, "exact-s8", x, n), *b = run_q(m, "exact-u8", x, n), *c = run_q(m, "exact-u8s8", x, n);
+        cr_assert_eq(memcmp(a, b, n * 6 * sizeof *a), 0, "act %d: exact-u8 differs from exact-s8", act);
+        cr_assert_eq(memcmp(a, c, n * 6 * sizeof *a), 0, "act %d: exact-u8s8 differs from exact-s8", act);
+        free(a), free(b), free(c), free(x), json_object_put(j), ax_nn_free(m);
+    }
+}
+
+Test(nn, approximate_multiplier_warns_on_zero_points)
+{
+    float *x;
+    size_t n;
+    json_object *j;
+    ax_nn_model *m = quantized_ops_mix(AX_U8, &x, &n, &j);
+    ax_mult *mult;
+    ax_nn_runtime *rt = runtime(m, "trunc-s8:k=4", &mult);
+    cr_assert_gt(ax_nn_runtime_warning_count(rt), 0);
+    cr_assert(strstr(ax_nn_runtime_warning(rt, 0), "zero point") != NULL, "%s", ax_nn_runtime_warning(rt, 0));
+    ax_nn_runtime_free(rt), ax_mult_free(mult);
+    free(x), json_object_put(j), ax_nn_free(m);
+}
+
+Test(nn, qdq_export_reimports_bit_identical)
+{
+    float *x;
+    size_t n;
+    json_object *j;
+    ax_nn_model *m = quantized_ops_mix(AX_S8, &x, &n, &j);
+    char *dir = ax_test_tmpdir(), *path = ax_test_path(dir, "q.onnx");
+    ax_error err;
+    cr_assert_eq(ax_nn_save_onnx(m, path, &err), 0, "%s", err.msg);
+    ax_nn_model *r;
+    cr_assert_eq(ax_nn_load_onnx(path, &r, &err), 0, "%s", err.msg);
+    cr_assert(ax_nn_is_quantized(r));
+    cr_assert_eq(ax_nn_layer_count(r), ax_nn_layer_count(m));
+    cr_assert_str_eq(ax_nn_meta(r, "autoapprox.calibration.method"), "minmax");
+    float *a = run_q(m, "trunc-s8:k=4", x, n), *b = run_q(r, "trunc-s8:k=4", x, n);
+    cr_assert_eq(memcmp(a, b, n * 6 * sizeof *a), 0, "the QDQ model computes something else");
+    free(a), free(b), free(x), free(path), json_object_put(j), ax_nn_free(m), ax_nn_free(r);
+    ax_test_rmtree(dir), free(dir);
+}
+
+/* A QDQ model built by hand (u8 activations with zero point 128, per-channel
+ * int8 weights, int32 bias): scales and zero points are taken as given and
+ * the result is the integer reference's. */
+Test(nn, qdq_model_matches_integer_reference)
+{
+    ax_nn_model *m = load("qdq_hand.onnx");
+    json_object *j = load_json("qdq_hand.json");
+    cr_assert(ax_nn_is_quantized(m));
+    size_t n;
+    float *x = ops_input(j, &n);
+    float *a = run_q(m, "exact-s8", x, n), *b = run_q(m, "exact-u8", x, n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < 4; k++) cr_assert_float_eq(a[i * 4 + k], expected(j, i, k), 1e-3, "image %zu out %zu", i, k);
+    cr_assert_eq(memcmp(a, b, n * 4 * sizeof *a), 0);
+    free(a), free(b), free(x), json_object_put(j), ax_nn_free(m);
+}
+
+static void expect_bad(const char *name, const char *a, const char *b)
+{
+    char *p = fixture(name);
+    ax_nn_model *m;
+    ax_error err;
+    cr_assert_eq(ax_nn_load_onnx(p, &m, &err), -1, "%s loaded", name);
+    cr_assert(strstr(err.msg, name) != NULL, "%s", err.msg);
+    cr_assert(strstr(err.msg, a) != NULL, "expected '%s' in: %s", a, err.msg);
+    cr_assert(!b || strstr(err.msg, b) != NULL, "expected '%s' in: %s", b, err.msg);
+    free(p);
+}
+
+Test(nn, bad_models_give_clear_errors)
+{
+    expect_bad("unsupported_op.onnx", "weird_sin", "Sin");
+    expect_bad("bad_opset.onnx", "opset 3", NULL);
+    expect_bad("missing_initializer.onnx", "conv0", "'w' missing");
+    expect_bad("shape_mismatch.onnx", "conv0", "3 input channels");
+    expect_bad("bad_attribute.onnx", "conv_same", "auto_pad=SAME_UPPER");
+    char *p = fixture("ops_mix.onnx");
+    uint8_t *buf = malloc(1 << 16);
+    FILE *f = fopen(p, "rb");
+    size_t len = fread(buf, 1, 1 << 16, f);
+    fclose(f);
+    ax_nn_model *m;
+    ax_error err;
+    for (size_t cut = 1; cut < len; cut += len / 7)
+        cr_assert_eq(ax_nn_decode_onnx(buf, cut, "cut.onnx", &m, &err), -1, "a model cut at %zu loaded", cut);
+    cr_assert(strstr(err.msg, "cut.onnx") != NULL, "%s", err.msg);
+    free(buf), free(p);
+}
+
+Test(nn, rank_breaks_ties_toward_lower_class)
+{
+    float s[] = {1.0f, 3.0f, 3.0f, 0.5f, 3.0f, -1.0f};
+    cr_assert_eq(ax_nn_rank(s, 6, 1), 0);
+    cr_assert_eq(ax_nn_rank(s, 6, 2), 1);
+    cr_assert_eq(ax_nn_rank(s, 6, 4), 2);
+    cr_assert_eq(ax_nn_rank(s, 6, 5), 5);
+    cr_assert_eq(ax_nn_rank(s, 6, 6), 6);
+}
+
+/* ---- the shipped model on Fashion-MNIST ---- */
+static void need_fashion(void)
+{
+    struct stat st;
+    if (stat(FASHION, &st) != 0)
+        cr_skip_test("%s absent: install the Debian package dataset-fashion-mnist (tools/setup.sh)", FASHION);
+}
+
+static double fixture_number(const char *key)
+{
+    json_object *j = load_json("fashion_cnn.json"), *v;
+    cr_assert(json_object_object_get_ex(j, key, &v), "%s missing", key);
+    double d = json_object_get_double(v);
+    json_object_put(j);
+    return d;
+}
+
+static json_object *eval_json(const char *const *extra, char **errout)
+{
+    char *dir = ax_test_tmpdir(), *out = ax_test_path(dir, "e.json"), *model = model_path();
+    const char *argv[32] = {"eval", "--model", model, "--data", FASHION, "--threads", "1", "--json", out};
+    size_t n = 9;
+    for (; *extra; extra++) argv[n++] = *extra;
+    if (ax_test_reduced()) argv[n++] = "--calib-images", argv[n++] = "200";
+    argv[n] = NULL;
+    char *so;
+    int rc = ax_test_cli(&so, errout, argv);
+    cr_assert_eq(rc, 0, "eval failed: %s", *errout);
+    json_object *j = json_object_from_file(out);
+    cr_assert(j != NULL);
+    free(so), free(out), free(model);
+    ax_test_rmtree(dir), free(dir);
+    return j;
+}
+
+static double jnum(json_object *j, const char *key)
+{
+    json_object *v;
+    cr_assert(json_object_object_get_ex(j, key, &v), "%s missing", key);
+    return json_object_get_double(v);
+}
+
+Test(nn, fashion_float_logits_match_pytorch)
+{
+    need_fashion();
+    char *p = model_path();
+    ax_nn_model *m;
+    ax_dataset d;
+    ax_error err;
+    cr_assert_eq(ax_nn_load_onnx(p, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_dataset_load_idx(FASHION, "test", &d, &err), 0, "%s", err.msg);
+    ax_nn_preprocess pp;
+    ax_nn_preprocess_get(m, &pp);
+    cr_assert(pp.from_metadata, "the shipped model records its preprocessing");
+    float x[4 * 784], y[4 * 10];
+    ax_nn_preprocess_apply(&pp, d.images, 4 * 784, x);
+    cr_assert_eq(ax_nn_run_float(m, 4, x, y, &err), 0, "%s", err.msg);
+    json_object *j = load_json("fashion_cnn.json"), *lg = json_object_object_get(j, "first_logits");
+    for (size_t b = 0; b < 4; b++)
+        for (size_t k = 0; k < 10; k++) {
+            double want = json_object_get_double(json_object_array_get_idx(json_object_array_get_idx(lg, b), k));
+            cr_assert_float_eq(y[b * 10 + k], want, 1e-3, "image %zu class %zu", b, k);
+        }
+    json_object_put(j), free(p), ax_dataset_free(&d), ax_nn_free(m);
+}
+
+Test(nn, fashion_exact_int8_within_a_point_of_float, .timeout = 300)
+{
+    need_fashion();
+    const char *lim[] = {"--limit", "2000", NULL}, *none[] = {NULL};
+    char *err;
+    json_object *j = eval_json(ax_test_reduced() ? lim : none, &err);
+    cr_assert(strstr(err, "quantizing it on the fly") != NULL, "%s", err);
+    double top1 = jnum(j, "top1"), ref = fixture_number("float_top1");
+    cr_assert_lt(fabs(top1 - ref), 0.01, "exact int8 top-1 %.4f vs PyTorch float %.4f", top1, ref);
+    cr_assert_gt(jnum(j, "top5"), top1);
+    cr_assert_gt(jnum(j, "images_per_second"), 0);
+    json_object *prov = json_object_object_get(j, "provenance"), *mults = json_object_object_get(prov, "multipliers");
+    cr_assert_eq(json_object_array_length(mults), 1);
+    cr_assert_eq(strlen(json_object_get_string(json_object_object_get(json_object_array_get_idx(mults, 0), "table_sha256"))), 64);
+    cr_assert_eq(strlen(json_object_get_string(json_object_object_get(prov, "model_sha256"))), 64);
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(json_object_object_get(prov, "calibration"), "method")), "minmax");
+    cr_assert(json_object_object_get(prov, "isa") != NULL);
+    json_object *layers = json_object_object_get(j, "layers");
+    cr_assert_eq(json_object_array_length(layers), 6);
+    cr_assert(json_object_object_get(json_object_array_get_idx(layers, 0), "kernel") != NULL);
+    json_object_put(j), free(err);
+}
+
+Test(nn, fashion_approximate_multiplier_is_deterministic, .timeout = 300)
+{
+    need_fashion();
+    const char *ex[] = {"--limit", "1000", NULL}, *ap[] = {"--limit", "1000", "--mult", "trunc-s8:k=6", NULL};
+    char *e1, *e2, *e3;
+    json_object *a = eval_json(ex, &e1), *b = eval_json(ap, &e2), *c = eval_json(ap, &e3);
+    cr_assert_neq(jnum(a, "top1"), jnum(b, "top1"), "trunc-s8:k=6 changed nothing");
+    cr_assert_eq(jnum(b, "top1"), jnum(c, "top1"));
+    cr_assert_eq(jnum(b, "top5"), jnum(c, "top5"));
+    json_object_put(a), json_object_put(b), json_object_put(c), free(e1), free(e2), free(e3);
+}
+
+static char *write_assign(const char *dir, const char *layers_json)
+{
+    char *p = ax_test_path(dir, "a.json"), buf[2048];
+    snprintf(buf, sizeof buf, "{\"version\": 1, \"model_sha256\": \"\", \"arrays\": {\"A0\": \"exact-s8\", "
+             "\"A1\": \"drum-s8:k=4\"}, \"layers\": %s}", layers_json);
+    cr_assert_eq(ax_test_write(p, buf, strlen(buf)), 0);
+    return p;
+}
+
+Test(nn, fashion_assignment_file, .timeout = 300)
+{
+    need_fashion();
+    char *dir = ax_test_tmpdir(), *model = model_path(), *so, *se;
+    char *bad = write_assign(dir, "{\"conv_one\": \"A0\"}");
+    const char *argv[] = {"eval", "--model", model, "--data", FASHION, "--assign", bad, "--limit", "10", NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, argv), 1);
+    cr_assert(strstr(se, "conv_one") != NULL && strstr(se, "a.json") != NULL, "%s", se);
+    free(so), free(se), free(bad);
+    char *good = write_assign(dir, "{\"/conv1/conv1.0/Conv\": \"A1\", \"/conv2/conv2.0/Conv\": \"A1\", "
+                              "\"/dw/dw.0/Conv\": \"A1\", \"/pw/pw.0/Conv\": \"A1\", \"/fc1/Gemm\": \"A0\", \"/fc2/Gemm\": \"A0\"}");
+    const char *ex[] = {"--assign", good, "--limit", "500", NULL};
+    json_object *j = eval_json(ex, &se);
+    json_object *l0 = json_object_array_get_idx(json_object_object_get(j, "layers"), 0);
+    json_object *l5 = json_object_array_get_idx(json_object_object_get(j, "layers"), 5);
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(l0, "multiplier")), "drum-s8:k=4");
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(l5, "array")), "A0");
+    cr_assert_eq(json_object_array_length(json_object_object_get(json_object_object_get(j, "provenance"), "multipliers")), 2);
+    json_object_put(j), free(se), free(good), free(model);
+    ax_test_rmtree(dir), free(dir);
+}
+
+Test(nn, cli_unsupported_model_and_usage)
+{
+    char *model = fixture("unsupported_op.onnx"), *so, *se;
+    const char *a1[] = {"eval", "--model", model, "--data", "/nonexistent", NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, a1), 1);
+    cr_assert(strstr(se, "weird_sin") != NULL && strstr(se, "Sin") != NULL, "%s", se);
+    free(so), free(se);
+    const char *a2[] = {"eval", "--model", model, NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, a2), 2);
+    free(so), free(se);
+    const char *a3[] = {"quantize", "--model", model, "--calib", "/x", "-o", "/tmp/never.onnx", "--method", "median", NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, a3), 2);
+    cr_assert(strstr(se, "median") != NULL, "%s", se);
+    free(so), free(se), free(model);
+}
+
+Test(nn, fashion_quantize_then_eval, .timeout = 300)
+{
+    need_fashion();
+    char *dir = ax_test_tmpdir(), *q = ax_test_path(dir, "q.onnx"), *model = model_path(), *so, *se;
+    const char *argv[] = {"quantize", "--model", model, "--calib", FASHION, "--calib-images",
+                          ax_test_reduced() ? "200" : "1000", "-o", q, NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, argv), 0, "%s", se);
+    free(so), free(se);
+    char *jp = ax_test_path(dir, "q.json");
+    const char *ev[] = {"eval", "--model", q, "--data", FASHION, "--limit", "500", "--threads", "1", "--json", jp, NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, ev), 0, "%s", se);
+    cr_assert(strstr(se, "on the fly") == NULL, "a QDQ model was quantized again: %s", se);
+    const char *fl[] = {"--limit", "500", NULL};
+    char *se2;
+    json_object *a = json_object_from_file(jp), *b = eval_json(fl, &se2);
+    cr_assert(a != NULL);
+    if (!ax_test_reduced()) cr_assert_eq(jnum(a, "top1"), jnum(b, "top1"), "QDQ file and on-the-fly quantization differ");
+    json_object_put(a), json_object_put(b);
+    free(so), free(se), free(se2), free(jp), free(q), free(model);
+    ax_test_rmtree(dir), free(dir);
+}
+
+Test(nn, fashion_percentile_u8_calibration, .timeout = 300)
+{
+    need_fashion();
+    char *dir = ax_test_tmpdir(), *q = ax_test_path(dir, "q.onnx"), *jp = ax_test_path(dir, "q.json");
+    char *model = model_path(), *so, *se;
+    const char *argv[] = {"quantize", "--model", model, "--calib", FASHION, "--calib-images", "300", "--method",
+                          "percentile:99.99", "--act", "u8", "-o", q, NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, argv), 0, "%s", se);
+    free(so), free(se);
+    char *npy = ax_test_path(dir, "l.npy");
+    const char *ev[] = {"eval", "--model", q, "--data", FASHION, "--limit", "1000", "--threads", "1", "--mult",
+                        "exact-u8s8", "--json", jp, "--save-logits", npy, NULL};
+    cr_assert_eq(ax_test_cli(&so, &se, ev), 0, "%s", se);
+    struct stat st;
+    cr_assert_eq(stat(npy, &st), 0);
+    cr_assert_eq(st.st_size, 128 + 1000 * 10 * 4, "logits .npy: %lld bytes", (long long)st.st_size);
+    free(npy);
+    json_object *j = json_object_from_file(jp), *cal;
+    cr_assert(j != NULL);
+    cal = json_object_object_get(json_object_object_get(j, "provenance"), "calibration");
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(cal, "method")), "percentile:99.99");
+    cr_assert_str_eq(json_object_get_string(json_object_object_get(cal, "act")), "u8");
+    cr_assert_gt(jnum(j, "top1"), fixture_number("float_top1") - 0.02);
+    json_object_put(j), free(so), free(se), free(q), free(jp), free(model);
+    ax_test_rmtree(dir), free(dir);
+}
+
+/* ---- torchvision exports (cached by tools/scripts/export_torchvision.py) ---- */
+static float *read_floats(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    float *v = malloc(n * sizeof *v);
+    size_t got = fread(v, sizeof *v, n, f);
+    fclose(f);
+    if (got != n) free(v), v = NULL;
+    return v;
+}
+
+/* Float logits match PyTorch's; exact int8 keeps the top class. */
+static bool check_torchvision(const char *dir, const char *name)
+{
+    char path[2200];
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
+    struct stat st;
+    if (stat(path, &st) != 0) return false;
+    ax_nn_model *m;
+    ax_error err;
+    cr_assert_eq(ax_nn_load_onnx(path, &m, &err), 0, "%s", err.msg);
+    snprintf(path, sizeof path, "%s/%s.in", dir, name);
+    float *x = read_floats(path, 2 * 224 * 224 * 3), *y = malloc(2000 * sizeof *y);
+    snprintf(path, sizeof path, "%s/%s.out", dir, name);
+    float *r = read_floats(path, 2000);
+    cr_assert(x && r, "%s: cached input or output missing", name);
+    cr_assert_eq(ax_nn_run_float(m, 2, x, y, &err), 0, "%s", err.msg);
+    float scale = 0.0f;
+    for (size_t i = 0; i < 2000; i++) scale = fmaxf(scale, fabsf(r[i]));
+    for (size_t i = 0; i < 2000; i++) cr_assert_float_eq(y[i], r[i], 1e-5 * scale + 1e-12f, "%s logit %zu", name, i);
+    ax_nn_quant_options o;
+    ax_nn_quant_options_init(&o);
+    cr_assert_eq(ax_nn_quantize(m, &o, 2, x, &err), 0, "%s", err.msg);
+    float *q = run_q(m, "exact-s8", x, 2);
+    for (size_t b = 0; b < 2; b++) {
+        size_t top = 0;
+        for (size_t i = 1; i < 1000; i++) top = r[b * 1000 + i] > r[b * 1000 + top] ? i : top;
+        cr_assert_lt(ax_nn_rank(q + b * 1000, 1000, top), 5, "%s image %zu: PyTorch's top class left int8's top 5", name, b);
+    }
+    free(x), free(y), free(r), free(q), ax_nn_free(m);
+    return true;
+}
+
+Test(nn, torchvision_models_import_and_run, .timeout = 600)
+{
+    const char *env = getenv("AX_MODEL_CACHE"), *home = getenv("HOME");
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s%s", env ? env : home ? home : ".", env ? "" : "/.cache/autoapprox");
+    static const char *const full[] = {"resnet18", "resnet50", "mobilenet_v2", "squeezenet1_1", NULL};
+    static const char *const reduced[] = {"resnet18", NULL};
+    int found = 0;
+    for (const char *const *n = ax_test_reduced() ? reduced : full; *n; n++) found += check_torchvision(dir, *n);
+    if (!found) cr_skip_test("no torchvision export cached in %s (tools/scripts/export_torchvision.py makes them)", dir);
+}
