@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "ax_config.h"
+#include "ax_git_revision.h"
 #include "lut/ax_internal.h"
 
 #include <errno.h>

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "ax_config.h"
+#include "ax_git_revision.h"
 
 #include <stdio.h>
 #include <string.h>
