@@ -1,0 +1,31 @@
+/* options.h - the command line of bench-approx: our options, parsed and
+ * checked; Google Benchmark's --benchmark_* flags collected to pass on. */
+#ifndef AX_BENCH_OPTIONS_H
+#define AX_BENCH_OPTIONS_H
+#include "autoapprox/gemm.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+#define BENCH_MAX_MULTS 32
+#define BENCH_MAX_ARGS 64
+
+typedef struct bench_options {
+    const char *isa_arg;       /* as given; "auto" by default */
+    ax_isa isa;                /* resolved: never AUTO */
+    int threads;               /* 0: one per core */
+    const char *suite;
+    char *mults[BENCH_MAX_MULTS];
+    int n_mults;
+    bool verify, save, help, list_only;
+    const char *json;
+    /* argv for Google Benchmark: [0] = program, then the --benchmark_* flags */
+    char *gb_argv[BENCH_MAX_ARGS + 4];
+    int gb_argc;
+    const char *format, *out, *out_format; /* seen among those flags */
+} bench_options;
+
+/* 0 ok; 2 with a one-line message in msg on bad usage. */
+int bench_options_parse(int argc, char **argv, bench_options *o, char *msg, size_t cap);
+void bench_options_free(bench_options *o);
+void bench_usage(FILE *f);
+#endif
