@@ -1,10 +1,11 @@
-/* mult.c - the ax_mult object and the small helpers every module shares. */
+/* mult.c - the ax_mult object and the small helpers every module shares
+ * (errors, whole-file reads, all-or-nothing writes). libc only: the aarch64
+ * kernel test compiles it as it is (hashing lives in hash.c). */
 #include "ax_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,19 +35,6 @@ bool ax_mult_is_exact(const ax_mult *m)
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
         if (m->table[i] != ax_exact_product(m->act, m->wgt, i >> 8, i & 255)) return false;
     return true;
-}
-
-void ax_mult_table_sha256(const ax_mult *m, char hex_out[65])
-{
-    uint8_t le[4 * AX_TABLE_SIZE];
-    for (size_t i = 0; i < AX_TABLE_SIZE; i++) {
-        uint32_t v = (uint32_t)m->table[i];
-        le[4 * i] = (uint8_t)v;
-        le[4 * i + 1] = (uint8_t)(v >> 8);
-        le[4 * i + 2] = (uint8_t)(v >> 16);
-        le[4 * i + 3] = (uint8_t)(v >> 24);
-    }
-    ax_sha256_hex(le, sizeof le, hex_out);
 }
 
 int ax_fail(ax_error *err, const char *fmt, ...)
@@ -134,16 +122,6 @@ int ax_write_file_atomic(const char *path, const void *buf, size_t len, ax_error
     }
     free(tmp);
     return 0;
-}
-
-void ax_sha256_hex(const void *data, size_t len, char hex_out[65])
-{
-    struct sha256_ctx ctx;
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    sha256_init(&ctx);
-    sha256_update(&ctx, len, data);
-    sha256_digest(&ctx, sizeof digest, digest);
-    for (int i = 0; i < SHA256_DIGEST_SIZE; i++) snprintf(hex_out + 2 * i, 3, "%02x", digest[i]);
 }
 
 void ax_strlcpy(char *dst, const char *src, size_t size)

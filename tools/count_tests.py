@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tallies a meson testlog.json: Criterion suites count their own tests and
-skips (from their synthesis line), any other test counts as one."""
+skips (from their synthesis line), drivers that print "N passed, N failed"
+(tests/neon) count theirs, any other test counts as one."""
 import json
 import re
 import sys
@@ -23,6 +24,12 @@ for path in sys.argv[1:]:
             failed += failing + crashing
             skipped += len(re.findall(r"\[SKIP\]", out))
             if not ok and failing + crashing == 0:
+                failed += 1
+        elif re.search(r"^(\w+: )?\d+ passed, \d+ failed", out, re.M):
+            p, f = map(int, re.findall(r"^(?:\w+: )?(\d+) passed, (\d+) failed", out, re.M)[-1])
+            passed += p
+            failed += f
+            if not ok and f == 0:
                 failed += 1
         elif t["result"] == "SKIP":
             skipped += 1

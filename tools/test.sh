@@ -2,6 +2,8 @@
 # Sets up and runs every test: the Criterion suites on the release build, the
 # same suites under ASan+UBSan (reduced sizes), and a short run of every
 # fuzz target. Ends with one line "N passed, N failed".
+# The release build's suites include 'neon' (tests/meson.build): the aarch64
+# kernel test, cross-built and run under qemu-aarch64 by tests/neon/run.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh --all || exit 1
