@@ -4,32 +4,7 @@
  * multiplies of small int16 factors. Portable fallback and the path's
  * reference structure; panel and weights are the raw bytes (rows of A,
  * columns of B), the maps are applied on the fly. */
-#include "kernels/gemm_internal.h"
-
-#include <string.h>
-
-enum { MR = 64 };
-
-/* gemm.c passes K * terms; only K bytes per row are stored */
-static size_t panel_bytes(size_t K) { return K > SIZE_MAX / MR ? SIZE_MAX : (K ? K : 1) * MR; }
-
-static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
-{
-    (void)p;
-    for (size_t m = 0; m < rows; m++) memcpy(panel + m * K, A + m * lda, K);
-}
-
-static size_t bx_bytes(size_t K, size_t N) { return K && N > SIZE_MAX / K ? SIZE_MAX : K * N; }
-
-static void pack_b(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb, uint8_t *bx,
-                   uint32_t *corr)
-{
-    (void)p;
-    for (size_t n = 0; n < N; n++) {
-        corr[n] = 0;
-        for (size_t k = 0; k < K; k++) bx[n * K + k] = B[k * ldb + n];
-    }
-}
+#include "kernels/scalar/pack_rows_scalar.h"
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
                 size_t n0, size_t nn, uint32_t *out, size_t ldo)
@@ -48,9 +23,9 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
 }
 
 const ax_exact_ukernel ax_lowrank_ukernel_scalar = {.name = "lowrank_gemm_64x1__scalar",
-                                                    .mr = MR,
-                                                    .panel_bytes = panel_bytes,
-                                                    .pack_a = pack_a,
-                                                    .bx_bytes = bx_bytes,
-                                                    .pack_b = pack_b,
+                                                    .mr = AX_ROWS_MR,
+                                                    .panel_bytes = ax_rows_panel_bytes,
+                                                    .pack_a = ax_rows_pack_a,
+                                                    .bx_bytes = ax_rows_bx_bytes,
+                                                    .pack_b = ax_rows_pack_b,
                                                     .run = run};
