@@ -22,7 +22,10 @@ for path in sys.argv[1:]:
             tested, passing, failing, crashing = map(int, m[-1])
             passed += passing
             failed += failing + crashing
-            skipped += len(re.findall(r"\[SKIP\]", out))
+            skips = re.findall(r"^\[SKIP\] .*$", out, re.M)
+            skipped += len(skips)
+            for line in skips:
+                print(line)
             if not ok and failing + crashing == 0:
                 failed += 1
         elif re.search(r"^(\w+: )?\d+ passed, \d+ failed", out, re.M):
