@@ -38,4 +38,16 @@ if [ "${1:-}" = "--all" ]; then
   configure build-san --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
   CC=clang configure build-fuzz --buildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 fi
+if [ "${1:-}" = "--all" ]; then
+  # ONNX Runtime's CPU build, the independent int8 reference of tests/test_ort.c
+  # (npm registry; --ignore-scripts skips its GPU binary download). Best
+  # effort: without it that test skips and says why.
+  ort_dir=${AX_ORT_DIR:-$HOME/.cache/autoapprox/ort}
+  if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ] && command -v npm >/dev/null; then
+    mkdir -p "$ort_dir"
+    echo "setup: installing onnxruntime-node into $ort_dir"
+    npm install --prefix "$ort_dir" --ignore-scripts --no-audit --no-fund --loglevel=error \
+      onnxruntime-node@1.30.0 >/dev/null || echo "setup: onnxruntime-node not installed: tests/test_ort.c will skip"
+  fi
+fi
 echo "setup: done (build folders configured)"
