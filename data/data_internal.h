@@ -29,6 +29,10 @@ void ax_cmyk_to_rgb_pillow(const uint8_t *cmyk, uint8_t *rgb, size_t n);
  * channels (interleaved): antialiased, fixed-point, horizontal pass first.
  * Returns 0, -1 when out of memory. */
 int ax_resize_bilinear_pillow(const uint8_t *in, int w, int h, int c, uint8_t *out, int ow, int oh);
+/* The same, only the window [x0, x0 + cw) x [y0, y0 + ch) of the ow x oh
+ * result, into out (cw*ch*c): the bytes the full resize has there. */
+int ax_resize_bilinear_pillow_window(const uint8_t *in, int w, int h, int c, int ow, int oh, int x0, int y0,
+                                     int cw, int ch, uint8_t *out);
 
 /* ---- preprocess.c ---- */
 /* Size after Resize(pp->resize) (torchvision's rule), then after the crop. */

@@ -96,8 +96,8 @@ static int read_dir(const char *dir, strv *dirs, strv *files, ax_error *err)
     }
     closedir(d);
     if (rc) return ax_fail(err, "%s: out of memory while listing", dir);
-    if (dirs) qsort(dirs->v, dirs->n, sizeof *dirs->v, cmp_str);
-    if (files) qsort(files->v, files->n, sizeof *files->v, cmp_str);
+    if (dirs && dirs->n) qsort(dirs->v, dirs->n, sizeof *dirs->v, cmp_str);
+    if (files && files->n) qsort(files->v, files->n, sizeof *files->v, cmp_str);
     return 0;
 }
 
@@ -150,7 +150,7 @@ static int add_class(const char *cdir, size_t label, ax_listing *l, ax_error *er
 {
     strv dirs = {0};
     int rc = collect_dirs(cdir, 0, &dirs, err);
-    if (rc == 0) qsort(dirs.v, dirs.n, sizeof *dirs.v, cmp_str);
+    if (rc == 0 && dirs.n) qsort(dirs.v, dirs.n, sizeof *dirs.v, cmp_str);
     for (size_t i = 0; rc == 0 && i < dirs.n; i++) {
         strv files = {0};
         rc = read_dir(dirs.v[i], NULL, &files, err);

@@ -69,6 +69,10 @@ int ax_preprocess_u8(const ax_preprocess_spec *pp, const uint8_t *in, int w, int
 {
     int rw, rh;
     ax_preprocess_resized_size(pp, w, h, &rw, &rh);
+    int cs = (int)pp->crop;
+    if (cs && cs <= rw && cs <= rh) /* the crop alone, as the full resize has it */
+        return ax_resize_bilinear_pillow_window(in, w, h, c, rw, rh, half_offset(rw - cs), half_offset(rh - cs), cs,
+                                                cs, out);
     const uint8_t *img = in;
     uint8_t *tmp = NULL;
     if (rw != w || rh != h) {
@@ -84,7 +88,6 @@ int ax_preprocess_u8(const ax_preprocess_spec *pp, const uint8_t *in, int w, int
         free(tmp);
         return 0;
     }
-    int cs = (int)pp->crop;
     for (int y = 0; y < cs; y++) {
         int sy = crop_map(rh, cs, y);
         uint8_t *o = out + (size_t)y * (size_t)cs * (size_t)c;

@@ -8,7 +8,8 @@ Writes tests/fixtures/preprocess/:
   resize.txt + resize.bin.gz   synthetic RGB images (the generator below, which
       the C test repeats) through Resize(r) + CenterCrop(c) on PIL images:
       "name w h resize crop out_w out_h offset|- sha256" per line
-      (offset into the .bin, or '-' when only the hash is kept);
+      (offset into the .bin, or '-' when only the hash is kept; resize -1:
+      Image.resize((out_w, out_h), BILINEAR) alone);
   *.jpg + jpeg.txt + jpeg.bin.gz   small JPEGs (4:2:0, 4:2:2, 4:4:4,
       progressive, grayscale, CMYK, YCCK, odd sizes) and Pillow's
       Image.open(f).convert('RGB') of each: "file w h offset sha256";
@@ -44,6 +45,10 @@ RESIZE_CASES = [
     (640, 427, 256, 224, False), (427, 640, 256, 224, False), (500, 375, 256, 224, False),
     (257, 999, 256, 224, False), (200, 150, 256, 224, False),
 ]
+# Image.resize((ow, oh), BILINEAR) alone (resize -1 in resize.txt): one pass
+# only (a side keeps its size), both passes, upscaling from 1 x 1.
+EXACT_CASES = [(50, 37, 50, 20), (50, 37, 20, 37), (7, 300, 3, 301), (40, 30, 97, 61), (1, 1, 5, 3),
+               (300, 200, 299, 3)]
 
 
 def pattern(w, h, c=3):
@@ -80,6 +85,11 @@ def resize_golden():
         if keep:
             blob += b
         lines.append(f"p{w}x{h}_{r}_{c} {w} {h} {r} {c} {ow} {oh} {off} {sha(b)}")
+    for (w, h, ow, oh) in EXACT_CASES:
+        out = np.asarray(Image.fromarray(pattern(w, h), "RGB").resize((ow, oh), Image.BILINEAR), dtype=np.uint8)
+        b = out.tobytes()
+        lines.append(f"r{w}x{h}_{ow}x{oh} {w} {h} -1 0 {ow} {oh} {len(blob)} {sha(b)}")
+        blob += b
     write("resize", lines, blob)
 
 
