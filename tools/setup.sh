@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev nettle-dev libjson-c-dev   # checksums and gzip, sha256, JSON
   libhwloc-dev libomp-dev libdnnl-dev   # machine description, threads, exact int8 peer
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev  # ONNX models: protoc-c over onnx.proto (nn/)
+  libturbojpeg0-dev                     # JPEG photographs (data/): the libjpeg-turbo Pillow links
   dataset-fashion-mnist                 # the shipped model's data set (nn tests)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel test (tests/neon/run.sh)
 )
@@ -20,12 +21,28 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "setup: installing ${missing[*]}"
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Real photographs for the preprocessing tests (tests/test_source.c): the two
+# JPEGs of Debian's python3-sklearn, taken from its .deb without installing
+# it (its dependencies weigh ~300 MB). Tests skip, saying so, without them.
+photos=${AX_PHOTO_DIR:-$HOME/.cache/autoapprox/photos}
+if [ ! -f "$photos/china.jpg" ] || [ ! -f "$photos/flower.jpg" ]; then
+  tmp=$(mktemp -d)
+  fetch() { (cd "$tmp" && apt-get download -qq python3-sklearn && dpkg-deb -x python3-sklearn_*.deb x) >/dev/null 2>&1; }
+  if fetch || { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && fetch; }; then
+    mkdir -p "$photos" && cp "$tmp"/x/usr/lib/python3/dist-packages/sklearn/datasets/images/*.jpg "$photos"/
+    echo "setup: photographs for the tests in $photos"
+  else
+    echo "setup: could not fetch python3-sklearn's photographs; the photograph tests will skip"
+  fi
+  rm -rf "$tmp"
 fi
 
 configure() {  # folder, then meson options; reconfigures an existing folder

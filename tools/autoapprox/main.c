@@ -25,6 +25,8 @@ static const char usage[] =
     "                                 post-training quantization into a QDQ ONNX model\n"
     "  eval --model M --data D [--mult SPEC | --assign A.json]\n"
     "                                 accuracy of a quantized network with per-layer multipliers\n"
+    "  data export --data D -o OUT.npy\n"
+    "                                 a data set preprocessed as the model sees it (NumPy)\n"
     "\n"
     "autoapprox <command> --help tells more; autoapprox --version prints the version.\n";
 
@@ -48,5 +50,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ppa")) return cmd_ppa(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 1, argv + 1); /* nn: network runtime */
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);         /* nn: network runtime */
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);         /* data/: datasets */
     return cli_fail(AX_EXIT_USAGE, "unknown command '%s' (autoapprox --help lists them)", cmd);
 }
