@@ -307,6 +307,11 @@ const char *ax_nn_runtime_isa(const ax_nn_runtime *rt)
     return ax_isa_name(ax_gemm_plan_isa(rt->plans[0]));
 }
 
+const ax_nn_model *ax_nn_runtime_model(const ax_nn_runtime *rt)
+{
+    return rt->m;
+}
+
 int ax_nn_runtime_run(ax_nn_runtime *rt, size_t batch, const float *input, float *output, int threads, ax_error *err)
 {
     return axnn_execute(rt->m, rt, batch, input, output, threads, NULL, NULL, err);

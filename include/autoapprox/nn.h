@@ -95,6 +95,7 @@ size_t ax_nn_runtime_warning_count(const ax_nn_runtime *rt);
 const char *ax_nn_runtime_warning(const ax_nn_runtime *rt, size_t i);
 const char *ax_nn_runtime_kernel(const ax_nn_runtime *rt, size_t layer); /* microkernel name */
 const char *ax_nn_runtime_isa(const ax_nn_runtime *rt);
+const ax_nn_model *ax_nn_runtime_model(const ax_nn_runtime *rt); /* the model it runs */
 /* output: batch x ax_nn_output_size dequantized floats. threads <= 0: default. */
 int ax_nn_runtime_run(ax_nn_runtime *rt, size_t batch, const float *input, float *output, int threads,
                       ax_error *err);

@@ -1,11 +1,14 @@
 /* cmd_quantize.c - `autoapprox quantize`: post-training quantization of a
- * float ONNX model into a QDQ ONNX model, calibrated on an IDX training
- * split kept apart from evaluation; settings and preprocessing go into the
- * model's metadata so that `eval` needs no flags. */
+ * float ONNX model into a QDQ ONNX model, calibrated on any image source
+ * (the training split of an IDX folder, a folder of JPEGs) kept apart from
+ * evaluation; settings and preprocessing go into the model's metadata so
+ * that `eval` needs no flags. */
 #include "cli.h"
 
 #include "autoapprox/data.h"
+#include "autoapprox/eval.h"
 #include "autoapprox/nn.h"
+#include "lut/ax_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,17 +18,20 @@ static const char quantize_usage[] =
     "usage: autoapprox quantize --model M.onnx --calib DIR -o Q.onnx [options]\n"
     "\n"
     "Quantizes a float ONNX model: per-channel weights, activation ranges calibrated on the\n"
-    "first N images of the training split of the IDX folder DIR; writes a QDQ ONNX model.\n"
+    "first N images of DIR (the training split of an IDX folder, or a folder of JPEGs); writes a\n"
+    "QDQ ONNX model that records its input preprocessing, so eval needs no preprocessing flag.\n"
     "\n"
     "  --calib-images N          calibration images (default 1000)\n"
-    "  --calib-split train|test  which split of DIR calibrates (default train)\n"
+    "  --calib-split train|test  IDX folders: which split calibrates (default train)\n"
+    "  --preprocess imagenet|none  input preprocessing, when the model records none (default: none\n"
+    "                            for IDX data, imagenet for photographs)\n"
     "  --method minmax|percentile:P\n"
     "                            activation ranges: extremes, or the P-th percentile (e.g. 99.99)\n"
     "  --act s8|u8               activations: symmetric s8 (default) or asymmetric u8\n"
     "  --weights s8|u8           weights: symmetric s8 per channel (default) or asymmetric u8\n";
 
 typedef struct quant_opts {
-    const char *model, *calib, *out, *split;
+    const char *model, *calib, *out, *split, *preprocess;
     int64_t images;
     ax_nn_quant_options q;
 } quant_opts;
@@ -50,6 +56,12 @@ static int parse_value(quant_opts *o, const char *a, const char *v)
     else if (!strcmp(a, "--calib")) o->calib = v;
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
     else if (!strcmp(a, "--calib-split")) o->split = v;
+    else if (!strcmp(a, "--preprocess")) {
+        ax_preprocess_spec p;
+        if (ax_preprocess_parse(v, &p) != 0)
+            return cli_fail(AX_EXIT_USAGE, "quantize: --preprocess '%s': expected imagenet or none", v);
+        o->preprocess = v;
+    }
     else if (!strcmp(a, "--method")) return parse_method(v, &o->q);
     else if (!strcmp(a, "--act") || !strcmp(a, "--weights")) {
         if (ax_operand_parse(v, !strcmp(a, "--act") ? &o->q.act : &o->q.wgt) != 0)
@@ -84,35 +96,76 @@ static int parse_args(int argc, char **argv, quant_opts *o)
     return 0;
 }
 
+/* The calibration source, opened with the model's preprocessing, else
+ * --preprocess, else none (IDX) or imagenet (photographs). */
+static int open_calib(const quant_opts *o, const ax_nn_model *m, ax_source **src, ax_preprocess_spec *pp)
+{
+    ax_source_options so;
+    ax_source_options_init(&so);
+    bool meta = ax_eval_preprocess_from_model(m, pp);
+    if (o->preprocess) {
+        ax_preprocess_spec f;
+        ax_preprocess_parse(o->preprocess, &f);
+        if (meta && memcmp(&f, pp, sizeof f))
+            cli_warn("--preprocess %s overrides the preprocessing %s records", o->preprocess, o->model);
+        *pp = f;
+    }
+    so.split = o->split, so.pp = *pp;
+    ax_error err;
+    if (ax_source_open(o->calib, &so, src, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    if (!meta && !o->preprocess && strcmp(ax_source_kind(*src), "idx")) {
+        cli_warn("%s records no preprocessing: using --preprocess imagenet (say --preprocess none otherwise)", o->model);
+        ax_source_close(*src);
+        *src = NULL;
+        ax_preprocess_imagenet(&so.pp);
+        *pp = so.pp;
+        if (ax_source_open(o->calib, &so, src, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    }
+    if (!meta && !o->preprocess && !strcmp(ax_source_kind(*src), "idx"))
+        cli_warn("%s records no input preprocessing: assuming pixel/255 (--preprocess none)", o->model);
+    return 0;
+}
+
+static int calibrate(const quant_opts *o, ax_nn_model *m, const ax_source *src, const ax_preprocess_spec *pp,
+                     size_t *got)
+{
+    size_t h, w, c, mh, mw, mc, skipped = 0;
+    ax_source_shape(src, &h, &w, &c);
+    ax_nn_input_shape(m, &mh, &mw, &mc);
+    if (h != mh || w != mw || c != mc)
+        return cli_fail(AX_EXIT_FAIL, "%s: images are %zux%zux%zu, the model expects %zux%zux%zu", o->calib, h, w, c,
+                        mh, mw, mc);
+    size_t n = (size_t)o->images < ax_source_count(src) ? (size_t)o->images : ax_source_count(src);
+    float *x = n <= SIZE_MAX / sizeof(float) / (h * w * c) ? malloc(n * h * w * c * sizeof *x) : NULL;
+    if (!x) return cli_fail(AX_EXIT_FAIL, "%s: out of memory for %zu calibration images", o->calib, n);
+    ax_error err, note;
+    int rc = ax_eval_load_items(src, pp, n, x, got, &skipped, &note, &err);
+    if (rc == 0 && skipped) cli_warn("calibration: %zu unreadable images passed over (first: %s)", skipped, note.msg);
+    if (rc == 0 && *got == 0) rc = ax_fail(&err, "%s: no readable calibration image", o->calib);
+    if (rc == 0) rc = ax_nn_quantize(m, &o->q, *got, x, &err);
+    if (rc == 0) rc = ax_nn_set_meta(m, "autoapprox.calibration.data", o->calib, &err);
+    if (rc == 0) rc = ax_eval_preprocess_record(m, pp, &err);
+    free(x);
+    return rc == 0 ? 0 : cli_fail(AX_EXIT_FAIL, "%s: %s", o->model, err.msg);
+}
+
 static int quantize(const quant_opts *o, ax_nn_model *m)
 {
     ax_error err;
     if (ax_nn_is_quantized(m)) return cli_fail(AX_EXIT_FAIL, "%s: already quantized (a QDQ model)", o->model);
-    ax_dataset cal;
-    if (ax_dataset_load_idx(o->calib, o->split, &cal, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
-    size_t h, w, c, n = (size_t)o->images < cal.count ? (size_t)o->images : cal.count;
-    ax_nn_input_shape(m, &h, &w, &c);
-    int rc = 0;
-    if (h != cal.height || w != cal.width || c != cal.channels)
-        rc = cli_fail(AX_EXIT_FAIL, "%s: images are %zux%zux%zu, the model expects %zux%zux%zu", cal.source,
-                      cal.height, cal.width, cal.channels, h, w, c);
-    else if (ax_nn_quantize_pixels(m, &o->q, n, cal.images, &err) != 0 ||
-             ax_nn_set_meta(m, "autoapprox.calibration.data", cal.source, &err) != 0)
-        rc = cli_fail(AX_EXIT_FAIL, "%s: %s", o->model, err.msg);
-    ax_nn_preprocess p;
-    ax_nn_preprocess_get(m, &p);
-    if (rc == 0 && !p.from_metadata) {
-        cli_warn("%s records no input preprocessing: assuming pixel/255 (set autoapprox.input.* metadata)", o->model);
-        char buf[64];
-        snprintf(buf, sizeof buf, "%.9g", (double)p.scale);
-        ax_nn_set_meta(m, "autoapprox.input.scale", buf, &err);
-    }
-    ax_dataset_free(&cal);
+    ax_source *src = NULL;
+    ax_preprocess_spec pp;
+    size_t n = 0;
+    int rc = open_calib(o, m, &src, &pp);
+    if (rc == 0) rc = calibrate(o, m, src, &pp, &n);
+    ax_source_close(src);
     if (rc == 0 && ax_nn_save_onnx(m, o->out, &err) != 0) rc = cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    char desc[256];
+    ax_eval_preprocess_describe(&pp, desc, sizeof desc);
     if (rc == 0)
-        printf("quantized %s -> %s (%zu layers, %s activations, %s weights, %s over %zu images of %s)\n", o->model,
-               o->out, ax_nn_layer_count(m), ax_operand_name(o->q.act), ax_operand_name(o->q.wgt),
-               ax_nn_meta(m, "autoapprox.calibration.method"), n, o->calib);
+        printf("quantized %s -> %s (%zu layers, %s activations, %s weights, %s over %zu images of %s; input: %s)\n",
+               o->model, o->out, ax_nn_layer_count(m), ax_operand_name(o->q.act), ax_operand_name(o->q.wgt),
+               ax_nn_meta(m, "autoapprox.calibration.method"), n, o->calib, desc);
     return rc;
 }
 
