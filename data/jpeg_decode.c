@@ -32,11 +32,15 @@ void ax_cmyk_to_rgb_pillow(const uint8_t *cmyk, uint8_t *rgb, size_t n)
 static int header(tjhandle tj, const uint8_t *buf, size_t len, const char *what, int *w, int *h, int *cs,
                   ax_error *err)
 {
-    int subsamp;
+    int subsamp = -1;
+    *w = *h = 0; /* a header that ends early can "succeed" without a frame */
+    *cs = -1;
     if (len > (unsigned long)-1 ||
         tjDecompressHeader3(tj, buf, (unsigned long)len, w, h, &subsamp, cs) != 0)
         return ax_fail(err, "%s: not a readable JPEG (%s)", what, tjGetErrorStr2(tj));
-    if (*w <= 0 || *h <= 0 || (long)*w * *h > MAX_PIXELS)
+    if (*w == 0 || *h == 0 || *cs < 0)
+        return ax_fail(err, "%s: not a readable JPEG (no frame header before the data ends)", what);
+    if (*w < 0 || *h < 0 || (long)*w * *h > MAX_PIXELS)
         return ax_fail(err, "%s: JPEG of %d x %d pixels refused (at most %ld)", what, *w, *h, MAX_PIXELS);
     return 0;
 }

@@ -320,7 +320,7 @@ static void print_text(const ax_nn_model *m, const ax_nn_runtime *rt, const eval
     printf("top-1       %.4f  (%zu)\n", (double)r->top1 / n, r->top1);
     printf("top-5       %.4f  (%zu)\n", (double)r->top5 / n, r->top5);
     for (size_t i = 0; i < r->n_skipped; i++)
-        printf("skipped     %s: %s\n", r->skipped[i].name, r->skipped[i].why);
+        printf("skipped     %s\n", r->skipped[i].why); /* why names the file */
     printf("speed       %.1f images/s  (%.2f s)\n", rate(r->images, r->seconds), r->seconds);
     printf("pipeline    decode %.1f images/s (%zu loaders), compute %.1f images/s, compute waited %.2f s\n",
            decode_rate(r), r->loaders, rate(r->computed, r->compute_seconds),
@@ -493,7 +493,7 @@ static int run(const eval_opts *o, const ax_nn_model *m, ax_nn_runtime *rt, cons
     ax_error err;
     if (ax_eval_run(rt, d->src, 0, count, &eo, r, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
     for (size_t i = 0; i < r->n_skipped; i++)
-        cli_warn("skipped %s: %s", r->skipped[i].name, r->skipped[i].why);
+        cli_warn("skipped %s", r->skipped[i].why);
     return 0;
 }
 
