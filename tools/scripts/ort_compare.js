@@ -54,16 +54,17 @@ async function main() {
   const ours = readNpy(npyPath);
   const n = Math.min(Number(nArg || ours.shape[0]), ours.shape[0]), classes = ours.shape[1];
   const model = fs.readFileSync(modelPath);
-  const scale = meta(model, 'autoapprox.input.scale', 1 / 255), mean = meta(model, 'autoapprox.input.mean', 0),
-        std = meta(model, 'autoapprox.input.std', 1);
+  // autoapprox.input.divisor (pixel / divisor, as eval computes it); older models: 1 / scale
+  const divisor = meta(model, 'autoapprox.input.divisor', 1 / meta(model, 'autoapprox.input.scale', 1 / 255)),
+        mean = meta(model, 'autoapprox.input.mean', 0), std = meta(model, 'autoapprox.input.std', 1);
   const img = readIdx(path.join(dataDir, 't10k-images-idx3-ubyte'));
   const [, h, w] = img.dims, sz = h * w;
   const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: process.env.ORT_OPT || 'all',
                                                                   intraOpNumThreads: 1 });
   const x = new Float32Array(n * sz);
   // float32 at every step, as autoapprox computes it
-  const f = Math.fround, fs32 = f(scale), fm = f(mean), fsd = f(std);
-  for (let i = 0; i < n * sz; i++) x[i] = f(f(f(img.data[i] * fs32) - fm) / fsd);
+  const f = Math.fround, fdv = f(divisor), fm = f(mean), fsd = f(std);
+  for (let i = 0; i < n * sz; i++) x[i] = f(f(f(img.data[i] / fdv) - fm) / fsd);
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [n, 1, h, w]) };
   const y = (await session.run(feeds))[session.outputNames[0]].data;
   // At most one output quantization step: the smallest gap between distinct
