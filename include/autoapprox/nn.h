@@ -55,6 +55,12 @@ typedef struct ax_nn_layer_info {
     const char *op;        /* "Conv", "Gemm", "MatMul" */
     size_t macs;           /* multiply-accumulates per image */
     size_t k, n, groups;   /* products per output, output channels */
+    /* Shape for the systolic mapping (ppa/): input per image (unpadded),
+     * output pixels per image (M = out_h * out_w), kernel, stride, total
+     * padding per dimension and dilation. FC layers: 1 x 1 everywhere,
+     * in_c = K inputs. */
+    size_t in_h, in_w, in_c, out_h, out_w;
+    size_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 } ax_nn_layer_info;
 size_t ax_nn_layer_count(const ax_nn_model *m);
 void ax_nn_layer_get(const ax_nn_model *m, size_t i, ax_nn_layer_info *out);

@@ -37,6 +37,11 @@ typedef struct cli_opt {
 int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n_opts,
                       const char **pos, size_t max_pos, size_t *n_pos);
 
+/* The conv/FC layer shapes of an ONNX model (float or QDQ) as a topology
+ * for the chip model; prints the error line and returns -1 on failure. */
+struct ax_topology;
+int cli_topology_of_model(const char *path, struct ax_topology **out);
+
 /* {"tool": "autoapprox", "version", "git_revision", "command"} */
 json_object *cli_provenance(const char *command);
 /* Adds {"name", "sha256", "source"} of a multiplier table to an array. */
