@@ -14,6 +14,7 @@ int cmd_systolic(int argc, char **argv);
 int cmd_ppa(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);  /* nn: cmd_quantize.c */
 int cmd_eval(int argc, char **argv);      /* nn: cmd_eval.c */
+int cmd_route(int argc, char **argv);     /* router: cmd_route.c */
 
 /* "autoapprox: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

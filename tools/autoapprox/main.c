@@ -25,6 +25,9 @@ static const char usage[] =
     "                                 post-training quantization into a QDQ ONNX model\n"
     "  eval --model M --data D [--mult SPEC | --assign A.json]\n"
     "                                 accuracy of a quantized network with per-layer multipliers\n"
+    "  route --model M --data D --bank SPEC,... -o A.json\n"
+    "                                 assign every layer to an array of the bank: lowest chip\n"
+    "                                 power with no loss of top-1/top-5 (the end-to-end flow)\n"
     "\n"
     "autoapprox <command> --help tells more; autoapprox --version prints the version.\n";
 
@@ -48,5 +51,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ppa")) return cmd_ppa(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 1, argv + 1); /* nn: network runtime */
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);         /* nn: network runtime */
+    if (!strcmp(cmd, "route")) return cmd_route(argc - 1, argv + 1);       /* router */
     return cli_fail(AX_EXIT_USAGE, "unknown command '%s' (autoapprox --help lists them)", cmd);
 }
