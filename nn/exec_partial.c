@@ -74,19 +74,6 @@ int ax_nn_snapshot_take(ax_nn_runtime *rt, size_t batch, const float *input, siz
     return 0;
 }
 
-int ax_nn_snapshot_advance(ax_nn_snapshot *s, ax_nn_runtime *rt, int threads, ax_error *err)
-{
-    if (s->layer + 1 >= rt->n_layers) return ax_fail(err, "partial run: no layer after layer %zu", s->layer);
-    run_ctx c = {s->m, rt, s->batch, threads, s->vals, axnn_last_uses(s->m), err};
-    if (!c.last_use) return oom(err, s->batch);
-    size_t to = node_of_layer(s->m, s->layer + 1), layer = s->layer;
-    int rc = run_nodes(&c, s->node, to, &layer);
-    free(c.last_use);
-    if (rc != 0) return -1; /* the snapshot is now unusable: the caller frees it */
-    s->node = to, s->layer = layer;
-    return 0;
-}
-
 size_t ax_nn_snapshot_layer(const ax_nn_snapshot *s) { return s->layer; }
 size_t ax_nn_snapshot_batch(const ax_nn_snapshot *s) { return s->batch; }
 
@@ -113,6 +100,20 @@ static rt_val *copy_vals(const ax_nn_snapshot *s)
     return v;
 }
 
+int ax_nn_snapshot_copy(const ax_nn_snapshot *s, ax_nn_snapshot **out, ax_error *err)
+{
+    *out = calloc(1, sizeof **out);
+    rt_val *v = *out ? copy_vals(s) : NULL;
+    if (!v) {
+        free(*out);
+        *out = NULL;
+        return oom(err, s->batch);
+    }
+    **out = *s;
+    (*out)->vals = v;
+    return 0;
+}
+
 /* The layer's output, just computed, as dequantized floats. */
 static int read_layer(run_ctx *c, int v, float *out)
 {
@@ -124,6 +125,23 @@ static int read_layer(run_ctx *c, int v, float *out)
     }
     if (!c->vals[v].f) return ax_fail(c->err, "partial run: layer output missing");
     memcpy(out, c->vals[v].f, n * sizeof(float));
+    return 0;
+}
+
+int ax_nn_snapshot_advance(ax_nn_snapshot *s, ax_nn_runtime *rt, float *layer_out, int threads, ax_error *err)
+{
+    if (s->layer >= rt->n_layers) return ax_fail(err, "partial run: the snapshot is past the last layer");
+    run_ctx c = {s->m, rt, s->batch, threads, s->vals, axnn_last_uses(s->m), err};
+    if (!c.last_use) return oom(err, s->batch);
+    size_t to = node_of_layer(s->m, s->layer + 1), layer = s->layer;
+    int rc = 0;
+    for (size_t i = s->node; rc == 0 && i < to; i++) {
+        rc = axnn_run_node(&c, i, &layer);
+        if (rc == 0 && i == s->node && layer_out) rc = read_layer(&c, s->m->nodes[i].out, layer_out);
+    }
+    free(c.last_use);
+    if (rc != 0) return -1; /* the snapshot is now unusable: the caller frees it */
+    s->node = to, s->layer = layer;
     return 0;
 }
 

@@ -20,7 +20,8 @@ double rt_harm(const rt_problem *p, size_t l, size_t j)
 {
     const ax_route_sens *s = &p->r->sens[l * p->J + j];
     double d1 = p->exact_top1 - s->top1, d5 = p->exact_top5 - s->top5;
-    return (1 - s->agree) + (d1 > 0 ? d1 : 0) + (d5 > 0 ? d5 : 0);
+    double noise = isinf(s->snr_db) ? 0 : pow(10, -s->snr_db / 10); /* noise / signal: breaks ties */
+    return (1 - s->agree) + (d1 > 0 ? d1 : 0) + (d5 > 0 ? d5 : 0) + 1e-3 * noise;
 }
 
 static size_t *choice_new(const rt_problem *p)
@@ -246,8 +247,12 @@ int rt_search_nsga2(rt_problem *p, size_t *best)
         n += done;
         if (!done) break;
     }
-    while (rc == 0 && n == P && budget_left(p, start, budget)) {
+    /* generations end with the budget, or when one brings nothing new (a
+     * small space is exhausted) */
+    for (size_t before = (size_t)-1; rc == 0 && n == P && budget_left(p, start, budget) &&
+                                     p->r->evals_search != before;) {
         size_t m = P;
+        before = p->r->evals_search;
         sort_fronts(v, P);
         crowding(v, P, tmp);
         for (size_t tries = 0; rc == 0 && m < 2 * P && tries < 64 * P; tries++) {

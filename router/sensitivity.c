@@ -53,18 +53,23 @@ static void score(sens_run *s, size_t l, size_t j)
     }
 }
 
-/* Layer l on every multiplier from one snapshot s0 (at layer l, or at the
- * input without prefix caching). */
+/* Layer l on every multiplier from one snapshot s0: at layer l (prefix
+ * caching; the exact layer output came from advancing to it), or at the
+ * input (every run recomputes the prefix, and the exact output is one more). */
 static int layer_runs(sens_run *s, ax_nn_snapshot *s0, size_t l)
 {
     rt_problem *p = s->p;
     ax_nn_runtime *exact = p->uniform[0];
     int th = p->o->threads;
-    if (ax_nn_run_from(s0, exact, l, NULL, NULL, s->lay_exact, th, p->err) != 0) return -1;
     double suffix = 0;
     for (size_t k = l; k < p->L; k++) suffix += p->macs[k];
-    double before = ax_nn_snapshot_layer(s0) == l ? 0 : p->total_macs - suffix;
-    p->r->sens_macs += (p->macs[l] + before) * (double)s->b;
+    double before = p->total_macs - suffix;
+    if (p->o->no_prefix_cache) {
+        if (ax_nn_run_from(s0, exact, l, NULL, NULL, s->lay_exact, th, p->err) != 0) return -1;
+        p->r->sens_macs += (p->macs[l] + before) * (double)s->b;
+    } else {
+        before = 0;
+    }
     for (size_t j = 1; j < p->J; j++) {
         if (ax_nn_run_from(s0, exact, l, p->uniform[j], s->y, s->lay, th, p->err) != 0) return -1;
         p->r->sens_macs += (suffix + before) * (double)s->b;
@@ -77,17 +82,23 @@ static int layer_runs(sens_run *s, ax_nn_snapshot *s0, size_t l)
 static int batch_runs(sens_run *s)
 {
     rt_problem *p = s->p;
-    ax_nn_snapshot *snap;
+    ax_nn_snapshot *snap, *next = NULL;
     if (ax_nn_snapshot_take(p->uniform[0], s->b, s->x, 0, p->o->threads, &snap, p->err) != 0) return -1;
     int rc = 0;
     for (size_t l = 0; rc == 0 && l < p->L; l++) {
-        rc = layer_runs(s, snap, l);
-        if (rc == 0 && !p->o->no_prefix_cache && l + 1 < p->L) {
-            rc = ax_nn_snapshot_advance(snap, p->uniform[0], p->o->threads, p->err);
+        if (!p->o->no_prefix_cache) { /* a copy moves on to layer l + 1, reading layer l's exact output */
+            rc = ax_nn_snapshot_copy(snap, &next, p->err);
+            if (rc == 0) rc = ax_nn_snapshot_advance(next, p->uniform[0], s->lay_exact, p->o->threads, p->err);
             p->r->sens_macs += p->macs[l] * (double)s->b;
+        }
+        if (rc == 0) rc = layer_runs(s, snap, l);
+        if (next) {
+            ax_nn_snapshot_free(snap);
+            snap = next, next = NULL;
         }
     }
     ax_nn_snapshot_free(snap);
+    ax_nn_snapshot_free(next);
     return rc;
 }
 

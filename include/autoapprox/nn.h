@@ -113,8 +113,11 @@ typedef struct ax_nn_snapshot ax_nn_snapshot;
 int ax_nn_snapshot_take(ax_nn_runtime *rt, size_t batch, const float *input, size_t layer, int threads,
                         ax_nn_snapshot **out, ax_error *err);
 /* Runs the snapshot's layer and what follows it up to the next layer with rt:
- * the snapshot moves to the next layer (error after the last one). */
-int ax_nn_snapshot_advance(ax_nn_snapshot *s, ax_nn_runtime *rt, int threads, ax_error *err);
+ * the snapshot moves to the next layer (after the last one: to the end, and
+ * no further). layer_out (may be NULL): the layer's output, as in
+ * ax_nn_run_from. */
+int ax_nn_snapshot_advance(ax_nn_snapshot *s, ax_nn_runtime *rt, float *layer_out, int threads, ax_error *err);
+int ax_nn_snapshot_copy(const ax_nn_snapshot *s, ax_nn_snapshot **out, ax_error *err);
 size_t ax_nn_snapshot_layer(const ax_nn_snapshot *s);
 size_t ax_nn_snapshot_batch(const ax_nn_snapshot *s);
 void ax_nn_snapshot_free(ax_nn_snapshot *s);
