@@ -14,6 +14,7 @@ packages=(
   libhwloc-dev libomp-dev libdnnl-dev   # machine description, threads, exact int8 peer
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev  # ONNX models: protoc-c over onnx.proto (nn/)
   dataset-fashion-mnist                 # the shipped model's data set (nn tests)
+  gnuplot-nox                           # the router's Pareto plot (optional at run time)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel test (tests/neon/run.sh)
 )
 missing=()

@@ -254,6 +254,16 @@ static int load_inputs(const ppa_opts *o, ppa_run *r, ax_chip *chip, ax_assignme
     if (o->model && cli_topology_of_model(o->model, &r->topo) != 0) return AX_EXIT_FAIL;
     if (o->chip && ax_chip_load(o->chip, chip, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
     if (o->assign && ax_assignment_load(o->assign, assign, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    if (o->model && *assign && (*assign)->model_sha256[0]) {
+        uint8_t *buf;
+        size_t len;
+        char hex[65];
+        if (ax_read_file(o->model, AX_NN_MAX_FILE, &buf, &len, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+        ax_sha256_hex(buf, len, hex);
+        free(buf);
+        if (strcmp(hex, (*assign)->model_sha256))
+            cli_warn("%s: model_sha256 differs from the model's (assignment made for another model?)", o->assign);
+    }
     return 0;
 }
 
