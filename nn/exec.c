@@ -3,45 +3,19 @@
  * and writes bytes through its multiplier (layer_q.c); the ops between
  * layers compute in float on dequantized inputs and quantize their output
  * when it carries quantization parameters, which is what a QDQ graph means. */
-#include "nn_internal.h"
+#include "exec_internal.h"
 
 #include "lut/ax_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct ax_nn_runtime {
-    const ax_nn_model *m;
-    size_t n_layers;
-    axnn_layer_rt **layers;
-    ax_gemm_plan **plans;     /* per layer; owned when own[i] */
-    bool *own;
-    char (*warnings)[AX_ERROR_MAX];
-    size_t n_warnings;
-};
-
-/* A value during a run: float, bytes, or both. */
-typedef struct rt_val {
-    float *f;
-    uint8_t *q;
-} rt_val;
-
-typedef struct run_ctx {
-    const ax_nn_model *m;
-    ax_nn_runtime *rt;
-    size_t batch;
-    int threads;
-    rt_val *vals;
-    int *last_use;
-    ax_error *err;
-} run_ctx;
-
 static int oom(run_ctx *c)
 {
     return ax_fail(c->err, "network run: out of memory (batch %zu)", c->batch);
 }
 
-static float *get_float(run_ctx *c, int v)
+float *axnn_get_float(run_ctx *c, int v)
 {
     rt_val *r = &c->vals[v];
     if (r->f || !r->q) return r->f;
@@ -64,7 +38,7 @@ static uint8_t *get_bytes(run_ctx *c, int v)
 }
 
 /* Quantized run: a float result of an annotated value becomes its bytes. */
-static int settle(run_ctx *c, int v)
+int axnn_settle(run_ctx *c, int v)
 {
     if (!c->rt || !c->m->values[v].q.set || !c->vals[v].f) return 0;
     if (!get_bytes(c, v)) return oom(c);
@@ -75,7 +49,7 @@ static int settle(run_ctx *c, int v)
 
 static int elementwise(run_ctx *c, const axnn_node *n, float *y, size_t count)
 {
-    const float *a = get_float(c, n->in[0]), *b = get_float(c, n->in[1]);
+    const float *a = axnn_get_float(c, n->in[0]), *b = axnn_get_float(c, n->in[1]);
     if (!a || !b) return oom(c);
     for (size_t i = 0; i < count; i++) y[i] = n->op == NN_ADD ? a[i] + b[i] : a[i] * b[i];
     return 0;
@@ -86,7 +60,7 @@ static int concat(run_ctx *c, const axnn_node *n, float *y)
     const axnn_value *yv = &c->m->values[n->out];
     size_t pixels = c->batch * yv->h * yv->w, off = 0;
     for (int j = 0; j < n->n_in; j++) {
-        const float *x = get_float(c, n->in[j]);
+        const float *x = axnn_get_float(c, n->in[j]);
         if (!x) return oom(c);
         size_t xc = c->m->values[n->in[j]].c;
         for (size_t p = 0; p < pixels; p++) memcpy(y + p * yv->c + off, x + p * xc, xc * sizeof *y);
@@ -113,7 +87,7 @@ static int float_op(run_ctx *c, const axnn_node *n, float *y)
     const axnn_value *x = &c->m->values[n->in[0]], *yv = &c->m->values[n->out];
     if (n->op == NN_ADD || n->op == NN_MUL) return elementwise(c, n, y, c->batch * axnn_value_size(yv));
     if (n->op == NN_CONCAT) return concat(c, n, y);
-    const float *in = get_float(c, n->in[0]);
+    const float *in = axnn_get_float(c, n->in[0]);
     if (!in) return oom(c);
     switch (n->op) {
     case NN_CONV:
@@ -150,13 +124,13 @@ static bool bytes_pass_through(run_ctx *c, const axnn_node *n)
     return true;
 }
 
-static void release(run_ctx *c, int v)
+void axnn_release(run_ctx *c, int v)
 {
     free(c->vals[v].f), free(c->vals[v].q);
     c->vals[v].f = NULL, c->vals[v].q = NULL;
 }
 
-static int run_node(run_ctx *c, size_t i, size_t *layer)
+int axnn_run_node(run_ctx *c, size_t i, size_t *layer)
 {
     const axnn_node *n = &c->m->nodes[i];
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
@@ -170,11 +144,11 @@ static int run_node(run_ctx *c, size_t i, size_t *layer)
     if (axnn_is_layer(n)) (*layer)++;
     if (rc != 0) return -1;
     for (int j = 0; j < n->n_in; j++)
-        if (c->last_use[n->in[j]] == (int)i && n->in[j] != c->m->output) release(c, n->in[j]);
-    return settle(c, n->out);
+        if (c->last_use[n->in[j]] == (int)i && n->in[j] != c->m->output) axnn_release(c, n->in[j]);
+    return axnn_settle(c, n->out);
 }
 
-static int *last_uses(const ax_nn_model *m)
+int *axnn_last_uses(const ax_nn_model *m)
 {
     int *u = malloc(m->n_values * sizeof *u);
     if (!u) return NULL;
@@ -192,14 +166,14 @@ static int run_all(run_ctx *c, const float *input, float *output, axnn_observe_f
     if (!c->vals[m->input].f) return oom(c);
     memcpy(c->vals[m->input].f, input, in_n * sizeof(float));
     if (obs) obs(m->input, input, in_n, octx);
-    if (settle(c, m->input) != 0) return -1;
+    if (axnn_settle(c, m->input) != 0) return -1;
     size_t layer = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
-        if (run_node(c, i, &layer) != 0) return -1;
+        if (axnn_run_node(c, i, &layer) != 0) return -1;
         const axnn_node *n = &m->nodes[i];
         if (obs) obs(n->out, c->vals[n->out].f, c->batch * axnn_value_size(&m->values[n->out]), octx);
     }
-    const float *out = get_float(c, m->output);
+    const float *out = axnn_get_float(c, m->output);
     if (!out) return oom(c);
     memcpy(output, out, c->batch * axnn_value_size(&m->values[m->output]) * sizeof(float));
     return 0;
@@ -209,9 +183,9 @@ int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const fl
                int threads, axnn_observe_fn obs, void *ctx, ax_error *err)
 {
     if (batch == 0) return 0;
-    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), last_uses(m), err};
+    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err};
     int rc = c.vals && c.last_use ? run_all(&c, input, output, obs, ctx) : oom(&c);
-    for (size_t v = 0; c.vals && v < m->n_values; v++) release(&c, (int)v);
+    for (size_t v = 0; c.vals && v < m->n_values; v++) axnn_release(&c, (int)v);
     free(c.vals), free(c.last_use);
     return rc;
 }

@@ -195,6 +195,11 @@ void ax_nn_layer_get(const ax_nn_model *m, size_t i, ax_nn_layer_info *out)
     out->k = n->kh * n->kw * (n->ic / n->groups);
     out->n = n->oc;
     out->macs = out->k * n->oc * y->h * y->w;
+    const axnn_value *x = &m->values[n->in[0]];
+    out->in_h = x->h, out->in_w = x->w, out->in_c = n->ic;
+    out->out_h = y->h, out->out_w = y->w;
+    out->kernel_h = n->kh, out->kernel_w = n->kw, out->stride_h = n->sh, out->stride_w = n->sw;
+    out->pad_h = n->pt + n->pb, out->pad_w = n->pl + n->pr, out->dilation_h = n->dh, out->dilation_w = n->dw;
 }
 
 int ax_nn_layer_find(const ax_nn_model *m, const char *name)

@@ -15,6 +15,7 @@ packages=(
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev  # ONNX models: protoc-c over onnx.proto (nn/)
   libturbojpeg0-dev                     # JPEG photographs (data/): the libjpeg-turbo Pillow links
   dataset-fashion-mnist                 # the shipped model's data set (nn tests)
+  gnuplot-nox                           # the router's Pareto plot (optional at run time)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernel test (tests/neon/run.sh)
 )
 missing=()

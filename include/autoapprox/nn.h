@@ -55,6 +55,12 @@ typedef struct ax_nn_layer_info {
     const char *op;        /* "Conv", "Gemm", "MatMul" */
     size_t macs;           /* multiply-accumulates per image */
     size_t k, n, groups;   /* products per output, output channels */
+    /* Shape for the systolic mapping (ppa/): input per image (unpadded),
+     * output pixels per image (M = out_h * out_w), kernel, stride, total
+     * padding per dimension and dilation. FC layers: 1 x 1 everywhere,
+     * in_c = K inputs. */
+    size_t in_h, in_w, in_c, out_h, out_w;
+    size_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
 } ax_nn_layer_info;
 size_t ax_nn_layer_count(const ax_nn_model *m);
 void ax_nn_layer_get(const ax_nn_model *m, size_t i, ax_nn_layer_info *out);
@@ -99,6 +105,32 @@ const ax_nn_model *ax_nn_runtime_model(const ax_nn_runtime *rt); /* the model it
 /* output: batch x ax_nn_output_size dequantized floats. threads <= 0: default. */
 int ax_nn_runtime_run(ax_nn_runtime *rt, size_t batch, const float *input, float *output, int threads,
                       ax_error *err);
+
+/* ---- partial runs (the router's sensitivity pass) ---------------------------------- */
+/* A snapshot holds the tensors live just before conv/FC layer `layer` of a
+ * run of rt, so the suffix of the network can run again from there with a
+ * different multiplier on that layer, without recomputing the prefix. */
+typedef struct ax_nn_snapshot ax_nn_snapshot;
+int ax_nn_snapshot_take(ax_nn_runtime *rt, size_t batch, const float *input, size_t layer, int threads,
+                        ax_nn_snapshot **out, ax_error *err);
+/* Runs the snapshot's layer and what follows it up to the next layer with rt:
+ * the snapshot moves to the next layer (after the last one: to the end, and
+ * no further). layer_out (may be NULL): the layer's output, as in
+ * ax_nn_run_from. */
+int ax_nn_snapshot_advance(ax_nn_snapshot *s, ax_nn_runtime *rt, float *layer_out, int threads, ax_error *err);
+int ax_nn_snapshot_copy(const ax_nn_snapshot *s, ax_nn_snapshot **out, ax_error *err);
+size_t ax_nn_snapshot_layer(const ax_nn_snapshot *s);
+size_t ax_nn_snapshot_batch(const ax_nn_snapshot *s);
+void ax_nn_snapshot_free(ax_nn_snapshot *s);
+/* Runs the rest of the network from s (left unchanged) with rt's
+ * multipliers, except layer `layer` (>= the snapshot's), which runs with
+ * `with`'s (a runtime of the same model; NULL: rt's). output: batch x
+ * ax_nn_output_size logits, or NULL to stop after that layer; layer_out (may
+ * be NULL): that layer's output, batch x ax_nn_layer_output_size dequantized
+ * floats. */
+int ax_nn_run_from(const ax_nn_snapshot *s, ax_nn_runtime *rt, size_t layer, ax_nn_runtime *with, float *output,
+                   float *layer_out, int threads, ax_error *err);
+size_t ax_nn_layer_output_size(const ax_nn_model *m, size_t layer); /* elements per image */
 
 /* ---- scoring --------------------------------------------------------------------- */
 /* Rank of `label` among n scores: how many classes come before it, ties

@@ -53,6 +53,12 @@ typedef struct ax_topology {
 int ax_topology_load(const char *path, ax_topology **out, ax_error *err);
 int ax_topology_parse(const char *text, size_t len, const char *what, ax_topology **out, ax_error *err);
 void ax_topology_free(ax_topology *t);
+/* The conv/FC layers of a network from nn/ (nn.h), in execution order and
+ * named as the assignment file names them; `name` (a path is fine) names the
+ * topology and the model in errors. Grouped convolutions other than
+ * depthwise are refused. */
+struct ax_nn_model;
+int ax_topology_from_nn(const struct ax_nn_model *m, const char *name, ax_topology **out, ax_error *err);
 /* Index of the layer called name, or -1. */
 long ax_topology_find(const ax_topology *t, const char *name);
 

@@ -15,6 +15,7 @@ int cmd_ppa(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);  /* nn: cmd_quantize.c */
 int cmd_eval(int argc, char **argv);      /* nn: cmd_eval.c */
 int cmd_data(int argc, char **argv);      /* data/: cmd_data.c */
+int cmd_route(int argc, char **argv);     /* router: cmd_route.c */
 
 /* "autoapprox: <message>" on stderr; returns code for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -37,6 +38,11 @@ typedef struct cli_opt {
  * line naming the bad option. */
 int cli_parse_options(const char *cmd, int argc, char **argv, const cli_opt *opts, size_t n_opts,
                       const char **pos, size_t max_pos, size_t *n_pos);
+
+/* The conv/FC layer shapes of an ONNX model (float or QDQ) as a topology
+ * for the chip model; prints the error line and returns -1 on failure. */
+struct ax_topology;
+int cli_topology_of_model(const char *path, struct ax_topology **out);
 
 /* {"tool": "autoapprox", "version", "git_revision", "command"} */
 json_object *cli_provenance(const char *command);

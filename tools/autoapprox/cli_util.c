@@ -3,6 +3,8 @@
 
 #include "ax_config.h"
 #include "ax_git_revision.h"
+#include "autoapprox/nn.h"
+#include "autoapprox/ppa.h"
 #include "lut/ax_internal.h"
 
 #include <errno.h>
@@ -138,6 +140,18 @@ int cli_write_json(const char *path, json_object *obj)
     ax_error err;
     int rc = ax_write_file_atomic(path, buf, len + 1, &err);
     free(buf);
+    if (rc != 0) cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    return rc;
+}
+
+int cli_topology_of_model(const char *path, ax_topology **out)
+{
+    ax_nn_model *m;
+    ax_error err;
+    *out = NULL;
+    if (ax_nn_load_onnx(path, &m, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg), -1;
+    int rc = ax_topology_from_nn(m, path, out, &err);
+    ax_nn_free(m);
     if (rc != 0) cli_fail(AX_EXIT_FAIL, "%s", err.msg);
     return rc;
 }

@@ -3,6 +3,7 @@
  * multiplier exact, so the saving of an assignment is one number per axis. */
 #include "cli.h"
 
+#include "autoapprox/nn.h"
 #include "autoapprox/ppa.h"
 #include "lut/ax_internal.h"
 
@@ -20,7 +21,8 @@ static const char ppa_usage[] =
     "the same against a chip whose multipliers are all exact (docs/ppa.md).\n"
     "\n"
     "  --topology T.csv  SCALE-Sim topology; layer names are the assignment's keys\n"
-    "  --model M         an ONNX model: not supported yet, use --topology\n"
+    "  --model M         an ONNX model (float or QDQ): its conv/FC layers, named as\n"
+    "                    the assignment names them\n"
     "  --assign A.json   arrays and their multipliers, and the array of every layer\n"
     "                    (without it: every layer on the first array, all exact)\n"
     "  --chip C.json     chip description (default: TPUv3-like, 2 cores x 2 arrays of\n"
@@ -202,6 +204,7 @@ static json_object *result_json(const ppa_run *r)
     json_object *prov = cli_provenance("ppa");
     for (size_t i = 0; i < r->bind.chip.n_arrays; i++) cli_provenance_add_mult(prov, r->bind.mult[i]);
     add_file_sha(prov, "topology", r->o->topology);
+    add_file_sha(prov, "model", r->o->model);
     add_file_sha(prov, "assignment", r->o->assign);
     add_file_sha(prov, "chip", r->o->chip);
     add_file_sha(prov, "config", r->o->config);
@@ -246,9 +249,21 @@ static int load_inputs(const ppa_opts *o, ppa_run *r, ax_chip *chip, ax_assignme
 {
     ax_error err;
     *assign = NULL;
-    if (ax_topology_load(o->topology, &r->topo, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    if (o->topology && ax_topology_load(o->topology, &r->topo, &err) != 0)
+        return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    if (o->model && cli_topology_of_model(o->model, &r->topo) != 0) return AX_EXIT_FAIL;
     if (o->chip && ax_chip_load(o->chip, chip, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
     if (o->assign && ax_assignment_load(o->assign, assign, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    if (o->model && *assign && (*assign)->model_sha256[0]) {
+        uint8_t *buf;
+        size_t len;
+        char hex[65];
+        if (ax_read_file(o->model, AX_NN_MAX_FILE, &buf, &len, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+        ax_sha256_hex(buf, len, hex);
+        free(buf);
+        if (strcmp(hex, (*assign)->model_sha256))
+            cli_warn("%s: model_sha256 differs from the model's (assignment made for another model?)", o->assign);
+    }
     return 0;
 }
 
@@ -295,9 +310,6 @@ int cmd_ppa(int argc, char **argv)
         return AX_EXIT_OK;
     }
     if (rc != 0) return rc;
-    if (o.model)
-        return cli_fail(AX_EXIT_FAIL, "%s: ONNX models are not supported yet (the network runtime is not built); "
-                                      "describe the network with --topology T.csv", o.model);
     ppa_run r = {.o = &o};
     rc = evaluate(&o, &r);
     if (rc == 0 && (!o.json || strcmp(o.json, "-") != 0)) print_report(&r);

@@ -22,7 +22,7 @@ static const char systolic_usage[] =
     "utilization and SRAM reads/writes per layer.\n"
     "\n"
     "  --topology T.csv  SCALE-Sim topology (conv columns or Layer, M, N, K)\n"
-    "  --model M         an ONNX model: not supported yet, use --topology\n"
+    "  --model M         an ONNX model (float or QDQ): its conv/FC layers\n"
     "  --array RxC       array rows x columns (default 128x128, or the config's)\n"
     "  --batch B         images per inference (default 1)\n"
     "  --config F.cfg    SCALE-Sim config: ArrayHeight, ArrayWidth, Dataflow (ws only)\n"
@@ -138,7 +138,8 @@ static json_object *result_json(const systolic_opts *o, const ax_topology *t, co
     json_object_object_add(root, "total_macs", json_object_new_int64((int64_t)macs));
     json_object_object_add(root, "utilization", json_object_new_double((double)macs / ((double)cycles * rows * cols)));
     json_object *prov = cli_provenance("systolic");
-    add_file_sha(prov, "topology", o->topology);
+    if (o->topology) add_file_sha(prov, "topology", o->topology);
+    if (o->model) add_file_sha(prov, "model", o->model);
     if (o->config) add_file_sha(prov, "config", o->config);
     json_object_object_add(prov, "model",
                            json_object_new_string("SCALE-Sim v2 analytical, weight-stationary, no stalls"));
@@ -187,7 +188,7 @@ static int run(const systolic_opts *o, const ax_topology *t, uint32_t rows, uint
     for (size_t i = 0; i < t->n_layers && rc == AX_EXIT_OK; i++) {
         ax_error err;
         if (ax_map_ws(&t->layers[i], rows, cols, o->batch, &maps[i], &err) != 0)
-            rc = cli_fail(AX_EXIT_FAIL, "%s:%d: %s", o->topology, t->layers[i].line, err.msg);
+            rc = cli_fail(AX_EXIT_FAIL, "%s:%d: %s", o->topology ? o->topology : o->model, t->layers[i].line, err.msg);
         cycles += maps[i].cycles;
         macs += maps[i].macs;
     }
@@ -212,14 +213,15 @@ int cmd_systolic(int argc, char **argv)
         return AX_EXIT_OK;
     }
     if (rc != 0) return rc;
-    if (o.model)
-        return cli_fail(AX_EXIT_FAIL, "%s: ONNX models are not supported yet (the network runtime is not built); "
-                                      "describe the network with --topology T.csv", o.model);
     uint32_t rows, cols;
     if ((rc = array_geometry(&o, &rows, &cols)) != 0) return rc;
     ax_topology *t;
     ax_error err;
-    if (ax_topology_load(o.topology, &t, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    if (o.model) {
+        if (cli_topology_of_model(o.model, &t) != 0) return AX_EXIT_FAIL;
+    } else if (ax_topology_load(o.topology, &t, &err) != 0) {
+        return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    }
     rc = run(&o, t, rows, cols);
     ax_topology_free(t);
     return rc;

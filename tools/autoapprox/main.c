@@ -27,6 +27,9 @@ static const char usage[] =
     "                                 accuracy of a quantized network with per-layer multipliers\n"
     "  data export --data D -o OUT.npy\n"
     "                                 a data set preprocessed as the model sees it (NumPy)\n"
+    "  route --model M --data D --bank SPEC,... -o A.json\n"
+    "                                 assign every layer to an array of the bank: lowest chip\n"
+    "                                 power with no loss of top-1/top-5 (the end-to-end flow)\n"
     "\n"
     "autoapprox <command> --help tells more; autoapprox --version prints the version.\n";
 
@@ -51,5 +54,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "quantize")) return cmd_quantize(argc - 1, argv + 1); /* nn: network runtime */
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);         /* nn: network runtime */
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);         /* data/: datasets */
+    if (!strcmp(cmd, "route")) return cmd_route(argc - 1, argv + 1);       /* router */
     return cli_fail(AX_EXIT_USAGE, "unknown command '%s' (autoapprox --help lists them)", cmd);
 }

@@ -1,0 +1,45 @@
+/* exec_internal.h - what exec.c shares with exec_partial.c: the runtime
+ * object, the state of one run (values live during it) and the steps that
+ * run one node. Not installed. */
+#ifndef AX_NN_EXEC_INTERNAL_H
+#define AX_NN_EXEC_INTERNAL_H
+
+#include "nn_internal.h"
+
+struct ax_nn_runtime {
+    const ax_nn_model *m;
+    size_t n_layers;
+    axnn_layer_rt **layers;
+    ax_gemm_plan **plans;     /* per layer; owned when own[i] */
+    bool *own;
+    char (*warnings)[AX_ERROR_MAX];
+    size_t n_warnings;
+};
+
+/* A value during a run: float, bytes, or both. */
+typedef struct rt_val {
+    float *f;
+    uint8_t *q;
+} rt_val;
+
+typedef struct run_ctx {
+    const ax_nn_model *m;
+    ax_nn_runtime *rt;
+    size_t batch;
+    int threads;
+    rt_val *vals;
+    int *last_use;
+    ax_error *err;
+} run_ctx;
+
+/* A value's float form, dequantized from its bytes on first use; NULL on OOM. */
+float *axnn_get_float(run_ctx *c, int v);
+void axnn_release(run_ctx *c, int v);
+/* Quantized run: a float result of an annotated value becomes its bytes. */
+int axnn_settle(run_ctx *c, int v);
+/* Runs node i; *layer counts the conv/FC layers run so far (the runtime's index). */
+int axnn_run_node(run_ctx *c, size_t i, size_t *layer);
+/* Per value, the index of the last node reading it (-1: none). */
+int *axnn_last_uses(const ax_nn_model *m);
+
+#endif

@@ -1,0 +1,101 @@
+/* router_internal.h - what the files of router/ share: the problem being
+ * routed (network, bank, chip, image sets), its evaluation memo, a small
+ * seeded PRNG, and the steps of ax_route. Not installed. */
+#ifndef AX_ROUTER_INTERNAL_H
+#define AX_ROUTER_INTERNAL_H
+
+#include "autoapprox/router.h"
+#include "lut/ax_internal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* splitmix64 (Steele, Lea, Flood 2014): a full-period 64-bit generator, one
+ * add and a mix per draw; ours, so results never depend on libc's rand(). */
+typedef struct rt_rng {
+    uint64_t s;
+} rt_rng;
+static inline uint64_t rt_next(rt_rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline size_t rt_below(rt_rng *r, size_t n) { return n ? (size_t)(rt_next(r) % n) : 0; }
+static inline double rt_unit(rt_rng *r) { return (double)(rt_next(r) >> 11) * 0x1.0p-53; }
+
+typedef struct rt_cost_cache {
+    size_t cap, count; /* cap: a power of two */
+    size_t *keys;      /* cap x L */
+    double *vals;
+    bool *used;
+} rt_cost_cache;
+
+typedef struct rt_problem {
+    const ax_nn_model *m;
+    const ax_route_options *o;
+    const ax_route_source *search, *verify;
+    size_t L, J;            /* layers; bank entries, 0 = exact */
+    const ax_mult **bank;
+    const char **spec;
+    ax_mult *exact_owned;   /* bank[0] when the caller's bank lacked it */
+    ax_nn_runtime **uniform; /* per bank entry: every layer on it (sensitivity) */
+    double *macs;           /* per layer, per image */
+    double total_macs;
+    ax_chip chip;           /* the chip template: N arrays */
+    size_t N, K;            /* arrays; distinct multipliers allowed (exact included) */
+    ax_topology *topo;
+    int32_t *exact_pred;    /* exact top-1 class per search image */
+    double exact_top1, exact_top5;
+    ax_route_result *r;
+    rt_cost_cache costs;
+    rt_rng rng;
+    ax_error *err;
+} rt_problem;
+
+/* ---- evaluate.c ---- */
+typedef struct rt_score {
+    double top1, top5, agree;
+} rt_score;
+/* Runs the network with mults[layer] over a source; pred (may be NULL)
+ * receives every image's top-1 class, ref (may be NULL) the classes agree
+ * is measured against. */
+int rt_run_source(rt_problem *p, const ax_mult *const *mults, const ax_route_source *src, const int32_t *ref,
+                  int32_t *pred, rt_score *s);
+/* A real evaluation of a choice on the search images, memoized: the point
+ * (new or earlier). *fresh tells whether it ran. */
+int rt_evaluate(rt_problem *p, const size_t *choice, const char *by, const ax_route_point **out, bool *fresh);
+/* Records an evaluation made elsewhere (the exact reference, sensitivity). */
+int rt_add_point(rt_problem *p, const size_t *choice, const char *by, double top1, double top5,
+                 const ax_route_point **out);
+const ax_route_point *rt_find_point(const rt_problem *p, const size_t *choice);
+bool rt_feasible(const rt_problem *p, double top1, double top5, double ref1, double ref5);
+
+/* ---- sensitivity.c ---- */
+int rt_sensitivity(rt_problem *p);
+
+/* ---- cost.c ---- */
+/* The chip's arrays for a choice: array 0 exact; one array per approximate
+ * multiplier used, in bank order; spare arrays go one by one to the
+ * multiplier with the most layers per array (layers spread round-robin over
+ * its arrays); arrays still spare stay exact and idle. -1 when the choice
+ * uses more than K distinct multipliers. */
+int rt_layout(const rt_problem *p, const size_t *choice, size_t *array_bank, size_t *layer_array);
+size_t rt_distinct(const rt_problem *p, const size_t *choice); /* exact included */
+int rt_cost(rt_problem *p, const size_t *choice, double *cost);
+int rt_ppa(rt_problem *p, const size_t *choice, ax_ppa_report *rep, ax_ppa_report *exact);
+void rt_cost_cache_free(rt_cost_cache *c);
+double rt_objective(const ax_route_options *o, const ax_ppa_figures *f);
+
+/* ---- search.c ---- */
+int rt_search_greedy(rt_problem *p, size_t *best);
+int rt_search_nsga2(rt_problem *p, size_t *best);
+int rt_search_surrogate(rt_problem *p, size_t *best);
+/* Sensitivity score of layer l on bank entry j: higher = more harmful. */
+double rt_harm(const rt_problem *p, size_t l, size_t j);
+
+void rt_log(const rt_problem *p, const char *fmt, ...) AX_PRINTF(2, 3);
+
+#endif

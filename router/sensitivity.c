@@ -1,0 +1,142 @@
+/* sensitivity.c - every layer alone on every multiplier of the bank (the
+ * other layers exact), on the search images: top-1, top-5, agreement with
+ * the exact network's top-1, and the SNR of that layer's outputs.
+ *
+ * Prefix caching: per batch, one exact run is kept as a snapshot of the
+ * tensors live before layer l (ax_nn_snapshot); the layer and the suffix
+ * after it run once per multiplier from that snapshot, then the snapshot
+ * advances by one exact layer. The prefix before layer l is computed once
+ * instead of once per multiplier. With no_prefix_cache every run starts
+ * from the input: same numbers, bit for bit (tested), more MACs. */
+#include "router_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct acc {
+    size_t top1, top5, agree;
+    double signal, noise;
+} acc;
+
+typedef struct sens_run {
+    rt_problem *p;
+    size_t b, first, nc, lsz_max;
+    float *x, *y, *lay_exact, *lay;
+    int32_t *lab;
+    acc *a; /* [layer * J + j] */
+} sens_run;
+
+static size_t argmax(const float *v, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[b]) b = i;
+    return b;
+}
+
+/* Scores one suffix run of layer l on bank entry j. */
+static void score(sens_run *s, size_t l, size_t j)
+{
+    rt_problem *p = s->p;
+    acc *a = &s->a[l * p->J + j];
+    for (size_t i = 0; i < s->b; i++) {
+        const float *y = s->y + i * s->nc;
+        size_t rank = ax_nn_rank(y, s->nc, (size_t)s->lab[i]);
+        a->top1 += rank == 0, a->top5 += rank < 5;
+        a->agree += (int32_t)argmax(y, s->nc) == p->exact_pred[s->first + i];
+    }
+    size_t n = s->b * ax_nn_layer_output_size(p->m, l);
+    for (size_t i = 0; i < n; i++) {
+        double e = s->lay_exact[i], d = (double)s->lay[i] - e;
+        a->signal += e * e, a->noise += d * d;
+    }
+}
+
+/* Layer l on every multiplier from one snapshot s0: at layer l (prefix
+ * caching; the exact layer output came from advancing to it), or at the
+ * input (every run recomputes the prefix, and the exact output is one more). */
+static int layer_runs(sens_run *s, ax_nn_snapshot *s0, size_t l)
+{
+    rt_problem *p = s->p;
+    ax_nn_runtime *exact = p->uniform[0];
+    int th = p->o->threads;
+    double suffix = 0;
+    for (size_t k = l; k < p->L; k++) suffix += p->macs[k];
+    double before = p->total_macs - suffix;
+    if (p->o->no_prefix_cache) {
+        if (ax_nn_run_from(s0, exact, l, NULL, NULL, s->lay_exact, th, p->err) != 0) return -1;
+        p->r->sens_macs += (p->macs[l] + before) * (double)s->b;
+    } else {
+        before = 0;
+    }
+    for (size_t j = 1; j < p->J; j++) {
+        if (ax_nn_run_from(s0, exact, l, p->uniform[j], s->y, s->lay, th, p->err) != 0) return -1;
+        p->r->sens_macs += (suffix + before) * (double)s->b;
+        p->r->sens_runs += s->first == 0;
+        score(s, l, j);
+    }
+    return 0;
+}
+
+static int batch_runs(sens_run *s)
+{
+    rt_problem *p = s->p;
+    ax_nn_snapshot *snap, *next = NULL;
+    if (ax_nn_snapshot_take(p->uniform[0], s->b, s->x, 0, p->o->threads, &snap, p->err) != 0) return -1;
+    int rc = 0;
+    for (size_t l = 0; rc == 0 && l < p->L; l++) {
+        if (!p->o->no_prefix_cache) { /* a copy moves on to layer l + 1, reading layer l's exact output */
+            rc = ax_nn_snapshot_copy(snap, &next, p->err);
+            if (rc == 0) rc = ax_nn_snapshot_advance(next, p->uniform[0], s->lay_exact, p->o->threads, p->err);
+            p->r->sens_macs += p->macs[l] * (double)s->b;
+        }
+        if (rc == 0) rc = layer_runs(s, snap, l);
+        if (next) {
+            ax_nn_snapshot_free(snap);
+            snap = next, next = NULL;
+        }
+    }
+    ax_nn_snapshot_free(snap);
+    ax_nn_snapshot_free(next);
+    return rc;
+}
+
+static void finish(rt_problem *p, const acc *a)
+{
+    double n = p->search->count ? (double)p->search->count : 1;
+    for (size_t l = 0; l < p->L; l++) {
+        ax_route_sens *z = &p->r->sens[l * p->J];
+        z[0] = (ax_route_sens){p->exact_top1, p->exact_top5, 1, INFINITY};
+        for (size_t j = 1; j < p->J; j++) {
+            const acc *x = &a[l * p->J + j];
+            z[j] = (ax_route_sens){x->top1 / n, x->top5 / n, x->agree / n,
+                                   x->noise > 0 ? 10 * log10(x->signal / x->noise) : INFINITY};
+        }
+    }
+    p->r->sens_macs_full = (double)p->L * (double)(p->J - 1) * p->total_macs * n;
+}
+
+int rt_sensitivity(rt_problem *p)
+{
+    size_t B = p->o->batch, isz = 0, lmax = 0, h, w, c;
+    ax_nn_input_shape(p->m, &h, &w, &c);
+    isz = h * w * c;
+    for (size_t l = 0; l < p->L; l++)
+        if (ax_nn_layer_output_size(p->m, l) > lmax) lmax = ax_nn_layer_output_size(p->m, l);
+    sens_run s = {.p = p, .nc = ax_nn_output_size(p->m)};
+    s.x = malloc(B * isz * sizeof *s.x), s.y = malloc(B * s.nc * sizeof *s.y);
+    s.lay_exact = malloc(B * lmax * sizeof *s.lay_exact), s.lay = malloc(B * lmax * sizeof *s.lay);
+    s.lab = malloc(B * sizeof *s.lab);
+    s.a = calloc(p->L * p->J, sizeof *s.a);
+    int rc = s.x && s.y && s.lay_exact && s.lay && s.lab && s.a ? 0 : ax_fail(p->err, "sensitivity: out of memory");
+    p->r->sens_macs = 0, p->r->sens_runs = 0;
+    for (size_t i = 0; rc == 0 && i < p->search->count; i += B) {
+        s.first = i, s.b = p->search->count - i < B ? p->search->count - i : B;
+        rc = p->search->read(p->search->ctx, i, s.b, s.x, s.lab, p->err);
+        if (rc == 0) rc = batch_runs(&s);
+    }
+    if (rc == 0) finish(p, s.a);
+    free(s.x), free(s.y), free(s.lay_exact), free(s.lay), free(s.lab), free(s.a);
+    return rc;
+}
