@@ -31,6 +31,17 @@ int ax_nn_decode_onnx(const uint8_t *buf, size_t len, const char *what, ax_nn_mo
 int ax_nn_save_onnx(const ax_nn_model *m, const char *path, ax_error *err);
 void ax_nn_free(ax_nn_model *m);
 
+/* ---- built-in networks (nn/build.c) ------------------------------------- */
+/* torchvision's ResNet-50 (v1.5) and MobileNetV2 (1.0) graphs, as exported
+ * (residual Adds, depthwise convs, GAP, Flatten, FC to 1000 classes; layers
+ * named by module path: "layer1.0.conv2", "features.2.conv.1.0", "fc"), on
+ * size x size x 3 inputs (224: the real networks; any multiple of 32 for
+ * quick tests), already quantized (s8 activations, per-channel s8 weights)
+ * with fixed pseudo-random weights drawn from seed: for measuring and testing
+ * the runtime, not for accuracy. */
+int ax_nn_build_resnet50(size_t size, uint64_t seed, ax_nn_model **out, ax_error *err);
+int ax_nn_build_mobilenet_v2(size_t size, uint64_t seed, ax_nn_model **out, ax_error *err);
+
 /* ---- what the model is -------------------------------------------------- */
 const char *ax_nn_sha256(const ax_nn_model *m);   /* of the bytes it was read from */
 bool ax_nn_is_quantized(const ax_nn_model *m);
