@@ -15,6 +15,8 @@ struct ax_nn_runtime {
     size_t n_layers;
     axnn_layer_rt **layers;
     ax_gemm_plan **plans;     /* per layer; owned when own[i] */
+    ax_isa isa;               /* of every plan (AUTO: $AX_ISA or the best) */
+    ax_path path;             /* AUTO: each table's best path */
     bool *own;
     char (*warnings)[AX_ERROR_MAX];
     size_t n_warnings;
@@ -242,7 +244,7 @@ static int plan_for(ax_nn_runtime *rt, const ax_mult *const *mults, size_t i, ax
             return 0;
         }
     rt->own[i] = true;
-    return ax_gemm_plan_create(mults[i], AX_ISA_AUTO, AX_PATH_AUTO, &rt->plans[i], err);
+    return ax_gemm_plan_create(mults[i], rt->isa, rt->path, &rt->plans[i], err);
 }
 
 static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_error *err)
@@ -265,11 +267,17 @@ static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_err
 
 int ax_nn_runtime_create(const ax_nn_model *m, const ax_mult *const *mults, ax_nn_runtime **out, ax_error *err)
 {
+    return ax_nn_runtime_create_on(m, mults, AX_ISA_AUTO, AX_PATH_AUTO, out, err);
+}
+
+int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, ax_isa isa, ax_path path,
+                            ax_nn_runtime **out, ax_error *err)
+{
     *out = NULL;
     if (!ax_nn_is_quantized(m)) return ax_fail(err, "the model is not quantized (quantize it first)");
     ax_nn_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return ax_fail(err, "runtime: out of memory");
-    rt->m = m;
+    rt->m = m, rt->isa = isa, rt->path = path;
     rt->n_layers = ax_nn_layer_count(m);
     rt->layers = calloc(rt->n_layers, sizeof *rt->layers);
     rt->plans = calloc(rt->n_layers, sizeof *rt->plans);

@@ -14,6 +14,7 @@
 #ifndef AUTOAPPROX_NN_H
 #define AUTOAPPROX_NN_H
 
+#include "autoapprox/gemm.h"
 #include "autoapprox/mult.h"
 
 #ifdef __cplusplus
@@ -99,6 +100,10 @@ typedef struct ax_nn_runtime ax_nn_runtime;
 /* mults: one multiplier per layer (ax_nn_layer_count entries, may repeat);
  * they must outlive the runtime. The model must be quantized. */
 int ax_nn_runtime_create(const ax_nn_model *m, const ax_mult *const *mults, ax_nn_runtime **out, ax_error *err);
+/* The same with every layer's plan on one ISA and path (AUTO: as above);
+ * e.g. AX_ISA_SCALAR, AX_PATH_LUT for the scalar reference. */
+int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, ax_isa isa, ax_path path,
+                            ax_nn_runtime **out, ax_error *err);
 void ax_nn_runtime_free(ax_nn_runtime *rt);
 /* What the runtime noticed but accepted (non-zero zero points fed to an
  * approximate multiplier): one line each. */
