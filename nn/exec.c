@@ -20,6 +20,8 @@ struct ax_nn_runtime {
     bool *own;
     char (*warnings)[AX_ERROR_MAX];
     size_t n_warnings;
+    double *profile;          /* per node, when AX_NN_PROFILE is set */
+    uint8_t **qop;            /* per node: its byte table (ops_q.c), or NULL */
 };
 
 /* A value during a run: float, bytes, or both. */
@@ -147,7 +149,22 @@ static bool bytes_pass_through(run_ctx *c, const axnn_node *n)
     uint8_t *out = malloc(c->batch * axnn_value_size(y) + 1);
     if (!out) return false;
     if (n->op == NN_FLATTEN) axnn_bytes_flatten(x, c->batch, c->vals[n->in[0]].q, out);
-    else axnn_bytes_maxpool(n, x, y, c->batch, c->vals[n->in[0]].q, out);
+    else axnn_bytes_maxpool(n, x, y, c->batch, c->vals[n->in[0]].q, out, c->threads);
+    c->vals[n->out].q = out;
+    return true;
+}
+
+/* Element-wise ops on quantized values: one table lookup per element. */
+static bool bytes_table_op(run_ctx *c, size_t i)
+{
+    const axnn_node *n = &c->m->nodes[i];
+    const uint8_t *t = c->rt ? c->rt->qop[i] : NULL;
+    const uint8_t *a = t ? c->vals[n->in[0]].q : NULL, *b = n->n_in > 1 && a ? c->vals[n->in[1]].q : a;
+    if (!a || !b) return false;
+    size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
+    uint8_t *out = malloc(count ? count : 1);
+    if (!out) return false;
+    axnn_qop_run(n, t, a, b, out, count, c->threads);
     c->vals[n->out].q = out;
     return true;
 }
@@ -164,7 +181,7 @@ static int run_node(run_ctx *c, size_t i, size_t *layer)
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
     bool quant_layer = c->rt && axnn_is_layer(n);
     bool bytes_out = quant_layer && c->m->values[n->out].q.set;
-    bool done = !quant_layer && bytes_pass_through(c, n);
+    bool done = !quant_layer && (bytes_pass_through(c, n) || bytes_table_op(c, i));
     float *y = bytes_out || done ? NULL : malloc((count ? count : 1) * sizeof *y);
     if (!bytes_out && !done && !y) return oom(c);
     c->vals[n->out].f = y;
@@ -196,14 +213,17 @@ static int run_all(run_ctx *c, const float *input, float *output, axnn_observe_f
     if (obs) obs(m->input, input, in_n, octx);
     if (settle(c, m->input) != 0) return -1;
     size_t layer = 0;
+    double *prof = c->rt ? c->rt->profile : NULL, t0 = prof ? axnn_now() : 0, t = t0;
     for (size_t i = 0; i < m->n_nodes; i++) {
         if (run_node(c, i, &layer) != 0) return -1;
+        if (prof) prof[i] = axnn_now() - t, t += prof[i];
         const axnn_node *n = &m->nodes[i];
         if (obs) obs(n->out, c->vals[n->out].f, c->batch * axnn_value_size(&m->values[n->out]), octx);
     }
     const float *out = get_float(c, m->output);
     if (!out) return oom(c);
     memcpy(output, out, c->batch * axnn_value_size(&m->values[m->output]) * sizeof(float));
+    if (prof) axnn_profile_print(m, c->batch, prof, axnn_now() - t0);
     return 0;
 }
 
@@ -231,7 +251,9 @@ void ax_nn_runtime_free(ax_nn_runtime *rt)
         if (rt->layers) axnn_layer_free(rt->layers[i]);
         if (rt->plans && rt->own[i]) ax_gemm_plan_free(rt->plans[i]);
     }
-    free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings);
+    for (size_t i = 0; rt->qop && i < rt->m->n_nodes; i++) free(rt->qop[i]);
+    free(rt->qop);
+    free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings), free(rt->profile);
     free(rt);
 }
 
@@ -283,10 +305,13 @@ int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, a
     rt->plans = calloc(rt->n_layers, sizeof *rt->plans);
     rt->own = calloc(rt->n_layers, sizeof *rt->own);
     rt->warnings = calloc(AX_NN_MAX_WARNINGS, sizeof *rt->warnings);
-    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings) {
+    rt->qop = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *rt->qop);
+    if (axnn_profile_wanted()) rt->profile = calloc(m->n_nodes, sizeof *rt->profile);
+    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings || !rt->qop || (axnn_profile_wanted() && !rt->profile)) {
         ax_nn_runtime_free(rt);
         return ax_fail(err, "runtime: out of memory");
     }
+    for (size_t i = 0; rt->qop && i < m->n_nodes; i++) rt->qop[i] = axnn_qop_table(m, &m->nodes[i]);
     if (prepare_layers(rt, mults, err) != 0) {
         ax_nn_runtime_free(rt);
         return -1;

@@ -110,7 +110,7 @@ void axnn_float_flatten(const axnn_value *x, size_t batch, const float *in, floa
 void axnn_float_affine(const axnn_node *n, const axnn_value *x, size_t batch, const float *in, float *out);
 void axnn_bytes_flatten(const axnn_value *x, size_t batch, const uint8_t *in, uint8_t *out);
 void axnn_bytes_maxpool(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const uint8_t *in,
-                        uint8_t *out);
+                        uint8_t *out, int threads);
 void axnn_float_softmax(const axnn_value *x, size_t batch, const float *in, float *out);
 
 /* ---- exec.c ---- */
@@ -119,6 +119,18 @@ typedef void (*axnn_observe_fn)(int value, const float *data, size_t count, void
 /* rt NULL: float reference; else the quantized runtime's layers. */
 int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const float *input, float *output,
                int threads, axnn_observe_fn obs, void *ctx, ax_error *err);
+
+/* ---- ops_q.c: element-wise ops on bytes through a table (quantized runtime) ---- */
+/* The node's table (256 or 65536 bytes, made through the float ops), or
+ * NULL when the node is not an element-wise op on quantized values. */
+uint8_t *axnn_qop_table(const ax_nn_model *m, const axnn_node *n);
+void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
+                  size_t count, int threads);
+
+/* ---- profile.c: AX_NN_PROFILE=1 prints per-node times of each quantized run ---- */
+double axnn_now(void);
+bool axnn_profile_wanted(void);
+void axnn_profile_print(const ax_nn_model *m, size_t batch, const double *t, double total);
 
 /* ---- layer_q.c: one conv/FC layer through the kernels ---- */
 typedef struct axnn_layer_rt axnn_layer_rt;

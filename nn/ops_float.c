@@ -7,6 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Weights [oc][cg][kh][kw] -> [kh][kw][cg][oc], so that the innermost loop
  * runs over contiguous output channels. */
@@ -168,9 +171,13 @@ void axnn_bytes_flatten(const axnn_value *x, size_t batch, const uint8_t *in, ui
 }
 
 void axnn_bytes_maxpool(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const uint8_t *in,
-                        uint8_t *out)
+                        uint8_t *out, int threads)
 {
     ax_operand t = x->q.type;
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && batch > 1)
+#endif
     for (size_t b = 0; b < batch; b++) {
         const uint8_t *img = in + b * axnn_value_size(x);
         uint8_t *o = out + b * axnn_value_size(y);
