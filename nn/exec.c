@@ -22,6 +22,7 @@ struct ax_nn_runtime {
     size_t n_warnings;
     double *profile;          /* per node, when AX_NN_PROFILE is set */
     uint8_t **qop;            /* per node: its byte table (ops_q.c), or NULL */
+    axnn_scratch scratch;     /* layers' per-thread buffers, kept between runs */
 };
 
 /* A value during a run: float, bytes, or both. */
@@ -109,7 +110,8 @@ static int layer_q(run_ctx *c, const axnn_node *n, size_t layer, float *yf)
         c->vals[n->out].q = malloc(count ? count : 1);
         if (!c->vals[n->out].q) return oom(c);
     }
-    return axnn_layer_run(c->rt->layers[layer], c->batch, xq, c->vals[n->out].q, yf, c->threads, c->err);
+    return axnn_layer_run(c->rt->layers[layer], c->batch, xq, c->vals[n->out].q, yf, c->threads, &c->rt->scratch,
+                          c->err);
 }
 
 static int float_op(run_ctx *c, const axnn_node *n, float *y)
@@ -253,6 +255,7 @@ void ax_nn_runtime_free(ax_nn_runtime *rt)
     }
     for (size_t i = 0; rt->qop && i < rt->m->n_nodes; i++) free(rt->qop[i]);
     free(rt->qop);
+    axnn_scratch_free(&rt->scratch);
     free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings), free(rt->profile);
     free(rt);
 }

@@ -139,8 +139,17 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
 void axnn_layer_free(axnn_layer_rt *l);
 /* xq: input bytes as stored (the value's type); yq when the output is
  * quantized, else yf (dequantized float). */
+/* Per-thread scratch a runtime keeps between runs (one batch at a time). */
+typedef struct axnn_scratch {
+    size_t n;
+    void **p;
+    size_t *cap;
+} axnn_scratch;
+int axnn_scratch_reserve(axnn_scratch *s, size_t slots);     /* before a parallel region */
+void *axnn_scratch_get(axnn_scratch *s, size_t slot, size_t bytes);
+void axnn_scratch_free(axnn_scratch *s);
 int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
-                 ax_error *err);
+                   axnn_scratch *sc, ax_error *err);
 const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer);
 
 /* ---- quant.c ---- */
