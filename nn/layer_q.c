@@ -34,6 +34,7 @@ struct axnn_layer_rt {
     float *s;                  /* requantization scale or dequantization scale */
     int32_t qlo, qhi;          /* output range (fused activation included) */
     bool fast;                 /* every |s| < 0.25: vectorized requantization */
+    bool dense;                /* conv with groups == 1: batched GEMM on pw */
     size_t K;
 };
 
@@ -88,16 +89,21 @@ static void channel_terms(axnn_layer_rt *l, const ax_mult *mult, const uint8_t *
     }
 }
 
+/* FC and dense convs: K x N GEMM weights (HWIO rows are the im2col
+ * columns), batch-independent; grouped convs: ax_conv2d's form for one
+ * image. Either way packed once, when the runtime is created. */
 static int pack(axnn_layer_rt *l, const uint8_t *wb, ax_error *err)
 {
     const axnn_node *n = l->n;
     if (n->op == NN_GEMM) return ax_gemm_pack_weights(l->plan, l->K, n->oc, wb, n->oc, &l->pw, err);
     ax_conv2d_shape *s = &l->shape;
+    l->dense = n->groups == 1;
     *s = (ax_conv2d_shape){.batch = 1, .in_h = l->x->h, .in_w = l->x->w, .in_c = n->ic, .out_c = n->oc,
                            .kernel_h = n->kh, .kernel_w = n->kw, .stride_h = n->sh, .stride_w = n->sw,
                            .dilation_h = n->dh, .dilation_w = n->dw, .pad_top = n->pt, .pad_left = n->pl,
                            .pad_bottom = n->pb, .pad_right = n->pr, .groups = n->groups,
                            .pad_byte = (uint8_t)l->za};
+    if (l->dense) return ax_gemm_pack_weights(l->plan, l->K, n->oc, wb, n->oc, &l->pw, err);
     return ax_conv2d_pack_weights(l->plan, s, wb, &l->cw, err);
 }
 
@@ -152,7 +158,7 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
     channel_terms(l, mult, wb);
     output_range(l);
     int rc = pack(l, wb, err);
-    free(wb); /* packed once, for batch 1: every run goes image by image */
+    free(wb);
     if (rc != 0) {
         axnn_layer_free(l);
         return -1;
@@ -276,9 +282,10 @@ static size_t conv_scratch_bytes(const axnn_layer_rt *l)
     return (ys + (l->need_suma ? pixels * l->n->groups : 0)) * sizeof(int32_t) + (l->a_xor ? axnn_value_size(l->x) : 0);
 }
 
-/* Images in parallel, one thread each (every stage of a layer is per image
- * and the kernels give the same bits for any thread count); a batch smaller
- * than the thread count runs image by image with the threads inside. */
+/* Grouped (depthwise) convs: images in parallel, one thread each (every
+ * stage is per image and the kernels give the same bits for any thread
+ * count); a batch smaller than the thread count runs image by image with
+ * the threads inside. */
 static int run_conv(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                     axnn_scratch *sc, ax_error *err)
 {
@@ -356,10 +363,68 @@ done:
     return rc;
 }
 
+/* Dense convs as one GEMM over a chunk of whole images at a time (rows =
+ * output pixels): the kernels see many rows (a LUT kernel's 256-row panels
+ * fill up) and thread over them; im2col, zero-point sums and requantization
+ * run threaded over row blocks. A chunk keeps acc and the im2col rows near
+ * CHUNK_BYTES each. 1x1 stride-1 unpadded convs read the input in place. */
+#define CHUNK_BYTES ((size_t)16 << 20)
+#define ROW_BLOCK 256
+
+static int run_dense(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+                     axnn_scratch *sc, ax_error *err)
+{
+    const ax_conv2d_shape *s = &l->shape;
+    size_t oh = l->y->h, ow = l->y->w, pixels = oh * ow, K = l->K, N = l->n->oc, C = s->in_c;
+    bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
+                    !s->pad_left && !s->pad_bottom && !s->pad_right && !l->a_xor;
+    bool s8 = l->a_type == AX_S8;
+    size_t rows_cap = CHUNK_BYTES / (N * sizeof(int32_t));
+    if (!in_place && CHUNK_BYTES / K < rows_cap) rows_cap = CHUNK_BYTES / K;
+    size_t imgs = rows_cap / (pixels ? pixels : 1);
+    imgs = imgs < 1 ? 1 : imgs > batch ? batch : imgs;
+    size_t rows_max = imgs * pixels;
+    size_t bytes = rows_max * (N + (l->need_suma ? 1 : 0)) * sizeof(int32_t) + (in_place ? 0 : rows_max * K);
+    uint8_t *ws = axnn_scratch_reserve(sc, 1) == 0 ? axnn_scratch_get(sc, 0, bytes) : NULL;
+    if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
+    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + rows_max * N : NULL;
+    uint8_t *abuf = ws + rows_max * (N + (suma ? 1 : 0)) * sizeof(int32_t);
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#endif
+    if (threads < 1) threads = 1;
+    for (size_t b0 = 0; b0 < batch; b0 += imgs) {
+        size_t r0 = b0 * pixels, nr = (batch - b0 < imgs ? batch - b0 : imgs) * pixels;
+        size_t blocks = (nr + ROW_BLOCK - 1) / ROW_BLOCK;
+        const uint8_t *A = in_place ? xq + r0 * C : abuf;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && blocks > 1)
+#endif
+        for (size_t i = 0; i < blocks; i++) {
+            size_t rb = i * ROW_BLOCK, n = nr - rb < ROW_BLOCK ? nr - rb : ROW_BLOCK;
+            if (!in_place)
+                axnn_im2col_rows(s, oh, ow, xq, r0 + rb, n, l->a_xor, abuf + rb * K, suma ? suma + rb : NULL, s8);
+            else if (suma)
+                axnn_row_sums(A + rb * C, C, K, n, suma + rb, s8);
+        }
+        if (ax_gemm(l->plan, nr, A, in_place ? C : K, l->pw, acc, N, false, threads, err) != 0) return -1;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && blocks > 1)
+#endif
+        for (size_t i = 0; i < blocks; i++) {
+            size_t rb = i * ROW_BLOCK, n = nr - rb < ROW_BLOCK ? nr - rb : ROW_BLOCK;
+            finish(l, acc + rb * N, suma ? suma + rb : NULL, n, yq ? yq + (r0 + rb) * N : NULL,
+                   yf ? yf + (r0 + rb) * N : NULL);
+        }
+    }
+    return 0;
+}
+
 int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                    axnn_scratch *sc, ax_error *err)
 {
     if (l->n->op == NN_GEMM) return run_fc(l, batch, xq, yq, yf, threads, err);
+    if (l->dense) return run_dense(l, batch, xq, yq, yf, threads, sc, err);
     return run_conv(l, batch, xq, yq, yf, threads, sc, err);
 }
 

@@ -127,6 +127,11 @@ uint8_t *axnn_qop_table(const ax_nn_model *m, const axnn_node *n);
 void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
                   size_t count, int threads);
 
+/* ---- im2col.c: GEMM rows of a dense conv (HWIO columns), XOR and row sums ---- */
+void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
+                      uint8_t xor_in, uint8_t *dst, int32_t *sums, bool s8);
+void axnn_row_sums(const uint8_t *A, size_t lda, size_t K, size_t rows, int32_t *sums, bool s8);
+
 /* ---- profile.c: AX_NN_PROFILE=1 prints per-node times of each quantized run ---- */
 double axnn_now(void);
 bool axnn_profile_wanted(void);
