@@ -23,6 +23,7 @@ struct ax_nn_runtime {
     double *profile;          /* per node, when AX_NN_PROFILE is set */
     uint8_t **qop;            /* per node: its byte table (ops_q.c), or NULL */
     axnn_scratch scratch;     /* layers' per-thread buffers, kept between runs */
+    axnn_pool pool;           /* activation buffers, kept between runs */
 };
 
 /* A value during a run: float, bytes, or both. */
@@ -41,6 +42,17 @@ typedef struct run_ctx {
     ax_error *err;
 } run_ctx;
 
+/* Activation buffers: from the runtime's pool, malloc for the float reference. */
+static void *val_alloc(run_ctx *c, size_t bytes)
+{
+    return axnn_pool_alloc(c->rt ? &c->rt->pool : NULL, bytes ? bytes : 1);
+}
+
+static void val_free(run_ctx *c, void *p)
+{
+    axnn_pool_give(c->rt ? &c->rt->pool : NULL, p);
+}
+
 static int oom(run_ctx *c)
 {
     return ax_fail(c->err, "network run: out of memory (batch %zu)", c->batch);
@@ -51,7 +63,7 @@ static float *get_float(run_ctx *c, int v)
     rt_val *r = &c->vals[v];
     if (r->f || !r->q) return r->f;
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
-    r->f = malloc(n * sizeof *r->f);
+    r->f = val_alloc(c, n * sizeof *r->f);
     if (r->f)
         for (size_t i = 0; i < n; i++) r->f[i] = axnn_dequantize_one(&c->m->values[v].q, r->q[i]);
     return r->f;
@@ -62,7 +74,7 @@ static uint8_t *get_bytes(run_ctx *c, int v)
     rt_val *r = &c->vals[v];
     if (r->q || !r->f) return r->q;
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
-    r->q = malloc(n ? n : 1);
+    r->q = val_alloc(c, n);
     if (r->q)
         for (size_t i = 0; i < n; i++) r->q[i] = axnn_quantize_one(&c->m->values[v].q, r->f[i]);
     return r->q;
@@ -73,7 +85,7 @@ static int settle(run_ctx *c, int v)
 {
     if (!c->rt || !c->m->values[v].q.set || !c->vals[v].f) return 0;
     if (!get_bytes(c, v)) return oom(c);
-    free(c->vals[v].f);
+    val_free(c, c->vals[v].f);
     c->vals[v].f = NULL;
     return 0;
 }
@@ -107,7 +119,7 @@ static int layer_q(run_ctx *c, const axnn_node *n, size_t layer, float *yf)
     size_t count = c->batch * axnn_value_size(y);
     if (!xq) return oom(c);
     if (y->q.set) {
-        c->vals[n->out].q = malloc(count ? count : 1);
+        c->vals[n->out].q = val_alloc(c, count);
         if (!c->vals[n->out].q) return oom(c);
     }
     return axnn_layer_run(c->rt->layers[layer], c->batch, xq, c->vals[n->out].q, yf, c->threads, &c->rt->scratch,
@@ -148,7 +160,7 @@ static bool bytes_pass_through(run_ctx *c, const axnn_node *n)
     if (!c->rt || !axnn_passes_through(n) || !c->vals[n->in[0]].q || !y->q.set || y->q.type != x->q.type ||
         y->q.scale != x->q.scale || y->q.zp != x->q.zp)
         return false;
-    uint8_t *out = malloc(c->batch * axnn_value_size(y) + 1);
+    uint8_t *out = val_alloc(c, c->batch * axnn_value_size(y));
     if (!out) return false;
     if (n->op == NN_FLATTEN) axnn_bytes_flatten(x, c->batch, c->vals[n->in[0]].q, out);
     else axnn_bytes_maxpool(n, x, y, c->batch, c->vals[n->in[0]].q, out, c->threads);
@@ -164,7 +176,7 @@ static bool bytes_table_op(run_ctx *c, size_t i)
     const uint8_t *a = t ? c->vals[n->in[0]].q : NULL, *b = n->n_in > 1 && a ? c->vals[n->in[1]].q : a;
     if (!a || !b) return false;
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
-    uint8_t *out = malloc(count ? count : 1);
+    uint8_t *out = val_alloc(c, count);
     if (!out) return false;
     axnn_qop_run(n, t, a, b, out, count, c->threads);
     c->vals[n->out].q = out;
@@ -173,7 +185,7 @@ static bool bytes_table_op(run_ctx *c, size_t i)
 
 static void release(run_ctx *c, int v)
 {
-    free(c->vals[v].f), free(c->vals[v].q);
+    val_free(c, c->vals[v].f), val_free(c, c->vals[v].q);
     c->vals[v].f = NULL, c->vals[v].q = NULL;
 }
 
@@ -184,7 +196,7 @@ static int run_node(run_ctx *c, size_t i, size_t *layer)
     bool quant_layer = c->rt && axnn_is_layer(n);
     bool bytes_out = quant_layer && c->m->values[n->out].q.set;
     bool done = !quant_layer && (bytes_pass_through(c, n) || bytes_table_op(c, i));
-    float *y = bytes_out || done ? NULL : malloc((count ? count : 1) * sizeof *y);
+    float *y = bytes_out || done ? NULL : val_alloc(c, count * sizeof *y);
     if (!bytes_out && !done && !y) return oom(c);
     c->vals[n->out].f = y;
     int rc = done ? 0 : quant_layer ? layer_q(c, n, *layer, y) : float_op(c, n, y);
@@ -209,7 +221,7 @@ static int run_all(run_ctx *c, const float *input, float *output, axnn_observe_f
 {
     const ax_nn_model *m = c->m;
     size_t in_n = c->batch * axnn_value_size(&m->values[m->input]);
-    c->vals[m->input].f = malloc(in_n * sizeof(float));
+    c->vals[m->input].f = val_alloc(c, in_n * sizeof(float));
     if (!c->vals[m->input].f) return oom(c);
     memcpy(c->vals[m->input].f, input, in_n * sizeof(float));
     if (obs) obs(m->input, input, in_n, octx);
@@ -256,6 +268,7 @@ void ax_nn_runtime_free(ax_nn_runtime *rt)
     for (size_t i = 0; rt->qop && i < rt->m->n_nodes; i++) free(rt->qop[i]);
     free(rt->qop);
     axnn_scratch_free(&rt->scratch);
+    axnn_pool_free(&rt->pool);
     free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings), free(rt->profile);
     free(rt);
 }

@@ -132,6 +132,15 @@ void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint
                       uint8_t xor_in, uint8_t *dst, int32_t *sums, bool s8);
 void axnn_row_sums(const uint8_t *A, size_t lda, size_t K, size_t rows, int32_t *sums, bool s8);
 
+/* ---- pool.c: activation buffers reused between runs (NULL pool: malloc/free) ---- */
+typedef struct axnn_pool {
+    void **free;
+    size_t n, cap;
+} axnn_pool;
+void *axnn_pool_alloc(axnn_pool *p, size_t bytes);
+void axnn_pool_give(axnn_pool *p, void *ptr); /* ptr from axnn_pool_alloc (any pool) */
+void axnn_pool_free(axnn_pool *p);
+
 /* ---- profile.c: AX_NN_PROFILE=1 prints per-node times of each quantized run ---- */
 double axnn_now(void);
 bool axnn_profile_wanted(void);
