@@ -20,7 +20,7 @@ struct ax_nn_runtime {
     bool *own;
     char (*warnings)[AX_ERROR_MAX];
     size_t n_warnings;
-    double *profile;          /* per node, when AX_NN_PROFILE is set */
+    double *profile, *kprofile; /* per node (all, kernels), when AX_NN_PROFILE is set */
     uint8_t **qop;            /* per node: its byte table (ops_q.c), or NULL */
     axnn_scratch scratch;     /* layers' per-thread buffers, kept between runs */
     axnn_pool pool;           /* activation buffers, kept between runs */
@@ -231,13 +231,15 @@ static int run_all(run_ctx *c, const float *input, float *output, axnn_observe_f
     for (size_t i = 0; i < m->n_nodes; i++) {
         if (run_node(c, i, &layer) != 0) return -1;
         if (prof) prof[i] = axnn_now() - t, t += prof[i];
+        if (prof && axnn_is_layer(&m->nodes[i]))
+            c->rt->kprofile[i] = axnn_layer_kernel_seconds(c->rt->layers[layer - 1]);
         const axnn_node *n = &m->nodes[i];
         if (obs) obs(n->out, c->vals[n->out].f, c->batch * axnn_value_size(&m->values[n->out]), octx);
     }
     const float *out = get_float(c, m->output);
     if (!out) return oom(c);
     memcpy(output, out, c->batch * axnn_value_size(&m->values[m->output]) * sizeof(float));
-    if (prof) axnn_profile_print(m, c->batch, prof, axnn_now() - t0);
+    if (prof) axnn_profile_print(m, c->batch, prof, c->rt->kprofile, axnn_now() - t0);
     return 0;
 }
 
@@ -270,6 +272,7 @@ void ax_nn_runtime_free(ax_nn_runtime *rt)
     axnn_scratch_free(&rt->scratch);
     axnn_pool_free(&rt->pool);
     free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings), free(rt->profile);
+    free(rt->kprofile);
     free(rt);
 }
 
@@ -322,8 +325,11 @@ int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, a
     rt->own = calloc(rt->n_layers, sizeof *rt->own);
     rt->warnings = calloc(AX_NN_MAX_WARNINGS, sizeof *rt->warnings);
     rt->qop = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *rt->qop);
-    if (axnn_profile_wanted()) rt->profile = calloc(m->n_nodes, sizeof *rt->profile);
-    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings || !rt->qop || (axnn_profile_wanted() && !rt->profile)) {
+    if (axnn_profile_wanted()) {
+        rt->profile = calloc(m->n_nodes, sizeof *rt->profile);
+        rt->kprofile = calloc(m->n_nodes, sizeof *rt->kprofile);
+    }
+    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings || !rt->qop || (axnn_profile_wanted() && (!rt->profile || !rt->kprofile))) {
         ax_nn_runtime_free(rt);
         return ax_fail(err, "runtime: out of memory");
     }

@@ -35,6 +35,7 @@ struct axnn_layer_rt {
     int32_t qlo, qhi;          /* output range (fused activation included) */
     bool fast;                 /* every |s| < 0.25: vectorized requantization */
     bool dense;                /* conv with groups == 1: batched GEMM on pw */
+    double kernel_s;           /* wall time inside the kernels, last run */
     size_t K;
 };
 
@@ -260,7 +261,7 @@ static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, si
  * the convolution (weights packed once for batch 1), the zero-point sums and
  * the requantized outputs. ws: scratch for xa, acc and suma. */
 static int conv_image(const axnn_layer_rt *l, const uint8_t *xq, uint8_t *yq, float *yf, uint8_t *ws, int threads,
-                      ax_error *err)
+                      double *kernel_s, ax_error *err)
 {
     size_t xs = axnn_value_size(l->x), ys = axnn_value_size(l->y), pixels = l->y->h * l->y->w;
     int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + ys : NULL;
@@ -270,7 +271,9 @@ static int conv_image(const axnn_layer_rt *l, const uint8_t *xq, uint8_t *yq, fl
         for (size_t i = 0; i < xs; i++) xa[i] = xq[i] ^ l->a_xor;
         in = xa;
     }
+    double t0 = axnn_now();
     if (ax_conv2d(l->plan, &l->shape, in, l->cw, acc, false, threads, err) != 0) return -1;
+    *kernel_s += axnn_now() - t0;
     if (suma) conv_suma(l, in, suma);
     finish(l, acc, suma, pixels, yq, yf);
     return 0;
@@ -286,9 +289,10 @@ static size_t conv_scratch_bytes(const axnn_layer_rt *l)
  * stage is per image and the kernels give the same bits for any thread
  * count); a batch smaller than the thread count runs image by image with
  * the threads inside. */
-static int run_conv(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                     axnn_scratch *sc, ax_error *err)
 {
+    double *kernel_s = &l->kernel_s;
     size_t xs = axnn_value_size(l->x), ys = axnn_value_size(l->y), bytes = conv_scratch_bytes(l);
 #ifdef _OPENMP
     if (threads <= 0) threads = omp_get_max_threads();
@@ -301,7 +305,8 @@ static int run_conv(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uin
         uint8_t *ws = axnn_scratch_get(sc, 0, bytes);
         if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
         for (size_t b = 0; b < batch; b++)
-            if (conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, threads, err) != 0)
+            if (conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, threads, kernel_s,
+                           err) != 0)
                 return -1;
         return 0;
     }
@@ -318,11 +323,17 @@ static int run_conv(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uin
         ax_error e = {{0}};
         uint8_t *ws = axnn_scratch_get(sc, (size_t)t, bytes);
         int rc = ws ? 0 : ax_fail(&e, "layer '%s': out of memory", l->n->layer);
+        double mine = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (size_t b = 0; b < batch; b++)
-            if (rc == 0) rc = conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, 1, &e);
+            if (rc == 0)
+                rc = conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, 1, &mine, &e);
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+        *kernel_s += mine / threads; /* the threads' average */
         if (rc != 0) {
 #ifdef _OPENMP
 #pragma omp critical(axnn_layer_error)
@@ -337,7 +348,7 @@ static int run_conv(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uin
     return 0;
 }
 
-static int run_fc(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+static int run_fc(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                   ax_error *err)
 {
     size_t K = l->K, N = l->n->oc;
@@ -350,7 +361,9 @@ static int run_fc(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8
     }
     for (size_t i = 0; xa && i < batch * K; i++) xa[i] = xq[i] ^ l->a_xor;
     const uint8_t *in = xa ? xa : xq;
+    double t0 = axnn_now();
     if (ax_gemm(l->plan, batch, in, K, l->pw, acc, N, false, threads, err) != 0) goto done;
+    l->kernel_s += axnn_now() - t0;
     for (size_t b = 0; suma && b < batch; b++) {
         int64_t s = 0;
         for (size_t k = 0; k < K; k++) s += ax_operand_value(l->a_type, in[b * K + k]);
@@ -371,7 +384,7 @@ done:
 #define CHUNK_BYTES ((size_t)16 << 20)
 #define ROW_BLOCK 256
 
-static int run_dense(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                      axnn_scratch *sc, ax_error *err)
 {
     const ax_conv2d_shape *s = &l->shape;
@@ -407,7 +420,9 @@ static int run_dense(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, ui
             else if (suma)
                 axnn_row_sums(A + rb * C, C, K, n, suma + rb, s8);
         }
+        double t0 = axnn_now();
         if (ax_gemm(l->plan, nr, A, in_place ? C : K, l->pw, acc, N, false, threads, err) != 0) return -1;
+        l->kernel_s += axnn_now() - t0;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && blocks > 1)
 #endif
@@ -423,9 +438,15 @@ static int run_dense(const axnn_layer_rt *l, size_t batch, const uint8_t *xq, ui
 int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                    axnn_scratch *sc, ax_error *err)
 {
+    l->kernel_s = 0;
     if (l->n->op == NN_GEMM) return run_fc(l, batch, xq, yq, yf, threads, err);
     if (l->dense) return run_dense(l, batch, xq, yq, yf, threads, sc, err);
     return run_conv(l, batch, xq, yq, yf, threads, sc, err);
+}
+
+double axnn_layer_kernel_seconds(const axnn_layer_rt *l)
+{
+    return l->kernel_s;
 }
 
 /* ---- scratch kept by a runtime between runs ---- */

@@ -144,7 +144,7 @@ void axnn_pool_free(axnn_pool *p);
 /* ---- profile.c: AX_NN_PROFILE=1 prints per-node times of each quantized run ---- */
 double axnn_now(void);
 bool axnn_profile_wanted(void);
-void axnn_profile_print(const ax_nn_model *m, size_t batch, const double *t, double total);
+void axnn_profile_print(const ax_nn_model *m, size_t batch, const double *t, const double *kernel, double total);
 
 /* ---- layer_q.c: one conv/FC layer through the kernels ---- */
 typedef struct axnn_layer_rt axnn_layer_rt;
@@ -164,6 +164,8 @@ void *axnn_scratch_get(axnn_scratch *s, size_t slot, size_t bytes);
 void axnn_scratch_free(axnn_scratch *s);
 int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                    axnn_scratch *sc, ax_error *err);
+/* Wall time the last run spent inside the kernels (ax_gemm, ax_conv2d). */
+double axnn_layer_kernel_seconds(const axnn_layer_rt *l);
 const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer);
 
 /* ---- quant.c ---- */
