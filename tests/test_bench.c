@@ -349,7 +349,8 @@ Test(bench, network_suite_verifies)
     cr_assert_eq(rc, 0, "stderr: %s", err);
     cr_assert(strstr(err, "networks give the scalar reference runtime's logits"), "stderr: %s", err);
     cr_assert(strstr(out, "network/exact/") && strstr(out, "/exact-s8/mobilenetv2.b2") &&
-                  strstr(out, "network/naive/scalar/random-u8/mobilenetv2.b2"), "%s", out);
+                  strstr(out, "network/naive/scalar/exact-s8/mobilenetv2.b2") &&
+                  strstr(out, "network/lut/") && strstr(out, "/random-u8/mobilenetv2.b2"), "%s", out);
     check_json(path);
     json_object *j = json_object_from_file(path), *bs, *v;
     cr_assert(json_object_object_get_ex(j, "benchmarks", &bs));
