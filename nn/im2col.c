@@ -36,9 +36,17 @@ void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint
     for (size_t r = 0; r < rows; r++) {
         size_t pix = r0 + r, b = pix / (oh * ow), oy = pix / ow % oh, ox = pix % ow;
         uint8_t *row = dst + r * K, *d = row;
+        size_t x0 = ox * s->stride_w, x1 = x0 + (s->kernel_w - 1) * s->dilation_w;
+        bool xin = s->dilation_w == 1 && x0 >= s->pad_left && x1 - s->pad_left < s->in_w;
         for (size_t ky = 0; ky < s->kernel_h; ky++) {
             size_t y = oy * s->stride_h + ky * s->dilation_h;
             bool yin = y >= s->pad_top && y - s->pad_top < s->in_h;
+            if (yin && xin) { /* the kernel row's pixels are contiguous in NHWC */
+                copy_xor(d, X + ((b * s->in_h + y - s->pad_top) * s->in_w + x0 - s->pad_left) * C, s->kernel_w * C,
+                         xor_in);
+                d += s->kernel_w * C;
+                continue;
+            }
             for (size_t kx = 0; kx < s->kernel_w; kx++, d += C) {
                 size_t x = ox * s->stride_w + kx * s->dilation_w;
                 if (yin && x >= s->pad_left && x - s->pad_left < s->in_w)
