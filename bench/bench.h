@@ -149,6 +149,26 @@ bool bench_filter_valid(const char *filter);
  * each named in one line on err_out. */
 int bench_verify(bench_run *run, const bool *selected, FILE *err_out);
 
+/* ---- suite network (network.c) ------------------------------------------- */
+typedef struct bench_net_options {
+    const char *model;     /* NULL: the built-in ResNet-50 and MobileNetV2 */
+    size_t batch, input_size;
+    int threads;
+    ax_isa isa;
+} bench_net_options;
+typedef struct bench_networks bench_networks;
+/* The networks and their cases (exact-s8 added to mults when absent); on
+ * failure *out may hold a partial set to free. */
+int bench_networks_create(const bench_net_options *o, const bench_mult *mults, int n_mults, bench_networks **out,
+                          ax_error *err);
+void bench_networks_free(bench_networks *b);
+size_t bench_networks_count(const bench_networks *b);
+const char *bench_networks_name(const bench_networks *b, size_t i);
+/* Registers the cases the filter selects; returns how many. */
+size_t bench_networks_register(bench_networks *b, const char *filter, bool real_time);
+int bench_networks_verify(bench_networks *b, const char *filter, FILE *err_out);
+void bench_networks_context(const bench_networks *b);
+
 /* `bench-approx compare A.json B.json` (compare.c): exit code. */
 int bench_compare(int argc, char **argv);
 

@@ -31,6 +31,9 @@ typedef struct app {
     bench_shape shapes[MAX_LAYERS];
     size_t n_shapes;
     bench_run run;
+    bench_networks *nets;      /* suite network */
+    bool want_nets;
+    char filter[1024];
     bool *selected;
     char tmp_out[4096], save_path[4096], out_arg[4200];
 } app;
@@ -106,9 +109,17 @@ static void choose_shapes(app *a)
         add_layers(a, bench_resnet50, bench_resnet50_count, false, true);
         add_layers(a, bench_mobilenetv2, bench_mobilenetv2_count, false, true);
     }
-    if (all || strcmp(s, "network") == 0)
-        say(0, "note: suite network: whole-network benchmarks (ResNet-50, MobileNetV2 in images/s) are not "
-               "implemented yet, so none are registered");
+    a->want_nets = all || strcmp(s, "network") == 0;
+}
+
+static int make_networks(app *a)
+{
+    if (!a->want_nets) return 0;
+    bench_net_options o = {a->o.model, a->o.batch, a->o.input_size, a->run.threads, a->o.isa};
+    ax_error err = {{0}};
+    if (bench_networks_create(&o, a->mults, a->n_mults, &a->nets, &err) != 0)
+        return say(1, "suite network: %s", err.msg);
+    return 0;
 }
 
 /* ---- plans and cases ---------------------------------------------------- */
@@ -173,9 +184,9 @@ static int make_cases(app *a)
 static int register_cases(app *a)
 {
     bool real = a->run.threads > 1; /* threaded bodies: wall-clock time */
-    char filter[1024];
+    char *filter = a->filter;
     size_t n = 0;
-    ax_gb_filter(filter, sizeof filter);
+    ax_gb_filter(filter, sizeof a->filter);
     if (!bench_filter_valid(filter)) return say(2, "--benchmark_filter=%s: not a valid extended regular expression", filter);
     a->selected = calloc(a->run.n_cases + 1, sizeof *a->selected);
     if (!a->selected) return say(1, "out of memory");
@@ -185,6 +196,7 @@ static int register_cases(app *a)
         if (ax_gb_register(c->name, bench_case_body, c, real) != 0) return say(1, "%s: could not register", c->name);
         n++;
     }
+    if (a->nets) n += bench_networks_register(a->nets, filter, true);
     if (n == 0) return say(1, "--benchmark_filter=%s matches no benchmark of suite %s", filter, a->o.suite);
     ax_gb_set_filter(".");
     return 0;
@@ -208,7 +220,8 @@ static void add_context(app *a)
     ax_gb_add_context("isa_requested", a->o.isa_arg);
     ax_gb_add_context("suite", a->o.suite);
     ctx_int("threads", a->run.threads);
-    ctx_int("batch", AX_BENCH_BATCH);
+    ctx_int("batch", a->n_shapes ? AX_BENCH_BATCH : (long)a->o.batch);
+    if (a->nets) bench_networks_context(a->nets);
     ax_gb_add_context("time", a->run.threads > 1 ? "real (wall clock)" : "cpu");
     ax_gb_add_context("machine_id", m->id);
     ax_gb_add_context("cpu_model", m->model);
@@ -375,8 +388,10 @@ static int setup(app *a, int argc, char **argv)
     if (ax_gb_init(&a->o.gb_argc, a->o.gb_argv) != 0)
         return say(2, "%s: Google Benchmark does not accept this flag (see --help)", a->o.gb_argv[1]);
     choose_shapes(a);
-    if (a->n_shapes == 0) return say(1, "suite %s: nothing to run", a->o.suite);
-    if ((rc = make_plans(a)) != 0 || (rc = make_cases(a)) != 0 || (rc = register_cases(a)) != 0) return rc;
+    if (a->n_shapes == 0 && !a->want_nets) return say(1, "suite %s: nothing to run", a->o.suite);
+    if ((rc = make_plans(a)) != 0 || (rc = make_cases(a)) != 0 || (rc = make_networks(a)) != 0 ||
+        (rc = register_cases(a)) != 0)
+        return rc;
     return 0;
 }
 
@@ -384,6 +399,7 @@ static void teardown(app *a)
 {
     for (size_t i = 0; i < a->run.n_cases; i++) bench_case_release(&a->run.cases[i]);
     bench_operands_free(&a->run.ops);
+    bench_networks_free(a->nets);
     for (int i = 0; i < a->n_mults; i++) {
         for (int p = 0; p < N_PATHS; p++)
             if (a->plans[i][p]) ax_gemm_plan_free(a->plans[i][p]);
@@ -404,13 +420,19 @@ int main(int argc, char **argv)
     if (rc == 0 && a->o.list_only) { /* --benchmark_list_tests: the selected names */
         for (size_t i = 0; i < a->run.n_cases; i++)
             if (a->selected[i]) printf("%s\n", a->run.cases[i].name);
+        for (size_t i = 0; i < bench_networks_count(a->nets); i++)
+            if (bench_filter_match(a->filter, bench_networks_name(a->nets, i)))
+                printf("%s\n", bench_networks_name(a->nets, i));
         rc = -1;
     }
-    if (rc == 0 && a->o.verify && bench_verify(&a->run, a->selected, stderr) != 0) rc = 1;
+    if (rc == 0 && a->o.verify && a->run.n_cases && bench_verify(&a->run, a->selected, stderr) != 0) rc = 1;
+    if (rc == 0 && a->o.verify && a->nets && bench_networks_verify(a->nets, a->filter, stderr) != 0) rc = 1;
     if (rc == 0) {
         add_context(a);
         run_state rs = {bench_summary_new(), 0, 0, 0, false};
         for (size_t i = 0; i < a->run.n_cases; i++) rs.total += a->selected[i];
+        for (size_t i = 0; i < bench_networks_count(a->nets); i++)
+            rs.total += bench_filter_match(a->filter, bench_networks_name(a->nets, i));
         rs.progress = isatty(2) && strcmp(a->o.format, "console") != 0;
         size_t ran = ax_gb_run(a->o.format, a->o.out ? (a->o.out_format ? a->o.out_format : "json") : NULL,
                                on_result, &rs);

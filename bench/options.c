@@ -11,6 +11,7 @@ void bench_usage(FILE *f)
     fputs("usage: bench-approx [--isa auto|scalar|avx2|avx512|neon] [--threads N]\n"
           "                    [--suite quick|gemm|conv|network|all] [--mult SPEC[,SPEC...]]...\n"
           "                    [--verify] [--json OUT] [--save] [--benchmark_* flags]\n"
+          "                    [--model M.onnx] [--batch B] [--input-size S]   (suite network)\n"
           "       bench-approx compare A.json B.json\n"
           "\n"
           "Measures GEMM throughput of every kernel path for the chosen ISA on every\n"
@@ -26,8 +27,9 @@ void bench_usage(FILE *f)
           "                       batch 8 as GEMMs (depthwise as C GEMMs, op `dwgemm`)\n"
           "                 conv: the same layers as convolutions (ax_conv2d, NHWC; oneDNN's\n"
           "                       int8 convolution as the peer)\n"
-          "                 network: whole networks in images/s (not implemented yet:\n"
-          "                       registers nothing)\n"
+          "                 network: whole networks through the quantized runtime, in\n"
+          "                       MAC/s and images/s: ResNet-50 and MobileNetV2 built with\n"
+          "                       random weights (or --model), exact-s8 and every --mult\n"
           "                 all: every suite above\n"
           "  --mult SPEC    multiplier(s): a built-in spec (trunc-s8:k=6), a named table\n"
           "                 (mul8s_1L2J), a file, or `random-u8` (a table of uniform random\n"
@@ -38,6 +40,11 @@ void bench_usage(FILE *f)
           "  --json OUT     write Google Benchmark's JSON to OUT (whole or not at all)\n"
           "  --save         write that JSON to results/<machine-id>/<date>-<suite>-<isa>.json\n"
           "                 ($AX_RESULTS_DIR instead of the source tree's results/ when set)\n"
+          "  --model M      suite network: this ONNX model (QDQ, or float: quantized on\n"
+          "                 random images) instead of the built-in ResNet-50 and MobileNetV2\n"
+          "  --batch B      suite network: images per run (default 32)\n"
+          "  --input-size S suite network: built-in networks on SxS images (default 224;\n"
+          "                 a multiple of 32)\n"
           "  -h, --help     this text, then Google Benchmark's own flags\n"
           "\n"
           "compare: per benchmark the speed in A and B and the ratio B/A, then the\n"
@@ -122,6 +129,23 @@ static int parse_one(int argc, char **argv, int *i, bench_options *o, char *msg,
         if (!*v) return fail(msg, cap, "--json: empty file name");
         return o->json = v, 0;
     }
+    if ((v = value_of("--model", argc, argv, i, &missing))) {
+        if (!*v) return fail(msg, cap, "--model: empty file name");
+        return o->model = v, 0;
+    }
+    if ((v = value_of("--batch", argc, argv, i, &missing))) {
+        char *end;
+        long b = strtol(v, &end, 10);
+        if (*end || b < 1 || b > 4096) return fail(msg, cap, "--batch %s: not a batch size (1-4096)", v);
+        return o->batch = (size_t)b, 0;
+    }
+    if ((v = value_of("--input-size", argc, argv, i, &missing))) {
+        char *end;
+        long b = strtol(v, &end, 10);
+        if (*end || b < 32 || b > 1024 || b % 32)
+            return fail(msg, cap, "--input-size %s: not a multiple of 32 in [32, 1024]", v);
+        return o->input_size = (size_t)b, 0;
+    }
     if (missing) return fail(msg, cap, "%s needs a value", a);
     if (strncmp(a, "--benchmark_", 12) == 0 || strncmp(a, "--v=", 4) == 0) {
         if (strncmp(a, "--benchmark_list_tests", 22) == 0) { /* we list: names as registered */
@@ -145,6 +169,8 @@ int bench_options_parse(int argc, char **argv, bench_options *o, char *msg, size
     o->isa = AX_ISA_AUTO;
     o->suite = "quick";
     o->format = "console";
+    o->batch = 32;
+    o->input_size = 224;
     o->gb_argv[o->gb_argc++] = argv[0];
     for (int i = 1; i < argc; i++) {
         int rc = parse_one(argc, argv, &i, o, msg, cap);

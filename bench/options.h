@@ -18,6 +18,9 @@ typedef struct bench_options {
     int n_mults;
     bool verify, save, help, list_only;
     const char *json;
+    const char *model;         /* --model M.onnx: the network suite runs it */
+    size_t batch;              /* --batch: network suite (default 32) */
+    size_t input_size;         /* --input-size: built-in networks (default 224) */
     /* argv for Google Benchmark: [0] = program, then the --benchmark_* flags */
     char *gb_argv[BENCH_MAX_ARGS + 4];
     int gb_argc;

@@ -79,15 +79,20 @@ void bench_summary_add(bench_summary *s, const ax_gb_result *r)
 /* the median of repetitions when there are several, else the run's speed */
 static double speed(const entry *e) { return e->median > 0 ? e->median : e->sum / e->n; }
 
-/* The peer's speed on e's shape: naive with e's multiplier, onednn with any. */
+/* The peer's speed on e's shape: naive with e's multiplier, onednn with any.
+ * Suite network runs one naive per network (the scalar LUT's speed does not
+ * depend on the table): any multiplier's naive there. */
 static double peer(const bench_summary *s, const entry *e, const char *path)
 {
     bool naive = strcmp(path, "naive") == 0;
-    for (size_t i = 0; i < s->n; i++) {
-        const entry *p = &s->e[i];
-        if (strcmp(p->f[1], path) == 0 && strcmp(p->f[0], e->f[0]) == 0 && strcmp(p->f[4], e->f[4]) == 0 &&
-            (!naive || strcmp(p->f[3], e->f[3]) == 0))
-            return speed(p);
+    for (int any = 0; any < 2; any++) {
+        if (any && (!naive || strcmp(e->f[0], "network") != 0)) break;
+        for (size_t i = 0; i < s->n; i++) {
+            const entry *p = &s->e[i];
+            if (strcmp(p->f[1], path) == 0 && strcmp(p->f[0], e->f[0]) == 0 && strcmp(p->f[4], e->f[4]) == 0 &&
+                (!naive || any || strcmp(p->f[3], e->f[3]) == 0))
+                return speed(p);
+        }
     }
     return 0;
 }

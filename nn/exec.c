@@ -10,6 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Activation buffers: from the runtime's pool, malloc for the float reference. */
+void *axnn_val_alloc(run_ctx *c, size_t bytes)
+{
+    return axnn_pool_alloc(c->rt ? &c->rt->pool : NULL, bytes ? bytes : 1);
+}
+
+void axnn_val_free(run_ctx *c, void *p)
+{
+    axnn_pool_give(c->rt ? &c->rt->pool : NULL, p);
+}
+
 static int oom(run_ctx *c)
 {
     return ax_fail(c->err, "network run: out of memory (batch %zu)", c->batch);
@@ -20,7 +31,7 @@ float *axnn_get_float(run_ctx *c, int v)
     rt_val *r = &c->vals[v];
     if (r->f || !r->q) return r->f;
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
-    r->f = malloc(n * sizeof *r->f);
+    r->f = axnn_val_alloc(c, n * sizeof *r->f);
     if (r->f)
         for (size_t i = 0; i < n; i++) r->f[i] = axnn_dequantize_one(&c->m->values[v].q, r->q[i]);
     return r->f;
@@ -31,7 +42,7 @@ static uint8_t *get_bytes(run_ctx *c, int v)
     rt_val *r = &c->vals[v];
     if (r->q || !r->f) return r->q;
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
-    r->q = malloc(n ? n : 1);
+    r->q = axnn_val_alloc(c, n);
     if (r->q)
         for (size_t i = 0; i < n; i++) r->q[i] = axnn_quantize_one(&c->m->values[v].q, r->f[i]);
     return r->q;
@@ -42,7 +53,7 @@ int axnn_settle(run_ctx *c, int v)
 {
     if (!c->rt || !c->m->values[v].q.set || !c->vals[v].f) return 0;
     if (!get_bytes(c, v)) return oom(c);
-    free(c->vals[v].f);
+    axnn_val_free(c, c->vals[v].f);
     c->vals[v].f = NULL;
     return 0;
 }
@@ -76,10 +87,11 @@ static int layer_q(run_ctx *c, const axnn_node *n, size_t layer, float *yf)
     size_t count = c->batch * axnn_value_size(y);
     if (!xq) return oom(c);
     if (y->q.set) {
-        c->vals[n->out].q = malloc(count ? count : 1);
+        c->vals[n->out].q = axnn_val_alloc(c, count);
         if (!c->vals[n->out].q) return oom(c);
     }
-    return axnn_layer_run(c->rt->layers[layer], c->batch, xq, c->vals[n->out].q, yf, c->threads, c->err);
+    return axnn_layer_run(c->rt->layers[layer], c->batch, xq, c->vals[n->out].q, yf, c->threads, &c->rt->scratch,
+                          c->err);
 }
 
 static int float_op(run_ctx *c, const axnn_node *n, float *y)
@@ -116,17 +128,32 @@ static bool bytes_pass_through(run_ctx *c, const axnn_node *n)
     if (!c->rt || !axnn_passes_through(n) || !c->vals[n->in[0]].q || !y->q.set || y->q.type != x->q.type ||
         y->q.scale != x->q.scale || y->q.zp != x->q.zp)
         return false;
-    uint8_t *out = malloc(c->batch * axnn_value_size(y) + 1);
+    uint8_t *out = axnn_val_alloc(c, c->batch * axnn_value_size(y));
     if (!out) return false;
     if (n->op == NN_FLATTEN) axnn_bytes_flatten(x, c->batch, c->vals[n->in[0]].q, out);
-    else axnn_bytes_maxpool(n, x, y, c->batch, c->vals[n->in[0]].q, out);
+    else axnn_bytes_maxpool(n, x, y, c->batch, c->vals[n->in[0]].q, out, c->threads);
+    c->vals[n->out].q = out;
+    return true;
+}
+
+/* Element-wise ops on quantized values: one table lookup per element. */
+static bool bytes_table_op(run_ctx *c, size_t i)
+{
+    const axnn_node *n = &c->m->nodes[i];
+    const uint8_t *t = c->rt ? c->rt->qop[i] : NULL;
+    const uint8_t *a = t ? c->vals[n->in[0]].q : NULL, *b = n->n_in > 1 && a ? c->vals[n->in[1]].q : a;
+    if (!a || !b) return false;
+    size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
+    uint8_t *out = axnn_val_alloc(c, count);
+    if (!out) return false;
+    axnn_qop_run(n, t, a, b, out, count, c->threads);
     c->vals[n->out].q = out;
     return true;
 }
 
 void axnn_release(run_ctx *c, int v)
 {
-    free(c->vals[v].f), free(c->vals[v].q);
+    axnn_val_free(c, c->vals[v].f), axnn_val_free(c, c->vals[v].q);
     c->vals[v].f = NULL, c->vals[v].q = NULL;
 }
 
@@ -136,8 +163,8 @@ int axnn_run_node(run_ctx *c, size_t i, size_t *layer)
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
     bool quant_layer = c->rt && axnn_is_layer(n);
     bool bytes_out = quant_layer && c->m->values[n->out].q.set;
-    bool done = !quant_layer && bytes_pass_through(c, n);
-    float *y = bytes_out || done ? NULL : malloc((count ? count : 1) * sizeof *y);
+    bool done = !quant_layer && (bytes_pass_through(c, n) || bytes_table_op(c, i));
+    float *y = bytes_out || done ? NULL : axnn_val_alloc(c, count * sizeof *y);
     if (!bytes_out && !done && !y) return oom(c);
     c->vals[n->out].f = y;
     int rc = done ? 0 : quant_layer ? layer_q(c, n, *layer, y) : float_op(c, n, y);
@@ -162,20 +189,25 @@ static int run_all(run_ctx *c, const float *input, float *output, axnn_observe_f
 {
     const ax_nn_model *m = c->m;
     size_t in_n = c->batch * axnn_value_size(&m->values[m->input]);
-    c->vals[m->input].f = malloc(in_n * sizeof(float));
+    c->vals[m->input].f = axnn_val_alloc(c, in_n * sizeof(float));
     if (!c->vals[m->input].f) return oom(c);
     memcpy(c->vals[m->input].f, input, in_n * sizeof(float));
     if (obs) obs(m->input, input, in_n, octx);
     if (axnn_settle(c, m->input) != 0) return -1;
     size_t layer = 0;
+    double *prof = c->rt ? c->rt->profile : NULL, t0 = prof ? axnn_now() : 0, t = t0;
     for (size_t i = 0; i < m->n_nodes; i++) {
         if (axnn_run_node(c, i, &layer) != 0) return -1;
+        if (prof) prof[i] = axnn_now() - t, t += prof[i];
+        if (prof && axnn_is_layer(&m->nodes[i]))
+            c->rt->kprofile[i] = axnn_layer_kernel_seconds(c->rt->layers[layer - 1]);
         const axnn_node *n = &m->nodes[i];
         if (obs) obs(n->out, c->vals[n->out].f, c->batch * axnn_value_size(&m->values[n->out]), octx);
     }
     const float *out = axnn_get_float(c, m->output);
     if (!out) return oom(c);
     memcpy(output, out, c->batch * axnn_value_size(&m->values[m->output]) * sizeof(float));
+    if (prof) axnn_profile_print(m, c->batch, prof, c->rt->kprofile, axnn_now() - t0);
     return 0;
 }
 
@@ -203,7 +235,12 @@ void ax_nn_runtime_free(ax_nn_runtime *rt)
         if (rt->layers) axnn_layer_free(rt->layers[i]);
         if (rt->plans && rt->own[i]) ax_gemm_plan_free(rt->plans[i]);
     }
-    free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings);
+    for (size_t i = 0; rt->qop && i < rt->m->n_nodes; i++) free(rt->qop[i]);
+    free(rt->qop);
+    axnn_scratch_free(&rt->scratch);
+    axnn_pool_free(&rt->pool);
+    free(rt->layers), free(rt->plans), free(rt->own), free(rt->warnings), free(rt->profile);
+    free(rt->kprofile);
     free(rt);
 }
 
@@ -216,7 +253,7 @@ static int plan_for(ax_nn_runtime *rt, const ax_mult *const *mults, size_t i, ax
             return 0;
         }
     rt->own[i] = true;
-    return ax_gemm_plan_create(mults[i], AX_ISA_AUTO, AX_PATH_AUTO, &rt->plans[i], err);
+    return ax_gemm_plan_create(mults[i], rt->isa, rt->path, &rt->plans[i], err);
 }
 
 static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_error *err)
@@ -239,20 +276,32 @@ static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_err
 
 int ax_nn_runtime_create(const ax_nn_model *m, const ax_mult *const *mults, ax_nn_runtime **out, ax_error *err)
 {
+    return ax_nn_runtime_create_on(m, mults, AX_ISA_AUTO, AX_PATH_AUTO, out, err);
+}
+
+int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, ax_isa isa, ax_path path,
+                            ax_nn_runtime **out, ax_error *err)
+{
     *out = NULL;
     if (!ax_nn_is_quantized(m)) return ax_fail(err, "the model is not quantized (quantize it first)");
     ax_nn_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return ax_fail(err, "runtime: out of memory");
-    rt->m = m;
+    rt->m = m, rt->isa = isa, rt->path = path;
     rt->n_layers = ax_nn_layer_count(m);
     rt->layers = calloc(rt->n_layers, sizeof *rt->layers);
     rt->plans = calloc(rt->n_layers, sizeof *rt->plans);
     rt->own = calloc(rt->n_layers, sizeof *rt->own);
     rt->warnings = calloc(AX_NN_MAX_WARNINGS, sizeof *rt->warnings);
-    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings) {
+    rt->qop = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *rt->qop);
+    if (axnn_profile_wanted()) {
+        rt->profile = calloc(m->n_nodes, sizeof *rt->profile);
+        rt->kprofile = calloc(m->n_nodes, sizeof *rt->kprofile);
+    }
+    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings || !rt->qop || (axnn_profile_wanted() && (!rt->profile || !rt->kprofile))) {
         ax_nn_runtime_free(rt);
         return ax_fail(err, "runtime: out of memory");
     }
+    for (size_t i = 0; rt->qop && i < m->n_nodes; i++) rt->qop[i] = axnn_qop_table(m, &m->nodes[i]);
     if (prepare_layers(rt, mults, err) != 0) {
         ax_nn_runtime_free(rt);
         return -1;

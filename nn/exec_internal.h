@@ -11,9 +11,15 @@ struct ax_nn_runtime {
     size_t n_layers;
     axnn_layer_rt **layers;
     ax_gemm_plan **plans;     /* per layer; owned when own[i] */
+    ax_isa isa;               /* of every plan (AUTO: $AX_ISA or the best) */
+    ax_path path;             /* AUTO: each table's best path */
     bool *own;
     char (*warnings)[AX_ERROR_MAX];
     size_t n_warnings;
+    double *profile, *kprofile; /* per node (all, kernels), when AX_NN_PROFILE is set */
+    uint8_t **qop;            /* per node: its byte table (ops_q.c), or NULL */
+    axnn_scratch scratch;     /* layers' per-thread buffers, kept between runs */
+    axnn_pool pool;           /* activation buffers, kept between runs */
 };
 
 /* A value during a run: float, bytes, or both. */
@@ -32,6 +38,11 @@ typedef struct run_ctx {
     ax_error *err;
 } run_ctx;
 
+/* Activation buffers: from the runtime's pool (malloc without a runtime).
+ * Every buffer in run_ctx.vals comes from here and goes back through
+ * axnn_val_free or axnn_pool_give: they carry the pool's size header. */
+void *axnn_val_alloc(run_ctx *c, size_t bytes);
+void axnn_val_free(run_ctx *c, void *p);
 /* A value's float form, dequantized from its bytes on first use; NULL on OOM. */
 float *axnn_get_float(run_ctx *c, int v);
 void axnn_release(run_ctx *c, int v);

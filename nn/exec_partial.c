@@ -34,7 +34,7 @@ static size_t node_of_layer(const ax_nn_model *m, size_t layer)
 
 static void free_vals(const ax_nn_model *m, rt_val *v)
 {
-    for (size_t i = 0; v && i < m->n_values; i++) free(v[i].f), free(v[i].q);
+    for (size_t i = 0; v && i < m->n_values; i++) axnn_pool_give(NULL, v[i].f), axnn_pool_give(NULL, v[i].q);
     free(v);
 }
 
@@ -56,7 +56,7 @@ int ax_nn_snapshot_take(ax_nn_runtime *rt, size_t batch, const float *input, siz
     ax_nn_snapshot *s = calloc(1, sizeof *s);
     run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err};
     size_t in_n = batch * axnn_value_size(&m->values[m->input]);
-    if (c.vals) c.vals[m->input].f = malloc(in_n * sizeof(float));
+    if (c.vals) c.vals[m->input].f = axnn_val_alloc(&c, in_n * sizeof(float));
     int rc = s && c.last_use && c.vals && c.vals[m->input].f ? 0 : oom(err, batch);
     if (rc == 0) {
         memcpy(c.vals[m->input].f, input, in_n * sizeof(float));
@@ -90,8 +90,8 @@ static rt_val *copy_vals(const ax_nn_snapshot *s)
     rt_val *v = calloc(m->n_values, sizeof *v);
     for (size_t i = 0; v && i < m->n_values; i++) {
         size_t n = s->batch * axnn_value_size(&m->values[i]);
-        if (s->vals[i].f && (v[i].f = malloc(n * sizeof(float)))) memcpy(v[i].f, s->vals[i].f, n * sizeof(float));
-        if (s->vals[i].q && (v[i].q = malloc(n ? n : 1))) memcpy(v[i].q, s->vals[i].q, n);
+        if (s->vals[i].f && (v[i].f = axnn_pool_alloc(NULL, n * sizeof(float)))) memcpy(v[i].f, s->vals[i].f, n * sizeof(float));
+        if (s->vals[i].q && (v[i].q = axnn_pool_alloc(NULL, n ? n : 1))) memcpy(v[i].q, s->vals[i].q, n);
         if ((s->vals[i].f && !v[i].f) || (s->vals[i].q && !v[i].q)) {
             free_vals(m, v);
             return NULL;
@@ -167,7 +167,8 @@ int ax_nn_run_from(const ax_nn_snapshot *s, ax_nn_runtime *rt, size_t layer, ax_
         return ax_fail(err, "partial run: runtime and snapshot belong to different models");
     if (layer < s->layer || layer >= rt->n_layers)
         return ax_fail(err, "partial run: layer %zu is not in the suffix from layer %zu", layer, s->layer);
-    /* rt with one layer swapped: a shallow copy sharing rt's prepared layers */
+    /* rt with one layer swapped: a shallow copy sharing rt's prepared layers;
+     * its buffer pool and scratch go back to rt after the run (they may grow) */
     ax_nn_runtime mixed = *rt;
     mixed.layers = malloc(rt->n_layers * sizeof *mixed.layers);
     run_ctx c = {s->m, &mixed, s->batch, threads, copy_vals(s), axnn_last_uses(s->m), err};
@@ -178,6 +179,7 @@ int ax_nn_run_from(const ax_nn_snapshot *s, ax_nn_runtime *rt, size_t layer, ax_
         rc = run_suffix(&c, s, layer, output, layer_out);
     }
     if (c.vals) free_vals(s->m, c.vals);
+    rt->pool = mixed.pool, rt->scratch = mixed.scratch;
     free(c.last_use), free(mixed.layers);
     return rc;
 }

@@ -15,6 +15,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 struct axnn_layer_rt {
     const axnn_node *n;
@@ -22,7 +25,6 @@ struct axnn_layer_rt {
     const ax_gemm_plan *plan;
     ax_conv2d_shape shape;     /* batch: what cw was packed for */
     ax_conv2d_weights *cw;
-    uint8_t *wb;               /* weights in the kernel's layout, for repacking */
     ax_packed_weights *pw;
     uint8_t a_xor;             /* 0 or 0x80 */
     ax_operand a_type;         /* the multiplier's activation type */
@@ -31,6 +33,9 @@ struct axnn_layer_rt {
     bool need_suma;
     float *s;                  /* requantization scale or dequantization scale */
     int32_t qlo, qhi;          /* output range (fused activation included) */
+    bool fast;                 /* every |s| < 0.25: vectorized requantization */
+    bool dense;                /* conv with groups == 1: batched GEMM on pw */
+    double kernel_s;           /* wall time inside the kernels, last run */
     size_t K;
 };
 
@@ -39,7 +44,7 @@ void axnn_layer_free(axnn_layer_rt *l)
     if (!l) return;
     ax_conv2d_weights_free(l->cw);
     ax_packed_weights_free(l->pw);
-    free(l->wb);
+
     free(l->zw), free(l->corr), free(l->s);
     free(l);
 }
@@ -71,6 +76,7 @@ static void channel_terms(axnn_layer_rt *l, const ax_mult *mult, const uint8_t *
 {
     const axnn_node *n = l->n;
     float xs = l->x->q.scale;
+    l->fast = true;
     for (size_t o = 0; o < n->oc; o++) {
         int64_t sumw = 0;
         for (size_t k = 0; k < l->K; k++) sumw += ax_operand_value(mult->wgt, wb[k * n->oc + o]);
@@ -80,19 +86,25 @@ static void channel_terms(axnn_layer_rt *l, const ax_mult *mult, const uint8_t *
         l->corr[o] = (int32_t)(uint32_t)(uint64_t)c;
         float ws = xs * n->wq.scale[o];
         l->s[o] = l->y->q.set ? ws / l->y->q.scale : ws;
+        l->fast &= fabsf(l->s[o]) < 0.25f; /* false for NaN */
     }
 }
 
+/* FC and dense convs: K x N GEMM weights (HWIO rows are the im2col
+ * columns), batch-independent; grouped convs: ax_conv2d's form for one
+ * image. Either way packed once, when the runtime is created. */
 static int pack(axnn_layer_rt *l, const uint8_t *wb, ax_error *err)
 {
     const axnn_node *n = l->n;
     if (n->op == NN_GEMM) return ax_gemm_pack_weights(l->plan, l->K, n->oc, wb, n->oc, &l->pw, err);
     ax_conv2d_shape *s = &l->shape;
+    l->dense = n->groups == 1;
     *s = (ax_conv2d_shape){.batch = 1, .in_h = l->x->h, .in_w = l->x->w, .in_c = n->ic, .out_c = n->oc,
                            .kernel_h = n->kh, .kernel_w = n->kw, .stride_h = n->sh, .stride_w = n->sw,
                            .dilation_h = n->dh, .dilation_w = n->dw, .pad_top = n->pt, .pad_left = n->pl,
                            .pad_bottom = n->pb, .pad_right = n->pr, .groups = n->groups,
                            .pad_byte = (uint8_t)l->za};
+    if (l->dense) return ax_gemm_pack_weights(l->plan, l->K, n->oc, wb, n->oc, &l->pw, err);
     return ax_conv2d_pack_weights(l->plan, s, wb, &l->cw, err);
 }
 
@@ -146,8 +158,8 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
     }
     channel_terms(l, mult, wb);
     output_range(l);
-    l->wb = wb;
     int rc = pack(l, wb, err);
+    free(wb);
     if (rc != 0) {
         axnn_layer_free(l);
         return -1;
@@ -188,14 +200,56 @@ static inline uint8_t requantize(const axnn_layer_rt *l, int32_t acc, size_t c)
     return axnn_saturate(axnn_round_half_even((float)acc * l->s[c]), l->y->q.zp, l->qlo, l->qhi);
 }
 
+/* One pixel's requantized outputs: the rule of requantize() in a form the
+ * compiler vectorizes, for layers whose scales are all below 0.25 in
+ * magnitude (l->fast): then |acc * s| < 2^29, so the clamp to +-1e9 (and
+ * NaN) of axnn_saturate never applies, and (v + 1.5*2^23) - 1.5*2^23 rounds
+ * half to even exactly like rintf for |v| < 2^22; beyond, both give a value
+ * of the same sign whose byte saturates alike. sum: NULL, or the zero-point
+ * sums of this pixel, one per channel (step 1) or one for all (step 0). */
+static inline uint8_t requantize_fast(uint32_t a, float s, int32_t zp, int32_t lo, int32_t hi)
+{
+    const float magic = 12582912.0f;
+    float v = (float)(int32_t)a * s;
+    int32_t q = (int32_t)((v + magic) - magic) + zp;
+    q = q < lo ? lo : q;
+    q = q > hi ? hi : q;
+    return (uint8_t)q;
+}
+
+static void requantize_pixel(const axnn_layer_rt *l, const int32_t *restrict acc, const int32_t *restrict sum,
+                             size_t step, uint8_t *restrict y)
+{
+    const uint32_t *restrict corr = (const uint32_t *)l->corr;
+    const uint32_t *restrict zw = (const uint32_t *)l->zw;
+    const float *restrict s = l->s;
+    const int32_t zp = l->y->q.zp, lo = l->qlo, hi = l->qhi;
+    size_t oc = l->n->oc;
+    if (!sum) {
+        for (size_t c = 0; c < oc; c++) y[c] = requantize_fast((uint32_t)acc[c] + corr[c], s[c], zp, lo, hi);
+    } else if (step == 0) {
+        uint32_t sp = (uint32_t)sum[0];
+        for (size_t c = 0; c < oc; c++)
+            y[c] = requantize_fast((uint32_t)acc[c] + corr[c] - zw[c] * sp, s[c], zp, lo, hi);
+    } else {
+        for (size_t c = 0; c < oc; c++)
+            y[c] = requantize_fast((uint32_t)acc[c] + corr[c] - zw[c] * (uint32_t)sum[c], s[c], zp, lo, hi);
+    }
+}
+
 /* Adds the exact corrections and writes one image's outputs. */
 static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, size_t pixels, uint8_t *yq, float *yf)
 {
-    size_t oc = l->n->oc, og = oc / l->n->groups;
+    size_t oc = l->n->oc, groups = l->n->groups, og = oc / groups;
+    if (yq && l->fast && (!suma || groups == 1 || og == 1)) {
+        for (size_t p = 0; p < pixels; p++)
+            requantize_pixel(l, acc + p * oc, suma ? suma + p * groups : NULL, groups == 1 ? 0 : 1, yq + p * oc);
+        return;
+    }
     for (size_t p = 0; p < pixels; p++)
         for (size_t c = 0; c < oc; c++) {
             uint32_t a = (uint32_t)acc[p * oc + c] + (uint32_t)l->corr[c];
-            if (suma) a -= (uint32_t)l->zw[c] * (uint32_t)suma[p * l->n->groups + c / og];
+            if (suma) a -= (uint32_t)l->zw[c] * (uint32_t)suma[p * groups + c / og];
             int32_t v = (int32_t)a;
             if (yq) yq[p * oc + c] = requantize(l, v, c);
             else yf[p * oc + c] = (float)v * l->s[c];
@@ -203,60 +257,227 @@ static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, si
     if (yf) axnn_float_act(l->n, yf, pixels * oc);
 }
 
-/* Conv weights are packed for a batch size: repacked when it changes. */
-static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xa, int32_t *acc, int32_t *suma, int threads,
-                    ax_error *err)
+/* One image of a conv layer: input bytes mapped to the multiplier's type,
+ * the convolution (weights packed once for batch 1), the zero-point sums and
+ * the requantized outputs. ws: scratch for xa, acc and suma. */
+static int conv_image(const axnn_layer_rt *l, const uint8_t *xq, uint8_t *yq, float *yf, uint8_t *ws, int threads,
+                      double *kernel_s, ax_error *err)
 {
-    if (l->shape.batch != batch) {
-        ax_conv2d_weights_free(l->cw);
-        l->cw = NULL;
-        l->shape.batch = batch;
-        if (ax_conv2d_pack_weights(l->plan, &l->shape, l->wb, &l->cw, err) != 0) return -1;
+    size_t xs = axnn_value_size(l->x), ys = axnn_value_size(l->y), pixels = l->y->h * l->y->w;
+    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + ys : NULL;
+    const uint8_t *in = xq;
+    if (l->a_xor) {
+        uint8_t *xa = ws + (ys + (suma ? pixels * l->n->groups : 0)) * sizeof(int32_t);
+        for (size_t i = 0; i < xs; i++) xa[i] = xq[i] ^ l->a_xor;
+        in = xa;
     }
-    if (ax_conv2d(l->plan, &l->shape, xa, l->cw, acc, false, threads, err) != 0) return -1;
-    size_t xs = axnn_value_size(l->x), per = l->y->h * l->y->w * l->n->groups;
-    for (size_t b = 0; suma && b < batch; b++) conv_suma(l, xa + b * xs, suma + b * per);
+    double t0 = axnn_now();
+    if (ax_conv2d(l->plan, &l->shape, in, l->cw, acc, false, threads, err) != 0) return -1;
+    *kernel_s += axnn_now() - t0;
+    if (suma) conv_suma(l, in, suma);
+    finish(l, acc, suma, pixels, yq, yf);
     return 0;
 }
 
-static int run_fc(const axnn_layer_rt *l, size_t batch, const uint8_t *xa, int32_t *acc, int32_t *suma, int threads,
+static size_t conv_scratch_bytes(const axnn_layer_rt *l)
+{
+    size_t ys = axnn_value_size(l->y), pixels = l->y->h * l->y->w;
+    return (ys + (l->need_suma ? pixels * l->n->groups : 0)) * sizeof(int32_t) + (l->a_xor ? axnn_value_size(l->x) : 0);
+}
+
+/* Grouped (depthwise) convs: images in parallel, one thread each (every
+ * stage is per image and the kernels give the same bits for any thread
+ * count); a batch smaller than the thread count runs image by image with
+ * the threads inside. */
+static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+                    axnn_scratch *sc, ax_error *err)
+{
+    double *kernel_s = &l->kernel_s;
+    size_t xs = axnn_value_size(l->x), ys = axnn_value_size(l->y), bytes = conv_scratch_bytes(l);
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#endif
+    if (threads < 1) threads = 1;
+    bool across = threads > 1 && batch >= (size_t)threads;
+    int slots = across ? threads : 1;
+    if (axnn_scratch_reserve(sc, (size_t)slots) != 0) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
+    if (!across) {
+        uint8_t *ws = axnn_scratch_get(sc, 0, bytes);
+        if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
+        for (size_t b = 0; b < batch; b++)
+            if (conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, threads, kernel_s,
+                           err) != 0)
+                return -1;
+        return 0;
+    }
+    int failed = 0;
+    ax_error first = {{0}};
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        ax_error e = {{0}};
+        uint8_t *ws = axnn_scratch_get(sc, (size_t)t, bytes);
+        int rc = ws ? 0 : ax_fail(&e, "layer '%s': out of memory", l->n->layer);
+        double mine = 0;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (size_t b = 0; b < batch; b++)
+            if (rc == 0)
+                rc = conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, 1, &mine, &e);
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+        *kernel_s += mine / threads; /* the threads' average */
+        if (rc != 0) {
+#ifdef _OPENMP
+#pragma omp critical(axnn_layer_error)
+#endif
+            if (!failed++) first = e;
+        }
+    }
+    if (failed) {
+        if (err) *err = first;
+        return -1;
+    }
+    return 0;
+}
+
+static int run_fc(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                   ax_error *err)
 {
-    if (ax_gemm(l->plan, batch, xa, l->K, l->pw, acc, l->n->oc, false, threads, err) != 0) return -1;
+    size_t K = l->K, N = l->n->oc;
+    uint8_t *xa = l->a_xor ? malloc(batch * K) : NULL;
+    int32_t *acc = malloc(batch * N * sizeof *acc), *suma = l->need_suma ? malloc(batch * sizeof *suma) : NULL;
+    int rc = -1;
+    if (!acc || (l->a_xor && !xa) || (l->need_suma && !suma)) {
+        ax_fail(err, "layer '%s': out of memory", l->n->layer);
+        goto done;
+    }
+    for (size_t i = 0; xa && i < batch * K; i++) xa[i] = xq[i] ^ l->a_xor;
+    const uint8_t *in = xa ? xa : xq;
+    double t0 = axnn_now();
+    if (ax_gemm(l->plan, batch, in, K, l->pw, acc, N, false, threads, err) != 0) goto done;
+    l->kernel_s += axnn_now() - t0;
     for (size_t b = 0; suma && b < batch; b++) {
         int64_t s = 0;
-        for (size_t k = 0; k < l->K; k++) s += ax_operand_value(l->a_type, xa[b * l->K + k]);
+        for (size_t k = 0; k < K; k++) s += ax_operand_value(l->a_type, in[b * K + k]);
         suma[b] = (int32_t)s;
+    }
+    finish(l, acc, suma, batch, yq, yf);
+    rc = 0;
+done:
+    free(xa), free(acc), free(suma);
+    return rc;
+}
+
+/* Dense convs as one GEMM over a chunk of whole images at a time (rows =
+ * output pixels): the kernels see many rows (a LUT kernel's 256-row panels
+ * fill up) and thread over them; im2col, zero-point sums and requantization
+ * run threaded over row blocks. A chunk keeps acc and the im2col rows near
+ * CHUNK_BYTES each. 1x1 stride-1 unpadded convs read the input in place. */
+#define CHUNK_BYTES ((size_t)16 << 20)
+#define ROW_BLOCK 256
+
+static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
+                     axnn_scratch *sc, ax_error *err)
+{
+    const ax_conv2d_shape *s = &l->shape;
+    size_t oh = l->y->h, ow = l->y->w, pixels = oh * ow, K = l->K, N = l->n->oc, C = s->in_c;
+    bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
+                    !s->pad_left && !s->pad_bottom && !s->pad_right && !l->a_xor;
+    bool s8 = l->a_type == AX_S8;
+    size_t rows_cap = CHUNK_BYTES / (N * sizeof(int32_t));
+    if (!in_place && CHUNK_BYTES / K < rows_cap) rows_cap = CHUNK_BYTES / K;
+    size_t imgs = rows_cap / (pixels ? pixels : 1);
+    imgs = imgs < 1 ? 1 : imgs > batch ? batch : imgs;
+    size_t rows_max = imgs * pixels;
+    size_t bytes = rows_max * (N + (l->need_suma ? 1 : 0)) * sizeof(int32_t) + (in_place ? 0 : rows_max * K);
+    uint8_t *ws = axnn_scratch_reserve(sc, 1) == 0 ? axnn_scratch_get(sc, 0, bytes) : NULL;
+    if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
+    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + rows_max * N : NULL;
+    uint8_t *abuf = ws + rows_max * (N + (suma ? 1 : 0)) * sizeof(int32_t);
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#endif
+    if (threads < 1) threads = 1;
+    for (size_t b0 = 0; b0 < batch; b0 += imgs) {
+        size_t r0 = b0 * pixels, nr = (batch - b0 < imgs ? batch - b0 : imgs) * pixels;
+        size_t blocks = (nr + ROW_BLOCK - 1) / ROW_BLOCK;
+        const uint8_t *A = in_place ? xq + r0 * C : abuf;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && blocks > 1)
+#endif
+        for (size_t i = 0; i < blocks; i++) {
+            size_t rb = i * ROW_BLOCK, n = nr - rb < ROW_BLOCK ? nr - rb : ROW_BLOCK;
+            if (!in_place)
+                axnn_im2col_rows(s, oh, ow, xq, r0 + rb, n, l->a_xor, abuf + rb * K, suma ? suma + rb : NULL, s8);
+            else if (suma)
+                axnn_row_sums(A + rb * C, C, K, n, suma + rb, s8);
+        }
+        double t0 = axnn_now();
+        if (ax_gemm(l->plan, nr, A, in_place ? C : K, l->pw, acc, N, false, threads, err) != 0) return -1;
+        l->kernel_s += axnn_now() - t0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && blocks > 1)
+#endif
+        for (size_t i = 0; i < blocks; i++) {
+            size_t rb = i * ROW_BLOCK, n = nr - rb < ROW_BLOCK ? nr - rb : ROW_BLOCK;
+            finish(l, acc + rb * N, suma ? suma + rb : NULL, n, yq ? yq + (r0 + rb) * N : NULL,
+                   yf ? yf + (r0 + rb) * N : NULL);
+        }
     }
     return 0;
 }
 
 int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
-                 ax_error *err)
+                   axnn_scratch *sc, ax_error *err)
 {
-    size_t xs = axnn_value_size(l->x), ys = axnn_value_size(l->y), pixels = l->y->h * l->y->w;
-    uint8_t *xa = NULL;
-    int32_t *acc = malloc(batch * ys * sizeof *acc);
-    int32_t *suma = l->need_suma ? malloc(batch * pixels * l->n->groups * sizeof *suma) : NULL;
-    if (l->a_xor) {
-        xa = malloc(batch * xs);
-        if (xa)
-            for (size_t i = 0; i < batch * xs; i++) xa[i] = xq[i] ^ l->a_xor;
-    }
-    int rc = -1;
-    if (!acc || (l->need_suma && !suma) || (l->a_xor && !xa)) {
-        ax_fail(err, "layer '%s': out of memory", l->n->layer);
-        goto done;
-    }
-    const uint8_t *in = xa ? xa : xq;
-    if (l->n->op == NN_GEMM) {
-        if (run_fc(l, batch, in, acc, suma, threads, err) != 0) goto done;
-    } else if (run_conv(l, batch, in, acc, suma, threads, err) != 0) {
-        goto done;
-    }
-    finish(l, acc, suma, batch * pixels, yq, yf);
-    rc = 0;
-done:
-    free(xa), free(acc), free(suma);
-    return rc;
+    l->kernel_s = 0;
+    if (l->n->op == NN_GEMM) return run_fc(l, batch, xq, yq, yf, threads, err);
+    if (l->dense) return run_dense(l, batch, xq, yq, yf, threads, sc, err);
+    return run_conv(l, batch, xq, yq, yf, threads, sc, err);
+}
+
+double axnn_layer_kernel_seconds(const axnn_layer_rt *l)
+{
+    return l->kernel_s;
+}
+
+/* ---- scratch kept by a runtime between runs ---- */
+int axnn_scratch_reserve(axnn_scratch *s, size_t slots)
+{
+    if (slots <= s->n) return 0;
+    void **p = realloc(s->p, slots * sizeof *p);
+    if (!p) return -1;
+    s->p = p;
+    size_t *cap = realloc(s->cap, slots * sizeof *cap);
+    if (!cap) return -1;
+    s->cap = cap;
+    for (size_t i = s->n; i < slots; i++) s->p[i] = NULL, s->cap[i] = 0;
+    s->n = slots;
+    return 0;
+}
+
+void *axnn_scratch_get(axnn_scratch *s, size_t slot, size_t bytes)
+{
+    if (slot >= s->n) return NULL;
+    if (s->cap[slot] >= bytes && s->p[slot]) return s->p[slot];
+    free(s->p[slot]);
+    s->cap[slot] = 0;
+    if (!(s->p[slot] = aligned_alloc(64, bytes ? (bytes + 63) / 64 * 64 : 64))) return NULL;
+    s->cap[slot] = bytes;
+    return s->p[slot];
+}
+
+void axnn_scratch_free(axnn_scratch *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->p[i]);
+    free(s->p), free(s->cap);
+    memset(s, 0, sizeof *s);
 }

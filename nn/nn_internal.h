@@ -110,7 +110,7 @@ void axnn_float_flatten(const axnn_value *x, size_t batch, const float *in, floa
 void axnn_float_affine(const axnn_node *n, const axnn_value *x, size_t batch, const float *in, float *out);
 void axnn_bytes_flatten(const axnn_value *x, size_t batch, const uint8_t *in, uint8_t *out);
 void axnn_bytes_maxpool(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const uint8_t *in,
-                        uint8_t *out);
+                        uint8_t *out, int threads);
 void axnn_float_softmax(const axnn_value *x, size_t batch, const float *in, float *out);
 
 /* ---- exec.c ---- */
@@ -120,6 +120,32 @@ typedef void (*axnn_observe_fn)(int value, const float *data, size_t count, void
 int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const float *input, float *output,
                int threads, axnn_observe_fn obs, void *ctx, ax_error *err);
 
+/* ---- ops_q.c: element-wise ops on bytes through a table (quantized runtime) ---- */
+/* The node's table (256 or 65536 bytes, made through the float ops), or
+ * NULL when the node is not an element-wise op on quantized values. */
+uint8_t *axnn_qop_table(const ax_nn_model *m, const axnn_node *n);
+void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
+                  size_t count, int threads);
+
+/* ---- im2col.c: GEMM rows of a dense conv (HWIO columns), XOR and row sums ---- */
+void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
+                      uint8_t xor_in, uint8_t *dst, int32_t *sums, bool s8);
+void axnn_row_sums(const uint8_t *A, size_t lda, size_t K, size_t rows, int32_t *sums, bool s8);
+
+/* ---- pool.c: activation buffers reused between runs (NULL pool: malloc/free) ---- */
+typedef struct axnn_pool {
+    void **free;
+    size_t n, cap;
+} axnn_pool;
+void *axnn_pool_alloc(axnn_pool *p, size_t bytes);
+void axnn_pool_give(axnn_pool *p, void *ptr); /* ptr from axnn_pool_alloc (any pool) */
+void axnn_pool_free(axnn_pool *p);
+
+/* ---- profile.c: AX_NN_PROFILE=1 prints per-node times of each quantized run ---- */
+double axnn_now(void);
+bool axnn_profile_wanted(void);
+void axnn_profile_print(const ax_nn_model *m, size_t batch, const double *t, const double *kernel, double total);
+
 /* ---- layer_q.c: one conv/FC layer through the kernels ---- */
 typedef struct axnn_layer_rt axnn_layer_rt;
 int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *mult, const ax_gemm_plan *plan,
@@ -127,8 +153,19 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
 void axnn_layer_free(axnn_layer_rt *l);
 /* xq: input bytes as stored (the value's type); yq when the output is
  * quantized, else yf (dequantized float). */
+/* Per-thread scratch a runtime keeps between runs (one batch at a time). */
+typedef struct axnn_scratch {
+    size_t n;
+    void **p;
+    size_t *cap;
+} axnn_scratch;
+int axnn_scratch_reserve(axnn_scratch *s, size_t slots);     /* before a parallel region */
+void *axnn_scratch_get(axnn_scratch *s, size_t slot, size_t bytes);
+void axnn_scratch_free(axnn_scratch *s);
 int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
-                 ax_error *err);
+                   axnn_scratch *sc, ax_error *err);
+/* Wall time the last run spent inside the kernels (ax_gemm, ax_conv2d). */
+double axnn_layer_kernel_seconds(const axnn_layer_rt *l);
 const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer);
 
 /* ---- quant.c ---- */

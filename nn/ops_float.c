@@ -10,6 +10,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Weights [oc][cg][kh][kw] -> [kh][kw][cg][oc], so that the innermost loop
  * runs over contiguous output channels. */
@@ -176,28 +179,40 @@ void axnn_bytes_flatten(const axnn_value *x, size_t batch, const uint8_t *in, ui
             for (size_t c = 0; c < x->c; c++) out[b * sz + c * hw + p] = in[b * sz + p * x->c + c];
 }
 
+/* Max of raw bytes in the order of the type: s8 bytes compare as unsigned
+ * once bit 7 is flipped. A window with no tap inside the input gives 0 (the
+ * float path's choice). Vectorized over channels, threaded over images. */
 void axnn_bytes_maxpool(const axnn_node *n, const axnn_value *x, const axnn_value *y, size_t batch, const uint8_t *in,
-                        uint8_t *out)
+                        uint8_t *out, int threads)
 {
-    ax_operand t = x->q.type;
+    const uint8_t flip = x->q.type == AX_S8 ? 0x80 : 0;
+    const size_t C = y->c;
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && batch > 1)
+#endif
     for (size_t b = 0; b < batch; b++) {
         const uint8_t *img = in + b * axnn_value_size(x);
         uint8_t *o = out + b * axnn_value_size(y);
         for (size_t oy = 0; oy < y->h; oy++)
-            for (size_t ox = 0; ox < y->w; ox++)
-                for (size_t c = 0; c < y->c; c++) {
-                    int best = -1000;
-                    uint8_t bb = 0;
-                    for (size_t ky = 0; ky < n->kh; ky++) {
-                        long iy = (long)(oy * n->sh + ky) - (long)n->pt;
-                        for (size_t kx = 0; kx < n->kw; kx++) {
-                            long ix = (long)(ox * n->sw + kx) - (long)n->pl;
-                            if (iy < 0 || ix < 0 || iy >= (long)x->h || ix >= (long)x->w) continue;
-                            uint8_t v = img[((size_t)iy * x->w + (size_t)ix) * x->c + c];
-                            if (ax_operand_value(t, v) > best) best = ax_operand_value(t, v), bb = v;
+            for (size_t ox = 0; ox < y->w; ox++, o += C) {
+                bool any = false;
+                memset(o, 0, C);
+                for (size_t ky = 0; ky < n->kh; ky++) {
+                    long iy = (long)(oy * n->sh + ky) - (long)n->pt;
+                    for (size_t kx = 0; kx < n->kw; kx++) {
+                        long ix = (long)(ox * n->sw + kx) - (long)n->pl;
+                        if (iy < 0 || ix < 0 || iy >= (long)x->h || ix >= (long)x->w) continue;
+                        const uint8_t *restrict p = img + ((size_t)iy * x->w + (size_t)ix) * x->c;
+                        uint8_t *restrict q = o;
+                        for (size_t c = 0; c < C; c++) {
+                            uint8_t v = p[c] ^ flip;
+                            q[c] = v > q[c] ? v : q[c];
                         }
+                        any = true;
                     }
-                    *o++ = bb;
                 }
+                for (size_t c = 0; c < C; c++) o[c] = any ? o[c] ^ flip : 0;
+            }
     }
 }

@@ -5,6 +5,7 @@
  * multipliers, suites, options and files. Timed runs use one tiny shape and
  * a tiny --benchmark_min_time ($AX_TEST_REDUCED: the tiny shape only). */
 #include "test_util.h"
+#include "autoapprox/nn.h"
 /* the layer tables themselves, checked against the networks' published sizes */
 #include "bench/shapes_mobilenetv2.c"
 #include "bench/shapes_resnet50.c"
@@ -114,7 +115,7 @@ Test(bench, names_have_five_fields)
     int rc = bench(&out, &err, (const char *[]){"--suite", "all", "--benchmark_list_tests", NULL});
     cr_assert_eq(rc, 0, "stderr: %s", err);
     const char *paths[] = {"naive", "lut", "lowrank", "exact", "onednn", NULL};
-    const char *ops[] = {"gemm", "dwgemm", "conv", NULL};
+    const char *ops[] = {"gemm", "dwgemm", "conv", "network", NULL};
     int lines = 0, dw = 0;
     char *save = NULL;
     for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), lines++) {
@@ -296,12 +297,79 @@ Test(bench, bad_usage)
     free(err);
 }
 
-Test(bench, network_suite_says_why)
+/* The built-in networks have the layers of the tables above: same names
+ * (module paths), shapes and MACs (4.089 GMAC, 300.8 MMAC per image). */
+static void same_layers(ax_nn_model *m, const char *prefix, const bench_layer *t, size_t n, size_t want_layers)
+{
+    size_t count = ax_nn_layer_count(m);
+    cr_assert_eq(count, want_layers, "%s: %zu layers", prefix, count);
+    double macs = 0, want = 0;
+    for (size_t i = 0; i < count; i++) {
+        ax_nn_layer_info li;
+        ax_nn_layer_get(m, i, &li);
+        macs += (double)li.macs;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int j = ax_nn_layer_find(m, t[i].name + strlen(prefix) + 1);
+        cr_assert_geq(j, 0, "%s is not a layer of the built network", t[i].name);
+        ax_nn_layer_info li;
+        ax_nn_layer_get(m, (size_t)j, &li);
+        cr_assert_eq(li.n, (size_t)t[i].c_out, "%s", t[i].name);
+        cr_assert_eq(li.k, (size_t)(t[i].c_in / t[i].groups * t[i].kernel * t[i].kernel), "%s", t[i].name);
+        int pad = t[i].kernel / 2;
+        double oh = (t[i].h + 2 * pad - t[i].kernel) / t[i].stride + 1;
+        want += oh * oh * t[i].c_out * (t[i].c_in / t[i].groups) * t[i].kernel * t[i].kernel * t[i].mult;
+    }
+    cr_assert(fabs(macs - want) < 1, "%s: %.0f MACs, the table says %.0f", prefix, macs, want);
+}
+
+Test(bench, built_networks_match_the_tables)
+{
+    ax_nn_model *m = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_nn_build_resnet50(224, 1, &m, &err), 0, "%s", err.msg);
+    same_layers(m, "resnet50", bench_resnet50, bench_resnet50_count, 54);
+    ax_nn_free(m);
+    cr_assert_eq(ax_nn_build_mobilenet_v2(224, 1, &m, &err), 0, "%s", err.msg);
+    same_layers(m, "mobilenetv2", bench_mobilenetv2, bench_mobilenetv2_count, 53);
+    ax_nn_free(m);
+    cr_assert_neq(ax_nn_build_resnet50(100, 1, &m, &err), 0);
+    cr_assert(strstr(err.msg, "multiple of 32"), "%s", err.msg);
+}
+
+/* Suite network on 32x32 images, batch 2, one iteration: --verify compares
+ * every path's logits with the scalar reference runtime's, bit for bit. */
+Test(bench, network_suite_verifies)
+{
+    char *dir = ax_test_tmpdir(), *path = ax_test_path(dir, "net.json"), *out, *err;
+    const char *filter = ax_test_reduced() ? "--benchmark_filter=mobilenetv2" : "--benchmark_filter=.";
+    int rc = bench(&out, &err, (const char *[]){"--suite", "network", "--input-size", "32", "--batch", "2",
+                                                "--mult", "trunc-s8:k=6,random-u8", "--verify", "--json", path,
+                                                filter, FAST, NULL});
+    cr_assert_eq(rc, 0, "stderr: %s", err);
+    cr_assert(strstr(err, "networks give the scalar reference runtime's logits"), "stderr: %s", err);
+    cr_assert(strstr(out, "network/exact/") && strstr(out, "/exact-s8/mobilenetv2.b2") &&
+                  strstr(out, "network/naive/scalar/exact-s8/mobilenetv2.b2") &&
+                  strstr(out, "network/lut/") && strstr(out, "/random-u8/mobilenetv2.b2"), "%s", out);
+    check_json(path);
+    json_object *j = json_object_from_file(path), *bs, *v;
+    cr_assert(json_object_object_get_ex(j, "benchmarks", &bs));
+    for (size_t i = 0; i < json_object_array_length(bs); i++)
+        cr_assert(json_object_object_get_ex(json_object_array_get_idx(bs, i), "images_per_second", &v));
+    json_object_put(j);
+    ax_test_rmtree(dir);
+    free(dir), free(path), free(out), free(err);
+}
+
+Test(bench, network_suite_bad_model)
 {
     char *err;
-    int rc = bench(NULL, &err, (const char *[]){"--suite", "network", NULL});
-    cr_assert_neq(rc, 0);
-    cr_assert(strstr(err, "not implemented yet"), "stderr: %s", err);
+    int rc = bench(NULL, &err, (const char *[]){"--suite", "network", "--model", "/nonexistent/m.onnx", NULL});
+    cr_assert_eq(rc, 1);
+    cr_assert_eq(count_lines(err), 1, "stderr: %s", err);
+    cr_assert(strstr(err, "/nonexistent/m.onnx"), "stderr: %s", err);
+    free(err);
+    cr_assert_eq(bench(NULL, &err, (const char *[]){"--suite", "network", "--input-size", "50", NULL}), 2);
     free(err);
 }
 

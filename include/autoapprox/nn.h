@@ -14,6 +14,7 @@
 #ifndef AUTOAPPROX_NN_H
 #define AUTOAPPROX_NN_H
 
+#include "autoapprox/gemm.h"
 #include "autoapprox/mult.h"
 
 #ifdef __cplusplus
@@ -30,6 +31,17 @@ int ax_nn_decode_onnx(const uint8_t *buf, size_t len, const char *what, ax_nn_mo
 /* Writes the model as ONNX (QDQ when quantized), whole or not at all. */
 int ax_nn_save_onnx(const ax_nn_model *m, const char *path, ax_error *err);
 void ax_nn_free(ax_nn_model *m);
+
+/* ---- built-in networks (nn/build.c) ------------------------------------- */
+/* torchvision's ResNet-50 (v1.5) and MobileNetV2 (1.0) graphs, as exported
+ * (residual Adds, depthwise convs, GAP, Flatten, FC to 1000 classes; layers
+ * named by module path: "layer1.0.conv2", "features.2.conv.1.0", "fc"), on
+ * size x size x 3 inputs (224: the real networks; any multiple of 32 for
+ * quick tests), already quantized (s8 activations, per-channel s8 weights)
+ * with fixed pseudo-random weights drawn from seed: for measuring and testing
+ * the runtime, not for accuracy. */
+int ax_nn_build_resnet50(size_t size, uint64_t seed, ax_nn_model **out, ax_error *err);
+int ax_nn_build_mobilenet_v2(size_t size, uint64_t seed, ax_nn_model **out, ax_error *err);
 
 /* ---- what the model is -------------------------------------------------- */
 const char *ax_nn_sha256(const ax_nn_model *m);   /* of the bytes it was read from */
@@ -94,6 +106,10 @@ typedef struct ax_nn_runtime ax_nn_runtime;
 /* mults: one multiplier per layer (ax_nn_layer_count entries, may repeat);
  * they must outlive the runtime. The model must be quantized. */
 int ax_nn_runtime_create(const ax_nn_model *m, const ax_mult *const *mults, ax_nn_runtime **out, ax_error *err);
+/* The same with every layer's plan on one ISA and path (AUTO: as above);
+ * e.g. AX_ISA_SCALAR, AX_PATH_LUT for the scalar reference. */
+int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, ax_isa isa, ax_path path,
+                            ax_nn_runtime **out, ax_error *err);
 void ax_nn_runtime_free(ax_nn_runtime *rt);
 /* What the runtime noticed but accepted (non-zero zero points fed to an
  * approximate multiplier): one line each. */
