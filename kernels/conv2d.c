@@ -20,15 +20,15 @@ enum { CHUNK_BYTES = 1 << 21, DIRECT_MAX_CG = 4 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
-    ax_conv2d_shape shape;
-    size_t n_groups;
+    ax_conv2d_shape shape;    /* batch not compared: any batch size runs */
+    size_t n_groups, max_k;
     ax_packed_weights **g; /* one per group: K = kh*kw*in_c/groups, N = out_c/groups */
     uint8_t *direct;       /* or, for the direct loop: the HWIO weights as given */
 };
 
 static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
-{ /* field by field: padding bytes of the struct may differ */
-    return a->batch == b->batch && a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
+{ /* field by field: padding bytes of the struct may differ; not the batch */
+    return a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
            a->out_c == b->out_c && a->kernel_h == b->kernel_h && a->kernel_w == b->kernel_w &&
            a->stride_h == b->stride_h && a->stride_w == b->stride_w && a->dilation_h == b->dilation_h &&
            a->dilation_w == b->dilation_w && a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
@@ -112,11 +112,18 @@ void ax_conv2d_reference(const int32_t table[AX_TABLE_SIZE], const ax_conv2d_sha
 int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
                            ax_conv2d_weights **out, ax_error *err)
 {
+    return ax_conv2d_pack_weights_ex(p, s, W, NULL, out, err);
+}
+
+int ax_conv2d_pack_weights_ex(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
+                              const ax_acc_extra *extra, ax_conv2d_weights **out, ax_error *err)
+{
     *out = NULL;
     size_t oh, ow;
     if (!p || !W) return ax_fail(err, "conv2d weights: missing plan or weights");
     if (ax_conv2d_output_size(s, &oh, &ow, err) != 0) return -1;
     size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, K = s->kernel_h * s->kernel_w * cg;
+    if (ax_check_k(p, K, extra, "conv2d weights", err) != 0) return -1;
     ax_conv2d_weights *cw = calloc(1, sizeof *cw);
     uint8_t *B = malloc(K && og ? K * og : 1);
     if (!cw || !B || !(cw->g = calloc(s->groups, sizeof *cw->g))) {
@@ -128,6 +135,7 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
     cw->plan = p;
     cw->shape = *s;
     cw->n_groups = s->groups;
+    cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
     if (use_direct(s)) {
         size_t nw = K * s->out_c;
         free(B);
@@ -142,7 +150,7 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
     for (size_t g = 0; g < s->groups; g++) {
         for (size_t k = 0; k < K; k++) /* row k = (ky*kw + kx)*cg + i of HWIO */
             memcpy(B + k * og, W + k * s->out_c + g * og, og);
-        if (ax_gemm_pack_weights(p, K, og, B, og, &cw->g[g], err) != 0) {
+        if (ax_gemm_pack_weights_ex(p, K, og, B, og, extra, &cw->g[g], err) != 0) {
             free(B);
             ax_conv2d_weights_free(cw);
             return -1;
@@ -305,6 +313,8 @@ int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X,
         return ax_fail(err, "conv2d: weights were packed for another plan or shape");
     size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
     size_t K = s->kernel_h * s->kernel_w * cg;
+    if (K > W->max_k) /* packing refuses these already */
+        return ax_fail(err, "conv2d: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
     if (W->direct) return direct_conv(p, s, oh, ow, X, W->direct, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;

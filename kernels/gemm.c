@@ -135,6 +135,8 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (!p || !W) return ax_fail(err, "gemm: missing plan or weights");
     if (W->plan != p) return ax_fail(err, "gemm: weights were packed for another plan");
     size_t K = W->K, N = W->N;
+    if (K > W->max_k) /* packing refuses these already */
+        return ax_fail(err, "gemm: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
     if (M == 0 || N == 0) return 0;
     if (W->n_chunks) { /* K-chunks, each adding to C */
         if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);

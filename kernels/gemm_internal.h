@@ -54,6 +54,8 @@ struct ax_gemm_plan {
     ax_operand act, wgt;
     int nplanes;              /* LUT: bytes per min-subtracted entry, 1..4 */
     int64_t max_abs;          /* largest |T| */
+    int64_t tmax, tmin;       /* max(T, 0), min(T, 0): the accumulator bound */
+    char name[AX_NAME_MAX];   /* the multiplier's, for error messages */
     bool linear;              /* LUT over a linear base (see above) */
     uint8_t lin_w[256];       /* linear: the weight byte of c_w, per w */
     uint32_t colmin[256];     /* per w: min over a of the (residual) column, mod 2^32 */
@@ -80,6 +82,7 @@ int ax_lowrank_factor(const ax_mult *m, int max_rank, int *rank, int16_t amap[][
 struct ax_packed_weights {
     ax_path path;
     size_t K, N;
+    size_t max_k;             /* the bound K was checked against at packing */
     const ax_gemm_plan *plan; /* identity check only */
     uint8_t *bt;              /* LUT: N x K weight bytes, column n at bt + n*K */
     uint32_t *corr;           /* LUT: sum_k colmin[B[k][n]]; EXACT: per-n term */
@@ -91,6 +94,8 @@ struct ax_packed_weights {
 };
 
 void *ax_aligned_alloc(size_t align, size_t size); /* NULL on overflow/OOM */
+/* -1 with a clear message when K products (plus extra) can leave int32. */
+int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const char *what, ax_error *err);
 bool ax_cpu_has_avx512vnni(void);
 
 /* Per-ISA descriptors (NULL when the build lacks them). */

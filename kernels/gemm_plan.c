@@ -221,9 +221,12 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     }
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) p->table_t[(i & 255) * 256 + (i >> 8)] = m->table[i];
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
-        int64_t v = m->table[i] < 0 ? -(int64_t)m->table[i] : m->table[i];
+        int64_t t = m->table[i], v = t < 0 ? -t : t;
         p->max_abs = v > p->max_abs ? v : p->max_abs;
+        p->tmax = t > p->tmax ? t : p->tmax;
+        p->tmin = t < p->tmin ? t : p->tmin;
     }
+    snprintf(p->name, sizeof p->name, "%s", m->name);
     int c[256] = {0};
     if (path == AX_PATH_LUT) {
         p->lut = lut_for(isa);
@@ -269,12 +272,48 @@ int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
 
+static int64_t mag(int64_t v, int64_t cap) { return v < -cap || v > cap ? cap : v < 0 ? -v : v; }
+
+ax_acc_extra ax_acc_extra_zero_points(const ax_gemm_plan *p, int32_t za, int32_t zw, int64_t bias)
+{
+    int64_t amax = p->act == AX_S8 ? 128 : 255, wmax = p->wgt == AX_S8 ? 128 : 255;
+    int64_t a = mag(za, INT32_MAX), w = mag(zw, INT32_MAX);
+    return (ax_acc_extra){.per_k = w * amax + a * wmax + a * w, .fixed = mag(bias, INT64_MAX)};
+}
+
+/* The largest K with K * grow + fixed <= room (grow >= 0). */
+static size_t k_bound(int64_t grow, int64_t fixed, int64_t room)
+{
+    if (fixed > room) return 0;
+    if (grow == 0) return SIZE_MAX;
+    uint64_t k = (uint64_t)(room - fixed) / (uint64_t)grow;
+    return k > SIZE_MAX ? SIZE_MAX : (size_t)k;
+}
+
+size_t ax_gemm_plan_max_k_ex(const ax_gemm_plan *p, const ax_acc_extra *extra)
+{
+    const int64_t cap = (int64_t)1 << 40; /* beyond int32 anyway; keeps the sums below exact */
+    int64_t per = extra ? mag(extra->per_k, cap) : 0, fixed = extra ? mag(extra->fixed, cap) : 0;
+    size_t up = k_bound(p->tmax + per, fixed, INT32_MAX);
+    size_t down = k_bound(-p->tmin + per, fixed, (int64_t)1 << 31);
+    return up < down ? up : down;
+}
+
 size_t ax_gemm_plan_max_k(const ax_gemm_plan *p, int64_t extra)
 {
-    int64_t room = INT32_MAX - (extra < 0 ? -extra : extra);
-    if (room <= 0) return 0;
-    if (p->max_abs == 0) return SIZE_MAX;
-    return (size_t)(room / p->max_abs);
+    ax_acc_extra e = {.per_k = 0, .fixed = extra};
+    return ax_gemm_plan_max_k_ex(p, &e);
+}
+
+int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const char *what, ax_error *err)
+{
+    size_t max_k = ax_gemm_plan_max_k_ex(p, extra);
+    if (K <= max_k) return 0;
+    return ax_fail(err,
+                   "%s: K = %zu is too long for multiplier %s: products in [%lld, %lld]%s can leave the int32 "
+                   "accumulator; the largest exact K is %zu",
+                   what, K, p->name, (long long)p->tmin, (long long)p->tmax,
+                   extra && (extra->per_k || extra->fixed) ? " plus the declared corrections" : "", max_k);
 }
 
 /* Virtual k (K * terms) per chunk of a LOWRANK plan: a 64-row int16 panel
@@ -299,13 +338,22 @@ static int pack_chunked(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t
 int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
                          ax_packed_weights **out, ax_error *err)
 {
+    return ax_gemm_pack_weights_ex(p, K, N, B, ldb, NULL, out, err);
+}
+
+int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                            const ax_acc_extra *extra, ax_packed_weights **out, ax_error *err)
+{
     *out = NULL;
+    if (!p) return ax_fail(err, "gemm weights: no plan");
+    if (ax_check_k(p, K, extra, "gemm weights", err) != 0) return -1;
+    size_t max_k = ax_gemm_plan_max_k_ex(p, extra);
     if (ldb < N) return ax_fail(err, "gemm weights: ldb %zu is smaller than N %zu", ldb, N);
     if (K && N && (!B || K > SIZE_MAX / N / 8)) return ax_fail(err, "gemm weights: %zu x %zu is too large", K, N);
     if (p->terms > 1 && K * (size_t)p->terms > LOWRANK_KV_CHUNK) {
         ax_packed_weights *w = calloc(1, sizeof *w);
         if (!w) return ax_fail(err, "gemm weights: out of memory");
-        w->path = p->path, w->K = K, w->N = N, w->plan = p;
+        w->path = p->path, w->K = K, w->N = N, w->plan = p, w->max_k = max_k;
         if (pack_chunked(p, K, N, B, ldb, w, err) != 0) {
             ax_packed_weights_free(w);
             return -1;
@@ -318,6 +366,7 @@ int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_
     w->path = p->path;
     w->K = K;
     w->N = N;
+    w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
     if (p->exact && w->corr) {
