@@ -94,9 +94,11 @@ static uint64_t best_slope(const ax_mult *m, unsigned w, int *c_out)
     return r;
 }
 
-/* Columns (or residual columns, c_w != 0) minus their minimum, and their
- * byte planes; the plane count follows the widest column. */
-static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_error *err)
+/* Columns (or residual columns, c_w != 0) minus their minimum, as byte
+ * planes (and as uint32 columns when cols is not NULL); the plane count
+ * follows the widest column. */
+static int make_planes(const ax_mult *m, const int c[256], uint32_t colmin[256], uint8_t **planes, int *nplanes,
+                       uint32_t **cols, ax_error *err)
 {
     uint64_t widest = 0;
     int64_t lo[256];
@@ -108,21 +110,50 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
             h = e > h ? e : h;
         }
         lo[w] = l;
-        p->colmin[w] = (uint32_t)l; /* the sums only need it modulo 2^32 */
+        colmin[w] = (uint32_t)l; /* the sums only need it modulo 2^32 */
         widest = (uint64_t)(h - l) > widest ? (uint64_t)(h - l) : widest;
     }
-    p->nplanes = planes_for(widest);
-    p->cols = malloc(sizeof(uint32_t) * AX_TABLE_SIZE);
-    p->planes = ax_aligned_alloc(64, (size_t)256 * (size_t)p->nplanes * 256);
-    if (!p->cols || !p->planes) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    int P = *nplanes = planes_for(widest);
+    if (cols && !(*cols = malloc(sizeof(uint32_t) * AX_TABLE_SIZE)))
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    if (!(*planes = ax_aligned_alloc(64, (size_t)256 * (size_t)P * 256)))
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
     for (unsigned w = 0; w < 256; w++)
         for (unsigned a = 0; a < 256; a++) {
             int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c[w] * ax_operand_value(m->act, a);
             uint32_t v = (uint32_t)(e - lo[w]);
-            p->cols[w * 256 + a] = v;
-            for (int q = 0; q < p->nplanes; q++)
-                p->planes[((size_t)w * (size_t)p->nplanes + (size_t)q) * 256 + a] = (uint8_t)(v >> (8 * q));
+            if (cols) (*cols)[w * 256 + a] = v;
+            for (int q = 0; q < P; q++) (*planes)[((size_t)w * (size_t)P + (size_t)q) * 256 + a] = (uint8_t)(v >> (8 * q));
         }
+    return 0;
+}
+
+static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_error *err)
+{
+    return make_planes(m, c, p->colmin, &p->planes, &p->nplanes, &p->cols, err);
+}
+
+/* The depthwise kernel: byte planes of the plain table on AVX-512 (the LUT
+ * plan's own when it has no linear base), else the scalar loop over the
+ * transposed table. */
+static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
+{
+    p->dw = &ax_dw_ukernel_scalar;
+#if defined(__x86_64__)
+    if (p->isa != AX_ISA_AVX512) return 0;
+    p->dw = &ax_dw_ukernel_avx512vbmi;
+    if (p->path == AX_PATH_LUT && p->lut && !p->linear) {
+        p->dw_planes = p->planes, p->dw_colmin = p->colmin, p->dw_nplanes = p->nplanes;
+        return 0;
+    }
+    static const int zero[256];
+    if (!(p->dw_own_colmin = malloc(sizeof(uint32_t) * 256)))
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    if (make_planes(m, zero, p->dw_own_colmin, &p->dw_own, &p->dw_nplanes, NULL, err) != 0) return -1;
+    p->dw_planes = p->dw_own, p->dw_colmin = p->dw_own_colmin;
+#else
+    (void)m, (void)err;
+#endif
     return 0;
 }
 
@@ -245,6 +276,10 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     } else {
         p->exact = exact_for(isa);
     }
+    if (derive_dw(p, m, err) != 0) {
+        ax_gemm_plan_free(p);
+        return -1;
+    }
     if (!p->lut && !p->exact) {
         ax_gemm_plan_free(p);
         return ax_fail(err, "gemm plan: no %s kernel for ISA %s in this build", ax_path_name(path), ax_isa_name(isa));
@@ -263,6 +298,8 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
     free(p->amap);
     free(p->wmap);
     free(p->table_t);
+    free(p->dw_own);
+    free(p->dw_own_colmin);
     free(p);
 }
 

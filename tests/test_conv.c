@@ -40,6 +40,11 @@ static const ccase CASES[] = {
     {1, 10, 6, 4, 8, 5, 2, 3, 1, 1, 1, 2, 0, 2, 1, 4},    /* depthwise x2, odd kernel */
     {3, 20, 20, 3, 33, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1},  /* stem-like, K = 147 */
     {1, 6, 6, 64, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* K = 576 > 256 */
+    {2, 40, 37, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20}, /* depthwise: 16 + 4 channels, row chunks */
+    {1, 23, 29, 18, 18, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 18}, /* depthwise, stride 2, odd sizes */
+    {1, 12, 12, 8, 8, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 2},   /* 4 channels per group: 324 taps > 256 */
+    {1, 17, 16, 6, 12, 3, 3, 3, 2, 2, 1, 2, 0, 1, 3, 6},  /* stride 3x2, dilation 2x1, multiplier 2 */
+    {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
 };
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
@@ -94,9 +99,11 @@ static void check_mult(ax_mult *m)
         else if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
             n++;
     }
-    size_t nc = sizeof CASES / sizeof *CASES;
-    if (ax_test_reduced()) nc = 5;
-    for (size_t i = 0; i < nc; i++) check_case(m, &CASES[i], plans, n);
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        const ccase *c = &CASES[i];
+        size_t macs = c->b * c->h * c->w * c->o * c->kh * c->kw * (c->c / c->g);
+        if (!ax_test_reduced() || macs < 100000) check_case(m, c, plans, n);
+    }
     for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
     ax_mult_free(m);
 }
