@@ -16,7 +16,7 @@
 #endif
 
 /* im2col bytes per chunk (L2-sized); most input channels per group for the direct loop */
-enum { CHUNK_BYTES = 1 << 21, DIRECT_MAX_CG = 4 };
+enum { DIRECT_MAX_CG = 4 }; /* (im2col chunk: the plan's im2col_bytes, L2-sized) */
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
@@ -217,7 +217,7 @@ int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X,
                 return -1;
         return 0;
     }
-    size_t chunk = CHUNK_BYTES / (K ? K : 1);
+    size_t chunk = p->im2col_bytes / (K ? K : 1);
     chunk = chunk < 256 ? 256 : chunk / 256 * 256;
     if (chunk > M) chunk = M;
     size_t bytes;

@@ -26,9 +26,9 @@
 #include <omp.h>
 #endif
 
-/* output channels per task (the store's width); wide pixels per task (the
- * channels' int32 sums, CB x PIX x 4 = 32 KiB, stay in L1) */
-enum { CB = 16, PIX = 512 };
+/* output channels per task (the store's width); wide pixels per task: the
+ * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, stay in L1) */
+enum { CB = 16 };
 
 typedef struct dw_job {
     const ax_gemm_plan *p;
@@ -183,7 +183,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     if (mul_overflows(j.hs * j.ws, s->stride_h * s->stride_w, &j.pb) ||
         mul_overflows(s->batch * s->in_c, j.pb, &bytes) || bytes > SIZE_MAX - 64)
         return ax_fail(err, "conv2d: sizes too large");
-    j.rows_per = PIX / j.ws ? PIX / j.ws : 1;
+    j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
     j.n_rc = (oh + j.rows_per - 1) / j.rows_per;
     j.n_cb = (s->out_c + CB - 1) / CB;
     j.lda = ((j.rows_per - 1) * j.ws + ow + 63) / 64 * 64;
@@ -199,7 +199,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     size_t tasks = s->batch * j.n_cb * j.n_rc;
     bool ok = true;
 #ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
+    threads = ax_default_threads(threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #else
     (void)threads;

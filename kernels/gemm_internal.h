@@ -86,6 +86,14 @@ struct ax_gemm_plan {
      * Other paths: terms = 1, maps NULL. */
     int terms;
     int16_t (*amap)[256], (*wmap)[256];
+    /* Blocking from the caches (cpu_caches.c), fixed at plan creation:
+     * lut_kc: k per block of the AVX-512 LUT kernel (its panel rows in use,
+     * 2 x 256 x lut_kc bytes, fill <= 3/4 of L1; <= 256 for the 16-bit
+     * sums); lowrank_kv: virtual k per LOWRANK weight chunk (a 64-row int16
+     * panel, 128 x lowrank_kv bytes, is L2/8); im2col_bytes: im2col rows per
+     * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
+     * channels' int32 sums fill <= L1/2). Results never depend on them. */
+    size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
     int32_t *table_t; /* the table transposed, [w][a] (direct depthwise convolution) */
     /* Depthwise convolution (dwconv2d.c): the microkernel and the byte
      * planes it reads, of the plain table (never a linear base): the LUT
@@ -124,6 +132,17 @@ struct ax_packed_weights {
  * sum over o's taps of p->dw_colmin (0 without). */
 int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                 const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err);
+
+/* cpu_caches.c: per-core cache sizes and physical cores (hwloc, else
+ * sysconf, else defaults); the blocking follows them. */
+typedef struct ax_cpu_caches {
+    size_t l1d, l2;
+    int cores;
+    const char *source; /* "hwloc", "sysconf" or "defaults" */
+} ax_cpu_caches;
+const ax_cpu_caches *ax_cpu_caches_get(void);
+/* threads <= 0: $OMP_NUM_THREADS when set, else one per physical core */
+int ax_default_threads(int threads);
 
 void *ax_aligned_alloc(size_t align, size_t size); /* NULL on overflow/OOM */
 /* -1 with a clear message when K products (plus extra) can leave int32. */

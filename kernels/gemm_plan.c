@@ -187,6 +187,23 @@ static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, int terms)
     return 80.0 / terms > 35.0 / planes;
 }
 
+static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)
+{
+    v = v < lo ? lo : v > hi ? hi : v;
+    return v / step * step;
+}
+
+/* The cache-dependent block sizes (see struct ax_gemm_plan): on a core
+ * with 48 KiB of L1 and 2 MiB of L2 they are 64, 2048, 2 MiB and 384. */
+static void blocking(ax_gemm_plan *p)
+{
+    const ax_cpu_caches *c = ax_cpu_caches_get();
+    p->lut_kc = clamp_down(c->l1d * 3 / 4 / (2 * 256), 16, 256, 16);
+    p->lowrank_kv = clamp_down(c->l2 / 8 / 128, 512, 8192, 64);
+    p->im2col_bytes = clamp_down(c->l2, 1 << 18, 1 << 23, 4096);
+    p->dw_pix = clamp_down(c->l1d / 2 / (16 * 4), 128, 2048, 64);
+}
+
 static int resolve_isa(ax_isa *isa, ax_error *err)
 {
     if (*isa == AX_ISA_AUTO) {
@@ -276,6 +293,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     } else {
         p->exact = exact_for(isa);
     }
+    blocking(p);
     if (derive_dw(p, m, err) != 0) {
         ax_gemm_plan_free(p);
         return -1;
@@ -353,14 +371,11 @@ int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const
                    extra && (extra->per_k || extra->fixed) ? " plus the declared corrections" : "", max_k);
 }
 
-/* Virtual k (K * terms) per chunk of a LOWRANK plan: a 64-row int16 panel
- * of 1024 pairs is 256 KiB. */
-enum { LOWRANK_KV_CHUNK = 2048 };
 
 static int pack_chunked(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
                         ax_packed_weights *w, ax_error *err)
 {
-    w->kc = LOWRANK_KV_CHUNK / (size_t)p->terms / 4 * 4;
+    w->kc = p->lowrank_kv / (size_t)p->terms / 4 * 4; /* virtual k (K * terms) per chunk */
     w->n_chunks = (K + w->kc - 1) / w->kc;
     w->chunk = calloc(w->n_chunks, sizeof *w->chunk);
     if (!w->chunk) return ax_fail(err, "gemm weights: out of memory");
@@ -387,7 +402,7 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     size_t max_k = ax_gemm_plan_max_k_ex(p, extra);
     if (ldb < N) return ax_fail(err, "gemm weights: ldb %zu is smaller than N %zu", ldb, N);
     if (K && N && (!B || K > SIZE_MAX / N / 8)) return ax_fail(err, "gemm weights: %zu x %zu is too large", K, N);
-    if (p->terms > 1 && K * (size_t)p->terms > LOWRANK_KV_CHUNK) {
+    if (p->terms > 1 && K * (size_t)p->terms > p->lowrank_kv) {
         ax_packed_weights *w = calloc(1, sizeof *w);
         if (!w) return ax_fail(err, "gemm weights: out of memory");
         w->path = p->path, w->K = K, w->N = N, w->plan = p, w->max_k = max_k;

@@ -11,7 +11,7 @@
  *
  * Each looked-up byte vector R is accumulated in 16-bit lanes as two sums:
  * S += R (a lane holds even + 256*odd, modulo 2^16) and O += R >> 8 (the odd
- * bytes). Both are exact for up to 256 additions; every KC = 64 k (a block
+ * bytes). Both are exact for up to 256 additions; every KC <= 256 k (a block
  * of the panel that stays in L1 while all the tile's columns pass), even =
  * S - 256*O and odd = O are widened into int32 sums in natural row order.
  * One table load serves 4 blocks of 64 rows (2 or 1 when 3 or 4 planes fill
@@ -29,7 +29,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 256, KC = 64, NC = 64 };
+enum { MR = 256, NC = 64 };
 
 static size_t panel_bytes(size_t K)
 {
@@ -108,14 +108,15 @@ static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_
                                       {block_4_1, NULL, NULL, NULL}};
 static const int max_sb[4] = {4, 4, 2, 1};
 
-/* K is cut into blocks of KC so the panel's rows in use (256 x KC bytes)
- * stay in L1 while every column of the tile streams through them; the
+/* K is cut into blocks of KC (the plan's lut_kc, from the L1 size) so the
+ * panel's rows in use (2 x 256 x KC bytes) stay in L1 while every column
+ * of the tile streams through them; the
  * columns' int32 sums live in `acc` between blocks. */
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
                 size_t wstride, size_t nn, uint32_t *out, size_t ldo)
 {
     int P = p->nplanes;
-    size_t nb = (rows + 63) / 64, sbmax = (size_t)max_sb[P - 1];
+    size_t nb = (rows + 63) / 64, sbmax = (size_t)max_sb[P - 1], KC = p->lut_kc; /* <= 256 */
     uint32_t acc[NC][MR] __attribute__((aligned(64))); /* 64 KiB of stack */
     for (size_t j0 = 0; j0 < nn; j0 += NC) {
         size_t jn = nn - j0 < NC ? nn - j0 : NC;
