@@ -35,6 +35,7 @@ typedef struct dw_job {
     const ax_conv2d_shape *s;
     size_t oh, ow, hs, ws, pb; /* pb: bytes per channel (all phases) */
     size_t ntaps, rows_per, n_cb, n_rc, lda;
+    bool small;                /* phase runs < 16 pixels: to_planes goes through tmp */
     const uint8_t *planes;     /* [b][c][phase][hs][ws] */
     const uint8_t *wt;         /* [o][t] */
     const uint32_t *corr;      /* [o] */
@@ -115,7 +116,7 @@ static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img,
     const ax_conv2d_shape *s = j->s;
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, hw = s->in_h * s->in_w;
     memset(img, s->pad_byte, C * j->pb);
-    bool small = s->in_w / sw < 17;
+    bool small = j->small;
     if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
     for (size_t px = 0; px < sw; px++) {
         if (s->in_w - 1 + s->pad_left < px) continue;
@@ -194,6 +195,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
         return ax_fail(err, "conv2d: out of memory for %zu bytes of channel planes", bytes);
     }
     j.tap_ch = j.tap_off + j.ntaps;
+    j.small = s->in_w / s->stride_w < 17;
     j.planes = planes;
     tap_layout(&j);
     size_t tasks = s->batch * j.n_cb * j.n_rc;
@@ -207,8 +209,8 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     {
         const uint8_t **src = malloc(j.ntaps * sizeof *src);
         uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc);
-        uint8_t *tmp = malloc(s->in_h * s->in_w * s->in_c + 64); /* gather_phase reads past a row */
-        if (!src || !acc || !tmp) {
+        uint8_t *tmp = j.small ? malloc(s->in_h * s->in_w * s->in_c + 64) : NULL; /* gather_phase reads past a row */
+        if (!src || !acc || (j.small && !tmp)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
