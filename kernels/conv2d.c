@@ -5,7 +5,7 @@
  * every other convolution gets im2col rows built for a bounded chunk of
  * output pixels at a time, so memory stays O(chunk * K), not O(M * K).
  * Depthwise-like convolutions (<= 4 input channels per group) would be
- * thousands of tiny GEMMs; they run a direct loop over the table instead. */
+ * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
@@ -16,19 +16,20 @@
 #endif
 
 /* im2col bytes per chunk (L2-sized); most input channels per group for the direct loop */
-enum { CHUNK_BYTES = 1 << 21, DIRECT_MAX_CG = 4 };
+enum { DIRECT_MAX_CG = 4 }; /* (im2col chunk: the plan's im2col_bytes, L2-sized) */
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
-    ax_conv2d_shape shape;
-    size_t n_groups;
+    ax_conv2d_shape shape;    /* batch not compared: any batch size runs */
+    size_t n_groups, max_k;
     ax_packed_weights **g; /* one per group: K = kh*kw*in_c/groups, N = out_c/groups */
-    uint8_t *direct;       /* or, for the direct loop: the HWIO weights as given */
+    uint8_t *direct;       /* or, for the direct loop (dwconv2d.c): the weights as [out_c][tap] */
+    uint32_t *direct_corr; /* and per output channel, the sum of its taps' dw_colmin */
 };
 
 static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
-{ /* field by field: padding bytes of the struct may differ */
-    return a->batch == b->batch && a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
+{ /* field by field: padding bytes of the struct may differ; not the batch */
+    return a->in_h == b->in_h && a->in_w == b->in_w && a->in_c == b->in_c &&
            a->out_c == b->out_c && a->kernel_h == b->kernel_h && a->kernel_w == b->kernel_w &&
            a->stride_h == b->stride_h && a->stride_w == b->stride_w && a->dilation_h == b->dilation_h &&
            a->dilation_w == b->dilation_w && a->pad_top == b->pad_top && a->pad_left == b->pad_left &&
@@ -112,11 +113,18 @@ void ax_conv2d_reference(const int32_t table[AX_TABLE_SIZE], const ax_conv2d_sha
 int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
                            ax_conv2d_weights **out, ax_error *err)
 {
+    return ax_conv2d_pack_weights_ex(p, s, W, NULL, out, err);
+}
+
+int ax_conv2d_pack_weights_ex(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
+                              const ax_acc_extra *extra, ax_conv2d_weights **out, ax_error *err)
+{
     *out = NULL;
     size_t oh, ow;
     if (!p || !W) return ax_fail(err, "conv2d weights: missing plan or weights");
     if (ax_conv2d_output_size(s, &oh, &ow, err) != 0) return -1;
     size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, K = s->kernel_h * s->kernel_w * cg;
+    if (ax_check_k(p, K, extra, "conv2d weights", err) != 0) return -1;
     ax_conv2d_weights *cw = calloc(1, sizeof *cw);
     uint8_t *B = malloc(K && og ? K * og : 1);
     if (!cw || !B || !(cw->g = calloc(s->groups, sizeof *cw->g))) {
@@ -128,21 +136,28 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
     cw->plan = p;
     cw->shape = *s;
     cw->n_groups = s->groups;
+    cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
     if (use_direct(s)) {
-        size_t nw = K * s->out_c;
         free(B);
-        if (!(cw->direct = malloc(nw ? nw : 1))) {
+        cw->direct = malloc(K * s->out_c + 1);
+        cw->direct_corr = calloc(s->out_c, sizeof *cw->direct_corr);
+        if (!cw->direct || !cw->direct_corr) {
             ax_conv2d_weights_free(cw);
             return ax_fail(err, "conv2d weights: out of memory");
         }
-        memcpy(cw->direct, W, nw);
+        for (size_t o = 0; o < s->out_c; o++)
+            for (size_t k = 0; k < K; k++) { /* row k = (ky*kw + kx)*cg + i of HWIO */
+                uint8_t w = W[k * s->out_c + o];
+                cw->direct[o * K + k] = w;
+                if (p->dw_colmin) cw->direct_corr[o] += p->dw_colmin[w];
+            }
         *out = cw;
         return 0;
     }
     for (size_t g = 0; g < s->groups; g++) {
         for (size_t k = 0; k < K; k++) /* row k = (ky*kw + kx)*cg + i of HWIO */
             memcpy(B + k * og, W + k * s->out_c + g * og, og);
-        if (ax_gemm_pack_weights(p, K, og, B, og, &cw->g[g], err) != 0) {
+        if (ax_gemm_pack_weights_ex(p, K, og, B, og, extra, &cw->g[g], err) != 0) {
             free(B);
             ax_conv2d_weights_free(cw);
             return -1;
@@ -159,6 +174,7 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
     for (size_t g = 0; g < w->n_groups && w->g; g++) ax_packed_weights_free(w->g[g]);
     free(w->g);
     free(w->direct);
+    free(w->direct_corr);
     free(w);
 }
 
@@ -180,121 +196,6 @@ static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t
     }
 }
 
-/* The direct loop for grouped convolutions with few input channels per
- * group (depthwise), weight-stationary: the input is transposed once into
- * padded channel planes (pad_byte filled in), so for one output channel and
- * tap the weight's 1 KiB column (or byte planes) stays in L1 while a
- * contiguous run of a plane row looks it up; one output row of one channel
- * is summed at a time. */
-typedef struct direct_job {
-    const ax_gemm_plan *p;
-    const ax_conv2d_shape *s;
-    size_t oh, ow, hp, wp;
-    const uint8_t *planes; /* [b][c][hp][wp] */
-    const uint8_t *W;
-    int32_t *Y;
-    bool accumulate;
-} direct_job;
-
-static void transpose_image(const ax_conv2d_shape *s, size_t hp, size_t wp, const uint8_t *X, size_t b,
-                            uint8_t *planes)
-{
-    size_t Ci = s->in_c;
-    uint8_t *img = planes + b * Ci * hp * wp;
-    memset(img, s->pad_byte, Ci * hp * wp);
-    for (size_t y = 0; y < s->in_h; y++) {
-        const uint8_t *row = X + (b * s->in_h + y) * s->in_w * Ci;
-        uint8_t *dst = img + (y + s->pad_top) * wp + s->pad_left;
-        for (size_t x = 0; x < s->in_w; x++)
-            for (size_t c = 0; c < Ci; c++) dst[c * hp * wp + x] = row[x * Ci + c];
-    }
-}
-
-/* output channel o of image b, all rows */
-static void direct_channel(const direct_job *j, size_t b, size_t o, uint32_t *acc)
-{
-    const ax_conv2d_shape *s = j->s;
-    const ax_gemm_plan *p = j->p;
-    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, C = s->out_c, ntaps = s->kernel_h * s->kernel_w * cg;
-    const uint8_t *src[256];
-    uint8_t w[256];
-    uint32_t corr = 0;
-    for (size_t ky = 0, t = 0; ky < s->kernel_h; ky++)
-        for (size_t kx = 0; kx < s->kernel_w; kx++)
-            for (size_t i = 0; i < cg; i++, t++) {
-                w[t] = j->W[((ky * s->kernel_w + kx) * cg + i) * C + o];
-                src[t] = j->planes + ((b * s->in_c + o / og * cg + i) * j->hp + ky * s->dilation_h) * j->wp +
-                         kx * s->dilation_w;
-                if (p->lut && !p->linear) corr += p->colmin[w[t]];
-            }
-    bool vec = false;
-#if defined(__x86_64__)
-    vec = p->lut == &ax_lut_ukernel_avx512vbmi && !p->linear && s->stride_w == 1;
-#endif
-    for (size_t oy = 0; oy < j->oh; oy++) {
-        size_t off = oy * s->stride_h * j->wp;
-        const uint8_t *rs[256];
-        for (size_t t = 0; t < ntaps; t++) rs[t] = src[t] + off;
-        if (vec) {
-#if defined(__x86_64__)
-            for (size_t ox = 0; ox < j->ow; ox++) acc[ox] = corr;
-            ax_lut_dw_row_avx512vbmi(p, rs, w, ntaps, j->ow, acc);
-#endif
-        } else {
-            memset(acc, 0, j->ow * sizeof *acc);
-            for (size_t t = 0; t < ntaps; t++) {
-                const int32_t *col = p->table_t + w[t] * 256u;
-                for (size_t ox = 0; ox < j->ow; ox++) acc[ox] += (uint32_t)col[rs[t][ox * s->stride_w]];
-            }
-        }
-        uint32_t *y = (uint32_t *)j->Y + (b * j->oh + oy) * j->ow * C + o;
-        for (size_t ox = 0; ox < j->ow; ox++) y[ox * C] = (j->accumulate ? y[ox * C] : 0) + acc[ox];
-    }
-}
-
-static int direct_conv(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
-                       const uint8_t *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
-{
-    direct_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .W = W, .Y = Y, .accumulate = accumulate};
-    j.hp = s->in_h + s->pad_top + s->pad_bottom, j.wp = s->in_w + s->pad_left + s->pad_right;
-    size_t bytes;
-    if (!mul_ok(s->batch * s->in_c, j.hp * j.wp, &bytes) || bytes > SIZE_MAX - 64)
-        return ax_fail(err, "conv2d: sizes too large");
-    uint8_t *planes = malloc(bytes + 64);
-    if (!planes) return ax_fail(err, "conv2d: out of memory for %zu bytes of channel planes", bytes);
-    j.planes = planes;
-    size_t tasks = s->batch * s->out_c;
-    bool ok = true;
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#else
-    (void)threads;
-#endif
-    {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (size_t b = 0; b < s->batch; b++) transpose_image(s, j.hp, j.wp, X, b, planes);
-        uint32_t *acc = malloc((ow ? ow : 1) * sizeof *acc);
-        if (!acc) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            ok = false;
-        }
-#ifdef _OPENMP
-#pragma omp barrier
-#pragma omp for schedule(dynamic, 4)
-#endif
-        for (size_t t = 0; t < tasks; t++)
-            if (ok) direct_channel(&j, t / s->out_c, t % s->out_c, acc);
-        free(acc);
-    }
-    free(planes);
-    return ok ? 0 : ax_fail(err, "conv2d: out of memory");
-}
-
 int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
               int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
@@ -305,7 +206,9 @@ int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X,
         return ax_fail(err, "conv2d: weights were packed for another plan or shape");
     size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
     size_t K = s->kernel_h * s->kernel_w * cg;
-    if (W->direct) return direct_conv(p, s, oh, ow, X, W->direct, Y, accumulate, threads, err);
+    if (K > W->max_k) /* packing refuses these already */
+        return ax_fail(err, "conv2d: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
+    if (W->direct) return ax_dwconv2d(p, s, oh, ow, X, W->direct, W->direct_corr, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */
@@ -314,7 +217,7 @@ int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X,
                 return -1;
         return 0;
     }
-    size_t chunk = CHUNK_BYTES / (K ? K : 1);
+    size_t chunk = p->im2col_bytes / (K ? K : 1);
     chunk = chunk < 256 ? 256 : chunk / 256 * 256;
     if (chunk > M) chunk = M;
     size_t bytes;

@@ -135,6 +135,8 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (!p || !W) return ax_fail(err, "gemm: missing plan or weights");
     if (W->plan != p) return ax_fail(err, "gemm: weights were packed for another plan");
     size_t K = W->K, N = W->N;
+    if (K > W->max_k) /* packing refuses these already */
+        return ax_fail(err, "gemm: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
     if (M == 0 || N == 0) return 0;
     if (W->n_chunks) { /* K-chunks, each adding to C */
         if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
@@ -156,10 +158,7 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     j.panel_bytes = p->lut ? p->lut->panel_bytes(K) : 1;
     j.xpanel_bytes = p->exact ? p->exact->panel_bytes(K * (size_t)p->terms) : 1; /* terms <= 8 */
     if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX) return ax_fail(err, "gemm: K %zu is too large", K);
-#ifdef _OPENMP
-    if (threads <= 0) threads = omp_get_max_threads();
-#endif
-    if (threads <= 0) threads = 1;
+    threads = ax_default_threads(threads);
     /* Split columns only when there are too few row panels to go round. */
     size_t m_panels = (M + j.mr - 1) / j.mr;
     size_t want = (size_t)threads * 4;

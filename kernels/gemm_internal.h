@@ -44,6 +44,22 @@ typedef struct ax_exact_ukernel {
                 const uint8_t *bx, size_t n0, size_t nn, uint32_t *out, size_t ldo);
 } ax_exact_ukernel;
 
+/* Depthwise microkernel (dwconv2d.c): for i < n,
+ *   acc[i] = sum_{t < ntaps} col[w[t]][src[t][i]]   (mod 2^32)
+ * with col the plan's dw columns (minus dw_colmin when set): one output
+ * channel over a run of n output pixels, each tap reading a contiguous run
+ * of input bytes (dwconv2d.c lays the input out so). acc has room for n
+ * rounded up to 64. `store` writes nch <= 16 channels' sums into NHWC:
+ *   Y[(r*ow + x)*ldy + j] (+)= acc[j*lda + r*ws + x] + corr[j]
+ * for r < rows, x < ow (ws >= ow: the wide rows of dwconv2d.c). */
+typedef struct ax_dw_ukernel {
+    const char *name;
+    void (*run)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps, size_t n,
+                uint32_t *acc);
+    void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
+                  size_t ws, uint32_t *Y, size_t ldy, bool accumulate);
+} ax_dw_ukernel;
+
 /* Paths as kernels: EXACT and LOWRANK run `exact` alone; LUT runs `lut`
  * alone, or, when `linear` is set, `lut` on the residual E = T - c_w * a
  * plus `exact` on the weights mapped w -> c_w (a LUT with an exact linear
@@ -54,6 +70,8 @@ struct ax_gemm_plan {
     ax_operand act, wgt;
     int nplanes;              /* LUT: bytes per min-subtracted entry, 1..4 */
     int64_t max_abs;          /* largest |T| */
+    int64_t tmax, tmin;       /* max(T, 0), min(T, 0): the accumulator bound */
+    char name[AX_NAME_MAX];   /* the multiplier's, for error messages */
     bool linear;              /* LUT over a linear base (see above) */
     uint8_t lin_w[256];       /* linear: the weight byte of c_w, per w */
     uint32_t colmin[256];     /* per w: min over a of the (residual) column, mod 2^32 */
@@ -68,7 +86,25 @@ struct ax_gemm_plan {
      * Other paths: terms = 1, maps NULL. */
     int terms;
     int16_t (*amap)[256], (*wmap)[256];
+    /* Blocking from the caches (cpu_caches.c), fixed at plan creation:
+     * lut_kc: k per block of the AVX-512 LUT kernel (its panel rows in use,
+     * 2 x 256 x lut_kc bytes, fill <= 3/4 of L1; <= 256 for the 16-bit
+     * sums); lowrank_kv: virtual k per LOWRANK weight chunk (a 64-row int16
+     * panel, 128 x lowrank_kv bytes, is L2/8); im2col_bytes: im2col rows per
+     * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
+     * channels' int32 sums fill <= L1/2). Results never depend on them. */
+    size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
     int32_t *table_t; /* the table transposed, [w][a] (direct depthwise convolution) */
+    /* Depthwise convolution (dwconv2d.c): the microkernel and the byte
+     * planes it reads, of the plain table (never a linear base): the LUT
+     * planes themselves, or, for LOWRANK and linear-base plans on AVX-512,
+     * planes of their own (dw_own). dw_colmin NULL: no min subtracted. */
+    const ax_dw_ukernel *dw;
+    const uint8_t *dw_planes;
+    const uint32_t *dw_colmin;
+    int dw_nplanes;
+    uint8_t *dw_own;
+    uint32_t *dw_own_colmin;
 };
 
 /* At most this many low-rank terms besides the exact product. */
@@ -80,6 +116,7 @@ int ax_lowrank_factor(const ax_mult *m, int max_rank, int *rank, int16_t amap[][
 struct ax_packed_weights {
     ax_path path;
     size_t K, N;
+    size_t max_k;             /* the bound K was checked against at packing */
     const ax_gemm_plan *plan; /* identity check only */
     uint8_t *bt;              /* LUT: N x K weight bytes, column n at bt + n*K */
     uint32_t *corr;           /* LUT: sum_k colmin[B[k][n]]; EXACT: per-n term */
@@ -90,19 +127,37 @@ struct ax_packed_weights {
     struct ax_packed_weights **chunk;
 };
 
+/* dwconv2d.c: a grouped convolution run directly (conv2d.c decides when);
+ * wt: the weights as [out_c][tap] (tap = (ky*kw + kx)*cg + i), corr[o] =
+ * sum over o's taps of p->dw_colmin (0 without). */
+int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err);
+
+/* cpu_caches.c: per-core cache sizes and physical cores (hwloc, else
+ * sysconf, else defaults); the blocking follows them. */
+typedef struct ax_cpu_caches {
+    size_t l1d, l2;
+    int cores;
+    const char *source; /* "hwloc", "sysconf" or "defaults" */
+} ax_cpu_caches;
+const ax_cpu_caches *ax_cpu_caches_get(void);
+/* threads <= 0: $OMP_NUM_THREADS when set, else one per physical core */
+int ax_default_threads(int threads);
+
 void *ax_aligned_alloc(size_t align, size_t size); /* NULL on overflow/OOM */
+/* -1 with a clear message when K products (plus extra) can leave int32. */
+int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const char *what, ax_error *err);
 bool ax_cpu_has_avx512vnni(void);
 
 /* Per-ISA descriptors (NULL when the build lacks them). */
 extern const ax_lut_ukernel ax_lut_ukernel_scalar;
 extern const ax_exact_ukernel ax_exact_ukernel_scalar;
 extern const ax_exact_ukernel ax_lowrank_ukernel_scalar;
+extern const ax_dw_ukernel ax_dw_ukernel_scalar;
 #if defined(__x86_64__)
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx2;
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx512vnni;
-/* conv2d.c's depthwise rows on the LUT planes (lut_gemm_256x1__avx512vbmi.c) */
-void ax_lut_dw_row_avx512vbmi(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps,
-                              size_t n, uint32_t *acc);
+extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx512vbmi;
 extern const ax_exact_ukernel ax_exact_ukernel_avx2;

@@ -94,9 +94,11 @@ static uint64_t best_slope(const ax_mult *m, unsigned w, int *c_out)
     return r;
 }
 
-/* Columns (or residual columns, c_w != 0) minus their minimum, and their
- * byte planes; the plane count follows the widest column. */
-static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_error *err)
+/* Columns (or residual columns, c_w != 0) minus their minimum, as byte
+ * planes (and as uint32 columns when cols is not NULL); the plane count
+ * follows the widest column. */
+static int make_planes(const ax_mult *m, const int c[256], uint32_t colmin[256], uint8_t **planes, int *nplanes,
+                       uint32_t **cols, ax_error *err)
 {
     uint64_t widest = 0;
     int64_t lo[256];
@@ -108,21 +110,50 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
             h = e > h ? e : h;
         }
         lo[w] = l;
-        p->colmin[w] = (uint32_t)l; /* the sums only need it modulo 2^32 */
+        colmin[w] = (uint32_t)l; /* the sums only need it modulo 2^32 */
         widest = (uint64_t)(h - l) > widest ? (uint64_t)(h - l) : widest;
     }
-    p->nplanes = planes_for(widest);
-    p->cols = malloc(sizeof(uint32_t) * AX_TABLE_SIZE);
-    p->planes = ax_aligned_alloc(64, (size_t)256 * (size_t)p->nplanes * 256);
-    if (!p->cols || !p->planes) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    int P = *nplanes = planes_for(widest);
+    if (cols && !(*cols = malloc(sizeof(uint32_t) * AX_TABLE_SIZE)))
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    if (!(*planes = ax_aligned_alloc(64, (size_t)256 * (size_t)P * 256)))
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
     for (unsigned w = 0; w < 256; w++)
         for (unsigned a = 0; a < 256; a++) {
             int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c[w] * ax_operand_value(m->act, a);
             uint32_t v = (uint32_t)(e - lo[w]);
-            p->cols[w * 256 + a] = v;
-            for (int q = 0; q < p->nplanes; q++)
-                p->planes[((size_t)w * (size_t)p->nplanes + (size_t)q) * 256 + a] = (uint8_t)(v >> (8 * q));
+            if (cols) (*cols)[w * 256 + a] = v;
+            for (int q = 0; q < P; q++) (*planes)[((size_t)w * (size_t)P + (size_t)q) * 256 + a] = (uint8_t)(v >> (8 * q));
         }
+    return 0;
+}
+
+static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_error *err)
+{
+    return make_planes(m, c, p->colmin, &p->planes, &p->nplanes, &p->cols, err);
+}
+
+/* The depthwise kernel: byte planes of the plain table on AVX-512 (the LUT
+ * plan's own when it has no linear base), else the scalar loop over the
+ * transposed table. */
+static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
+{
+    p->dw = &ax_dw_ukernel_scalar;
+#if defined(__x86_64__)
+    if (p->isa != AX_ISA_AVX512) return 0;
+    p->dw = &ax_dw_ukernel_avx512vbmi;
+    if (p->path == AX_PATH_LUT && p->lut && !p->linear) {
+        p->dw_planes = p->planes, p->dw_colmin = p->colmin, p->dw_nplanes = p->nplanes;
+        return 0;
+    }
+    static const int zero[256];
+    if (!(p->dw_own_colmin = malloc(sizeof(uint32_t) * 256)))
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    if (make_planes(m, zero, p->dw_own_colmin, &p->dw_own, &p->dw_nplanes, NULL, err) != 0) return -1;
+    p->dw_planes = p->dw_own, p->dw_colmin = p->dw_own_colmin;
+#else
+    (void)m, (void)err;
+#endif
     return 0;
 }
 
@@ -154,6 +185,23 @@ static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, int terms)
     int c[256], planes = 1;
     choose_linear_planes(m, isa, c, &planes);
     return 80.0 / terms > 35.0 / planes;
+}
+
+static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)
+{
+    v = v < lo ? lo : v > hi ? hi : v;
+    return v / step * step;
+}
+
+/* The cache-dependent block sizes (see struct ax_gemm_plan): on a core
+ * with 48 KiB of L1 and 2 MiB of L2 they are 64, 2048, 2 MiB and 384. */
+static void blocking(ax_gemm_plan *p)
+{
+    const ax_cpu_caches *c = ax_cpu_caches_get();
+    p->lut_kc = clamp_down(c->l1d * 3 / 4 / (2 * 256), 16, 256, 16);
+    p->lowrank_kv = clamp_down(c->l2 / 8 / 128, 512, 8192, 64);
+    p->im2col_bytes = clamp_down(c->l2, 1 << 18, 1 << 23, 4096);
+    p->dw_pix = clamp_down(c->l1d / 2 / (16 * 4), 128, 2048, 64);
 }
 
 static int resolve_isa(ax_isa *isa, ax_error *err)
@@ -221,9 +269,12 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     }
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) p->table_t[(i & 255) * 256 + (i >> 8)] = m->table[i];
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
-        int64_t v = m->table[i] < 0 ? -(int64_t)m->table[i] : m->table[i];
+        int64_t t = m->table[i], v = t < 0 ? -t : t;
         p->max_abs = v > p->max_abs ? v : p->max_abs;
+        p->tmax = t > p->tmax ? t : p->tmax;
+        p->tmin = t < p->tmin ? t : p->tmin;
     }
+    snprintf(p->name, sizeof p->name, "%s", m->name);
     int c[256] = {0};
     if (path == AX_PATH_LUT) {
         p->lut = lut_for(isa);
@@ -241,6 +292,11 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         p->exact = lowrank_for(isa);
     } else {
         p->exact = exact_for(isa);
+    }
+    blocking(p);
+    if (derive_dw(p, m, err) != 0) {
+        ax_gemm_plan_free(p);
+        return -1;
     }
     if (!p->lut && !p->exact) {
         ax_gemm_plan_free(p);
@@ -260,6 +316,8 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
     free(p->amap);
     free(p->wmap);
     free(p->table_t);
+    free(p->dw_own);
+    free(p->dw_own_colmin);
     free(p);
 }
 
@@ -269,22 +327,55 @@ int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
 
-size_t ax_gemm_plan_max_k(const ax_gemm_plan *p, int64_t extra)
+static int64_t mag(int64_t v, int64_t cap) { return v < -cap || v > cap ? cap : v < 0 ? -v : v; }
+
+ax_acc_extra ax_acc_extra_zero_points(const ax_gemm_plan *p, int32_t za, int32_t zw, int64_t bias)
 {
-    int64_t room = INT32_MAX - (extra < 0 ? -extra : extra);
-    if (room <= 0) return 0;
-    if (p->max_abs == 0) return SIZE_MAX;
-    return (size_t)(room / p->max_abs);
+    int64_t amax = p->act == AX_S8 ? 128 : 255, wmax = p->wgt == AX_S8 ? 128 : 255;
+    int64_t a = mag(za, INT32_MAX), w = mag(zw, INT32_MAX);
+    return (ax_acc_extra){.per_k = w * amax + a * wmax + a * w, .fixed = mag(bias, INT64_MAX)};
 }
 
-/* Virtual k (K * terms) per chunk of a LOWRANK plan: a 64-row int16 panel
- * of 1024 pairs is 256 KiB. */
-enum { LOWRANK_KV_CHUNK = 2048 };
+/* The largest K with K * grow + fixed <= room (grow >= 0). */
+static size_t k_bound(int64_t grow, int64_t fixed, int64_t room)
+{
+    if (fixed > room) return 0;
+    if (grow == 0) return SIZE_MAX;
+    uint64_t k = (uint64_t)(room - fixed) / (uint64_t)grow;
+    return k > SIZE_MAX ? SIZE_MAX : (size_t)k;
+}
+
+size_t ax_gemm_plan_max_k_ex(const ax_gemm_plan *p, const ax_acc_extra *extra)
+{
+    const int64_t cap = (int64_t)1 << 40; /* beyond int32 anyway; keeps the sums below exact */
+    int64_t per = extra ? mag(extra->per_k, cap) : 0, fixed = extra ? mag(extra->fixed, cap) : 0;
+    size_t up = k_bound(p->tmax + per, fixed, INT32_MAX);
+    size_t down = k_bound(-p->tmin + per, fixed, (int64_t)1 << 31);
+    return up < down ? up : down;
+}
+
+size_t ax_gemm_plan_max_k(const ax_gemm_plan *p, int64_t extra)
+{
+    ax_acc_extra e = {.per_k = 0, .fixed = extra};
+    return ax_gemm_plan_max_k_ex(p, &e);
+}
+
+int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const char *what, ax_error *err)
+{
+    size_t max_k = ax_gemm_plan_max_k_ex(p, extra);
+    if (K <= max_k) return 0;
+    return ax_fail(err,
+                   "%s: K = %zu is too long for multiplier %s: products in [%lld, %lld]%s can leave the int32 "
+                   "accumulator; the largest exact K is %zu",
+                   what, K, p->name, (long long)p->tmin, (long long)p->tmax,
+                   extra && (extra->per_k || extra->fixed) ? " plus the declared corrections" : "", max_k);
+}
+
 
 static int pack_chunked(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
                         ax_packed_weights *w, ax_error *err)
 {
-    w->kc = LOWRANK_KV_CHUNK / (size_t)p->terms / 4 * 4;
+    w->kc = p->lowrank_kv / (size_t)p->terms / 4 * 4; /* virtual k (K * terms) per chunk */
     w->n_chunks = (K + w->kc - 1) / w->kc;
     w->chunk = calloc(w->n_chunks, sizeof *w->chunk);
     if (!w->chunk) return ax_fail(err, "gemm weights: out of memory");
@@ -299,13 +390,22 @@ static int pack_chunked(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t
 int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
                          ax_packed_weights **out, ax_error *err)
 {
+    return ax_gemm_pack_weights_ex(p, K, N, B, ldb, NULL, out, err);
+}
+
+int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                            const ax_acc_extra *extra, ax_packed_weights **out, ax_error *err)
+{
     *out = NULL;
+    if (!p) return ax_fail(err, "gemm weights: no plan");
+    if (ax_check_k(p, K, extra, "gemm weights", err) != 0) return -1;
+    size_t max_k = ax_gemm_plan_max_k_ex(p, extra);
     if (ldb < N) return ax_fail(err, "gemm weights: ldb %zu is smaller than N %zu", ldb, N);
     if (K && N && (!B || K > SIZE_MAX / N / 8)) return ax_fail(err, "gemm weights: %zu x %zu is too large", K, N);
-    if (p->terms > 1 && K * (size_t)p->terms > LOWRANK_KV_CHUNK) {
+    if (p->terms > 1 && K * (size_t)p->terms > p->lowrank_kv) {
         ax_packed_weights *w = calloc(1, sizeof *w);
         if (!w) return ax_fail(err, "gemm weights: out of memory");
-        w->path = p->path, w->K = K, w->N = N, w->plan = p;
+        w->path = p->path, w->K = K, w->N = N, w->plan = p, w->max_k = max_k;
         if (pack_chunked(p, K, N, B, ldb, w, err) != 0) {
             ax_packed_weights_free(w);
             return -1;
@@ -318,6 +418,7 @@ int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_
     w->path = p->path;
     w->K = K;
     w->N = N;
+    w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
     if (p->exact && w->corr) {

@@ -2,8 +2,10 @@
  * of A becomes byte m of every panel row), the layout the weight-stationary
  * LUT kernels stream. Packing is O(MK) next to O(MKN) lookups, but a
  * byte-at-a-time transpose still costs ~15% of a fast kernel, so full 16x16
- * blocks go through four rounds of SSE2 unpacks (baseline x86-64); tails and
- * other machines take the plain loop. Internal; include from kernel files. */
+ * blocks go through four rounds of SSE2 unpacks (baseline x86-64), and so do
+ * the last K % 16 columns of full 16-row blocks (through a copy: a short K,
+ * e.g. the 9 taps of a depthwise layer, is all tail); the row tail and other
+ * machines take the plain loop. Internal; include from kernel files. */
 #ifndef AX_TRANSPOSE_U8_H
 #define AX_TRANSPOSE_U8_H
 
@@ -49,6 +51,14 @@ static inline void ax_pack_kmajor_u8(size_t rows, size_t K, const uint8_t *A, si
     m16 = rows / 16 * 16, k16 = K / 16 * 16;
     for (size_t k = 0; k < k16; k += 16)
         for (size_t m = 0; m < m16; m += 16) ax_transpose_16x16_u8(A + m * lda + k, lda, panel + k * mr + m, mr);
+    if (k16 < K) /* the last K % 16 columns (all of a short K), through a 16x16 copy */
+        for (size_t m = 0; m < m16; m += 16) {
+            uint8_t in[256], out[256];
+            for (size_t i = 0; i < 16; i++) memcpy(in + 16 * i, A + (m + i) * lda + k16, K - k16);
+            ax_transpose_16x16_u8(in, 16, out, 16);
+            for (size_t k = k16; k < K; k++) memcpy(panel + k * mr + m, out + 16 * (k - k16), 16);
+        }
+    k16 = K;
 #endif
     for (size_t m = 0; m < rows; m++) {
         size_t k0 = m < m16 ? k16 : 0;

@@ -2,7 +2,9 @@
  * ax_conv2d_reference, bit for bit: 1x1 in place, 3x3 with padding (pad byte
  * = a non-zero zero point), stride, dilation, groups, depthwise, batch > 1,
  * LOWRANK plans where the table has that form (drum),
- * accumulate, 1 and 2 threads; plus shape errors. */
+ * accumulate, 1, 2 and 3 threads, weights packed for batch 1 and run on
+ * any batch; the accumulator bound (K at the bound exact, K + 1 refused) on
+ * dense, grouped and depthwise layers; plus shape errors. */
 #include <criterion/criterion.h>
 
 #include "autoapprox/gemm.h"
@@ -38,6 +40,11 @@ static const ccase CASES[] = {
     {1, 10, 6, 4, 8, 5, 2, 3, 1, 1, 1, 2, 0, 2, 1, 4},    /* depthwise x2, odd kernel */
     {3, 20, 20, 3, 33, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1},  /* stem-like, K = 147 */
     {1, 6, 6, 64, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* K = 576 > 256 */
+    {2, 40, 37, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20}, /* depthwise: 16 + 4 channels, row chunks */
+    {1, 23, 29, 18, 18, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 18}, /* depthwise, stride 2, odd sizes */
+    {1, 12, 12, 8, 8, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 2},   /* 4 channels per group: 324 taps > 256 */
+    {1, 17, 16, 6, 12, 3, 3, 3, 2, 2, 1, 2, 0, 1, 3, 6},  /* stride 3x2, dilation 2x1, multiplier 2 */
+    {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
 };
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
@@ -60,8 +67,10 @@ static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const pla
         ax_conv2d_reference(m->table, &s, X, W, want, acc);
         for (int v = 0; v < n_plans; v++) {
             ax_conv2d_weights *cw = NULL;
-            cr_assert_eq(ax_conv2d_pack_weights(plans[v], &s, W, &cw, &err), 0, "%s", err.msg);
-            for (int threads = 1; threads <= 2; threads++) {
+            ax_conv2d_shape one = s; /* weights do not depend on the batch */
+            one.batch = 1;
+            cr_assert_eq(ax_conv2d_pack_weights(plans[v], &one, W, &cw, &err), 0, "%s", err.msg);
+            for (int threads = 1; threads <= 3; threads++) {
                 memcpy(got, init, ny * 4);
                 cr_assert_eq(ax_conv2d(plans[v], &s, X, cw, got, acc, threads, &err), 0, "%s", err.msg);
                 for (size_t i = 0; i < ny; i++)
@@ -90,9 +99,11 @@ static void check_mult(ax_mult *m)
         else if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
             n++;
     }
-    size_t nc = sizeof CASES / sizeof *CASES;
-    if (ax_test_reduced()) nc = 5;
-    for (size_t i = 0; i < nc; i++) check_case(m, &CASES[i], plans, n);
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        const ccase *c = &CASES[i];
+        size_t macs = c->b * c->h * c->w * c->o * c->kh * c->kw * (c->c / c->g);
+        if (!ax_test_reduced() || macs < 100000) check_case(m, c, plans, n);
+    }
     for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
     ax_mult_free(m);
 }
@@ -161,5 +172,60 @@ Test(conv, weights_mismatch)
     cr_assert(strstr(err.msg, "packed"), "%s", err.msg);
     ax_conv2d_weights_free(cw);
     ax_gemm_plan_free(p);
+    ax_mult_free(m);
+}
+
+/* One product at INT32_MAX / 18 (bound K = 18), the rest small: a dense 1x1
+ * layer of 18 input channels and a 3x3 layer of 2 channels per group run
+ * bit-exactly with every product at the extreme (sums at the edge of
+ * int32); 19 channels, and a 19x1 depthwise kernel, are refused. */
+Test(conv, bound)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "bound-18");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)(rnd() % 200) - 100;
+    m->table[0] = INT32_MAX / 18;
+    const ax_conv2d_shape ok[] = {
+        {.batch = 2, .in_h = 3, .in_w = 5, .in_c = 18, .out_c = 3, .kernel_h = 1, .kernel_w = 1, .stride_h = 1,
+         .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .groups = 1},
+        {.batch = 1, .in_h = 6, .in_w = 7, .in_c = 4, .out_c = 4, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
+         .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+         .pad_right = 1, .groups = 2}};
+    ax_conv2d_shape no[] = {ok[0], ok[1]};
+    no[0].in_c = 19;
+    no[1].in_c = no[1].out_c = no[1].groups = 3, no[1].kernel_h = 19, no[1].in_h = 19, no[1].pad_top = 0;
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_NEON; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+        cr_assert_eq(ax_gemm_plan_max_k(p, 0), 18);
+        for (int i = 0; i < 2; i++) {
+            size_t oh, ow;
+            cr_assert_eq(ax_conv2d_output_size(&ok[i], &oh, &ow, &err), 0, "%s", err.msg);
+            const ax_conv2d_shape *s = &ok[i];
+            size_t nx = s->batch * s->in_h * s->in_w * s->in_c, ny = s->batch * oh * ow * s->out_c;
+            size_t nw = s->kernel_h * s->kernel_w * (s->in_c / s->groups) * s->out_c;
+            uint8_t *X = calloc(nx, 1), *W = calloc(nw, 1); /* every product T[0][0] */
+            int32_t *want = calloc(ny, 4), *got = calloc(ny, 4);
+            ax_conv2d_reference(m->table, s, X, W, want, false);
+            cr_assert_eq(want[ny - 1], 18 * (INT32_MAX / 18));
+            ax_conv2d_weights *cw = NULL;
+            cr_assert_eq(ax_conv2d_pack_weights(p, s, W, &cw, &err), 0, "%s", err.msg);
+            for (int threads = 1; threads <= 3; threads++) {
+                cr_assert_eq(ax_conv2d(p, s, X, cw, got, false, threads, &err), 0, "%s", err.msg);
+                cr_assert_arr_eq(got, want, ny * 4, "%s case %d threads %d", ax_gemm_plan_kernel_name(p), i, threads);
+            }
+            ax_conv2d_weights_free(cw);
+            free(W);
+            W = calloc(no[i].kernel_h * no[i].kernel_w * (no[i].in_c / no[i].groups) * no[i].out_c, 1);
+            cr_assert_eq(ax_conv2d_pack_weights(p, &no[i], W, &cw, &err), -1, "case %d", i);
+            cr_assert_null(cw);
+            cr_assert(strstr(err.msg, "largest exact K is 18"), "%s", err.msg);
+            free(X), free(W), free(want), free(got);
+        }
+        ax_gemm_plan_free(p);
+    }
     ax_mult_free(m);
 }

@@ -51,8 +51,28 @@ static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
     return n;
 }
 
+/* A K past the accumulator bound: every plan refuses to pack it. */
+static void check_refused(const ax_mult *m, ax_gemm_plan *const plans[], int n_plans, size_t K, size_t N)
+{
+    uint8_t *B = calloc(K * N + 1, 1);
+    cr_assert(B);
+    for (int v = 0; v < n_plans; v++) {
+        ax_error err = {{0}};
+        ax_packed_weights *W = NULL;
+        cr_assert_eq(ax_gemm_pack_weights(plans[v], K, N, B, N, &W, &err), -1, "%s %s: K=%zu packed", m->name,
+                     ax_gemm_plan_kernel_name(plans[v]), K);
+        cr_assert_null(W);
+        cr_assert(strstr(err.msg, "too long") && strstr(err.msg, "largest exact K"), "%s", err.msg);
+    }
+    free(B);
+}
+
 static void check_shape(const ax_mult *m, ax_gemm_plan *const plans[], int n_plans, shape s, bool acc)
 {
+    if (n_plans && s.K > ax_gemm_plan_max_k(plans[0], 0)) {
+        check_refused(m, plans, n_plans, s.K, s.N);
+        return;
+    }
     size_t lda = s.K + (rnd() % 2 ? 3 : 0), ldb = s.N + (rnd() % 2 ? 2 : 0), ldc = s.N + (rnd() % 2 ? 5 : 0);
     uint8_t *A = malloc(s.M * lda), *B = malloc(s.K * ldb);
     int32_t *want = malloc(sizeof(int32_t) * s.M * ldc), *got = malloc(sizeof(int32_t) * s.M * ldc);
@@ -154,6 +174,7 @@ Test(gemm, exact_s8u8) { check_and_free(exact_mult(AX_S8, AX_U8), 4); }
 Test(gemm, one_plane) { check_and_free(random_mult("rand-1plane", -60, 256, 11), 5); }
 Test(gemm, two_planes) { check_and_free(random_mult("rand-u16", 0, 65536, 12), 6); }
 Test(gemm, three_planes) { check_and_free(random_mult("rand-u24", -5000000, 1 << 24, 13), 7); }
+Test(gemm, four_planes) { check_and_free(random_mult("rand-i26", -(1 << 24), 1 << 25, 18), 19); }
 Test(gemm, full_int32) { check_and_free(random_mult("rand-i32", INT32_MIN, 1ull << 32, 14), 8); }
 Test(gemm, negative_offset)
 {
@@ -352,5 +373,110 @@ Test(gemm, env_isa)
     cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_LUT, &p, &err), -1);
     cr_assert(strstr(err.msg, "AX_ISA"), "%s", err.msg);
     unsetenv("AX_ISA");
+    ax_mult_free(m);
+}
+
+/* ---- accumulator range ------------------------------------------------------
+ * At K = ax_gemm_plan_max_k every path is bit-exact, also on the operands
+ * whose products are the table's extreme (the sum then sits at the edge of
+ * int32); K + 1 is refused. Paths: `path` on every ISA this CPU supports. */
+static void bound_operands(const ax_mult *m, int kind, uint8_t *a, uint8_t *w)
+{
+    int64_t best = 0;
+    *a = *w = 0;
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int64_t t = m->table[i];
+        if (kind == 0 ? t > best : t < best) best = t, *a = (uint8_t)(i >> 8), *w = (uint8_t)(i & 255);
+    }
+}
+
+static void check_bound(const ax_mult *m, ax_path path, size_t M, size_t N)
+{
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_NEON; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, isa, path, &p, &err), 0, "%s: %s", m->name, err.msg);
+        size_t K = ax_gemm_plan_max_k(p, 0);
+        cr_assert_lt(K, (size_t)1 << 20, "%s: bound %zu", m->name, K);
+        check_refused(m, &p, 1, K + 1, N);
+        uint8_t *A = malloc(M * K + 1), *B = malloc(K * N + 1);
+        int32_t *want = malloc(4 * M * N), *got = malloc(4 * M * N);
+        cr_assert(A && B && want && got);
+        ax_packed_weights *W = NULL;
+        for (int kind = 0; kind < 3; kind++) { /* largest product, smallest, random */
+            uint8_t a, w;
+            bound_operands(m, kind, &a, &w);
+            for (size_t i = 0; i < M * K; i++) A[i] = kind < 2 ? a : (uint8_t)rnd();
+            for (size_t i = 0; i < K * N; i++) B[i] = kind < 2 ? w : (uint8_t)rnd();
+            ax_gemm_reference(m->table, M, N, K, A, K, B, N, want, N, false);
+            if (kind < 2) /* the reference sits at the edge, unwrapped */
+                cr_assert_eq((int64_t)want[0], (int64_t)K * m->table[a * 256 + w]);
+            cr_assert_eq(ax_gemm_pack_weights(p, K, N, B, N, &W, &err), 0, "%s: %s", m->name, err.msg);
+            for (int threads = 1; threads <= 3; threads += 2) {
+                memset(got, 0, 4 * M * N);
+                cr_assert_eq(ax_gemm(p, M, A, K, W, got, N, false, threads, &err), 0, "%s", err.msg);
+                cr_assert_arr_eq(got, want, 4 * M * N, "%s %s K=%zu kind %d", m->name, ax_gemm_plan_kernel_name(p), K,
+                                 kind);
+            }
+            ax_packed_weights_free(W);
+        }
+        /* declared zero-point and bias corrections lower the bound */
+        ax_acc_extra e = ax_acc_extra_zero_points(p, 3, -2, 1 << 25);
+        size_t K2 = ax_gemm_plan_max_k_ex(p, &e);
+        cr_assert_lt(K2, K);
+        cr_assert_eq(ax_gemm_pack_weights_ex(p, K2, N, B, N, &e, &W, &err), 0, "%s", err.msg);
+        ax_packed_weights_free(W);
+        cr_assert_eq(ax_gemm_pack_weights_ex(p, K2 + 1, N, B, N, &e, &W, &err), -1);
+        cr_assert(strstr(err.msg, "corrections"), "%s", err.msg);
+        free(A), free(B), free(want), free(got);
+        ax_gemm_plan_free(p);
+    }
+}
+
+/* One product near +2^24 (4 planes, bound 127), one near -2^20 (bound 2047:
+ * past the 16-bit widening and the K blocks of every kernel). */
+Test(gemm, bound_lut)
+{
+    ax_mult *m = random_mult("big-positive", -1000, 2001, 40);
+    m->table[0] = (1 << 24) + 12345;
+    check_bound(m, AX_PATH_LUT, 5, 3);
+    m->table[0] = 0;
+    m->table[AX_TABLE_SIZE - 1] = -(1 << 20) - 7;
+    snprintf(m->name, sizeof m->name, "big-negative");
+    check_bound(m, AX_PATH_LUT, 3, 2);
+    ax_mult_free(m);
+}
+/* -128 * -128 = 16384: bound 131071 */
+Test(gemm, bound_exact)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8);
+    check_bound(m, AX_PATH_EXACT, 2, 3);
+    ax_mult_free(m);
+}
+/* the low-rank terms wrap modulo 2^32 inside the int32 lanes; with no
+ * denominator the sum is exact up to the table's own bound */
+Test(gemm, bound_lowrank)
+{
+    ax_mult *m = low_rank(AX_S8, AX_S8, 2, 3, 30, 20, 41);
+    check_bound(m, AX_PATH_LOWRANK, 2, 3);
+    ax_mult_free(m);
+}
+/* INT32_MIN and INT32_MAX: one product fits, two do not */
+Test(gemm, bound_extremes)
+{
+    ax_mult *m = random_mult("extremes", 0, 1, 16);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (rnd() & 1) ? INT32_MAX : INT32_MIN;
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_max_k(p, 0), 1);
+    cr_assert_eq(ax_gemm_plan_max_k(p, 1), 0);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    m = random_mult("zero", 0, 1, 15);
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_max_k(p, 0), SIZE_MAX);
+    ax_gemm_plan_free(p);
     ax_mult_free(m);
 }

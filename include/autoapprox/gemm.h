@@ -8,9 +8,12 @@
  * them). Every path (ISA x method) returns exactly what ax_gemm_reference
  * returns, for every table and shape: that is the contract the tests pin.
  *
- * Accumulation is int32 in two's complement: a sum that leaves the int32
- * range wraps modulo 2^32 on every path alike (as a hardware accumulator
- * would). ax_gemm_plan_max_k() gives the K up to which no sum can wrap. */
+ * Accumulation is exact int32. Packing weights refuses a K for which a sum
+ * of K products (plus the corrections the caller declares, ax_acc_extra)
+ * could leave the int32 range: ax_gemm_plan_max_k_ex() gives that bound,
+ * and every packing entry point (ax_gemm_pack_weights*, ax_conv2d_pack_
+ * weights*) and run (ax_gemm, ax_conv2d) enforces it with a clear error.
+ * Only the reference oracles wrap modulo 2^32. */
 #ifndef AUTOAPPROX_GEMM_H
 #define AUTOAPPROX_GEMM_H
 
@@ -59,16 +62,36 @@ const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p);
  * column of the table after subtracting that column's minimum (1..4; 0 for
  * the EXACT and LOWRANK paths). */
 int ax_gemm_plan_planes(const ax_gemm_plan *p);
-/* The largest K for which no sum of K products of this table (plus an int32
- * correction of at most `extra` in magnitude, e.g. zero-point terms) can
- * leave the int32 range. */
+/* What the caller adds to every sum after the GEMM, as bounds on its
+ * magnitude: per_k for each of the K terms (zero-point corrections grow with
+ * K: |zw|*max|a| + |za|*max|w| + |za*zw|) plus a fixed part (the bias). */
+typedef struct ax_acc_extra {
+    int64_t per_k, fixed;
+} ax_acc_extra;
+/* The corrections of zero points za (activations) and zw (weights, the
+ * largest |zw| of any channel) and a bias of at most |bias|, for this
+ * plan's operand types. */
+ax_acc_extra ax_acc_extra_zero_points(const ax_gemm_plan *p, int32_t za, int32_t zw, int64_t bias);
+/* The largest K for which every sum of K products of this table plus the
+ * corrections `extra` (NULL: none) stays in the int32 range:
+ *   K * (max(T, 0) + per_k) + fixed <= INT32_MAX  and
+ *   K * (max(-T, 0) + per_k) + fixed <= 2^31.
+ * SIZE_MAX when nothing can overflow (all-zero table, no corrections).
+ * Holds for every path: LOWRANK sums its integer terms modulo 2^32 with no
+ * division (denominator 1), so its int32 result is the true sum whenever
+ * that fits; LUT 16-bit partial sums are widened inside the kernels. */
+size_t ax_gemm_plan_max_k_ex(const ax_gemm_plan *p, const ax_acc_extra *extra);
+/* The same with a fixed correction of at most |extra| and no per-k part. */
 size_t ax_gemm_plan_max_k(const ax_gemm_plan *p, int64_t extra);
 
 /* Weights of one layer, packed once into the form the plan's kernel reads.
- * B is K x N row-major bytes with row stride ldb. */
+ * B is K x N row-major bytes with row stride ldb. Refused (-1, err says
+ * why) when K > ax_gemm_plan_max_k_ex(p, extra); extra NULL: none. */
 typedef struct ax_packed_weights ax_packed_weights;
 int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
                          ax_packed_weights **out, ax_error *err);
+int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                            const ax_acc_extra *extra, ax_packed_weights **out, ax_error *err);
 void ax_packed_weights_free(ax_packed_weights *w);
 
 /* Activations: M x K row-major bytes, row stride lda >= K (an im2col row
@@ -84,7 +107,7 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
 size_t ax_packed_weights_k(const ax_packed_weights *w);
 size_t ax_packed_weights_n(const ax_packed_weights *w);
 
-/* The oracle: plain and obviously correct (sums wrap modulo 2^32). */
+/* The oracle: plain and obviously correct, any K (sums wrap modulo 2^32). */
 void ax_gemm_reference(const int32_t table[AX_TABLE_SIZE], size_t M, size_t N, size_t K, const uint8_t *A,
                        size_t lda, const uint8_t *B, size_t ldb, int32_t *C, size_t ldc, bool accumulate);
 
@@ -116,17 +139,22 @@ typedef struct ax_conv2d_shape {
 /* Fills out_h/out_w; -1 with err when the shape is inconsistent. */
 int ax_conv2d_output_size(const ax_conv2d_shape *s, size_t *out_h, size_t *out_w, ax_error *err);
 
+/* Weights packed once per layer: they do not depend on s->batch (one
+ * packing serves every batch size). Refused when the GEMM's K =
+ * kernel_h*kernel_w*in_c/groups exceeds ax_gemm_plan_max_k_ex(p, extra). */
 typedef struct ax_conv2d_weights ax_conv2d_weights;
 int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
                            ax_conv2d_weights **out, ax_error *err);
+int ax_conv2d_pack_weights_ex(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
+                              const ax_acc_extra *extra, ax_conv2d_weights **out, ax_error *err);
 void ax_conv2d_weights_free(ax_conv2d_weights *w);
 
 /* Y: batch x out_h x out_w x out_c int32 (NHWC). The weights must have been
- * packed for this plan and shape. */
+ * packed for this plan and shape (any batch size). */
 int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
               int32_t *Y, bool accumulate, int threads, ax_error *err);
 
-/* The oracle: the direct seven-deep loop (sums wrap modulo 2^32). The shape
+/* The oracle: the direct seven-deep loop, any K (sums wrap modulo 2^32). The shape
  * must be valid (see ax_conv2d_output_size). */
 void ax_conv2d_reference(const int32_t table[AX_TABLE_SIZE], const ax_conv2d_shape *s, const uint8_t *X,
                          const uint8_t *W, int32_t *Y, bool accumulate);

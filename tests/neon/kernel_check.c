@@ -7,7 +7,8 @@
  * extreme, 255-byte planes, per-column offsets, rank 2) and shapes (1, odd,
  * primes, K = 0 and past the 16-bit widening point, strides, accumulate),
  * plus ax_conv2d on each path and which kernel the dispatch picked, on 1, 2
- * and 3 OpenMP threads. tests/neon/run.sh builds it with the kernels and
+ * and 3 OpenMP threads; a K past the table's accumulator bound must be
+ * refused. tests/neon/run.sh builds it with the kernels and
  * runs it under qemu-aarch64. Prints one line per failure and ends with
  * "neon: N passed, N failed"; exits 1 on any failure. */
 #include "autoapprox/gemm.h"
@@ -49,7 +50,7 @@ static void fill(ax_mult *m, kind k, ax_operand act, ax_operand wgt, const char 
         case NEGATIVE: v = -1 - (int32_t)(rnd() % (1u << 20)); break;
         case ZERO: v = 0; break;
         case EXTREME: v = rnd() % 2 ? INT32_MAX : INT32_MIN; break;
-        case MAX_BYTES: v = a == 0 ? 0 : 0xffffff; break; /* every plane byte 255: widening at its limit */
+        case MAX_BYTES: v = a == 0 ? 0 : 0xffff; break; /* every plane byte 255: widening at its limit */
         case COLUMN_OFFSET: v = (int32_t)(w * 8388593u) - (int32_t)(rnd() % 256); break;
         case TRUNC: v = exact & ~7; break;
         case RANK2: v = exact + (int32_t)((a & 3) * (w & 7)) - 5 * (int32_t)(((a >> 4) & 1) * ((w >> 2) & 3)); break;
@@ -72,8 +73,29 @@ static const shape SHAPES[] = {{1, 1, 1},     {1, 7, 3},      {3, 5, 1},     {13
 static int passed, failed;
 
 /* One plan on one shape: random operands and strides, reference vs ax_gemm. */
+/* A K past the accumulator bound must be refused, with the bound named. */
+static void check_refused(const ax_mult *m, const ax_gemm_plan *p, size_t K, size_t N)
+{
+    uint8_t *B = calloc(K * N + 1, 1);
+    ax_packed_weights *W = NULL;
+    ax_error err = {{0}};
+    if (B && ax_gemm_pack_weights(p, K, N, B, N, &W, &err) == -1 && !W && strstr(err.msg, "largest exact K")) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAIL %s %s: K=%zu past the bound %zu was not refused\n", m->name, ax_gemm_plan_kernel_name(p), K,
+               ax_gemm_plan_max_k(p, 0));
+    }
+    ax_packed_weights_free(W);
+    free(B);
+}
+
 static void check(const ax_mult *m, const ax_gemm_plan *p, shape s, bool acc, int threads)
 {
+    if (s.K > ax_gemm_plan_max_k(p, 0)) {
+        check_refused(m, p, s.K, s.N);
+        return;
+    }
     size_t lda = s.K + rnd() % 3, ldb = s.N + rnd() % 3, ldc = s.N + rnd() % 3;
     uint8_t *A = malloc(s.M * lda + 1), *B = malloc(s.K * ldb + 1);
     int32_t *want = malloc(sizeof(int32_t) * s.M * ldc), *got = malloc(sizeof(int32_t) * s.M * ldc);
@@ -142,7 +164,13 @@ static void check_conv(const ax_mult *m, const ax_gemm_plan *p, const ax_conv2d_
         for (size_t i = 0; i < ny; i++) want[i] = (int32_t)rnd();
         memcpy(got, want, sizeof(int32_t) * ny);
         ax_conv2d_reference(m->table, s, X, W, want, acc);
-        ok = ax_conv2d_pack_weights(p, s, W, &cw, &err) == 0 && ax_conv2d(p, s, X, cw, got, acc, threads, &err) == 0;
+        if (s->kernel_h * s->kernel_w * (s->in_c / s->groups) > ax_gemm_plan_max_k(p, 0)) { /* refused */
+            ok = ax_conv2d_pack_weights(p, s, W, &cw, &err) == -1 && strstr(err.msg, "largest exact K");
+            memcpy(got, want, sizeof(int32_t) * ny);
+        } else {
+            ok = ax_conv2d_pack_weights(p, s, W, &cw, &err) == 0 &&
+                 ax_conv2d(p, s, X, cw, got, acc, threads, &err) == 0;
+        }
     }
     size_t bad = 0;
     for (size_t i = 0; ok && i < ny; i++) bad += want[i] != got[i];

@@ -1,0 +1,143 @@
+/* lut_dwconv_256x1__avx512vbmi.c - the depthwise microkernel for AVX-512
+ * VBMI (dwconv2d.c, ax_dw_ukernel): one output channel, up to 256 output
+ * pixels per pass. The GEMM kernel's weight-stationary scheme turned
+ * around: K (the taps) is tiny, so the pixels are the vector: for each tap,
+ * the 256 min-subtracted products of its weight are loaded as byte planes
+ * (four zmm per plane) and serve four blocks of 64 pixels, each a
+ * contiguous run of input bytes (the phase planes of dwconv2d.c), looked
+ * up with four vpermb per plane (lut_planes_avx512.h). 16-bit partial sums
+ * are widened into int32 every 256 taps. The store writes 16 channels of a
+ * pixel as one 64-byte row of the NHWC output (16x16 int32 transposes). Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
+#include "kernels/avx512/lut_planes_avx512.h"
+#include "kernels/gemm_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+enum { TC = 256 }; /* taps per round of 16-bit sums */
+
+/* SB blocks of 64 pixels from pixel i0 (n pixels in all: later lanes are
+ * masked off), taps [t0, t1), P planes: adds the sums into acc + i0. */
+static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB,
+                                                        const uint8_t *const *src, const uint8_t *w, size_t t0,
+                                                        size_t t1, size_t i0, size_t n, uint32_t *acc)
+{
+    __m512i S[4][4], O[4][4];
+    __mmask64 live[4];
+#pragma GCC unroll 4
+    for (int s = 0; s < SB; s++) {
+        size_t at = i0 + 64 * (size_t)s, left = n > at ? n - at : 0;
+        live[s] = left >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)left);
+#pragma GCC unroll 4
+        for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
+    }
+    for (size_t t = t0; t < t1; t++) {
+        const uint8_t *tab = planes + (size_t)w[t] * (size_t)P * 256;
+        __m512i T[4][4];
+#pragma GCC unroll 4
+        for (int q = 0; q < P; q++)
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) T[q][i] = _mm512_load_si512(tab + q * 256 + 64 * i);
+        const uint8_t *a = src[t] + i0;
+#pragma GCC unroll 4
+        for (int s = 0; s < SB; s++) {
+            __m512i x = _mm512_maskz_loadu_epi8(live[s], a + 64 * s);
+            __mmask64 b7 = _mm512_movepi8_mask(x), b6 = _mm512_movepi8_mask(_mm512_add_epi8(x, x));
+#pragma GCC unroll 4
+            for (int q = 0; q < P; q++) {
+                __m512i r = ax_lut64(x, b6, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
+                S[s][q] = _mm512_add_epi16(S[s][q], r);
+                O[s][q] = _mm512_add_epi16(O[s][q], _mm512_srli_epi16(r, 8));
+                __asm__("" : "+v"(S[s][q]), "+v"(O[s][q])); /* keeps the sums in place */
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int s = 0; s < SB; s++)
+#pragma GCC unroll 4
+        for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + i0 + 64 * (size_t)s);
+}
+
+#define BLOCK_FN(P, SB)                                                                                       \
+    static void block_##P##_##SB(const uint8_t *planes, const uint8_t *const *src, const uint8_t *w, size_t t0, \
+                                 size_t t1, size_t i0, size_t n, uint32_t *acc)                              \
+    {                                                                                                         \
+        block(planes, P, SB, src, w, t0, t1, i0, n, acc);                                                     \
+    }
+BLOCK_FN(1, 1) BLOCK_FN(1, 2) BLOCK_FN(1, 3) BLOCK_FN(1, 4)
+BLOCK_FN(2, 1) BLOCK_FN(2, 2) BLOCK_FN(2, 3) BLOCK_FN(2, 4)
+BLOCK_FN(3, 1) BLOCK_FN(3, 2)
+BLOCK_FN(4, 1)
+
+typedef void (*block_fn)(const uint8_t *, const uint8_t *const *, const uint8_t *, size_t, size_t, size_t, size_t,
+                         uint32_t *);
+static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_4},
+                                      {block_2_1, block_2_2, block_2_3, block_2_4},
+                                      {block_3_1, block_3_2, NULL, NULL},
+                                      {block_4_1, NULL, NULL, NULL}};
+static const size_t max_sb[4] = {4, 4, 2, 1};
+
+static void run(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps, size_t n,
+                uint32_t *acc)
+{
+    int P = p->dw_nplanes;
+    size_t nb = (n + 63) / 64;
+    memset(acc, 0, nb * 64 * sizeof *acc);
+    for (size_t b0 = 0; b0 < nb;) {
+        size_t sb = nb - b0 < max_sb[P - 1] ? nb - b0 : max_sb[P - 1];
+        for (size_t t0 = 0; t0 < ntaps; t0 += TC)
+            blocks[P - 1][sb - 1](p->dw_planes, src, w, t0, ntaps - t0 < TC ? ntaps : t0 + TC, b0 * 64, n, acc);
+        b0 += sb;
+    }
+}
+
+/* r[i][j] -> o[j][i] for 16 x 16 int32: unpacks of 32 and 64 bits, then
+ * two rounds of 128-bit lane shuffles. */
+static inline __attribute__((always_inline)) void transpose16(const __m512i r[16], __m512i o[16])
+{
+    __m512i t[16], u[4][4];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) { /* u[g][c]: lane l holds column 4l + c of rows 4g..4g+3 */
+        u[g][0] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        u[g][1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        u[g][2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        u[g][3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512i P = _mm512_shuffle_i32x4(u[0][c], u[1][c], 0x88), Q = _mm512_shuffle_i32x4(u[0][c], u[1][c], 0xdd);
+        __m512i R = _mm512_shuffle_i32x4(u[2][c], u[3][c], 0x88), S = _mm512_shuffle_i32x4(u[2][c], u[3][c], 0xdd);
+        o[c] = _mm512_shuffle_i32x4(P, R, 0x88);
+        o[8 + c] = _mm512_shuffle_i32x4(P, R, 0xdd);
+        o[4 + c] = _mm512_shuffle_i32x4(Q, S, 0x88);
+        o[12 + c] = _mm512_shuffle_i32x4(Q, S, 0xdd);
+    }
+}
+
+/* 16 pixels x 16 channels at a time: the channels' runs are loaded as rows
+ * and transposed into one 64-byte output row per pixel. */
+static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
+                  size_t ws, uint32_t *Y, size_t ldy, bool accumulate)
+{
+    __mmask16 m = nch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nch) - 1);
+    __m512i c = _mm512_maskz_loadu_epi32(m, corr);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t x0 = 0; x0 < ow; x0 += 16) {
+            size_t xn = ow - x0 < 16 ? ow - x0 : 16;
+            __mmask16 mx = (__mmask16)_bzhi_u32(0xffff, (unsigned)xn);
+            __m512i in[16], out[16];
+            for (size_t j = 0; j < 16; j++)
+                in[j] = j < nch ? _mm512_maskz_loadu_epi32(mx, acc + j * lda + r * ws + x0) : _mm512_setzero_si512();
+            transpose16(in, out);
+            for (size_t i = 0; i < xn; i++) {
+                uint32_t *y = Y + (r * ow + x0 + i) * ldy;
+                __m512i v = _mm512_add_epi32(out[i], c);
+                if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, y));
+                _mm512_mask_storeu_epi32(y, m, v);
+            }
+        }
+}
+
+const ax_dw_ukernel ax_dw_ukernel_avx512vbmi = {.name = "lut_dwconv_256x1__avx512vbmi", .run = run, .store = store};

@@ -1,0 +1,43 @@
+/* lut_planes_avx512.h - what the AVX-512 VBMI LUT kernels (GEMM and
+ * depthwise) share: the 256-entry byte lookup of 64 activations in one byte
+ * plane held as four zmm, and the widening of the 16-bit partial sums into
+ * int32 row sums. Include only from files compiled with -mavx512vbmi. */
+#ifndef AX_LUT_PLANES_AVX512_H
+#define AX_LUT_PLANES_AVX512_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+/* T[x] for 64 activation bytes x, T the plane's quarters T0..T3: quarters
+ * 0|1 and 2|3 chosen by bit 6 (b6, merge-masked vpermb), then by bit 7. */
+static inline __attribute__((always_inline)) __m512i ax_lut64(__m512i x, __mmask64 b6, __mmask64 b7, __m512i T0,
+                                                              __m512i T1, __m512i T2, __m512i T3)
+{
+    __m512i r01 = _mm512_mask_permutexvar_epi8(_mm512_permutexvar_epi8(x, T0), b6, x, T1);
+    __m512i r23 = _mm512_mask_permutexvar_epi8(_mm512_permutexvar_epi8(x, T2), b6, x, T3);
+    return _mm512_mask_blend_epi8(b7, r01, r23);
+}
+
+/* Adds the 16-bit sums (S, O) of plane q for 64 rows into acc[64]: a lane of
+ * S holds even + 256*odd and one of O the odd byte's sum (mod 2^16), both
+ * exact for up to 256 additions of bytes. */
+static inline __attribute__((always_inline)) void ax_lut_widen(__m512i S, __m512i O, int q, uint32_t *acc)
+{
+    const __m512i idx0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i idx1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512i E = _mm512_sub_epi16(S, _mm512_slli_epi16(O, 8));
+    __m512i lo = _mm512_unpacklo_epi16(E, O), hi = _mm512_unpackhi_epi16(E, O);
+    __m512i w0 = _mm512_permutex2var_epi64(lo, idx0, hi); /* rows 0..31 */
+    __m512i w1 = _mm512_permutex2var_epi64(lo, idx1, hi); /* rows 32..63 */
+    __m512i d[4] = {_mm512_cvtepu16_epi32(_mm512_castsi512_si256(w0)),
+                    _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w0, 1)),
+                    _mm512_cvtepu16_epi32(_mm512_castsi512_si256(w1)),
+                    _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w1, 1))};
+    for (int i = 0; i < 4; i++) {
+        __m512i a = _mm512_loadu_si512(acc + 16 * i);
+        a = _mm512_add_epi32(a, _mm512_slli_epi32(d[i], (unsigned)(8 * q)));
+        _mm512_storeu_si512(acc + 16 * i, a);
+    }
+}
+
+#endif

@@ -1,0 +1,237 @@
+/* dwconv2d.c - grouped convolutions with few input channels per group
+ * (depthwise: one), which as GEMMs would be thousands of tiny ones (N = 1,
+ * K = 9), run directly, weight-stationary per output channel and vectorized
+ * over output pixels (never over K, which is tiny):
+ *
+ * - Each image is laid out once as padded channel planes (pad_byte filled
+ *   in), split into stride phases: padded pixel (y, x) of channel c lives in
+ *   phase (y % sh, x % sw) at (y / sh, x / sw), a plane of hs x ws bytes.
+ *   Tap (ky, kx) of output pixel (oy, ox) is then byte oy*ws + ox of its
+ *   phase plane, shifted by a per-tap offset: for every tap, a run of output
+ *   pixels reads a contiguous run of input bytes, whatever the stride.
+ * - Output rows are computed "wide": ws pixels a row, of which the first ow
+ *   are kept, so a chunk of output rows is one contiguous run per tap.
+ * - The microkernel (ax_dw_ukernel: byte-plane permutes on AVX-512, table
+ *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
+ *   sums are then written into NHWC together.
+ * Tasks are (image, 16 channels, chunk of output rows): independent, so any
+ * thread count gives the same bits. */
+#include "gemm_internal.h"
+#include "kernels/transpose_u8.h"
+#include "lut/ax_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* output channels per task (the store's width); wide pixels per task: the
+ * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, stay in L1) */
+enum { CB = 16 };
+
+typedef struct dw_job {
+    const ax_gemm_plan *p;
+    const ax_conv2d_shape *s;
+    size_t oh, ow, hs, ws, pb; /* pb: bytes per channel (all phases) */
+    size_t ntaps, rows_per, n_cb, n_rc, lda;
+    bool small;                /* phase runs < 16 pixels: to_planes goes through tmp */
+    const uint8_t *planes;     /* [b][c][phase][hs][ws] */
+    const uint8_t *wt;         /* [o][t] */
+    const uint32_t *corr;      /* [o] */
+    size_t *tap_off, *tap_ch;  /* per tap: offset in a channel's planes, input channel within the group */
+    int32_t *Y;
+    bool accumulate;
+} dw_job;
+
+static bool mul_overflows(size_t a, size_t b, size_t *out)
+{
+    if (a && b > SIZE_MAX / a) return true;
+    *out = a * b;
+    return false;
+}
+
+/* dst[k * ldd + m] = src[m * lda + k] for m < n, k < C */
+static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd)
+{
+    size_t m16 = 0, k16 = 0;
+#if defined(__SSE2__)
+    m16 = n / 16 * 16, k16 = C / 16 * 16;
+    for (size_t k = 0; k < k16; k += 16)
+        for (size_t m = 0; m < m16; m += 16) ax_transpose_16x16_u8(src + m * lda + k, lda, dst + k * ldd + m, ldd);
+#endif
+    for (size_t m = 0; m < n; m++)
+        for (size_t k = m < m16 ? k16 : 0; k < C; k++) dst[k * ldd + m] = src[m * lda + k];
+}
+
+/* dst[x'] = src[x' * sw] for x' < n: a row's stride phase (src may be
+ * read up to 32 bytes past its last element) */
+static void gather_phase(size_t n, const uint8_t *src, size_t sw, uint8_t *dst)
+{
+    if (sw == 1) {
+        memcpy(dst, src, n);
+        return;
+    }
+    size_t i = 0;
+#if defined(__SSE2__)
+    if (sw == 2 && n >= 16) { /* the even bytes of 32 at a time; the last 16 overlap */
+        const __m128i lo = _mm_set1_epi16(0xff);
+        for (;; i += 16) {
+            if (i + 16 > n) i = n - 16;
+            __m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
+            _mm_storeu_si128((__m128i *)(dst + i), _mm_packus_epi16(_mm_and_si128(a, lo), _mm_and_si128(b, lo)));
+            if (i + 16 == n) return;
+        }
+    }
+#endif
+    for (; i < n; i++) dst[i] = src[i * sw];
+}
+
+/* dst[k * ldd + m] = src[m * lda + k] for m < n (n >= 16), k < C: full
+ * 16x16 blocks, the last one of a row overlapping the one before */
+static void transpose_wide(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd)
+{
+#if defined(__SSE2__)
+    size_t k16 = C / 16 * 16;
+    for (size_t k = 0; k < k16; k += 16)
+        for (size_t m = 0;; m += 16) {
+            if (m + 16 > n) m = n - 16;
+            ax_transpose_16x16_u8(src + m * lda + k, lda, dst + k * ldd + m, ldd);
+            if (m + 16 == n) break;
+        }
+    if (k16 < C) transpose(n, C - k16, src + k16, lda, dst + k16 * ldd, ldd);
+#else
+    transpose(n, C, src, lda, dst, ldd);
+#endif
+}
+
+/* Image b of X (NHWC) into its padded, phase-split channel planes. A run of
+ * pixels of one input row and stride phase (every sw-th pixel) is one
+ * transpose (source stride sw*C) straight into the planes when it has 16
+ * pixels or more; small images are transposed whole into channel rows
+ * first (tmp: in_c x in_h*in_w), whose rows are then copied phase by phase. */
+static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img, uint8_t *tmp)
+{
+    const ax_conv2d_shape *s = j->s;
+    size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, hw = s->in_h * s->in_w;
+    memset(img, s->pad_byte, C * j->pb);
+    bool small = j->small;
+    if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
+    for (size_t px = 0; px < sw; px++) {
+        if (s->in_w - 1 + s->pad_left < px) continue;
+        size_t lo = px >= s->pad_left ? 0 : (s->pad_left - px + sw - 1) / sw;
+        size_t hi = (s->in_w - 1 + s->pad_left - px) / sw + 1;
+        if (hi <= lo) continue;
+        size_t x0 = lo * sw + px - s->pad_left; /* first input column of the run */
+        for (size_t y = 0; y < s->in_h; y++) {
+            size_t yp = y + s->pad_top;
+            uint8_t *dst = img + ((yp % sh) * sw + px) * j->hs * j->ws + yp / sh * j->ws + lo;
+            if (!small && hi - lo >= 16) {
+                transpose_wide(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
+                continue;
+            }
+            if (!small) { /* a short run in a wide image (wide padding): plain loop */
+                transpose(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
+                continue;
+            }
+            for (size_t c = 0; c < C; c++)
+                gather_phase(hi - lo, tmp + c * hw + y * s->in_w + x0, sw, dst + c * j->pb);
+        }
+    }
+}
+
+/* One task: channels [o0, o0 + nch) of image b, output rows [oy0, oy0 + rows). */
+static void run_task(const dw_job *j, size_t task, const uint8_t **src, uint32_t *acc)
+{
+    const ax_conv2d_shape *s = j->s;
+    size_t rc = task % j->n_rc, cb = task / j->n_rc % j->n_cb, b = task / j->n_rc / j->n_cb;
+    size_t oy0 = rc * j->rows_per, rows = j->oh - oy0 < j->rows_per ? j->oh - oy0 : j->rows_per;
+    size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
+    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, n = (rows - 1) * j->ws + j->ow;
+    const uint8_t *img = j->planes + b * s->in_c * j->pb + oy0 * j->ws;
+    for (size_t c = 0; c < nch; c++) {
+        size_t o = o0 + c, ci0 = o / og * cg;
+        for (size_t t = 0; t < j->ntaps; t++) src[t] = img + (ci0 + j->tap_ch[t]) * j->pb + j->tap_off[t];
+        j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
+    }
+    uint32_t *Y = (uint32_t *)j->Y + ((b * j->oh + oy0) * j->ow) * s->out_c + o0;
+    j->p->dw->store(acc, j->lda, nch, j->corr + o0, rows, j->ow, j->ws, Y, s->out_c, j->accumulate);
+}
+
+static void tap_layout(dw_job *j)
+{
+    const ax_conv2d_shape *s = j->s;
+    size_t cg = s->in_c / s->groups, t = 0;
+    for (size_t ky = 0; ky < s->kernel_h; ky++)
+        for (size_t kx = 0; kx < s->kernel_w; kx++)
+            for (size_t i = 0; i < cg; i++, t++) {
+                size_t dy = ky * s->dilation_h, dx = kx * s->dilation_w;
+                size_t phase = (dy % s->stride_h) * s->stride_w + dx % s->stride_w;
+                j->tap_off[t] = phase * j->hs * j->ws + dy / s->stride_h * j->ws + dx / s->stride_w;
+                j->tap_ch[t] = i;
+            }
+}
+
+int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err)
+{
+    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
+    size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
+    j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;
+    j.ntaps = s->kernel_h * s->kernel_w * (s->in_c / s->groups);
+    size_t bytes;
+    if (mul_overflows(j.hs * j.ws, s->stride_h * s->stride_w, &j.pb) ||
+        mul_overflows(s->batch * s->in_c, j.pb, &bytes) || bytes > SIZE_MAX - 64)
+        return ax_fail(err, "conv2d: sizes too large");
+    j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
+    j.n_rc = (oh + j.rows_per - 1) / j.rows_per;
+    j.n_cb = (s->out_c + CB - 1) / CB;
+    j.lda = ((j.rows_per - 1) * j.ws + ow + 63) / 64 * 64;
+    uint8_t *planes = malloc(bytes + 64);
+    j.tap_off = malloc(2 * j.ntaps * sizeof *j.tap_off);
+    if (!planes || !j.tap_off) {
+        free(planes), free(j.tap_off);
+        return ax_fail(err, "conv2d: out of memory for %zu bytes of channel planes", bytes);
+    }
+    j.tap_ch = j.tap_off + j.ntaps;
+    j.small = s->in_w / s->stride_w < 17;
+    j.planes = planes;
+    tap_layout(&j);
+    size_t tasks = s->batch * j.n_cb * j.n_rc;
+    bool ok = true;
+#ifdef _OPENMP
+    threads = ax_default_threads(threads);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#else
+    (void)threads;
+#endif
+    {
+        const uint8_t **src = malloc(j.ntaps * sizeof *src);
+        uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc);
+        uint8_t *tmp = j.small ? malloc(s->in_h * s->in_w * s->in_c + 64) : NULL; /* gather_phase reads past a row */
+        if (!src || !acc || (j.small && !tmp)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            ok = false;
+        }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp for schedule(static)
+#endif
+        for (size_t b = 0; b < s->batch; b++)
+            if (ok) to_planes(&j, X, b, planes + b * s->in_c * j.pb, tmp);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (size_t t = 0; t < tasks; t++)
+            if (ok) run_task(&j, t, src, acc);
+        free(src);
+        free(acc);
+        free(tmp);
+    }
+    free(planes);
+    free(j.tap_off);
+    return ok ? 0 : ax_fail(err, "conv2d: out of memory");
+}
