@@ -251,6 +251,7 @@ static int quantize_on_the_fly(ax_nn_model *m, const eval_opts *o, const eval_mu
                         "(or quantize it first: autoapprox quantize --calib)", o->model, err.msg);
     size_t h, w, c, n = (size_t)o->calib, got = 0, skipped = 0;
     ax_source_shape(cal.src, &h, &w, &c);
+    if (n > ax_source_count(cal.src)) n = ax_source_count(cal.src);
     float *x = malloc(n * h * w * c * sizeof *x);
     int rc = x ? ax_eval_load_items(cal.src, &d->pp, n, x, &got, &skipped, &note, &err) : -1;
     if (!x) ax_strlcpy(err.msg, "calibration: out of memory", sizeof err.msg);
