@@ -11,6 +11,7 @@
 #include "autoapprox/nn.h"
 #include "lut/ax_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +252,7 @@ static int quantize_on_the_fly(ax_nn_model *m, const eval_opts *o, const eval_mu
                         "(or quantize it first: autoapprox quantize --calib)", o->model, err.msg);
     size_t h, w, c, n = (size_t)o->calib, got = 0, skipped = 0;
     ax_source_shape(cal.src, &h, &w, &c);
+    if (n > ax_source_count(cal.src)) n = ax_source_count(cal.src);
     float *x = malloc(n * h * w * c * sizeof *x);
     int rc = x ? ax_eval_load_items(cal.src, &d->pp, n, x, &got, &skipped, &note, &err) : -1;
     if (!x) ax_strlcpy(err.msg, "calibration: out of memory", sizeof err.msg);
@@ -485,7 +487,9 @@ static int run(const eval_opts *o, const ax_nn_model *m, ax_nn_runtime *rt, cons
                          o->logits != NULL);
         ax_sha256_hex(buf, (size_t)n, run_key);
         snprintf(ckpt, sizeof ckpt, "%s/%.16s.ckpt", o->cache, run_key);
-        mkdir(o->cache, 0777); /* the cache opens it again and says what is wrong */
+        struct stat st;
+        if ((mkdir(o->cache, 0777) != 0 && errno != EEXIST) || stat(o->cache, &st) != 0 || !S_ISDIR(st.st_mode))
+            return cli_fail(AX_EXIT_FAIL, "--cache %s: not a folder, and cannot be made one", o->cache);
         eo.checkpoint = ckpt;
     }
     size_t count = ax_source_count(d->src);
