@@ -11,12 +11,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
-/* im2col bytes per chunk (L2-sized); most input channels per group for the direct loop */
-enum { DIRECT_MAX_CG = 4 }; /* (im2col chunk: the plan's im2col_bytes, L2-sized) */
+/* most input channels per group for the direct loop (dwconv2d.c); the
+ * im2col rows per chunk follow the plan's im2col_bytes (L2-sized) */
+enum { DIRECT_MAX_CG = 4 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
