@@ -69,6 +69,11 @@ struct ax_gemm_plan {
     int terms;
     int16_t (*amap)[256], (*wmap)[256];
     int32_t *table_t; /* the table transposed, [w][a] (direct depthwise convolution) */
+    /* LUT and LUTROW: the row-table kernel (lutrow.h), NULL when the ISA has
+     * none; a LUT plan runs it when ax_lutrow_wanted says so. lut_name: the
+     * LUT plan's other kernel(s). */
+    const struct ax_lutrow_ukernel *lutrow;
+    char lut_name[96];
 };
 
 /* At most this many low-rank terms besides the exact product. */
