@@ -16,6 +16,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -27,8 +30,9 @@ enum { OFF_BYTES = 1 << 24, PACK_ROWS = 16 };
 const ax_lutrow_ukernel *ax_lutrow_for(ax_isa isa)
 {
 #if defined(__x86_64__)
-    if (isa == AX_ISA_AVX512) return &ax_lutrow_ukernel_avx512f;
-    if (isa == AX_ISA_AVX2) return &ax_lutrow_ukernel_avx2;
+    /* AVX-512 too: a zmm kernel (16 columns, 2 k per 32 KiB of tables) was
+     * measured ~10% slower, its strip traffic per MAC being twice as high */
+    if (isa == AX_ISA_AVX512 || isa == AX_ISA_AVX2) return &ax_lutrow_ukernel_avx2;
 #endif
     (void)isa;
     return NULL;
@@ -80,7 +84,31 @@ static void pack_rows(const job *j, size_t m0, size_t rows, size_t k0, size_t kn
     size_t r1 = rows - r < PACK_ROWS ? rows : r + PACK_ROWS;
     unsigned shift = (unsigned)__builtin_ctzll(scale);
     const uint8_t *A = j->A + m0 * j->lda + k0;
-    for (size_t b = 0; b * KB < kn; b++)
+    size_t b0 = 0;
+#if defined(__SSE2__)
+    /* 16 k of a row at a time: widened to 16 bits, shifted, stored as 16/KB records */
+    size_t k16 = kn / 16 * 16;
+    const __m128i zero = _mm_setzero_si128(), cnt = _mm_cvtsi32_si128((int)shift);
+    for (size_t k = 0; k < k16; k += 16)
+        for (size_t m = r; m < r1; m++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(A + m * j->lda + k));
+            __m128i v[2] = {_mm_sll_epi16(_mm_unpacklo_epi8(x, zero), cnt),
+                            _mm_sll_epi16(_mm_unpackhi_epi8(x, zero), cnt)};
+            uint16_t *o = j->off + k / KB * bs + m * KB;
+            if (KB == 4) {
+                for (int h = 0; h < 2; h++) {
+                    _mm_storel_epi64((__m128i *)(o + (2 * h) * bs), v[h]);
+                    _mm_storel_epi64((__m128i *)(o + (2 * h + 1) * bs), _mm_unpackhi_epi64(v[h], v[h]));
+                }
+            } else {
+                uint32_t t[8];
+                memcpy(t, v, sizeof t);
+                for (int q = 0; q < 8; q++) memcpy(o + q * bs, t + q, 4);
+            }
+        }
+    b0 = KB == 4 || KB == 2 ? k16 / KB : 0;
+#endif
+    for (size_t b = b0; b * KB < kn; b++)
         for (size_t m = r; m < r1; m++) {
             const uint8_t *a = A + m * j->lda + b * KB;
             uint16_t *o = j->off + b * bs + m * KB;

@@ -29,8 +29,7 @@ typedef struct ax_lutrow_ukernel {
 } ax_lutrow_ukernel;
 
 #if defined(__x86_64__)
-extern const ax_lutrow_ukernel ax_lutrow_ukernel_avx2;
-extern const ax_lutrow_ukernel ax_lutrow_ukernel_avx512f;
+extern const ax_lutrow_ukernel ax_lutrow_ukernel_avx2; /* also the AVX-512 one */
 #endif
 
 /* The row-table kernel this ISA has, or NULL. */
