@@ -1,16 +1,17 @@
 /* lutrow.c - the loop nest around the row-table LUT microkernels
  * (kernels/lutrow.h) and their cost model.
  *
- * M is cut into chunks of mc rows and K into chunks of kc (so the chunk's
- * activation offsets, mc x kc uint16, stay bounded). Per (M chunk, K chunk)
- * the threads first turn the activations into byte offsets into the row
- * tables (off[k-block][m][i] = a * 4G, shared by every column group), then
- * share out tiles = column group x row part: a tile builds the KB row
- * tables of each k-block (in L1) and streams all its rows through them,
- * sums in a per-thread strip of G int32 per row (in L2); the tile's last
- * k-block adds the strip into C. Builds are amortized over the chunk's rows,
- * hence the cost model. Every output is summed by one tile, modulo 2^32,
- * so every thread count gives the same bits. */
+ * M is cut into phases and K into chunks so that a phase's activation
+ * offsets (rows x kc uint16) stay within OFF_BYTES; usually one phase and
+ * one chunk hold the whole GEMM. Per (phase, K chunk) the threads first turn
+ * the activations into byte offsets into the row tables (off[k-block][m][i]
+ * = a * 4G, shared by every column group), then share out tiles = row part
+ * (at most mc rows) x column group, with no barrier in between: a tile
+ * builds the KB row tables of each k-block (in L1) and streams its rows
+ * through them, sums in a per-thread strip of G int32 per row (in L2); the
+ * tile's last k-block adds the strip into C. Builds are amortized over a
+ * part's rows, hence the cost model. Every output is summed by one tile,
+ * modulo 2^32, so every thread count gives the same bits. */
 #include "lutrow.h"
 #include "lut/ax_internal.h"
 
@@ -23,9 +24,10 @@
 #include <omp.h>
 #endif
 
-/* Activation offsets per (M chunk, K chunk): each k-block reads only its
- * mc x KB slice, so this bounds memory, not cache use; rows packed at once. */
-enum { OFF_BYTES = 1 << 24, PACK_ROWS = 16 };
+/* Activation offsets per (phase, K chunk): a tile reads only its rows x KB
+ * slice per k-block, so this bounds memory, not cache use (few phases: few
+ * barriers, which a busy machine makes costly); rows packed at once. */
+enum { OFF_BYTES = 1 << 25, PACK_ROWS = 16 };
 
 const ax_lutrow_ukernel *ax_lutrow_for(ax_isa isa)
 {
@@ -68,7 +70,7 @@ typedef struct job {
     const ax_packed_weights *W;
     const uint8_t *A;
     int32_t *C;
-    size_t M, N, K, lda, ldc, mc, kc, parts, n_tiles;
+    size_t M, N, K, lda, ldc, mc, phase, kc, parts;
     bool accumulate;
     uint16_t *off; /* mc x kc, shared */
 } job;
@@ -127,13 +129,14 @@ static void pack_rows(const job *j, size_t m0, size_t rows, size_t k0, size_t kn
         }
 }
 
-/* One tile of one (M chunk, K chunk): column group g, row part. */
-static void run_tile(const job *j, size_t m0, size_t rows, size_t k0, size_t kn, size_t t, uint32_t *R,
+/* One tile of one (phase, K chunk): row part (<= mc rows), column group g;
+ * consecutive tiles share the part's offsets. */
+static void run_tile(const job *j, size_t m0, size_t rows, size_t k0, size_t kn, size_t parts, size_t t, uint32_t *R,
                      uint32_t *strip)
 {
     const ax_lutrow_ukernel *u = j->u;
-    size_t G = u->g, KB = u->kb, g = t / j->parts, part = t % j->parts;
-    size_t r0 = rows * part / j->parts, r1 = rows * (part + 1) / j->parts;
+    size_t G = u->g, KB = u->kb, groups = (j->N + G - 1) / G, g = t % groups, part = t / groups;
+    size_t r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
     size_t n0 = g * G, nn = j->N - n0 < G ? j->N - n0 : G;
     if (r0 == r1) return;
     uint8_t w[64];
@@ -158,8 +161,11 @@ static void run_tile(const job *j, size_t m0, size_t rows, size_t k0, size_t kn,
 
 static void run_chunks(const job *j, bool *ok, uint32_t *R, uint32_t *strip)
 {
-    for (size_t m0 = 0; m0 < j->M; m0 += j->mc) {
-        size_t rows = j->M - m0 < j->mc ? j->M - m0 : j->mc;
+    size_t groups = (j->N + j->u->g - 1) / j->u->g;
+    for (size_t m0 = 0; m0 < j->M; m0 += j->phase) {
+        size_t rows = j->M - m0 < j->phase ? j->M - m0 : j->phase;
+        size_t parts = (rows + j->mc - 1) / j->mc;
+        if (parts < j->parts) parts = j->parts;
         for (size_t k0 = 0; k0 < j->K; k0 += j->kc) {
             size_t kn = j->K - k0 < j->kc ? j->K - k0 : j->kc;
 #ifdef _OPENMP
@@ -169,8 +175,8 @@ static void run_chunks(const job *j, bool *ok, uint32_t *R, uint32_t *strip)
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-            for (size_t t = 0; t < j->n_tiles; t++)
-                if (*ok) run_tile(j, m0, rows, k0, kn, t, R, strip);
+            for (size_t t = 0; t < parts * groups; t++)
+                if (*ok) run_tile(j, m0, rows, k0, kn, parts, t, R, strip);
         }
     }
 }
@@ -187,19 +193,22 @@ int ax_lutrow_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda
     }
     job j = {.p = p, .u = u, .W = W, .A = A, .C = C, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc,
              .accumulate = accumulate};
+    size_t kpad = (K + KB - 1) / KB * KB;
     j.mc = M < u->mc ? M : u->mc;
-    j.kc = OFF_BYTES / sizeof(uint16_t) / j.mc / KB * KB;
+    j.phase = OFF_BYTES / sizeof(uint16_t) / kpad;
+    if (j.phase < j.mc) j.phase = j.mc;
+    if (j.phase > M) j.phase = M;
+    j.kc = OFF_BYTES / sizeof(uint16_t) / j.phase / KB * KB;
     if (j.kc < KB) j.kc = KB;
-    if (j.kc > (K + KB - 1) / KB * KB) j.kc = (K + KB - 1) / KB * KB;
+    if (j.kc > kpad) j.kc = kpad;
 #ifdef _OPENMP
     if (threads <= 0) threads = omp_get_max_threads();
 #endif
     if (threads <= 0) threads = 1;
     size_t groups = (N + G - 1) / G, want = 2 * (size_t)threads;
-    j.parts = threads > 1 && groups < want ? (want + groups - 1) / groups : 1;
-    j.n_tiles = groups * j.parts;
-    j.off = malloc(j.mc * j.kc * sizeof(uint16_t));
-    if (!j.off) return ax_fail(err, "gemm: out of memory for %zu x %zu activation offsets", j.mc, j.kc);
+    j.parts = threads > 1 && groups < want ? (want + groups - 1) / groups : 1; /* at least, per phase */
+    j.off = malloc(j.phase * j.kc * sizeof(uint16_t));
+    if (!j.off) return ax_fail(err, "gemm: out of memory for %zu x %zu activation offsets", j.phase, j.kc);
     bool ok = true;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)

@@ -266,9 +266,10 @@ Test(gemm, extremes)
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (rnd() & 1) ? INT32_MAX : INT32_MIN;
     check_and_free(m, 17);
 }
-/* The row-table kernel past its M chunk (4096 rows) and K chunk (2048 k at
- * 4096 rows), forced (LUTROW) and chosen by a LUT plan's cost model; the
- * cost model keeps M = 1 on the plan's own LUT kernel. */
+/* The row-table kernel past its row part (4096 rows), its phase and K chunk
+ * (32 MiB of offsets: 4096 k at 4096 rows), forced (LUTROW) and chosen by a
+ * LUT plan's cost model; the cost model keeps M = 1 on the plan's own LUT
+ * kernel. */
 Test(gemm, lutrow_chunks)
 {
     ax_mult *m = random_mult("rand-i32", INT32_MIN, 1ull << 32, 41);
@@ -290,7 +291,7 @@ Test(gemm, lutrow_chunks)
         }
     }
     rng_state = 43;
-    check_shape(m, plans, n, (shape){4100, 19, 2100}, false);
+    check_shape(m, plans, n, (shape){4100, 9, 4200}, false);
     check_shape(m, plans, n, (shape){4097, 8, 9}, true);
     for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
     ax_gemm_plan *p = NULL;
