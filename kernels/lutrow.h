@@ -1,5 +1,6 @@
 /* lutrow.h - the activation-indexed row-table LUT kernels (lutrow.c drives
- * them; one microkernel file per ISA). For one k and a group of G
+ * them; the microkernel is avx2/lutrow_gemm_8x4__avx2.c, which AVX-512 CPUs
+ * run too). For one k and a group of G
  * consecutive output columns n..n+G-1, the row table R_k[a] holds the G
  * products T[a*256 + w[k][n+j]] of activation value a: 256 x G int32. Then
  * acc[m][n..n+G-1] += R_k[a[m][k]] is one vector add with a memory operand,
