@@ -276,8 +276,11 @@ void bench_case_body(ax_gb_state *st, void *ctx)
     if (t > 0) ax_gb_set_counter(st, "GMAC/s", macs * iters / t / 1e9, AX_GB_PLAIN);
     if (t > 0 && hz > 0) ax_gb_set_counter(st, "MAC/cycle", macs * iters / t / hz / c->run->threads, AX_GB_PLAIN);
     ax_gb_set_counter(st, "layers", s->layer->mult, AX_GB_PLAIN);
-    char label[128], groups[32] = "";
+    char label[192], groups[32] = "", kernel[112] = "";
     if (s->G > 1) snprintf(groups, sizeof groups, " G=%zu", s->G);
-    snprintf(label, sizeof label, "M=%zu N=%zu K=%zu%s x%d", s->M, s->N, s->K, groups, s->layer->mult);
+    /* a LUT plan has two kernels: name the one this GEMM runs (one call) */
+    if (c->plan && !s->conv && s->G <= 1 && strchr(ax_gemm_plan_kernel_name(c->plan), '|'))
+        snprintf(kernel, sizeof kernel, " %s", ax_gemm_kernel_for(c->plan, s->M, s->K, s->N));
+    snprintf(label, sizeof label, "M=%zu N=%zu K=%zu%s x%d%s", s->M, s->N, s->K, groups, s->layer->mult, kernel);
     ax_gb_set_label(st, label);
 }

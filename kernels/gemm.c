@@ -7,6 +7,7 @@
  * adds their sums. Tiles are independent, so OpenMP
  * threads share them out and every thread count gives the same bits. */
 #include "gemm_internal.h"
+#include "lutrow.h"
 #include "lut/ax_internal.h"
 
 #include <stdlib.h>
@@ -152,6 +153,7 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (ldc < N) return ax_fail(err, "gemm: ldc %zu is smaller than N %zu", ldc, N);
     if (!A || !C) return ax_fail(err, "gemm: missing A or C");
     if (K > SIZE_MAX / 16) return ax_fail(err, "gemm: K %zu is too large", K);
+    if (ax_lutrow_wanted(p, M, K, N)) return ax_lutrow_gemm(p, M, A, lda, W, C, ldc, accumulate, threads, err);
     job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .C = C,
              .accumulate = accumulate};
     j.mr = p->lut ? p->lut->mr : p->exact->mr;

@@ -105,6 +105,11 @@ struct ax_gemm_plan {
     int dw_nplanes;
     uint8_t *dw_own;
     uint32_t *dw_own_colmin;
+    /* LUT and LUTROW: the row-table kernel (lutrow.h), NULL when the ISA has
+     * none; a LUT plan runs it when ax_lutrow_wanted says so. lut_name: the
+     * LUT plan's other kernel(s). */
+    const struct ax_lutrow_ukernel *lutrow;
+    char lut_name[96];
 };
 
 /* At most this many low-rank terms besides the exact product. */

@@ -3,6 +3,7 @@
  * their byte planes) and packs a layer's weights for that plan. Everything
  * here is O(table) or O(KN), done once per multiplier or per layer. */
 #include "gemm_internal.h"
+#include "lutrow.h"
 #include "lut/ax_internal.h"
 
 #include <stdio.h>
@@ -229,7 +230,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     if (path == AX_PATH_EXACT && !exact)
         return ax_fail(err, "gemm plan: multiplier %s is not the exact product; the exact path cannot serve it",
                        m->name);
-    if ((unsigned)path > AX_PATH_LOWRANK) return ax_fail(err, "gemm plan: invalid path %d", (int)path);
+    if ((unsigned)path > AX_PATH_LUTROW) return ax_fail(err, "gemm plan: invalid path %d", (int)path);
 
     ax_gemm_plan *p = calloc(1, sizeof *p);
     if (!p) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
@@ -288,6 +289,12 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
             ax_gemm_plan_free(p);
             return -1;
         }
+        p->lutrow = ax_lutrow_for(isa);
+    } else if (path == AX_PATH_LUTROW) {
+        if (!(p->lutrow = ax_lutrow_for(isa))) {
+            ax_gemm_plan_free(p);
+            return ax_fail(err, "gemm plan: no lutrow kernel for ISA %s (AVX2 and AVX-512 only)", ax_isa_name(isa));
+        }
     } else if (path == AX_PATH_LOWRANK) {
         p->exact = lowrank_for(isa);
     } else {
@@ -298,12 +305,16 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         ax_gemm_plan_free(p);
         return -1;
     }
-    if (!p->lut && !p->exact) {
+    if (!p->lut && !p->exact && !p->lutrow) {
         ax_gemm_plan_free(p);
         return ax_fail(err, "gemm plan: no %s kernel for ISA %s in this build", ax_path_name(path), ax_isa_name(isa));
     }
     if (p->linear) snprintf(p->kernel_name, sizeof p->kernel_name, "%s+%s", p->lut->name, p->exact->name);
-    else snprintf(p->kernel_name, sizeof p->kernel_name, "%s", p->lut ? p->lut->name : p->exact->name);
+    else snprintf(p->kernel_name, sizeof p->kernel_name, "%s",
+                  p->lut ? p->lut->name : p->exact ? p->exact->name : p->lutrow->name);
+    memcpy(p->lut_name, p->kernel_name, sizeof p->lut_name);
+    if (p->lut && p->lutrow)
+        snprintf(p->kernel_name, sizeof p->kernel_name, "%.63s|%.31s", p->lut_name, p->lutrow->name);
     *out = p;
     return 0;
 }
@@ -326,6 +337,12 @@ ax_path ax_gemm_plan_path(const ax_gemm_plan *p) { return p->path; }
 int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
+
+const char *ax_gemm_kernel_for(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
+{
+    if (ax_lutrow_wanted(p, M, K, N)) return p->lutrow->name;
+    return p->lut && p->lutrow ? p->lut_name : p->kernel_name;
+}
 
 static int64_t mag(int64_t v, int64_t cap) { return v < -cap || v > cap ? cap : v < 0 ? -v : v; }
 
@@ -438,7 +455,7 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
         free(corr2);
         free(B2);
     }
-    if (p->lut) {
+    if (p->lut || p->lutrow) {
         w->bt = malloc(K && N ? K * N : 1);
         if (w->bt && w->corr)
             for (size_t n = 0; n < N; n++) {
@@ -451,7 +468,7 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
                 w->corr[n] += c;
             }
     }
-    if (!w->corr || (p->lut && !w->bt) || (p->exact && !w->bx)) {
+    if (!w->corr || ((p->lut || p->lutrow) && !w->bt) || (p->exact && !w->bx)) {
         ax_packed_weights_free(w);
         return ax_fail(err, "gemm weights: out of memory for %zu x %zu", K, N);
     }

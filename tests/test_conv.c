@@ -98,6 +98,7 @@ static void check_mult(ax_mult *m)
             cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_EXACT, &plans[n++], &err), 0, "%s", err.msg);
         else if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
             n++;
+        if (ax_gemm_plan_create(m, isa, AX_PATH_LUTROW, &plans[n], &err) == 0) n++; /* AVX2, AVX-512 */
     }
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
         const ccase *c = &CASES[i];

@@ -35,7 +35,8 @@ static const shape FULL[] = {{1, 1, 1},     {1, 7, 3},      {3, 5, 1},     {13, 
 static const shape REDUCED[] = {{1, 1, 1}, {3, 5, 1}, {13, 17, 31}, {65, 3, 257}, {70, 9, 600}, {4, 5, 0}};
 
 /* The variants this CPU supports for a multiplier: LUT everywhere, EXACT
- * where the table is exact, LOWRANK where the table has that form. */
+ * where the table is exact, LOWRANK where the table has that form, LUTROW
+ * (the row-table kernel on every shape) on AVX2 and AVX-512. */
 static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
 {
     int n = 0;
@@ -46,6 +47,9 @@ static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
         ax_gemm_plan *p = NULL;
         ax_error err;
         if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err) == 0) isas[n] = isa, paths[n++] = AX_PATH_LOWRANK;
+        ax_gemm_plan_free(p);
+        p = NULL;
+        if (ax_gemm_plan_create(m, isa, AX_PATH_LUTROW, &p, &err) == 0) isas[n] = isa, paths[n++] = AX_PATH_LUTROW;
         ax_gemm_plan_free(p);
     }
     return n;
@@ -283,6 +287,39 @@ Test(gemm, extremes)
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (rnd() & 1) ? INT32_MAX : INT32_MIN;
     check_and_free(m, 17);
 }
+/* The row-table kernel past its row part (4096 rows), its phase and K chunk
+ * (32 MiB of offsets: 4096 k at 4096 rows), forced (LUTROW) and chosen by a
+ * LUT plan's cost model; the cost model keeps M = 1 on the plan's own LUT
+ * kernel. */
+Test(gemm, lutrow_chunks)
+{
+    ax_mult *m = random_mult("rand-i32", INT32_MIN, 1ull << 32, 41);
+    ax_gemm_plan *plans[4];
+    int n = 0;
+    ax_error err = {{0}};
+    for (ax_isa isa = AX_ISA_AVX2; isa <= AX_ISA_AVX512; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        for (ax_path path = AX_PATH_LUT; path <= AX_PATH_LUTROW; path += AX_PATH_LUTROW - AX_PATH_LUT) {
+            cr_assert_eq(ax_gemm_plan_create(m, isa, path, &plans[n], &err), 0, "%s", err.msg);
+            const char *name = ax_gemm_plan_kernel_name(plans[n]);
+            cr_assert(strstr(name, "lutrow_gemm_"), "%s", name);
+            cr_assert(strncmp(ax_gemm_kernel_for(plans[n], 25088, 576, 64), "lutrow_gemm_", 12) == 0, "%s", name);
+            if (path == AX_PATH_LUT) {
+                cr_assert(strchr(name, '|'), "%s", name);
+                cr_assert(strncmp(ax_gemm_kernel_for(plans[n], 1, 2048, 1000), "lut_gemm_", 9) == 0, "%s", name);
+            }
+            n++;
+        }
+    }
+    rng_state = 43;
+    check_shape(m, plans, n, (shape){4100, 9, 4200}, false);
+    check_shape(m, plans, n, (shape){4097, 8, 9}, true);
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+    ax_gemm_plan *p = NULL;
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUTROW, &p, &err), -1);
+    cr_assert(strstr(err.msg, "lutrow"), "%s", err.msg);
+    ax_mult_free(m);
+}
 Test(gemm, family_trunc_s8) { check_family("trunc-s8:k=6", 2); }
 Test(gemm, family_drum_u8) { check_family("drum-u8:k=4", 2); }
 Test(gemm, family_mitchell_u8s8) { check_family("mitchell-u8s8", 2); }
@@ -358,6 +395,7 @@ Test(gemm, isa_names)
     cr_assert_eq(ax_isa_parse("sse9", &isa), -1);
     cr_assert(ax_cpu_supports(AX_ISA_SCALAR));
     cr_assert_str_eq(ax_path_name(AX_PATH_LOWRANK), "lowrank");
+    cr_assert_str_eq(ax_path_name(AX_PATH_LUTROW), "lutrow");
 }
 
 Test(gemm, env_isa)

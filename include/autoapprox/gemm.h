@@ -27,12 +27,14 @@ typedef enum ax_isa { AX_ISA_AUTO = 0, AX_ISA_SCALAR, AX_ISA_AVX2, AX_ISA_AVX512
 
 /* How the products are formed. LUT: table lookups (any table); EXACT: the
  * table is a*w, so an exact int8 GEMM; LOWRANK: exact GEMMs on transformed
- * operands that reproduce the table (structured tables only). */
-typedef enum ax_path { AX_PATH_AUTO = 0, AX_PATH_LUT, AX_PATH_EXACT, AX_PATH_LOWRANK } ax_path;
+ * operands that reproduce the table (structured tables only). LUTROW: the
+ * LUT path's row-table kernel on every shape (AVX2 and AVX-512 only; a LUT
+ * plan there already runs it on its own when M is large enough). */
+typedef enum ax_path { AX_PATH_AUTO = 0, AX_PATH_LUT, AX_PATH_EXACT, AX_PATH_LOWRANK, AX_PATH_LUTROW } ax_path;
 
 const char *ax_isa_name(ax_isa isa);      /* "scalar", "avx2", "avx512", "neon" */
 int ax_isa_parse(const char *s, ax_isa *out); /* also "auto" */
-const char *ax_path_name(ax_path path);   /* "lut", "exact", "lowrank" */
+const char *ax_path_name(ax_path path);   /* "lut", "exact", "lowrank", "lutrow" */
 /* Whether this CPU (and this build) can run an ISA's kernels. "avx2" means
  * AVX2+FMA+BMI2 only; "avx512" needs F, BW, VL and VBMI. */
 bool ax_cpu_supports(ax_isa isa);
@@ -56,8 +58,13 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
 void ax_gemm_plan_free(ax_gemm_plan *p);
 ax_isa ax_gemm_plan_isa(const ax_gemm_plan *p);
 ax_path ax_gemm_plan_path(const ax_gemm_plan *p);
-/* The microkernel actually used, XNNPACK-style, e.g. "lut_gemm_256x1__avx512vbmi". */
+/* The microkernel actually used, XNNPACK-style, e.g. "lut_gemm_256x1__avx512vbmi".
+ * A LUT plan on AVX2/AVX-512 names both of its kernels, "A|B": the byte-plane
+ * or gather kernel A, and the row-table kernel B that ax_gemm runs instead
+ * when its cost model says so (large M); ax_gemm_kernel_for names the one a
+ * shape gets. */
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p);
+const char *ax_gemm_kernel_for(const ax_gemm_plan *p, size_t M, size_t K, size_t N);
 /* Byte planes the LUT path reads: the bytes needed by the widest per-weight
  * column of the table after subtracting that column's minimum (1..4; 0 for
  * the EXACT and LOWRANK paths). */
