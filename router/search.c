@@ -77,12 +77,11 @@ int rt_search_greedy(rt_problem *p, size_t *best)
         double now;
         if ((rc = cost_of(p, best, &now)) != 0) break;
         for (size_t j = 1; j < p->J && rc == 0; j++) { /* cheapest first, feasible alone */
-            const ax_route_sens *s = &p->r->sens[l * p->J + j];
             memcpy(cand, best, p->L * sizeof *cand);
             cand[l] = j;
             double c;
             rc = cost_of(p, cand, &c);
-            if (rc == 0 && c < now && rt_feasible(p, s->top1, s->top5, p->exact_top1, p->exact_top5))
+            if (rc == 0 && c < now && rt_search_feasible(p, &p->sens_score[l * p->J + j]))
                 opt[2 * n] = c, opt[2 * n + 1] = (double)j, n++;
         }
         if (rc == 0) qsort(opt, n, 2 * sizeof *opt, by_key);
@@ -112,10 +111,15 @@ typedef struct indiv {
     bool mark;
 } indiv;
 
+/* How far a point is from the search bound (router.h), in images. */
 static double violation(const rt_problem *p, const ax_route_point *x)
 {
-    double md = p->o->max_drop_pp / 100, v1 = p->exact_top1 - x->top1 - md, v5 = p->exact_top5 - x->top5 - md;
-    return (v1 > 0 ? v1 : 0) + (v5 > 0 ? v5 : 0);
+    if (x->feasible) return 0;
+    double allowed = p->o->max_drop_pp / 100 * (double)p->search->count, z = p->o->confidence;
+    double v1 = (double)x->lost1 - (double)x->gained1 + z * sqrt((double)(x->lost1 + x->gained1)) - allowed;
+    double v5 = (double)x->lost5 - (double)x->gained5 + z * sqrt((double)(x->lost5 + x->gained5)) - allowed;
+    double v = (v1 > 0 ? v1 : 0) + (v5 > 0 ? v5 : 0);
+    return v > 0 ? v : 1e-9;
 }
 
 /* Constraint domination (Deb 2002): feasible beats infeasible, less violation
@@ -301,17 +305,20 @@ typedef struct lin {
 
 typedef struct feats {
     double f1, f5, dis;
+    double flips1, flips5; /* images changed, summed over the layers' single runs */
 } feats;
 
 static feats features(const rt_problem *p, const size_t *c)
 {
-    feats f = {0, 0, 0};
+    feats f = {0, 0, 0, 0, 0};
     for (size_t l = 0; l < p->L; l++) {
         if (c[l] == 0) continue;
         const ax_route_sens *s = &p->r->sens[l * p->J + c[l]];
         f.f1 += 100 * (p->exact_top1 - s->top1);
         f.f5 += 100 * (p->exact_top5 - s->top5);
         f.dis += 100 * (1 - s->agree);
+        const rt_score *k = &p->sens_score[l * p->J + c[l]];
+        f.flips1 += (double)(k->lost1 + k->gained1), f.flips5 += (double)(k->lost5 + k->gained5);
     }
     return f;
 }
@@ -341,8 +348,9 @@ typedef struct model {
 static bool predicted_ok(const rt_problem *p, const model *m, const size_t *c)
 {
     feats f = features(p, c);
-    double md = p->o->max_drop_pp + 1e-9;
-    return m->top1.a * f.f1 + m->top1.b * f.dis <= md && m->top5.a * f.f5 + m->top5.b * f.dis <= md;
+    double md = p->o->max_drop_pp + 1e-9, n = (double)p->search->count, z = p->o->confidence;
+    double m1 = 100 * z * sqrt(f.flips1) / n, m5 = 100 * z * sqrt(f.flips5) / n; /* the bound's margin, pp */
+    return m->top1.a * f.f1 + m->top1.b * f.dis + m1 <= md && m->top5.a * f.f5 + m->top5.b * f.dis + m5 <= md;
 }
 
 /* Steepest descent in cost over single-layer changes that stay predicted feasible. */
