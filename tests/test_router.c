@@ -397,3 +397,23 @@ Test(cli_route, outputs_read_back)
     ax_test_rmtree(tmp);
     free(model), free(dir), free(tmp), free(a), free(rep), free(csv), free(png);
 }
+
+/* Without a training split to search on, the search images are held out of
+ * D and the rest of D verifies. */
+Test(cli_route, search_on_the_test_split_holds_its_images_out)
+{
+    char *model = fixture("synth.onnx"), *dir = fixture(""), *tmp = ax_test_tmpdir(), *a = ax_test_path(tmp, "a.json");
+    char *out, *err;
+    cr_assert_eq(run(&out, &err, (const char *[]){"route", "--model", model, "--data", dir, "--bank", PERF, "-o", a,
+                                                  "--search-split", "test", "--search-images", "51", "--json", "-",
+                                                  NULL}), 0, "%s", err);
+    json_object *j = json_tokener_parse(out);
+    cr_assert_not_null(j);
+    cr_expect_eq(json_object_get_int(get(get(j, "search"), "count")), 51);
+    cr_expect_eq(json_object_get_int(get(get(j, "verification"), "count")), 149);
+    cr_expect_eq(json_object_get_int(get(get(j, "settings"), "max_arrays")), 4, "the default chip's arrays");
+    json_object_put(j);
+    free(out), free(err);
+    ax_test_rmtree(tmp);
+    free(model), free(dir), free(tmp), free(a);
+}

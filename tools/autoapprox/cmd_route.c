@@ -360,7 +360,7 @@ static json_object *report_json(const ax_route_result *r, const ax_nn_model *m, 
     json_object_object_add(set, "method", json_object_new_string(ax_route_method_name(ro->method)));
     json_object_object_add(set, "objective", json_object_new_string(ax_route_objective_name(ro->objective)));
     json_object_object_add(set, "max_drop_pp", json_object_new_double(ro->max_drop_pp));
-    json_object_object_add(set, "max_arrays", json_object_new_int64((int64_t)ro->max_arrays));
+    json_object_object_add(set, "max_arrays", json_object_new_int64((int64_t)(ro->max_arrays ? ro->max_arrays : r->n_arrays)));
     json_object_object_add(set, "confidence", json_object_new_double(ro->confidence));
     json_object_object_add(set, "seed", json_object_new_int64((int64_t)ro->seed));
     json_object_object_add(set, "search_split", json_object_new_string(d->split));
