@@ -33,7 +33,6 @@ void ax_route_options_init(ax_route_options *o)
     memset(o, 0, sizeof *o);
     o->batch = 256;
     o->ppa_batch = 1;
-    o->confidence = 1;
 }
 
 int ax_route_check_bank(const ax_mult *const *bank, const char *const *specs, size_t n, ax_error *err)

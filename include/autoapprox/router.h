@@ -80,7 +80,7 @@ typedef struct ax_route_options {
      * images lost (right before, wrong now) minus images gained, plus
      * `confidence` standard deviations of their sum, stay within max_drop:
      * lost - gained + z * sqrt(lost + gained) <= N * max_drop / 100, for top-1
-     * and top-5 each. 0: the plain bound. Default 1. */
+     * and top-5 each. 0 (default): the plain bound. */
     double confidence;
     const ax_chip *chip;  /* NULL: the default template, its arrays named A0.. */
     ax_route_log_fn log;  /* progress lines; NULL: quiet */

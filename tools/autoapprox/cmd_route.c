@@ -35,7 +35,7 @@ static const char route_usage[] =
     "  --max-drop PP             allowed loss of top-1 and of top-5, percentage points (default 0)\n"
     "  --max-arrays K            distinct multipliers on the chip, exact included (default: its arrays)\n"
     "  --confidence Z            on the search images, images lost - gained + Z * sqrt(lost + gained)\n"
-    "                            must stay within the bound (default 1; 0: the plain bound)\n"
+    "                            must stay within the bound (default 0: the plain bound)\n"
     "  --search-split S          train (default when D has one) or test (then the search images\n"
     "                            are left out of the verification)\n"
     "  --search-images N         search images, spread evenly over the split (default 2000)\n"
