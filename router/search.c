@@ -347,8 +347,10 @@ typedef struct model {
 
 static bool predicted_ok(const rt_problem *p, const model *m, const size_t *c)
 {
+    /* predictions are continuous, the bound counts images: a predicted loss of
+     * less than half an image rounds to none */
     feats f = features(p, c);
-    double md = p->o->max_drop_pp + 1e-9, n = (double)p->search->count, z = p->o->confidence;
+    double n = (double)p->search->count, md = p->o->max_drop_pp + 50 / n, z = p->o->confidence;
     double m1 = 100 * z * sqrt(f.flips1) / n, m5 = 100 * z * sqrt(f.flips5) / n; /* the bound's margin, pp */
     return m->top1.a * f.f1 + m->top1.b * f.dis + m1 <= md && m->top5.a * f.f5 + m->top5.b * f.dis + m5 <= md;
 }
