@@ -101,7 +101,15 @@ int rt_ppa(rt_problem *p, const size_t *choice, ax_ppa_report *rep, ax_ppa_repor
 void rt_cost_cache_free(rt_cost_cache *c);
 double rt_objective(const ax_route_options *o, const ax_ppa_figures *f);
 
-/* ---- search.c ---- */
+/* ---- search.c, search_nsga2.c, search_surrogate.c ---- */
+size_t *rt_choice_new(const rt_problem *p);
+/* The cheapest feasible evaluated point so far (the exact one at worst). */
+const ax_route_point *rt_incumbent(const rt_problem *p);
+bool rt_budget_left(const rt_problem *p, size_t start, size_t budget);
+/* The cost, INFINITY beyond K distinct multipliers. */
+int rt_cost_of(rt_problem *p, const size_t *c, double *out);
+/* Keeps at most K distinct multipliers: the least used extra ones go exact. */
+void rt_repair_k(const rt_problem *p, size_t *c);
 int rt_search_greedy(rt_problem *p, size_t *best);
 int rt_search_nsga2(rt_problem *p, size_t *best);
 int rt_search_surrogate(rt_problem *p, size_t *best);
