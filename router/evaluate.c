@@ -4,6 +4,7 @@
  * images, which is what the evaluation count of every method counts. */
 #include "router_internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,15 +36,17 @@ static size_t input_size(const ax_nn_model *m)
     return h * w * c;
 }
 
-int rt_run_source(rt_problem *p, const ax_mult *const *mults, const ax_route_source *src, const int32_t *ref,
-                  int32_t *pred, rt_score *s)
+int rt_run_source(rt_problem *p, const ax_mult *const *mults, const ax_route_source *src, int32_t *pred,
+                  uint8_t *ok, rt_score *s)
 {
     size_t isz = input_size(p->m), nc = ax_nn_output_size(p->m), B = p->o->batch;
     ax_nn_runtime *rt;
     if (ax_nn_runtime_create(p->m, mults, &rt, p->err) != 0) return -1;
     float *x = malloc(B * isz * sizeof *x), *y = malloc(B * nc * sizeof *y);
     int32_t *lab = malloc(B * sizeof *lab);
-    size_t top1 = 0, top5 = 0, agree = 0;
+    size_t top1 = 0, top5 = 0;
+    const uint8_t *ref = src == p->search ? p->exact_ok : NULL;
+    *s = (rt_score){0};
     int rc = x && y && lab ? 0 : ax_fail(p->err, "evaluation: out of memory (batch %zu)", B);
     for (size_t i = 0; rc == 0 && i < src->count; i += B) {
         size_t b = src->count - i < B ? src->count - i : B;
@@ -52,15 +55,25 @@ int rt_run_source(rt_problem *p, const ax_mult *const *mults, const ax_route_sou
         for (size_t j = 0; rc == 0 && j < b; j++) {
             size_t rank = ax_nn_rank(y + j * nc, nc, (size_t)lab[j]), top = argmax(y + j * nc, nc);
             top1 += rank == 0, top5 += rank < 5;
-            if (ref) agree += (int32_t)top == ref[i + j];
             if (pred) pred[i + j] = (int32_t)top;
+            uint8_t now = (uint8_t)((rank == 0) | (rank < 5) << 1);
+            if (ok) ok[i + j] = now;
+            if (ref) rt_count_flips(s, ref[i + j], now);
         }
     }
     free(x), free(y), free(lab);
     ax_nn_runtime_free(rt);
     double n = src->count ? (double)src->count : 1;
-    *s = (rt_score){top1 / n, top5 / n, ref ? agree / n : 1};
+    s->top1 = top1 / n, s->top5 = top5 / n;
     return rc;
+}
+
+bool rt_search_feasible(const rt_problem *p, const rt_score *s)
+{
+    double allowed = p->o->max_drop_pp / 100 * (double)p->search->count + 1e-9, z = p->o->confidence;
+    double v1 = (double)s->lost1 - (double)s->gained1 + z * sqrt((double)(s->lost1 + s->gained1));
+    double v5 = (double)s->lost5 - (double)s->gained5 + z * sqrt((double)(s->lost5 + s->gained5));
+    return rt_feasible(p, s->top1, s->top5, p->exact_top1, p->exact_top5) && v1 <= allowed && v5 <= allowed;
 }
 
 bool rt_feasible(const rt_problem *p, double top1, double top5, double ref1, double ref5)
@@ -83,7 +96,7 @@ static const ax_mult **mults_of(const rt_problem *p, const size_t *choice)
     return m;
 }
 
-int rt_add_point(rt_problem *p, const size_t *choice, const char *by, double top1, double top5,
+int rt_add_point(rt_problem *p, const size_t *choice, const char *by, const rt_score *s,
                  const ax_route_point **out)
 {
     ax_route_result *r = p->r;
@@ -99,8 +112,9 @@ int rt_add_point(rt_problem *p, const size_t *choice, const char *by, double top
         free(pt->choice);
         return -1;
     }
-    pt->top1 = top1, pt->top5 = top5, pt->by = by;
-    pt->feasible = rt_feasible(p, top1, top5, p->exact_top1, p->exact_top5);
+    pt->top1 = s->top1, pt->top5 = s->top5, pt->by = by;
+    pt->lost1 = s->lost1, pt->gained1 = s->gained1, pt->lost5 = s->lost5, pt->gained5 = s->gained5;
+    pt->feasible = rt_search_feasible(p, s);
     r->n_points++;
     if (out) *out = pt;
     return 0;
@@ -115,7 +129,7 @@ int rt_evaluate(rt_problem *p, const size_t *choice, const char *by, const ax_ro
     rt_score s;
     int rc = rt_run_source(p, m, p->search, NULL, NULL, &s);
     free(m);
-    if (rc != 0 || rt_add_point(p, choice, by, s.top1, s.top5, out) != 0) return -1;
+    if (rc != 0 || rt_add_point(p, choice, by, &s, out) != 0) return -1;
     p->r->evals_search++;
     *fresh = true;
     return 0;

@@ -94,9 +94,12 @@ static int setup(rt_problem *p, const ax_mult *const *bank, const char *const *s
     p->macs = calloc(p->L, sizeof *p->macs);
     p->uniform = calloc(p->J, sizeof *p->uniform);
     p->exact_pred = malloc((p->search->count ? p->search->count : 1) * sizeof *p->exact_pred);
+    p->exact_ok = malloc(p->search->count ? p->search->count : 1);
+    p->sens_score = calloc(p->L * p->J, sizeof *p->sens_score);
     p->r->sens = calloc(p->L * p->J, sizeof *p->r->sens);
     const ax_mult **all = malloc(p->L * sizeof *all);
-    int rc = p->macs && p->uniform && p->exact_pred && p->r->sens && all ? 0 : ax_fail(p->err, "router: out of memory");
+    int rc = p->macs && p->uniform && p->exact_pred && p->exact_ok && p->sens_score && p->r->sens && all
+                 ? 0 : ax_fail(p->err, "router: out of memory");
     for (size_t l = 0; rc == 0 && l < p->L; l++) {
         ax_nn_layer_info li;
         ax_nn_layer_get(p->m, l, &li);
@@ -120,12 +123,15 @@ static int exact_reference(rt_problem *p)
     rt_score s;
     int rc = all && zero ? 0 : ax_fail(p->err, "router: out of memory");
     for (size_t l = 0; rc == 0 && l < p->L; l++) all[l] = p->bank[0];
-    if (rc == 0) rc = rt_run_source(p, all, p->search, NULL, p->exact_pred, &s);
+    uint8_t *ok = p->exact_ok;
+    p->exact_ok = NULL; /* not known yet: no flips to count */
+    if (rc == 0) rc = rt_run_source(p, all, p->search, p->exact_pred, ok, &s);
+    p->exact_ok = ok;
     if (rc == 0) {
         p->exact_top1 = s.top1, p->exact_top5 = s.top5;
         p->r->exact_top1 = s.top1, p->r->exact_top5 = s.top5;
         p->r->evals_search = 1;
-        rc = rt_add_point(p, zero, "exact", s.top1, s.top5, NULL);
+        rc = rt_add_point(p, zero, "exact", &s, NULL);
     }
     free(all), free(zero);
     return rc;
@@ -140,11 +146,10 @@ static int sensitivity_points(rt_problem *p)
     int rc = 0;
     for (size_t l = 0; rc == 0 && l < p->L; l++)
         for (size_t j = 1; rc == 0 && j < p->J; j++) {
-            const ax_route_sens *s = &p->r->sens[l * p->J + j];
             memset(c, 0, p->L * sizeof *c);
             c[l] = j;
             if (rt_distinct(p, c) <= p->K && !rt_find_point(p, c))
-                rc = rt_add_point(p, c, "sensitivity", s->top1, s->top5, NULL);
+                rc = rt_add_point(p, c, "sensitivity", &p->sens_score[l * p->J + j], NULL);
         }
     free(c);
     return rc;
@@ -255,7 +260,7 @@ int ax_route(const ax_nn_model *model, const ax_mult *const *bank, const char *c
     for (size_t j = 0; out->bank_spec && j < p.J; j++) out->bank_spec[j] = strdup(p.spec[j]);
     free(best);
     for (size_t j = 0; p.uniform && j < p.J; j++) ax_nn_runtime_free(p.uniform[j]);
-    free(p.uniform), free(p.macs), free(p.exact_pred), free(p.bank), free(p.spec);
+    free(p.uniform), free(p.macs), free(p.exact_pred), free(p.exact_ok), free(p.sens_score), free(p.bank), free(p.spec);
     ax_mult_free(p.exact_owned);
     ax_topology_free(p.topo);
     rt_cost_cache_free(&p.costs);

@@ -26,6 +26,11 @@ static inline uint64_t rt_next(rt_rng *r)
 static inline size_t rt_below(rt_rng *r, size_t n) { return n ? (size_t)(rt_next(r) % n) : 0; }
 static inline double rt_unit(rt_rng *r) { return (double)(rt_next(r) >> 11) * 0x1.0p-53; }
 
+typedef struct rt_score {
+    double top1, top5;
+    size_t lost1, gained1, lost5, gained5; /* search images, against the exact network */
+} rt_score;
+
 typedef struct rt_cost_cache {
     size_t cap, count; /* cap: a power of two */
     size_t *keys;      /* cap x L */
@@ -48,6 +53,8 @@ typedef struct rt_problem {
     size_t N, K;            /* arrays; distinct multipliers allowed (exact included) */
     ax_topology *topo;
     int32_t *exact_pred;    /* exact top-1 class per search image */
+    uint8_t *exact_ok;      /* exact correctness per search image: bit 0 top-1, bit 1 top-5 */
+    rt_score *sens_score;   /* [layer * J + j]: single-layer runs */
     double exact_top1, exact_top5;
     ax_route_result *r;
     rt_cost_cache costs;
@@ -56,22 +63,27 @@ typedef struct rt_problem {
 } rt_problem;
 
 /* ---- evaluate.c ---- */
-typedef struct rt_score {
-    double top1, top5, agree;
-} rt_score;
-/* Runs the network with mults[layer] over a source; pred (may be NULL)
- * receives every image's top-1 class, ref (may be NULL) the classes agree
- * is measured against. */
-int rt_run_source(rt_problem *p, const ax_mult *const *mults, const ax_route_source *src, const int32_t *ref,
-                  int32_t *pred, rt_score *s);
+/* Runs the network with mults[layer] over a source; pred and ok (may be
+ * NULL) receive every image's top-1 class and correctness (bit 0 top-1, bit 1
+ * top-5). On the search images, once p->exact_ok is known, the images lost
+ * and gained against the exact network are counted. */
+int rt_run_source(rt_problem *p, const ax_mult *const *mults, const ax_route_source *src, int32_t *pred,
+                  uint8_t *ok, rt_score *s);
+/* The search bound with its confidence margin (router.h). */
+bool rt_search_feasible(const rt_problem *p, const rt_score *s);
 /* A real evaluation of a choice on the search images, memoized: the point
  * (new or earlier). *fresh tells whether it ran. */
 int rt_evaluate(rt_problem *p, const size_t *choice, const char *by, const ax_route_point **out, bool *fresh);
 /* Records an evaluation made elsewhere (the exact reference, sensitivity). */
-int rt_add_point(rt_problem *p, const size_t *choice, const char *by, double top1, double top5,
+int rt_add_point(rt_problem *p, const size_t *choice, const char *by, const rt_score *s,
                  const ax_route_point **out);
 const ax_route_point *rt_find_point(const rt_problem *p, const size_t *choice);
 bool rt_feasible(const rt_problem *p, double top1, double top5, double ref1, double ref5);
+static inline void rt_count_flips(rt_score *s, uint8_t was, uint8_t now)
+{
+    s->lost1 += (was & 1) && !(now & 1), s->gained1 += !(was & 1) && (now & 1);
+    s->lost5 += (was & 2) && !(now & 2), s->gained5 += !(was & 2) && (now & 2);
+}
 
 /* ---- sensitivity.c ---- */
 int rt_sensitivity(rt_problem *p);
@@ -89,7 +101,15 @@ int rt_ppa(rt_problem *p, const size_t *choice, ax_ppa_report *rep, ax_ppa_repor
 void rt_cost_cache_free(rt_cost_cache *c);
 double rt_objective(const ax_route_options *o, const ax_ppa_figures *f);
 
-/* ---- search.c ---- */
+/* ---- search.c, search_nsga2.c, search_surrogate.c ---- */
+size_t *rt_choice_new(const rt_problem *p);
+/* The cheapest feasible evaluated point so far (the exact one at worst). */
+const ax_route_point *rt_incumbent(const rt_problem *p);
+bool rt_budget_left(const rt_problem *p, size_t start, size_t budget);
+/* The cost, INFINITY beyond K distinct multipliers. */
+int rt_cost_of(rt_problem *p, const size_t *c, double *out);
+/* Keeps at most K distinct multipliers: the least used extra ones go exact. */
+void rt_repair_k(const rt_problem *p, size_t *c);
 int rt_search_greedy(rt_problem *p, size_t *best);
 int rt_search_nsga2(rt_problem *p, size_t *best);
 int rt_search_surrogate(rt_problem *p, size_t *best);

@@ -17,6 +17,7 @@
 typedef struct acc {
     size_t top1, top5, agree;
     double signal, noise;
+    rt_score flips;
 } acc;
 
 typedef struct sens_run {
@@ -45,6 +46,7 @@ static void score(sens_run *s, size_t l, size_t j)
         size_t rank = ax_nn_rank(y, s->nc, (size_t)s->lab[i]);
         a->top1 += rank == 0, a->top5 += rank < 5;
         a->agree += (int32_t)argmax(y, s->nc) == p->exact_pred[s->first + i];
+        rt_count_flips(&a->flips, p->exact_ok[s->first + i], (uint8_t)((rank == 0) | (rank < 5) << 1));
     }
     size_t n = s->b * ax_nn_layer_output_size(p->m, l);
     for (size_t i = 0; i < n; i++) {
@@ -112,6 +114,8 @@ static void finish(rt_problem *p, const acc *a)
             const acc *x = &a[l * p->J + j];
             z[j] = (ax_route_sens){x->top1 / n, x->top5 / n, x->agree / n,
                                    x->noise > 0 ? 10 * log10(x->signal / x->noise) : INFINITY};
+            p->sens_score[l * p->J + j] = x->flips;
+            p->sens_score[l * p->J + j].top1 = z[j].top1, p->sens_score[l * p->J + j].top5 = z[j].top5;
         }
     }
     p->r->sens_macs_full = (double)p->L * (double)(p->J - 1) * p->total_macs * n;

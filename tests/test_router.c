@@ -143,7 +143,8 @@ Test(router, max_drop_holds_on_verification_after_repair)
     problem_free(&p);
 }
 
-/* With a budget of 80 points the collapse of conv_b is allowed. */
+/* With a bound of 80 points the collapse of conv_b (75 points) is allowed;
+ * with the confidence margin (Z = 1: 75 + sqrt(76) images) it is not. */
 Test(router, a_looser_bound_lets_more_layers_approximate)
 {
     static const char *const bank[] = {PERF};
@@ -157,6 +158,12 @@ Test(router, a_looser_bound_lets_more_layers_approximate)
     route(&p, &o, &r);
     for (size_t l = 0; l < 3; l++) cr_expect_eq(r.choice[l], 1, "layer %zu", l);
     cr_expect_geq(r.verify_top1, r.verify_exact_top1 - 0.80);
+    ax_route_result_free(&r);
+    problem_free(&p);
+    problem_init(&p, bank, 1, 101);
+    o.confidence = 1;
+    route(&p, &o, &r);
+    expect_optimum(&r);
     ax_route_result_free(&r);
     problem_free(&p);
 }
@@ -395,4 +402,24 @@ Test(cli_route, outputs_read_back)
     free(out), free(err), free(b), free(png_b), free(csv_b), free(path);
     ax_test_rmtree(tmp);
     free(model), free(dir), free(tmp), free(a), free(rep), free(csv), free(png);
+}
+
+/* Without a training split to search on, the search images are held out of
+ * D and the rest of D verifies. */
+Test(cli_route, search_on_the_test_split_holds_its_images_out)
+{
+    char *model = fixture("synth.onnx"), *dir = fixture(""), *tmp = ax_test_tmpdir(), *a = ax_test_path(tmp, "a.json");
+    char *out, *err;
+    cr_assert_eq(run(&out, &err, (const char *[]){"route", "--model", model, "--data", dir, "--bank", PERF, "-o", a,
+                                                  "--search-split", "test", "--search-images", "51", "--json", "-",
+                                                  NULL}), 0, "%s", err);
+    json_object *j = json_tokener_parse(out);
+    cr_assert_not_null(j);
+    cr_expect_eq(json_object_get_int(get(get(j, "search"), "count")), 51);
+    cr_expect_eq(json_object_get_int(get(get(j, "verification"), "count")), 149);
+    cr_expect_eq(json_object_get_int(get(get(j, "settings"), "max_arrays")), 4, "the default chip's arrays");
+    json_object_put(j);
+    free(out), free(err);
+    ax_test_rmtree(tmp);
+    free(model), free(dir), free(tmp), free(a);
 }

@@ -76,6 +76,12 @@ typedef struct ax_route_options {
     int threads;          /* kernel threads; <= 0: default */
     uint32_t ppa_batch;   /* images per inference in the chip model (default 1) */
     bool no_prefix_cache; /* sensitivity from full runs (tests, and the saving's reference) */
+    /* On the search images an assignment counts as feasible only when its
+     * images lost (right before, wrong now) minus images gained, plus
+     * `confidence` standard deviations of their sum, stay within max_drop:
+     * lost - gained + z * sqrt(lost + gained) <= N * max_drop / 100, for top-1
+     * and top-5 each. 0 (default): the plain bound. */
+    double confidence;
     const ax_chip *chip;  /* NULL: the default template, its arrays named A0.. */
     ax_route_log_fn log;  /* progress lines; NULL: quiet */
     void *log_ctx;
@@ -96,6 +102,7 @@ typedef struct ax_route_point {
     size_t *choice;  /* per layer: bank index */
     double cost;     /* the objective: W, mJ or mm^2 */
     double top1, top5;
+    size_t lost1, gained1, lost5, gained5; /* images, against the exact network */
     bool feasible;   /* both within max_drop of exact */
     const char *by;  /* "sensitivity", "search", "verification", "repair" */
 } ax_route_point;

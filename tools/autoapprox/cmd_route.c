@@ -34,6 +34,8 @@ static const char route_usage[] =
     "  --objective O             power (default), energy or area of the chip\n"
     "  --max-drop PP             allowed loss of top-1 and of top-5, percentage points (default 0)\n"
     "  --max-arrays K            distinct multipliers on the chip, exact included (default: its arrays)\n"
+    "  --confidence Z            on the search images, images lost - gained + Z * sqrt(lost + gained)\n"
+    "                            must stay within the bound (default 0: the plain bound)\n"
     "  --search-split S          train (default when D has one) or test (then the search images\n"
     "                            are left out of the verification)\n"
     "  --search-images N         search images, spread evenly over the split (default 2000)\n"
@@ -49,7 +51,7 @@ static const char route_usage[] =
     "  --no-prefix-cache         sensitivity without cached exact prefixes (same numbers, slower)\n";
 
 typedef struct route_opts {
-    const char *model, *data, *bank, *out, *method, *objective, *max_drop, *split, *chip, *pareto, *json;
+    const char *model, *data, *bank, *out, *method, *objective, *max_drop, *split, *chip, *pareto, *json, *conf;
     int64_t max_arrays, images, evals, seed, ppa_batch, batch, threads, calib;
     bool no_cache;
 } route_opts;
@@ -70,6 +72,7 @@ static int parse_opts(int argc, char **argv, route_opts *o, ax_route_options *ro
         {"--objective", &o->objective, NULL, 0, 0, NULL}, {"--max-drop", &o->max_drop, NULL, 0, 0, NULL},
         {"--search-split", &o->split, NULL, 0, 0, NULL},  {"--chip", &o->chip, NULL, 0, 0, NULL},
         {"--pareto", &o->pareto, NULL, 0, 0, NULL},       {"--json", &o->json, NULL, 0, 0, NULL},
+        {"--confidence", &o->conf, NULL, 0, 0, NULL},
         {"--max-arrays", NULL, &o->max_arrays, 1, AX_CHIP_MAX_ARRAYS, NULL},
         {"--search-images", NULL, &o->images, 1, 100000000, NULL},
         {"--max-evals", NULL, &o->evals, 1, 1000000, NULL},
@@ -92,6 +95,9 @@ static int parse_opts(int argc, char **argv, route_opts *o, ax_route_options *ro
     if (o->max_drop && !cli_parse_double("--max-drop", o->max_drop, &ro->max_drop_pp)) return AX_EXIT_USAGE;
     if (ro->max_drop_pp < 0 || ro->max_drop_pp > 100)
         return cli_fail(AX_EXIT_USAGE, "route: --max-drop %g: expected 0..100 percentage points", ro->max_drop_pp);
+    if (o->conf && !cli_parse_double("--confidence", o->conf, &ro->confidence)) return AX_EXIT_USAGE;
+    if (ro->confidence < 0 || ro->confidence > 10)
+        return cli_fail(AX_EXIT_USAGE, "route: --confidence %g: expected 0..10", ro->confidence);
     if (o->split && strcmp(o->split, "train") && strcmp(o->split, "test"))
         return cli_fail(AX_EXIT_USAGE, "route: --search-split '%s': expected train or test", o->split);
     ro->max_arrays = (size_t)o->max_arrays, ro->seed = (uint64_t)o->seed, ro->max_evals = (size_t)o->evals;
@@ -354,7 +360,8 @@ static json_object *report_json(const ax_route_result *r, const ax_nn_model *m, 
     json_object_object_add(set, "method", json_object_new_string(ax_route_method_name(ro->method)));
     json_object_object_add(set, "objective", json_object_new_string(ax_route_objective_name(ro->objective)));
     json_object_object_add(set, "max_drop_pp", json_object_new_double(ro->max_drop_pp));
-    json_object_object_add(set, "max_arrays", json_object_new_int64((int64_t)ro->max_arrays));
+    json_object_object_add(set, "max_arrays", json_object_new_int64((int64_t)(ro->max_arrays ? ro->max_arrays : r->n_arrays)));
+    json_object_object_add(set, "confidence", json_object_new_double(ro->confidence));
     json_object_object_add(set, "seed", json_object_new_int64((int64_t)ro->seed));
     json_object_object_add(set, "search_split", json_object_new_string(d->split));
     json_object_object_add(set, "ppa_batch", json_object_new_int64(ro->ppa_batch));
