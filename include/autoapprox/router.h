@@ -50,6 +50,18 @@ typedef struct ax_route_idx {
 } ax_route_idx;
 void ax_route_source_idx(const ax_dataset *d, const ax_nn_preprocess *p, const size_t *index, size_t n,
                          const char *label, ax_route_idx *storage, ax_route_source *out);
+/* Any data set of data.h (IDX or folders of photographs), preprocessed as
+ * its options say (ax_source_options.pp; `autoapprox eval` reads the same
+ * floats): the items index[0..n) (NULL: all). An unreadable image stops the
+ * evaluation with a line naming it: the router compares assignments on the
+ * same images, so it cannot skip one for some and not for others. */
+typedef struct ax_route_src {
+    const ax_source *src;
+    const size_t *index;
+    char name[600];
+} ax_route_src;
+void ax_route_source_from(const ax_source *s, const size_t *index, size_t n, const char *label,
+                          ax_route_src *storage, ax_route_source *out);
 /* n indices spread evenly over 0..count (i * count / n): a fixed, seed-free
  * subset, so every method and seed searches the same images. */
 void ax_route_strided(size_t count, size_t n, size_t *out);

@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include "autoapprox/data.h"
+#include "autoapprox/eval.h"
 #include "autoapprox/nn.h"
 #include "autoapprox/ppa.h"
 #include "autoapprox/router.h"
@@ -27,7 +28,7 @@ static const char route_usage[] =
     "returns layers to the exact array while the bound breaks (docs/router.md).\n"
     "\n"
     "  --model M                 ONNX model (QDQ, or float: quantized on the fly as eval does)\n"
-    "  --data D                  IDX folder; its test split is verified on\n"
+    "  --data D                  IDX folder (its test split is verified on) or a folder of JPEGs (docs/data.md)\n"
     "  --bank SPEC,...           candidate multipliers, one operand type (e.g. drum-s8:k=4,trunc-s8:k=4)\n"
     "  -o A.json                 the assignment (eval --assign, ppa --assign read it)\n"
     "  --method M                surrogate (default), greedy or nsga2\n"
@@ -182,62 +183,87 @@ static int quantize_on_the_fly(ax_nn_model *m, const route_opts *o, const route_
 }
 
 typedef struct route_data {
-    ax_dataset test, train;
-    bool have_train;
+    ax_source *test, *train;  /* train: IDX data sets with a training split */
+    ax_dataset calib;         /* IDX training pixels, for a float model only */
+    bool have_calib;
     size_t *search_idx, *verify_idx;
-    ax_route_idx s_store, v_store;
+    ax_route_src s_store, v_store;
     ax_route_source search, verify;
     const char *split;
 } route_data;
 
 static void data_free(route_data *d)
 {
-    ax_dataset_free(&d->test);
-    if (d->have_train) ax_dataset_free(&d->train);
+    ax_source_close(d->test);
+    ax_source_close(d->train);
+    if (d->have_calib) ax_dataset_free(&d->calib);
     free(d->search_idx), free(d->verify_idx);
 }
 
+/* D through the model's preprocessing, as `autoapprox eval` reads it: the
+ * model's recorded preprocessing, else none for IDX and imagenet for
+ * photographs. */
 static int data_load(const route_opts *o, const ax_nn_model *m, route_data *d)
 {
     ax_error err;
-    if (ax_dataset_load_idx(o->data, "test", &d->test, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
-    d->have_train = ax_dataset_load_idx(o->data, "train", &d->train, &err) == 0;
-    if (o->split && !strcmp(o->split, "train") && !d->have_train) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
-    size_t h, w, c;
+    ax_source_options so;
+    ax_source_options_init(&so);
+    bool recorded = ax_eval_preprocess_from_model(m, &so.pp);
+    if (ax_source_open(o->data, &so, &d->test, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    bool idx = !strcmp(ax_source_kind(d->test), "idx");
+    if (!recorded && !idx) {
+        ax_source_close(d->test);
+        ax_preprocess_imagenet(&so.pp);
+        cli_warn("%s records no preprocessing: using imagenet for the photographs of %s", o->model, o->data);
+        if (ax_source_open(o->data, &so, &d->test, &err) != 0) return cli_fail(AX_EXIT_FAIL, "%s", err.msg);
+    }
+    so.split = "train";
+    if (idx && ax_source_open(o->data, &so, &d->train, &err) != 0) d->train = NULL;
+    if (o->split && !strcmp(o->split, "train") && !d->train)
+        return cli_fail(AX_EXIT_FAIL, "%s: no training split to search on (%s)", o->data,
+                        idx ? err.msg : "a folder of photographs is one split: use --search-split test");
+    if (!ax_nn_is_quantized(m)) {
+        if (!idx || ax_dataset_load_idx(o->data, "train", &d->calib, &err) != 0)
+            return cli_fail(AX_EXIT_FAIL, "%s is a float model and calibration needs the training split of an IDX "
+                            "data set; quantize it first: autoapprox quantize --model %s --calib DIR -o Q.onnx",
+                            o->model, o->model);
+        d->have_calib = true;
+    }
+    size_t h, w, c, sh, sw, sc;
     ax_nn_input_shape(m, &h, &w, &c);
-    if (h != d->test.height || w != d->test.width || c != d->test.channels)
-        return cli_fail(AX_EXIT_FAIL, "%s: images are %zux%zux%zu, the model %s expects %zux%zux%zu", d->test.source,
-                        d->test.height, d->test.width, d->test.channels, o->model, h, w, c);
-    d->split = o->split ? o->split : d->have_train ? "train" : "test";
+    ax_source_shape(d->test, &sh, &sw, &sc);
+    if (h != sh || w != sw || c != sc)
+        return cli_fail(AX_EXIT_FAIL, "%s: images are %zux%zux%zu, the model %s expects %zux%zux%zu", o->data, sh, sw,
+                        sc, o->model, h, w, c);
+    d->split = o->split ? o->split : d->train ? "train" : "test";
     return 0;
 }
 
-static int data_sources(const route_opts *o, const ax_nn_model *m, route_data *d)
+static int data_sources(const route_opts *o, route_data *d)
 {
-    ax_nn_preprocess p;
-    ax_nn_preprocess_get(m, &p);
     bool train = !strcmp(d->split, "train");
-    const ax_dataset *src = train ? &d->train : &d->test;
-    size_t n = (size_t)o->images < src->count ? (size_t)o->images : src->count;
-    if (!train && n >= src->count)
-        return cli_fail(AX_EXIT_USAGE, "route: --search-images %zu leaves none of the %zu test images to verify on",
-                        n, src->count);
-    d->search_idx = malloc(n * sizeof *d->search_idx);
-    d->verify_idx = malloc(d->test.count * sizeof *d->verify_idx);
+    const ax_source *src = train ? d->train : d->test;
+    size_t count = ax_source_count(src), tests = ax_source_count(d->test);
+    size_t n = (size_t)o->images < count ? (size_t)o->images : count;
+    if (!train && n >= count)
+        return cli_fail(AX_EXIT_USAGE, "route: --search-images %zu leaves none of the %zu images of %s to verify on",
+                        n, count, o->data);
+    d->search_idx = malloc((n ? n : 1) * sizeof *d->search_idx);
+    d->verify_idx = malloc((tests ? tests : 1) * sizeof *d->verify_idx);
     if (!d->search_idx || !d->verify_idx) return cli_fail(AX_EXIT_FAIL, "route: out of memory");
-    ax_route_strided(src->count, n, d->search_idx);
-    ax_route_source_idx(src, &p, d->search_idx, n, train ? "training split" : "test split", &d->s_store, &d->search);
+    ax_route_strided(count, n, d->search_idx);
+    ax_route_source_from(src, d->search_idx, n, train ? "training split" : "held-out search images", &d->s_store,
+                         &d->search);
     if (train) {
-        ax_route_source_idx(&d->test, &p, NULL, 0, "test split", &d->v_store, &d->verify);
+        ax_route_source_from(d->test, NULL, 0, "test split", &d->v_store, &d->verify);
         return 0;
     }
     size_t v = 0, k = 0; /* searching on D: verify on the rest of D */
-    for (size_t i = 0; i < d->test.count; i++) {
+    for (size_t i = 0; i < tests; i++) {
         if (k < n && d->search_idx[k] == i) k++;
         else d->verify_idx[v++] = i;
     }
-    ax_route_source_idx(&d->test, &p, d->verify_idx, v, "test split without the search images", &d->v_store,
-                        &d->verify);
+    ax_route_source_from(d->test, d->verify_idx, v, "D without the search images", &d->v_store, &d->verify);
     return 0;
 }
 
@@ -463,8 +489,8 @@ static int route(const route_opts *o, ax_route_options *ro, ax_nn_model *m, rout
     ax_chip chip;
     ax_error err;
     int rc = data_load(o, m, &d);
-    if (rc == 0 && !ax_nn_is_quantized(m)) rc = quantize_on_the_fly(m, o, b, d.have_train ? &d.train : NULL);
-    if (rc == 0) rc = data_sources(o, m, &d);
+    if (rc == 0 && !ax_nn_is_quantized(m)) rc = quantize_on_the_fly(m, o, b, &d.calib);
+    if (rc == 0) rc = data_sources(o, &d);
     if (rc == 0 && o->chip) {
         if (ax_chip_load(o->chip, &chip, &err) != 0) rc = cli_fail(AX_EXIT_FAIL, "%s", err.msg);
         ro->chip = &chip;
