@@ -9,6 +9,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Activation buffers: from the runtime's pool, malloc for the float reference. */
 void *axnn_val_alloc(run_ctx *c, size_t bytes)
@@ -19,6 +22,14 @@ void *axnn_val_alloc(run_ctx *c, size_t bytes)
 void axnn_val_free(run_ctx *c, void *p)
 {
     axnn_pool_give(c->rt ? &c->rt->pool : NULL, p);
+}
+
+static int threads_of(const run_ctx *c)
+{
+#ifdef _OPENMP
+    if (c->threads <= 0) return omp_get_max_threads();
+#endif
+    return c->threads > 0 ? c->threads : 1;
 }
 
 static int oom(run_ctx *c)
@@ -32,8 +43,12 @@ float *axnn_get_float(run_ctx *c, int v)
     if (r->f || !r->q) return r->f;
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
     r->f = axnn_val_alloc(c, n * sizeof *r->f);
-    if (r->f)
-        for (size_t i = 0; i < n; i++) r->f[i] = axnn_dequantize_one(&c->m->values[v].q, r->q[i]);
+    if (!r->f) return NULL;
+    const axnn_qp *q = &c->m->values[v].q;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
+#endif
+    for (size_t i = 0; i < n; i++) r->f[i] = axnn_dequantize_one(q, r->q[i]);
     return r->f;
 }
 
@@ -43,8 +58,12 @@ static uint8_t *get_bytes(run_ctx *c, int v)
     if (r->q || !r->f) return r->q;
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
     r->q = axnn_val_alloc(c, n);
-    if (r->q)
-        for (size_t i = 0; i < n; i++) r->q[i] = axnn_quantize_one(&c->m->values[v].q, r->f[i]);
+    if (!r->q) return NULL;
+    const axnn_qp *q = &c->m->values[v].q;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
+#endif
+    for (size_t i = 0; i < n; i++) r->q[i] = axnn_quantize_one(q, r->f[i]);
     return r->q;
 }
 

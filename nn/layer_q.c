@@ -376,13 +376,16 @@ done:
     return rc;
 }
 
-/* Dense convs as one GEMM over a chunk of whole images at a time (rows =
- * output pixels): the kernels see many rows (a LUT kernel's 256-row panels
+/* Dense convs as one GEMM over a chunk of rows (output pixels of the whole
+ * batch) at a time: the kernels see many rows (a LUT kernel's 256-row panels
  * fill up) and thread over them; im2col, zero-point sums and requantization
  * run threaded over row blocks. A chunk keeps acc and the im2col rows near
- * CHUNK_BYTES each. 1x1 stride-1 unpadded convs read the input in place. */
+ * CHUNK_BYTES each (smaller chunks measured slower here: more thread
+ * synchronization on a shared machine). 1x1 stride-1 unpadded convs read the
+ * input in place. */
 #define CHUNK_BYTES ((size_t)16 << 20)
 #define ROW_BLOCK 256
+#define MIN_ROWS 2048 /* rows per GEMM call: enough 256-row panels for the threads */
 
 static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                      axnn_scratch *sc, ax_error *err)
@@ -392,11 +395,11 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right && !l->a_xor;
     bool s8 = l->a_type == AX_S8;
-    size_t rows_cap = CHUNK_BYTES / (N * sizeof(int32_t));
-    if (!in_place && CHUNK_BYTES / K < rows_cap) rows_cap = CHUNK_BYTES / K;
-    size_t imgs = rows_cap / (pixels ? pixels : 1);
-    imgs = imgs < 1 ? 1 : imgs > batch ? batch : imgs;
-    size_t rows_max = imgs * pixels;
+    size_t M = batch * pixels, chunk = CHUNK_BYTES / (N * sizeof(int32_t));
+    if (!in_place && CHUNK_BYTES / K < chunk) chunk = CHUNK_BYTES / K;
+    chunk = chunk < MIN_ROWS ? MIN_ROWS : chunk / ROW_BLOCK * ROW_BLOCK;
+    if (chunk > M) chunk = M;
+    size_t rows_max = chunk;
     size_t bytes = rows_max * (N + (l->need_suma ? 1 : 0)) * sizeof(int32_t) + (in_place ? 0 : rows_max * K);
     uint8_t *ws = axnn_scratch_reserve(sc, 1) == 0 ? axnn_scratch_get(sc, 0, bytes) : NULL;
     if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
@@ -406,8 +409,8 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
     if (threads <= 0) threads = omp_get_max_threads();
 #endif
     if (threads < 1) threads = 1;
-    for (size_t b0 = 0; b0 < batch; b0 += imgs) {
-        size_t r0 = b0 * pixels, nr = (batch - b0 < imgs ? batch - b0 : imgs) * pixels;
+    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+        size_t nr = M - r0 < chunk ? M - r0 : chunk;
         size_t blocks = (nr + ROW_BLOCK - 1) / ROW_BLOCK;
         const uint8_t *A = in_place ? xq + r0 * C : abuf;
 #ifdef _OPENMP
