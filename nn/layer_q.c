@@ -13,6 +13,7 @@
 #include "lut/ax_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -90,22 +91,50 @@ static void channel_terms(axnn_layer_rt *l, const ax_mult *mult, const uint8_t *
     }
 }
 
+/* What the accumulator holds besides the K products: the zero-point terms
+ * and the bias. Declared to the kernels so that a K whose true sum could
+ * leave int32 is refused (the modular sums are exact whenever it fits). */
+static ax_acc_extra corrections(const axnn_layer_rt *l)
+{
+    int32_t zw = 0;
+    int64_t bias = 0;
+    float xs = l->x->q.scale;
+    for (size_t o = 0; o < l->n->oc; o++) {
+        int32_t a = l->zw[o] < 0 ? -l->zw[o] : l->zw[o];
+        int64_t b = axnn_bias_q(l->n, xs, o);
+        zw = a > zw ? a : zw;
+        bias = (b < 0 ? -b : b) > bias ? (b < 0 ? -b : b) : bias;
+    }
+    return ax_acc_extra_zero_points(l->plan, l->za, zw, bias);
+}
+
 /* FC and dense convs: K x N GEMM weights (HWIO rows are the im2col
  * columns), batch-independent; grouped convs: ax_conv2d's form for one
  * image. Either way packed once, when the runtime is created. */
 static int pack(axnn_layer_rt *l, const uint8_t *wb, ax_error *err)
 {
     const axnn_node *n = l->n;
-    if (n->op == NN_GEMM) return ax_gemm_pack_weights(l->plan, l->K, n->oc, wb, n->oc, &l->pw, err);
-    ax_conv2d_shape *s = &l->shape;
-    l->dense = n->groups == 1;
-    *s = (ax_conv2d_shape){.batch = 1, .in_h = l->x->h, .in_w = l->x->w, .in_c = n->ic, .out_c = n->oc,
-                           .kernel_h = n->kh, .kernel_w = n->kw, .stride_h = n->sh, .stride_w = n->sw,
-                           .dilation_h = n->dh, .dilation_w = n->dw, .pad_top = n->pt, .pad_left = n->pl,
-                           .pad_bottom = n->pb, .pad_right = n->pr, .groups = n->groups,
-                           .pad_byte = (uint8_t)l->za};
-    if (l->dense) return ax_gemm_pack_weights(l->plan, l->K, n->oc, wb, n->oc, &l->pw, err);
-    return ax_conv2d_pack_weights(l->plan, s, wb, &l->cw, err);
+    ax_acc_extra extra = corrections(l);
+    int rc;
+    if (n->op == NN_GEMM) {
+        rc = ax_gemm_pack_weights_ex(l->plan, l->K, n->oc, wb, n->oc, &extra, &l->pw, err);
+    } else {
+        ax_conv2d_shape *s = &l->shape;
+        l->dense = n->groups == 1;
+        *s = (ax_conv2d_shape){.batch = 1, .in_h = l->x->h, .in_w = l->x->w, .in_c = n->ic, .out_c = n->oc,
+                               .kernel_h = n->kh, .kernel_w = n->kw, .stride_h = n->sh, .stride_w = n->sw,
+                               .dilation_h = n->dh, .dilation_w = n->dw, .pad_top = n->pt, .pad_left = n->pl,
+                               .pad_bottom = n->pb, .pad_right = n->pr, .groups = n->groups,
+                               .pad_byte = (uint8_t)l->za};
+        rc = l->dense ? ax_gemm_pack_weights_ex(l->plan, l->K, n->oc, wb, n->oc, &extra, &l->pw, err)
+                      : ax_conv2d_pack_weights_ex(l->plan, s, wb, &extra, &l->cw, err);
+    }
+    if (rc != 0) { /* the kernels' message, with the layer's name in front */
+        char why[AX_ERROR_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return ax_fail(err, "layer '%s': %s", n->layer, why);
+    }
+    return 0;
 }
 
 /* The output's integer range, narrowed by a fused ReLU or Clip. */
