@@ -176,16 +176,20 @@ static bool choose_linear_planes(const ax_mult *m, ax_isa isa, int c[256], int *
 
 static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return choose_linear_planes(m, isa, c, NULL); }
 
-/* The cost model, from single-core measurements on ResNet-50 shapes: the
- * AVX2 gather LUT does ~6 GMAC/s whatever the table, int16 GEMMs ~38 per
- * term (LOWRANK wins up to rank 4); the AVX-512 LUT ~35 GMAC/s per byte
- * plane (after a linear base) against ~80 per term for vpdpwssd. */
+/* The cost model, from single-core measurements on the ResNet-50 conv
+ * layers at batch 8 (bench-approx --suite conv, docs/kernels.md): on
+ * AVX-512 a LUT plan costs about (1 + planes) / 45 ns per MAC (21 GMAC/s
+ * with one plane after a linear base, 14 with two), an int16 GEMM term
+ * 1 / 80 (mul8s_1L2J, 3 terms: 26 GMAC/s; the whole ResNet-50 ran 3.7x
+ * faster on LOWRANK than on LUT). On AVX2 the row-table LUT (~14 GMAC/s on
+ * large M) and LOWRANK (~15 GMAC/s at 3 terms) meet near 3 terms; small M
+ * falls back to gathers, so LOWRANK keeps up to 3. */
 static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, int terms)
 {
-    if (isa == AX_ISA_AVX2) return terms <= 5;
+    if (isa == AX_ISA_AVX2) return terms <= 3;
     int c[256], planes = 1;
     choose_linear_planes(m, isa, c, &planes);
-    return 80.0 / terms > 35.0 / planes;
+    return terms / 80.0 < (1 + planes) / 45.0;
 }
 
 static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)
