@@ -226,6 +226,8 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     if (!m) return ax_fail(err, "gemm plan: no multiplier");
     if (resolve_isa(&isa, err) != 0) return -1;
     bool exact = ax_mult_is_exact(m);
+    bool own_exact = path == AX_PATH_EXACT_OWN; /* never oneDNN */
+    if (own_exact) path = AX_PATH_EXACT;
     if (path == AX_PATH_EXACT && !exact)
         return ax_fail(err, "gemm plan: multiplier %s is not the exact product; the exact path cannot serve it",
                        m->name);
@@ -292,6 +294,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         p->exact = lowrank_for(isa);
     } else {
         p->exact = exact_for(isa);
+        p->onednn = !own_exact && ax_onednn_verify(p, m->table);
     }
     blocking(p);
     if (derive_dw(p, m, err) != 0) {
@@ -303,6 +306,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         return ax_fail(err, "gemm plan: no %s kernel for ISA %s in this build", ax_path_name(path), ax_isa_name(isa));
     }
     if (p->linear) snprintf(p->kernel_name, sizeof p->kernel_name, "%s+%s", p->lut->name, p->exact->name);
+    else if (p->onednn) snprintf(p->kernel_name, sizeof p->kernel_name, "exact_gemm__onednn");
     else snprintf(p->kernel_name, sizeof p->kernel_name, "%s", p->lut ? p->lut->name : p->exact->name);
     *out = p;
     return 0;
@@ -421,6 +425,16 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
+    if (p->onednn) {
+        int rc = w->corr ? ax_onednn_pack(p, K, N, B, ldb, w, err)
+                         : ax_fail(err, "gemm weights: out of memory for %zu x %zu", K, N);
+        if (rc != 0) {
+            ax_packed_weights_free(w);
+            return -1;
+        }
+        *out = w;
+        return 0;
+    }
     if (p->exact && w->corr) {
         uint32_t *corr2 = calloc(N ? N : 1, sizeof *corr2);
         uint8_t *B2 = p->linear ? malloc(K && N ? K * N : 1) : NULL;

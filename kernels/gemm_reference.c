@@ -39,8 +39,8 @@ int ax_isa_parse(const char *s, ax_isa *out)
 
 const char *ax_path_name(ax_path path)
 {
-    static const char *const names[] = {"auto", "lut", "exact", "lowrank"};
-    return (unsigned)path < 4 ? names[path] : "?";
+    static const char *const names[] = {"auto", "lut", "exact", "lowrank", "exact-own"};
+    return (unsigned)path < 5 ? names[path] : "?";
 }
 
 bool ax_cpu_supports(ax_isa isa)
