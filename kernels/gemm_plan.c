@@ -425,15 +425,9 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
-    if (p->onednn) {
-        int rc = w->corr ? ax_onednn_pack(p, K, N, B, ldb, w, err)
-                         : ax_fail(err, "gemm weights: out of memory for %zu x %zu", K, N);
-        if (rc != 0) {
-            ax_packed_weights_free(w);
-            return -1;
-        }
-        *out = w;
-        return 0;
+    if (p->onednn && N >= p->onednn_min_n && w->corr && ax_onednn_pack(p, K, N, B, ldb, w, err) != 0) {
+        ax_packed_weights_free(w);
+        return -1;
     }
     if (p->exact && w->corr) {
         uint32_t *corr2 = calloc(N ? N : 1, sizeof *corr2);
@@ -480,6 +474,7 @@ void ax_packed_weights_free(ax_packed_weights *w)
     free(w->chunk);
     free(w->bt);
     free(w->bx);
+    free(w->ob);
     free(w->corr);
     free(w);
 }

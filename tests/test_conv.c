@@ -119,6 +119,18 @@ Test(conv, exact_s8)
     check_mult(m);
 }
 
+/* every GEMM of every convolution through oneDNN where it verifies */
+Test(conv, exact_onednn_every_shape)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = m->wgt = AX_S8;
+    snprintf(m->name, sizeof m->name, "exact-s8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(AX_S8, AX_S8, i >> 8, i & 255);
+    check_mult(m);
+    unsetenv("AX_ONEDNN");
+}
 Test(conv, random_table)
 {
     ax_mult *m = ax_mult_new();

@@ -197,6 +197,30 @@ Test(gemm, onednn_plan)
         ax_mult_free(m);
     }
 }
+/* AX_ONEDNN=always: every shape through oneDNN (the cost model otherwise
+ * keeps narrow and short GEMMs on our kernel), also at the K bound;
+ * AX_ONEDNN=never: our kernel everywhere */
+static void check_bound(const ax_mult *m, ax_path path, size_t M, size_t N);
+Test(gemm, onednn_every_shape)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    check_and_free(exact_mult(AX_S8, AX_S8), 51);
+    check_and_free(exact_mult(AX_U8, AX_U8), 52);
+    check_and_free(exact_mult(AX_U8, AX_S8), 53);
+    check_and_free(exact_mult(AX_S8, AX_U8), 54);
+    ax_mult *m = exact_mult(AX_U8, AX_U8); /* 255 * 255: bound 33025 */
+    check_bound(m, AX_PATH_EXACT, 2, 3);
+    ax_mult_free(m);
+    setenv("AX_ONEDNN", "never", 1);
+    m = exact_mult(AX_S8, AX_S8);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+    cr_assert(!strstr(ax_gemm_plan_kernel_name(p), "onednn"), "%s", ax_gemm_plan_kernel_name(p));
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    unsetenv("AX_ONEDNN");
+}
 /* AX_ISA=avx2 limits oneDNN to AVX2 for the whole process (the first
  * limit wins). oneDNN's u8 x s8 GEMM without VNNI saturates int16 pair
  * sums: the probe rejects it, and every plan, AVX-512 ones included, falls
