@@ -28,8 +28,8 @@
  * AVX-512 plans use whatever oneDNN is allowed, after the probe. Scalar and
  * NEON plans never use it.
  *
- * Which GEMMs: those of at least ONEDNN_MIN_M rows and ONEDNN_MIN_N
- * columns (the cost model below); the rest run the plan's own exact
+ * Which GEMMs: those of at least ONEDNN_MIN_M rows, ONEDNN_MIN_N columns
+ * and ONEDNN_MIN_K k (the cost model below); the rest run the plan's own exact
  * kernel, whose weights are packed as well. $AX_ONEDNN=never keeps oneDNN
  * out of every plan, =always sends it every shape (the tests use both).
  *
@@ -53,8 +53,8 @@
 /* The cost model (one core, ResNet-50 layers at batch 8, this Xeon with AMX):
  * dnnl_gemm_* beats our VNNI kernel on wide layers (N = 512, K = 4608:
  * 1.6x; N = 128..256: 1.0-1.2x) and loses on narrow or short ones (N = 64:
- * 0.4-0.8x; the FC layer's M = 8: 0.4x). */
-enum { ONEDNN_MIN_M = 32, ONEDNN_MIN_N = 128 };
+ * 0.4-0.8x; short, K = 64: 0.5x; the FC layer's M = 8: 0.4x). */
+enum { ONEDNN_MIN_M = 32, ONEDNN_MIN_N = 128, ONEDNN_MIN_K = 256 };
 
 /* The weights as oneDNN's B reads them: K x N s8, row stride N. */
 int ax_onednn_pack(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb, ax_packed_weights *w,
@@ -162,6 +162,7 @@ bool ax_onednn_verify(ax_gemm_plan *p, const int32_t *table)
     const char *env = getenv("AX_ONEDNN");
     bool always = env && strcmp(env, "always") == 0;
     p->onednn_min_m = always ? 1 : ONEDNN_MIN_M, p->onednn_min_n = always ? 1 : ONEDNN_MIN_N;
+    p->onednn_min_k = always ? 0 : ONEDNN_MIN_K;
     if ((env && strcmp(env, "never") == 0) || !isa_allows(p->isa)) return false;
     /* K: 255 * 127 * 1031 > 2^24 (and odd); within every exact table's bound */
     static const size_t shapes[][3] = {{1, 67, 1031}, {37, 1, 1031}, {3, 5, 7}, {70, 72, 1031}, {17, 33, 130}};

@@ -95,11 +95,11 @@ struct ax_gemm_plan {
      * channels' int32 sums fill <= L1/2). Results never depend on them. */
     size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
     /* EXACT through oneDNN (exact_onednn.c), verified at plan creation,
-     * for GEMMs of at least onednn_min_m rows and onednn_min_n columns
-     * (weights with fewer columns are not packed for it); `exact` stays
+     * for GEMMs of at least onednn_min_m rows, onednn_min_n columns and
+     * onednn_min_k k (other weights are not packed for it); `exact` stays
      * our own kernel for the rest. */
     bool onednn;
-    size_t onednn_min_m, onednn_min_n;
+    size_t onednn_min_m, onednn_min_n, onednn_min_k;
     int32_t *table_t; /* the table transposed, [w][a] (direct depthwise convolution) */
     /* Depthwise convolution (dwconv2d.c): the microkernel and the byte
      * planes it reads, of the plain table (never a linear base): the LUT

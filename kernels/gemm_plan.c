@@ -425,7 +425,7 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
-    if (p->onednn && N >= p->onednn_min_n && w->corr && ax_onednn_pack(p, K, N, B, ldb, w, err) != 0) {
+    if (p->onednn && N >= p->onednn_min_n && K >= p->onednn_min_k && w->corr && ax_onednn_pack(p, K, N, B, ldb, w, err) != 0) {
         ax_packed_weights_free(w);
         return -1;
     }
