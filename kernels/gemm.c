@@ -152,6 +152,7 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
     if (ldc < N) return ax_fail(err, "gemm: ldc %zu is smaller than N %zu", ldc, N);
     if (!A || !C) return ax_fail(err, "gemm: missing A or C");
+    if (W->ob && M >= p->onednn_min_m) return ax_onednn_gemm(p, M, A, lda, W, C, ldc, accumulate, threads, err);
     if (K > SIZE_MAX / 16) return ax_fail(err, "gemm: K %zu is too large", K);
     if (ax_lutrow_wanted(p, M, K, N)) return ax_lutrow_gemm(p, M, A, lda, W, C, ldc, accumulate, threads, err);
     job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .C = C,

@@ -94,6 +94,12 @@ struct ax_gemm_plan {
      * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
      * channels' int32 sums fill <= L1/2). Results never depend on them. */
     size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
+    /* EXACT through oneDNN (exact_onednn.c), verified at plan creation,
+     * for GEMMs of at least onednn_min_m rows, onednn_min_n columns and
+     * onednn_min_k k (other weights are not packed for it); `exact` stays
+     * our own kernel for the rest. */
+    bool onednn;
+    size_t onednn_min_m, onednn_min_n, onednn_min_k;
     int32_t *table_t; /* the table transposed, [w][a] (direct depthwise convolution) */
     /* Depthwise convolution (dwconv2d.c): the microkernel and the byte
      * planes it reads, of the plain table (never a linear base): the LUT
@@ -126,6 +132,7 @@ struct ax_packed_weights {
     uint8_t *bt;              /* LUT: N x K weight bytes, column n at bt + n*K */
     uint32_t *corr;           /* LUT: sum_k colmin[B[k][n]]; EXACT: per-n term */
     uint8_t *bx;              /* EXACT: the kernel's weight layout */
+    uint8_t *ob;              /* EXACT via oneDNN: K x N s8 (NULL: not for it) */
     /* LOWRANK with a long K: the weights as K-chunks (BLIS's kc) whose
      * int16 panels stay in L2; ax_gemm accumulates chunk after chunk. */
     size_t n_chunks, kc;
@@ -153,6 +160,14 @@ void *ax_aligned_alloc(size_t align, size_t size); /* NULL on overflow/OOM */
 /* -1 with a clear message when K products (plus extra) can leave int32. */
 int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const char *what, ax_error *err);
 bool ax_cpu_has_avx512vnni(void);
+/* exact_onednn.c (stubs without oneDNN): whether oneDNN reproduces the exact
+ * table `table` bit for bit on the probe, for the ISA in force; the weights
+ * in its layout (w->bx); the GEMM. */
+bool ax_onednn_verify(ax_gemm_plan *p, const int32_t *table);
+int ax_onednn_pack(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb, ax_packed_weights *w,
+                   ax_error *err);
+int ax_onednn_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+                   int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err);
 
 /* Per-ISA descriptors (NULL when the build lacks them). */
 extern const ax_lut_ukernel ax_lut_ukernel_scalar;

@@ -231,6 +231,8 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     if (!m) return ax_fail(err, "gemm plan: no multiplier");
     if (resolve_isa(&isa, err) != 0) return -1;
     bool exact = ax_mult_is_exact(m);
+    bool own_exact = path == AX_PATH_EXACT_OWN; /* never oneDNN */
+    if (own_exact) path = AX_PATH_EXACT;
     if (path == AX_PATH_EXACT && !exact)
         return ax_fail(err, "gemm plan: multiplier %s is not the exact product; the exact path cannot serve it",
                        m->name);
@@ -303,6 +305,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         p->exact = lowrank_for(isa);
     } else {
         p->exact = exact_for(isa);
+        p->onednn = !own_exact && ax_onednn_verify(p, m->table);
     }
     blocking(p);
     if (derive_dw(p, m, err) != 0) {
@@ -314,6 +317,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         return ax_fail(err, "gemm plan: no %s kernel for ISA %s in this build", ax_path_name(path), ax_isa_name(isa));
     }
     if (p->linear) snprintf(p->kernel_name, sizeof p->kernel_name, "%s+%s", p->lut->name, p->exact->name);
+    else if (p->onednn) snprintf(p->kernel_name, sizeof p->kernel_name, "exact_gemm__onednn");
     else snprintf(p->kernel_name, sizeof p->kernel_name, "%s",
                   p->lut ? p->lut->name : p->exact ? p->exact->name : p->lutrow->name);
     memcpy(p->lut_name, p->kernel_name, sizeof p->lut_name);
@@ -442,6 +446,10 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
+    if (p->onednn && N >= p->onednn_min_n && K >= p->onednn_min_k && w->corr && ax_onednn_pack(p, K, N, B, ldb, w, err) != 0) {
+        ax_packed_weights_free(w);
+        return -1;
+    }
     if (p->exact && w->corr) {
         uint32_t *corr2 = calloc(N ? N : 1, sizeof *corr2);
         uint8_t *B2 = p->linear ? malloc(K && N ? K * N : 1) : NULL;
@@ -487,6 +495,7 @@ void ax_packed_weights_free(ax_packed_weights *w)
     free(w->chunk);
     free(w->bt);
     free(w->bx);
+    free(w->ob);
     free(w->corr);
     free(w);
 }

@@ -39,7 +39,7 @@ int ax_isa_parse(const char *s, ax_isa *out)
 
 const char *ax_path_name(ax_path path)
 {
-    static const char *const names[] = {"auto", "lut", "exact", "lowrank", "lutrow"};
+    static const char *const names[] = {"auto", "lut", "exact", "lowrank", "lutrow", "exact-own"};
     return (unsigned)path < 5 ? names[path] : "?";
 }
 

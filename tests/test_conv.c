@@ -94,9 +94,11 @@ static void check_mult(ax_mult *m)
         if (!ax_cpu_supports(isa)) continue;
         ax_error err = {{0}};
         cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LUT, &plans[n++], &err), 0, "%s", err.msg);
-        if (ax_mult_is_exact(m))
+        if (ax_mult_is_exact(m)) { /* oneDNN where it verifies, and our own kernel */
             cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_EXACT, &plans[n++], &err), 0, "%s", err.msg);
-        else if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
+            if (isa == AX_ISA_AVX2 || isa == AX_ISA_AVX512)
+                cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_EXACT_OWN, &plans[n++], &err), 0, "%s", err.msg);
+        } else if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
             n++;
         if (ax_gemm_plan_create(m, isa, AX_PATH_LUTROW, &plans[n], &err) == 0) n++; /* AVX2, AVX-512 */
     }
@@ -118,6 +120,18 @@ Test(conv, exact_s8)
     check_mult(m);
 }
 
+/* every GEMM of every convolution through oneDNN where it verifies */
+Test(conv, exact_onednn_every_shape)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = m->wgt = AX_S8;
+    snprintf(m->name, sizeof m->name, "exact-s8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(AX_S8, AX_S8, i >> 8, i & 255);
+    check_mult(m);
+    unsetenv("AX_ONEDNN");
+}
 Test(conv, random_table)
 {
     ax_mult *m = ax_mult_new();

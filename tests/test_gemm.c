@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "autoapprox/gemm.h"
+#include "ax_config.h"
 #include "test_util.h"
 
 #include <stdio.h>
@@ -44,6 +45,8 @@ static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
         if (!ax_cpu_supports(isa)) continue;
         isas[n] = isa, paths[n++] = AX_PATH_LUT;
         if (ax_mult_is_exact(m)) isas[n] = isa, paths[n++] = AX_PATH_EXACT;
+        /* our own exact kernel where EXACT may run oneDNN */
+        if (ax_mult_is_exact(m) && (isa == AX_ISA_AVX2 || isa == AX_ISA_AVX512)) isas[n] = isa, paths[n++] = AX_PATH_EXACT_OWN;
         ax_gemm_plan *p = NULL;
         ax_error err;
         if (ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err) == 0) isas[n] = isa, paths[n++] = AX_PATH_LOWRANK;
@@ -120,7 +123,7 @@ static void check_mult(const ax_mult *m, uint64_t seed)
         ax_error err = {{0}};
         cr_assert_eq(ax_gemm_plan_create(m, isas[v], paths[v], &plans[v], &err), 0, "%s", err.msg);
         cr_assert_eq(ax_gemm_plan_isa(plans[v]), isas[v]);
-        cr_assert_eq(ax_gemm_plan_path(plans[v]), paths[v]);
+        cr_assert_eq(ax_gemm_plan_path(plans[v]), paths[v] == AX_PATH_EXACT_OWN ? AX_PATH_EXACT : paths[v]);
     }
     bool red = ax_test_reduced();
     const shape *sh = red ? REDUCED : FULL;
@@ -175,6 +178,76 @@ Test(gemm, exact_s8) { check_and_free(exact_mult(AX_S8, AX_S8), 1); }
 Test(gemm, exact_u8) { check_and_free(exact_mult(AX_U8, AX_U8), 2); }
 Test(gemm, exact_u8s8) { check_and_free(exact_mult(AX_U8, AX_S8), 3); }
 Test(gemm, exact_s8u8) { check_and_free(exact_mult(AX_S8, AX_U8), 4); }
+/* oneDNN (kernels/exact_onednn.c): EXACT and AUTO on AVX-512 run it when
+ * it passes the plan's probe (here: AVX-512 VNNI or AMX, no saturation);
+ * EXACT_OWN keeps our VNNI kernel. The generic body above checks both. */
+Test(gemm, onednn_plan)
+{
+    if (!AX_HAVE_ONEDNN || !ax_cpu_supports(AX_ISA_AVX512)) return;
+    ax_operand ops[][2] = {{AX_S8, AX_S8}, {AX_U8, AX_U8}, {AX_U8, AX_S8}, {AX_S8, AX_U8}};
+    for (size_t i = 0; i < 4; i++) {
+        ax_mult *m = exact_mult(ops[i][0], ops[i][1]);
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        for (ax_path path = AX_PATH_AUTO; path <= AX_PATH_EXACT_OWN; path++) {
+            if (path == AX_PATH_LUT || path == AX_PATH_LOWRANK || path == AX_PATH_LUTROW) continue;
+            cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, path, &p, &err), 0, "%s", err.msg);
+            cr_assert_eq(ax_gemm_plan_path(p), AX_PATH_EXACT);
+            cr_assert_str_eq(ax_gemm_plan_kernel_name(p),
+                             path == AX_PATH_EXACT_OWN ? "exact_gemm_8x32__avx512vnni" : "exact_gemm__onednn", "%s %s",
+                             m->name, ax_path_name(path));
+            ax_gemm_plan_free(p);
+        }
+        ax_mult_free(m);
+    }
+}
+/* AX_ONEDNN=always: every shape through oneDNN (the cost model otherwise
+ * keeps narrow and short GEMMs on our kernel), also at the K bound;
+ * AX_ONEDNN=never: our kernel everywhere */
+static void check_bound(const ax_mult *m, ax_path path, size_t M, size_t N);
+Test(gemm, onednn_every_shape)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    check_and_free(exact_mult(AX_S8, AX_S8), 51);
+    check_and_free(exact_mult(AX_U8, AX_U8), 52);
+    check_and_free(exact_mult(AX_U8, AX_S8), 53);
+    check_and_free(exact_mult(AX_S8, AX_U8), 54);
+    ax_mult *m = exact_mult(AX_U8, AX_U8); /* 255 * 255: bound 33025 */
+    check_bound(m, AX_PATH_EXACT, 2, 3);
+    ax_mult_free(m);
+    setenv("AX_ONEDNN", "never", 1);
+    m = exact_mult(AX_S8, AX_S8);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+    cr_assert(!strstr(ax_gemm_plan_kernel_name(p), "onednn"), "%s", ax_gemm_plan_kernel_name(p));
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    unsetenv("AX_ONEDNN");
+}
+/* AX_ISA=avx2 limits oneDNN to AVX2 for the whole process (the first
+ * limit wins). oneDNN's u8 x s8 GEMM without VNNI saturates int16 pair
+ * sums: the probe rejects it, and every plan, AVX-512 ones included, falls
+ * back to our own exact kernel, still bit-exact. */
+Test(gemm, onednn_avx2_fallback)
+{
+    if (!ax_cpu_supports(AX_ISA_AVX2)) return;
+    setenv("AX_ISA", "avx2", 1);
+    ax_mult *m = exact_mult(AX_S8, AX_S8);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_AUTO, &p, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_gemm_plan_isa(p), AX_ISA_AVX2);
+    cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "exact_gemm_4x16__avx2");
+    ax_gemm_plan_free(p);
+    if (ax_cpu_supports(AX_ISA_AVX512)) {
+        cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+        cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "exact_gemm_8x32__avx512vnni");
+        ax_gemm_plan_free(p);
+    }
+    check_and_free(m, 42);
+    unsetenv("AX_ISA");
+}
 Test(gemm, one_plane) { check_and_free(random_mult("rand-1plane", -60, 256, 11), 5); }
 Test(gemm, two_planes) { check_and_free(random_mult("rand-u16", 0, 65536, 12), 6); }
 Test(gemm, three_planes) { check_and_free(random_mult("rand-u24", -5000000, 1 << 24, 13), 7); }

@@ -26,15 +26,20 @@ extern "C" {
 typedef enum ax_isa { AX_ISA_AUTO = 0, AX_ISA_SCALAR, AX_ISA_AVX2, AX_ISA_AVX512, AX_ISA_NEON } ax_isa;
 
 /* How the products are formed. LUT: table lookups (any table); EXACT: the
- * table is a*w, so an exact int8 GEMM; LOWRANK: exact GEMMs on transformed
- * operands that reproduce the table (structured tables only). LUTROW: the
- * LUT path's row-table kernel on every shape (AVX2 and AVX-512 only; a LUT
- * plan there already runs it on its own when M is large enough). */
-typedef enum ax_path { AX_PATH_AUTO = 0, AX_PATH_LUT, AX_PATH_EXACT, AX_PATH_LOWRANK, AX_PATH_LUTROW } ax_path;
+ * table is a*w, so an exact int8 GEMM (oneDNN's when the build has it and
+ * it passes the plan's bit-exactness probe on the ISA in force, else our
+ * own kernel); LOWRANK: exact GEMMs on transformed operands that reproduce
+ * the table (structured tables only). LUTROW: the LUT path's row-table
+ * kernel on every shape (AVX2 and AVX-512 only; a LUT plan there already
+ * runs it on its own when M is large enough). EXACT_OWN: a request only,
+ * EXACT with our own kernel, never oneDNN (the plan's path is then EXACT). */
+typedef enum ax_path {
+    AX_PATH_AUTO = 0, AX_PATH_LUT, AX_PATH_EXACT, AX_PATH_LOWRANK, AX_PATH_LUTROW, AX_PATH_EXACT_OWN
+} ax_path;
 
 const char *ax_isa_name(ax_isa isa);      /* "scalar", "avx2", "avx512", "neon" */
 int ax_isa_parse(const char *s, ax_isa *out); /* also "auto" */
-const char *ax_path_name(ax_path path);   /* "lut", "exact", "lowrank", "lutrow" */
+const char *ax_path_name(ax_path path);   /* "lut", "exact", "lowrank", "lutrow", "exact-own" */
 /* Whether this CPU (and this build) can run an ISA's kernels. "avx2" means
  * AVX2+FMA+BMI2 only; "avx512" needs F, BW, VL and VBMI. */
 bool ax_cpu_supports(ax_isa isa);
