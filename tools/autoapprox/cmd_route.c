@@ -410,17 +410,14 @@ static json_object *report_json(const ax_route_result *r, const ax_nn_model *m, 
                                                      r->search_top5, r->exact_top1, r->exact_top5));
     json_object_object_add(j, "verification", accuracy_json(d->verify.name, r->verify_images, r->verify_top1,
                                                            r->verify_top5, r->verify_exact_top1, r->verify_exact_top5));
-    json_object *arrays = json_object_new_object(), *layers = json_object_new_object();
-    for (size_t i = 0; i < r->n_arrays; i++)
-        json_object_object_add(arrays, r->array_id[i], json_object_new_string(r->bank_spec[r->array_bank[i]]));
-    for (size_t l = 0; l < r->n_layers; l++) {
-        ax_nn_layer_info li;
-        ax_nn_layer_get(m, l, &li);
-        json_object_object_add(layers, li.name, json_object_new_string(r->array_id[r->layer_array[l]]));
-    }
+    /* arrays and layers as the assignment file has them (written just before) */
+    json_object *written = json_object_from_file(o->out), *v;
     json_object_object_add(asg, "file", json_object_new_string(o->out));
-    json_object_object_add(asg, "arrays", arrays);
-    json_object_object_add(asg, "layers", layers);
+    if (written && json_object_object_get_ex(written, "arrays", &v))
+        json_object_object_add(asg, "arrays", json_object_get(v));
+    if (written && json_object_object_get_ex(written, "layers", &v))
+        json_object_object_add(asg, "layers", json_object_get(v));
+    json_object_put(written);
     json_object_object_add(j, "assignment", asg);
     json_object_object_add(j, "chip", figures_json(&r->chip.chip));
     json_object_object_add(j, "exact_chip", figures_json(&r->exact_chip.chip));
