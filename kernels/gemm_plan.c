@@ -349,6 +349,7 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
 ax_isa ax_gemm_plan_isa(const ax_gemm_plan *p) { return p->isa; }
 ax_path ax_gemm_plan_path(const ax_gemm_plan *p) { return p->path; }
 int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
+int ax_gemm_plan_terms(const ax_gemm_plan *p) { return p->terms; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
 
