@@ -42,6 +42,13 @@ typedef struct ax_exact_ukernel {
                    uint32_t *corr);
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
                 const uint8_t *bx, size_t n0, size_t nn, uint32_t *out, size_t ldo);
+    /* Optional (NULL: gemm.c uses run): the same sums plus corr[j], written
+     * (or, accumulate, added) straight into C[m*ldc + j] for j < nn, C and
+     * corr pointing at column n0; no buffer, no second pass over C (short-K
+     * LOWRANK layers spent a third of their time there). */
+    void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
+                  const uint8_t *bx, size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc,
+                  bool accumulate);
 } ax_exact_ukernel;
 
 /* Depthwise microkernel (dwconv2d.c): for i < n,

@@ -50,11 +50,12 @@ static const ax_exact_ukernel *lowrank_for(ax_isa isa, const ax_lowrank *lr)
     return &ax_lowrank_ukernel_scalar;
 }
 
-/* AUTO considers LOWRANK (up to 5 terms) on AVX2 and AVX-512 VNNI: see
- * auto_wants_lowrank for the cost model. */
+/* AUTO considers LOWRANK on AVX2 (up to 3 terms) and AVX-512 VNNI (up to
+ * 8): see auto_wants_lowrank for the cost model. */
 static int auto_lowrank_max(ax_isa isa)
 {
-    return isa == AX_ISA_AVX2 || (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni()) ? 5 : 0;
+    if (isa == AX_ISA_AVX2) return 3;
+    return isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni() ? AX_LOWRANK_TERMS : 0;
 }
 
 static int planes_for(uint64_t range)
@@ -180,20 +181,23 @@ static bool choose_linear_planes(const ax_mult *m, ax_isa isa, int c[256], int *
 static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return choose_linear_planes(m, isa, c, NULL); }
 
 /* The cost model, from single-core measurements on the ResNet-50 conv
- * layers at batch 8 (bench-approx --suite conv, docs/kernels.md): on
- * AVX-512 a LUT plan costs about (1 + planes) / 45 ns per MAC (21 GMAC/s
- * with one plane after a linear base, 14 with two), an int16 GEMM term
- * 1 / 80 (mul8s_1L2J, 3 terms: 26 GMAC/s; the whole ResNet-50 ran 3.7x
- * faster on LOWRANK than on LUT). On AVX2 the row-table LUT (~14 GMAC/s on
- * large M) and LOWRANK (~15 GMAC/s at 3 terms) meet near 3 terms; small M
- * falls back to gathers, so LOWRANK keeps up to 3. */
+ * layers at batch 8 (bench-approx --suite conv, one thread, docs/kernels.md),
+ * in ps per MAC: on AVX-512 a LUT plan costs about 24 + 12 * planes (one
+ * plane after a linear base ~30 GMAC/s, two ~21); LOWRANK byte terms
+ * (vpdpbusd) 3 + 3.3 * terms (mul8s_1L2J, 1 term: ~160-185 GMAC/s;
+ * mul8s_1KR6, 3: ~69; mul8u_874, 8: ~34), int16 terms (vpdpwssd) 13 each
+ * (mul8u_17MJ, 4: ~19). So every byte form up to 8 terms beats the LUT.
+ * On AVX2 the row-table LUT (~13 GMAC/s on large M) against int16 terms of
+ * ~19 ps each plus ~5 (mul8s_1L2J, 1 term: ~41 GMAC/s; mul8s_1KVA, 5: ~10):
+ * LOWRANK up to 3 terms; small M falls back to gathers, slower still. */
 static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, const ax_lowrank *lr)
 {
     int terms = lr->terms;
     if (isa == AX_ISA_AVX2) return terms <= 3;
     int c[256], planes = 1;
     choose_linear_planes(m, isa, c, &planes);
-    return terms / (lr->bytes ? 160.0 : 80.0) < (1 + planes) / 45.0;
+    double lowrank_ps = lr->bytes ? 3 + 3.3 * terms : 13.0 * terms;
+    return lowrank_ps < 24 + 12.0 * planes;
 }
 
 static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)

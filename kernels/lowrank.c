@@ -294,7 +294,8 @@ static void byte_form(ax_lowrank *lr)
             return;
         }
         if ((vl < -128 || vh > 127) && -vh >= -128 && -vl <= 127) {
-            for (int i = 0; i < 256; i++) lr->amap[t][i] = (int16_t)-lr->amap[t][i], lr->wmap[t][i] = (int16_t)-lr->wmap[t][i];
+            for (int i = 0; i < 256; i++)
+                lr->amap[t][i] = (int16_t)-lr->amap[t][i], lr->wmap[t][i] = (int16_t)-lr->wmap[t][i];
             int x = ul;
             ul = -uh, uh = -x, x = vl, vl = -vh, vh = -x;
         }

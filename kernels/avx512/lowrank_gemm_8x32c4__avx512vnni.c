@@ -107,9 +107,35 @@ static void pack_b(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, 
     }
 }
 
-/* 8 rows x 32 columns over L4 quads; rows past mn repeat row 0 and are dropped */
-static inline void tile(const uint8_t *rows, size_t S, size_t mn, size_t L4, const __m512i *b0, const __m512i *b1,
-                        uint32_t tmp[8][32])
+/* Columns [c, c + 16) of a row, kept where in [n0, n0 + nn): v + row +
+ * corr (+ C) into C; C and corr point at column n0. A group starting before
+ * n0 (n0 not a multiple of 16) has its lanes moved down first. */
+static inline __attribute__((always_inline)) void put16(__m512i v, uint32_t row, const uint32_t *corr, int32_t *C,
+                                                        size_t c, size_t n0, size_t nn, bool accumulate)
+{
+    if (c + 16 <= n0 || c >= n0 + nn) return;
+    size_t off = 0, cnt;
+    if (c < n0) {
+        size_t s = n0 - c;
+        __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        v = _mm512_permutexvar_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)s)), v);
+        cnt = 16 - s < nn ? 16 - s : nn;
+    } else {
+        off = c - n0;
+        cnt = nn - off < 16 ? nn - off : 16;
+    }
+    __mmask16 k = (__mmask16)((1u << cnt) - 1);
+    v = _mm512_add_epi32(v, _mm512_add_epi32(_mm512_set1_epi32((int)row), _mm512_maskz_loadu_epi32(k, corr + off)));
+    if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, C + off));
+    _mm512_mask_storeu_epi32(C + off, k, v);
+}
+
+/* 8 rows x 32 columns (blocks blk, blk + 1) over L4 quads, straight into C;
+ * rows past mn repeat row 0 and are dropped */
+static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size_t S, const int32_t *rcorr, size_t mn,
+                                                       size_t L4, const __m512i *b0, const __m512i *b1, size_t c,
+                                                       const uint32_t *corr, int32_t *C, size_t ldc, size_t n0,
+                                                       size_t nn, bool accumulate)
 {
     __m512i acc[8][2];
     const uint8_t *row[8];
@@ -128,30 +154,46 @@ static inline void tile(const uint8_t *rows, size_t S, size_t mn, size_t L4, con
             acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
         }
     }
+    /* through memory: put16's registers and masks kept out of the k loop's
+     * register allocation (measured: spills there otherwise) */
+    uint32_t tmp[8][32];
     for (int i = 0; i < 8; i++) {
         _mm512_storeu_si512(tmp[i], acc[i][0]);
         _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
     }
+    for (size_t i = 0; i < mn; i++) {
+        put16(_mm512_loadu_si512(tmp[i]), (uint32_t)rcorr[i], corr, C + i * ldc, c, n0, nn, accumulate);
+        put16(_mm512_loadu_si512(tmp[i] + 16), (uint32_t)rcorr[i], corr, C + i * ldc, c + 16, n0, nn, accumulate);
+    }
 }
 
-static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
-                size_t n0, size_t nn, uint32_t *out, size_t ldo)
+/* C[m][j] (+)= the rows' sums for column n0 + j + corr[j], j < nn (C and
+ * corr point at column n0) */
+static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
+                  size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)
 {
     (void)N;
     size_t L = row_len(p, K), L4 = L / 4, S = stride_of(L);
-    const int32_t *corr = (const int32_t *)panel;
+    const int32_t *rcorr = (const int32_t *)panel;
     for (size_t blk = n0 / 16; blk * 16 < n0 + nn; blk += 2) {
         const __m512i *b0 = (const __m512i *)(bx + blk * L4 * 64), *b1 = (const __m512i *)(bx + (blk + 1) * L4 * 64);
-        size_t c0 = blk * 16 < n0 ? n0 - blk * 16 : 0, c1 = n0 + nn - blk * 16 < 32 ? n0 + nn - blk * 16 : 32;
         for (size_t m0 = 0; m0 < rows; m0 += 8) {
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
-            uint32_t tmp[8][32];
-            tile(panel + HEAD + m0 * S, S, mn, L4, b0, b1, tmp);
-            for (size_t i = 0; i < mn; i++) {
-                uint32_t *o = out + (m0 + i) * ldo + (blk * 16 + c0 - n0);
-                for (size_t c = c0; c < c1; c++) *o++ = tmp[i][c] + (uint32_t)corr[m0 + i];
-            }
+            tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, blk * 16, corr, C + m0 * ldc, ldc, n0, nn,
+                 accumulate);
         }
+    }
+}
+
+/* The generic interface: out[m][j] = the sum for column n0 + j plus the
+ * row correction (the column one is the caller's). */
+static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
+                size_t n0, size_t nn, uint32_t *out, size_t ldo)
+{
+    static const uint32_t zero[64];
+    for (size_t j0 = 0; j0 < nn; j0 += 64) {
+        size_t jn = nn - j0 < 64 ? nn - j0 : 64;
+        run_c(p, rows, panel, K, N, bx, n0 + j0, jn, zero, (int32_t *)out + j0, ldo, false);
     }
 }
 
@@ -161,4 +203,5 @@ const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni = {.name = "lowrank_ge
                                                              .pack_a = pack_a,
                                                              .bx_bytes = bx_bytes,
                                                              .pack_b = pack_b,
-                                                             .run = run};
+                                                             .run = run,
+                                                             .run_c = run_c};
