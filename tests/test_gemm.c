@@ -406,6 +406,21 @@ Test(gemm, factored_u8s8) { check_factored(factored("odd-even-u8s8", AX_U8, AX_S
 Test(gemm, factored_s8u8) { check_factored(factored("odd-even-s8u8", AX_S8, AX_U8, 2), 1, true, 65); }
 Test(gemm, factored_wide_weight) { check_factored(factored("wide-w-u8", AX_U8, AX_U8, 3), 1, false, 66); }
 Test(gemm, factored_content) { check_factored(factored("content3-s8", AX_S8, AX_S8, 4), 1, true, 67); }
+/* K past the byte kernel's K-chunk (a 64-row byte panel is L2/2: 8192 k on
+ * a 1 MiB L2) on every LOWRANK kernel */
+Test(gemm, factored_long_k)
+{
+    ax_mult *m = factored("drop1-s8", AX_S8, AX_S8, 0);
+    ax_gemm_plan *plans[4];
+    int n = 0;
+    ax_error err = {{0}};
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++)
+        if (ax_cpu_supports(isa)) cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n++], &err), 0);
+    rng_state = 71;
+    check_shape(m, plans, n, (shape){9, 37, ax_test_reduced() ? 9000 : 12000}, true);
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+    ax_mult_free(m);
+}
 /* exact + rank-2 error with 0/1 activation factors: the a*w + E form, 3 terms */
 Test(gemm, factored_error_form)
 {
