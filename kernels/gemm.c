@@ -80,7 +80,7 @@ static void run_tile(const job *j, size_t t, scratch *s)
         pack_tile(j, m0, rows, s);
         s->packed_mi = mi;
     }
-    if (!p->lut && p->exact->run_c && rows <= p->exact->mr) { /* straight into C */
+    if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
         p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->w->corr + n0, j->C + m0 * j->ldc + n0,
                         j->ldc, j->accumulate);
         return;

@@ -45,7 +45,9 @@ typedef struct ax_exact_ukernel {
     /* Optional (NULL: gemm.c uses run): the same sums plus corr[j], written
      * (or, accumulate, added) straight into C[m*ldc + j] for j < nn, C and
      * corr pointing at column n0; no buffer, no second pass over C (short-K
-     * LOWRANK layers spent a third of their time there). */
+     * LOWRANK layers spent a third of their time there). gemm.c calls it
+     * whenever the plan has no LUT part, so a kernel that serves only such
+     * plans (the LOWRANK byte kernel) may leave run NULL. */
     void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
                   const uint8_t *bx, size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc,
                   bool accumulate);

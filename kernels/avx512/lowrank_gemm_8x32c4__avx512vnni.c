@@ -185,23 +185,10 @@ static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size
     }
 }
 
-/* The generic interface: out[m][j] = the sum for column n0 + j plus the
- * row correction (the column one is the caller's). */
-static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
-                size_t n0, size_t nn, uint32_t *out, size_t ldo)
-{
-    static const uint32_t zero[64];
-    for (size_t j0 = 0; j0 < nn; j0 += 64) {
-        size_t jn = nn - j0 < 64 ? nn - j0 : 64;
-        run_c(p, rows, panel, K, N, bx, n0 + j0, jn, zero, (int32_t *)out + j0, ldo, false);
-    }
-}
-
 const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni = {.name = "lowrank_gemm_8x32c4__avx512vnni",
                                                              .mr = MR,
                                                              .panel_bytes = panel_bytes,
                                                              .pack_a = pack_a,
                                                              .bx_bytes = bx_bytes,
                                                              .pack_b = pack_b,
-                                                             .run = run,
-                                                             .run_c = run_c};
+                                                             .run_c = run_c}; /* LOWRANK only: no `run` */
