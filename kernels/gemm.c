@@ -80,6 +80,11 @@ static void run_tile(const job *j, size_t t, scratch *s)
         pack_tile(j, m0, rows, s);
         s->packed_mi = mi;
     }
+    if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
+        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->w->corr + n0, j->C + m0 * j->ldc + n0,
+                        j->ldc, j->accumulate);
+        return;
+    }
     for (size_t c = 0; c < nn; c += NC_MAX) {
         size_t cn = nn - c < NC_MAX ? nn - c : NC_MAX;
         if (p->lut) p->lut->run(p, rows, s->panel, j->K, j->w->bt + (n0 + c) * j->K, j->K, cn, s->out, NC_MAX);

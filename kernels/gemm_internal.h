@@ -42,6 +42,15 @@ typedef struct ax_exact_ukernel {
                    uint32_t *corr);
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
                 const uint8_t *bx, size_t n0, size_t nn, uint32_t *out, size_t ldo);
+    /* Optional (NULL: gemm.c uses run): the same sums plus corr[j], written
+     * (or, accumulate, added) straight into C[m*ldc + j] for j < nn, C and
+     * corr pointing at column n0; no buffer, no second pass over C (short-K
+     * LOWRANK layers spent a third of their time there). gemm.c calls it
+     * whenever the plan has no LUT part, so a kernel that serves only such
+     * plans (the LOWRANK byte kernel) may leave run NULL. */
+    void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
+                  const uint8_t *bx, size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc,
+                  bool accumulate);
 } ax_exact_ukernel;
 
 /* Depthwise microkernel (dwconv2d.c): for i < n,
@@ -80,17 +89,20 @@ struct ax_gemm_plan {
     const ax_lut_ukernel *lut;
     const ax_exact_ukernel *exact;
     char kernel_name[96];
-    /* LOWRANK: T[a][w] = sum_{t < terms} amap[t][a] * wmap[t][w] (term 0 is
-     * the exact product); the exact-type kernel then runs over K * terms
-     * virtual k, so gemm.c sizes its panel_bytes/bx_bytes with K * terms.
-     * Other paths: terms = 1, maps NULL. */
+    /* LOWRANK: T[a][w] = sum_{t < terms} amap[t][a] * wmap[t][w] (lr: the
+     * form, lowrank.c; amap/wmap point into it); the exact-type kernel then
+     * runs over K * terms virtual k, so gemm.c sizes its panel_bytes/bx_bytes
+     * with K * terms (the byte kernel's bound). Other paths: terms = 1, maps
+     * and lr NULL. */
     int terms;
     int16_t (*amap)[256], (*wmap)[256];
+    struct ax_lowrank *lr;
     /* Blocking from the caches (cpu_caches.c), fixed at plan creation:
      * lut_kc: k per block of the AVX-512 LUT kernel (its panel rows in use,
      * 2 x 256 x lut_kc bytes, fill <= 3/4 of L1; <= 256 for the 16-bit
      * sums); lowrank_kv: virtual k per LOWRANK weight chunk (a 64-row int16
-     * panel, 128 x lowrank_kv bytes, is L2/8); im2col_bytes: im2col rows per
+     * panel, 128 x lowrank_kv bytes, is L2/8; a byte panel, 64 x lowrank_kv,
+     * L2/2); im2col_bytes: im2col rows per
      * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
      * channels' int32 sums fill <= L1/2). Results never depend on them. */
     size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
@@ -118,11 +130,29 @@ struct ax_gemm_plan {
     char lut_name[96];
 };
 
-/* At most this many low-rank terms besides the exact product. */
-#define AX_LOWRANK_MAX 7
-/* Fills amap/wmap[0..rank] (rank + 1 terms) and *rank; -1 when the table has
- * no exact int16 low-rank form of rank <= max_rank. */
-int ax_lowrank_factor(const ax_mult *m, int max_rank, int *rank, int16_t amap[][256], int16_t wmap[][256]);
+/* At most this many low-rank terms (lowrank.c). */
+#define AX_LOWRANK_TERMS 8
+/* An exact low-rank form T[a][w] = sum_{t < terms} amap[t][a] * wmap[t][w]
+ * (int16 factors; t_form: factors of T itself, else term 0 is the exact
+ * product and the rest the error). bytes: every factor spans at most 256
+ * values, so f'_t(a) = amap[t][a] - a_off[t] is a u8 and g'_t(w) =
+ * wmap[t][w] - w_off[t] an s8 (w_off[t] = 0 when wmap[t] fits s8 as it
+ * is; row_corr: some w_off is not 0), and
+ *   sum_k T = sum_k sum_t f'_t g'_t + sum_t a_off[t] sum_k g'_t      (per column)
+ *           + sum_t w_off[t] sum_k f'_t                              (per row)
+ *           + K sum_t a_off[t] w_off[t]                              (per column)
+ * all modulo 2^32: the VNNI byte kernel's form. */
+typedef struct ax_lowrank {
+    int terms;
+    bool t_form, bytes, row_corr;
+    int32_t a_off[AX_LOWRANK_TERMS], w_off[AX_LOWRANK_TERMS];
+    int16_t amap[AX_LOWRANK_TERMS][256], wmap[AX_LOWRANK_TERMS][256];
+    uint8_t abyte[AX_LOWRANK_TERMS][256]; /* bytes: f'_t(a) */
+    int8_t wbyte[AX_LOWRANK_TERMS][256];  /* bytes: g'_t(w) */
+} ax_lowrank;
+/* The form with the fewest terms (<= max_terms; ties: the byte form) of
+ * T itself or of a*w + E, verified on all 65,536 entries; -1 when none. */
+int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
 
 struct ax_packed_weights {
     ax_path path;
@@ -177,6 +207,7 @@ extern const ax_dw_ukernel ax_dw_ukernel_scalar;
 #if defined(__x86_64__)
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx2;
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx512vnni;
+extern const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni;
 extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx512vbmi;

@@ -34,24 +34,28 @@ static const ax_exact_ukernel *exact_for(ax_isa isa)
     return isa == AX_ISA_SCALAR ? &ax_exact_ukernel_scalar : NULL;
 }
 
-static const ax_exact_ukernel *lowrank_for(ax_isa isa)
+/* AVX-512 VNNI runs a byte form (every factor spans <= 256 values) with
+ * vpdpbusd, 64 MACs per instruction; other forms and ISAs int16 terms. */
+static const ax_exact_ukernel *lowrank_for(ax_isa isa, const ax_lowrank *lr)
 {
 #if defined(__x86_64__)
-    if (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni()) return &ax_lowrank_ukernel_avx512vnni;
+    if (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni())
+        return lr->bytes ? &ax_lowrank_ukernel_u8s8_avx512vnni : &ax_lowrank_ukernel_avx512vnni;
     if (isa == AX_ISA_AVX512 || isa == AX_ISA_AVX2) return &ax_lowrank_ukernel_avx2;
 #endif
 #if defined(__aarch64__) && AX_HAVE_NEON /* NEON hook */
     if (isa == AX_ISA_NEON) return &ax_lowrank_ukernel_neon;
 #endif
-    (void)isa;
+    (void)isa, (void)lr;
     return &ax_lowrank_ukernel_scalar;
 }
 
-/* AUTO considers LOWRANK (rank <= 4) on AVX2 and AVX-512 VNNI: see
- * auto_wants_lowrank for the cost model. */
+/* AUTO considers LOWRANK on AVX2 (up to 3 terms) and AVX-512 VNNI (up to
+ * 8): see auto_wants_lowrank for the cost model. */
 static int auto_lowrank_max(ax_isa isa)
 {
-    return isa == AX_ISA_AVX2 || (isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni()) ? 4 : 0;
+    if (isa == AX_ISA_AVX2) return 3;
+    return isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni() ? AX_LOWRANK_TERMS : 0;
 }
 
 static int planes_for(uint64_t range)
@@ -177,19 +181,23 @@ static bool choose_linear_planes(const ax_mult *m, ax_isa isa, int c[256], int *
 static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return choose_linear_planes(m, isa, c, NULL); }
 
 /* The cost model, from single-core measurements on the ResNet-50 conv
- * layers at batch 8 (bench-approx --suite conv, docs/kernels.md): on
- * AVX-512 a LUT plan costs about (1 + planes) / 45 ns per MAC (21 GMAC/s
- * with one plane after a linear base, 14 with two), an int16 GEMM term
- * 1 / 80 (mul8s_1L2J, 3 terms: 26 GMAC/s; the whole ResNet-50 ran 3.7x
- * faster on LOWRANK than on LUT). On AVX2 the row-table LUT (~14 GMAC/s on
- * large M) and LOWRANK (~15 GMAC/s at 3 terms) meet near 3 terms; small M
- * falls back to gathers, so LOWRANK keeps up to 3. */
-static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, int terms)
+ * layers at batch 8 (bench-approx --suite conv, one thread, docs/kernels.md),
+ * in ps per MAC: on AVX-512 a LUT plan costs about 24 + 12 * planes (one
+ * plane after a linear base ~30 GMAC/s, two ~21); LOWRANK byte terms
+ * (vpdpbusd) 3 + 3.3 * terms (mul8s_1L2J, 1 term: ~160-185 GMAC/s;
+ * mul8s_1KR6, 3: ~69; mul8u_874, 8: ~34), int16 terms (vpdpwssd) 13 each
+ * (mul8u_17MJ, 4: ~19). So every byte form up to 8 terms beats the LUT.
+ * On AVX2 the row-table LUT (~13 GMAC/s on large M) against int16 terms of
+ * ~19 ps each plus ~5 (mul8s_1L2J, 1 term: ~41 GMAC/s; mul8s_1KVA, 5: ~10):
+ * LOWRANK up to 3 terms; small M falls back to gathers, slower still. */
+static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, const ax_lowrank *lr)
 {
+    int terms = lr->terms;
     if (isa == AX_ISA_AVX2) return terms <= 3;
     int c[256], planes = 1;
     choose_linear_planes(m, isa, c, &planes);
-    return terms / 80.0 < (1 + planes) / 45.0;
+    double lowrank_ps = lr->bytes ? 3 + 3.3 * terms : 13.0 * terms;
+    return lowrank_ps < 24 + 12.0 * planes;
 }
 
 static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)
@@ -204,7 +212,13 @@ static void blocking(ax_gemm_plan *p)
 {
     const ax_cpu_caches *c = ax_cpu_caches_get();
     p->lut_kc = clamp_down(c->l1d * 3 / 4 / (2 * 256), 16, 256, 16);
-    p->lowrank_kv = clamp_down(c->l2 / 8 / 128, 512, 8192, 64);
+    bool bytes = false;
+#if defined(__x86_64__)
+    bytes = p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni;
+#endif
+    /* byte panels (64 B per virtual k) up to L2/2: chunks of L2/8 measured
+     * 5-8% slower on the ResNet-50 layer4 layers (one term, K = 4608) */
+    p->lowrank_kv = bytes ? clamp_down(c->l2 / 2 / 64, 2048, 65536, 64) : clamp_down(c->l2 / 8 / 128, 512, 8192, 64);
     p->im2col_bytes = clamp_down(c->l2, 1 << 18, 1 << 23, 4096);
     p->dw_pix = clamp_down(c->l1d / 2 / (16 * 4), 128, 2048, 64);
 }
@@ -245,24 +259,23 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     if (path == AX_PATH_AUTO) path = exact ? AX_PATH_EXACT : AX_PATH_LUT;
     if (path == AX_PATH_LOWRANK || (auto_path && path == AX_PATH_LUT && auto_lowrank_max(isa) > 0)) {
         bool asked = path == AX_PATH_LOWRANK;
-        int rank = 0;
-        p->amap = malloc(sizeof(int16_t) * 256 * (AX_LOWRANK_MAX + 1));
-        p->wmap = malloc(sizeof(int16_t) * 256 * (AX_LOWRANK_MAX + 1));
-        if (!p->amap || !p->wmap) {
+        if (!(p->lr = malloc(sizeof *p->lr))) {
             ax_gemm_plan_free(p);
             return ax_fail(err, "gemm plan for %s: out of memory", m->name);
         }
-        if (ax_lowrank_factor(m, asked ? AX_LOWRANK_MAX : auto_lowrank_max(isa), &rank, p->amap, p->wmap) == 0 &&
-            (asked || auto_wants_lowrank(m, isa, rank + 1))) {
-            p->terms = rank + 1;
+        if (ax_lowrank_factor(m, asked ? AX_LOWRANK_TERMS : auto_lowrank_max(isa), p->lr) == 0 &&
+            (asked || auto_wants_lowrank(m, isa, p->lr))) {
+            p->terms = p->lr->terms;
+            p->amap = p->lr->amap, p->wmap = p->lr->wmap;
             path = AX_PATH_LOWRANK;
         } else if (asked) {
             ax_gemm_plan_free(p);
-            return ax_fail(err, "gemm plan: multiplier %s has no exact low-rank form (a*w plus rank <= %d, int16 "
-                                "factors); use the lut path", m->name, AX_LOWRANK_MAX);
+            return ax_fail(err, "gemm plan: multiplier %s has no exact low-rank form (at most %d terms of int16 "
+                                "factors, of the table or of a*w plus its error); use the lut path", m->name,
+                           AX_LOWRANK_TERMS);
         } else {
-            free(p->amap), free(p->wmap);
-            p->amap = NULL, p->wmap = NULL;
+            free(p->lr);
+            p->lr = NULL;
         }
     }
     p->isa = isa;
@@ -302,7 +315,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
             return ax_fail(err, "gemm plan: no lutrow kernel for ISA %s (AVX2 and AVX-512 only)", ax_isa_name(isa));
         }
     } else if (path == AX_PATH_LOWRANK) {
-        p->exact = lowrank_for(isa);
+        p->exact = lowrank_for(isa, p->lr);
     } else {
         p->exact = exact_for(isa);
         p->onednn = !own_exact && ax_onednn_verify(p, m->table);
@@ -332,8 +345,7 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
     if (!p) return;
     free(p->cols);
     free(p->planes);
-    free(p->amap);
-    free(p->wmap);
+    free(p->lr);
     free(p->table_t);
     free(p->dw_own);
     free(p->dw_own_colmin);
@@ -343,6 +355,7 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
 ax_isa ax_gemm_plan_isa(const ax_gemm_plan *p) { return p->isa; }
 ax_path ax_gemm_plan_path(const ax_gemm_plan *p) { return p->path; }
 int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
+int ax_gemm_plan_terms(const ax_gemm_plan *p) { return p->terms; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
 
@@ -427,7 +440,7 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     size_t max_k = ax_gemm_plan_max_k_ex(p, extra);
     if (ldb < N) return ax_fail(err, "gemm weights: ldb %zu is smaller than N %zu", ldb, N);
     if (K && N && (!B || K > SIZE_MAX / N / 8)) return ax_fail(err, "gemm weights: %zu x %zu is too large", K, N);
-    if (p->terms > 1 && K * (size_t)p->terms > p->lowrank_kv) {
+    if (p->path == AX_PATH_LOWRANK && K * (size_t)p->terms > p->lowrank_kv) {
         ax_packed_weights *w = calloc(1, sizeof *w);
         if (!w) return ax_fail(err, "gemm weights: out of memory");
         w->path = p->path, w->K = K, w->N = N, w->plan = p, w->max_k = max_k;

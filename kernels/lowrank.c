@@ -1,25 +1,32 @@
-/* lowrank.c - finds an exact low-rank form of a multiplier table:
- *   T[a][w] = value(a) * value(w) + sum_{r<R} u_r(a) * v_r(w)
- * with small integers u_r, v_r (int16), so a GEMM over the table becomes one
- * integer GEMM over R+1 "terms" per k (the LOWRANK path). The error table
- * E = T - a*w is written on a basis of its rows: first the smallest rows of
- * E themselves (the u_r are then usually 0/+-1, e.g. dropped partial-product
- * bits), else an integer echelon basis of the row lattice (extended-Euclid
- * row operations, Hermite-style), on which every row is an integer
- * combination: no denominator at all. A form is used only if it reproduces
- * all 65,536 entries exactly and every factor fits int16. */
+/* lowrank.c - finds an exact low-rank form of a multiplier table, a sum of
+ * `terms` products of small integer factors:
+ *   T[a][w] = sum_{t < terms} amap[t][a] * wmap[t][w]
+ * so a GEMM over the table becomes one integer GEMM over K * terms virtual k
+ * (the LOWRANK path). Two forms are tried and the one with fewer terms wins:
+ *  - the table itself (many approximate multipliers are f(a) * g(w) with
+ *    some operand bits dropped: mul8s_1L2J is (a & ~1) * (w & ~1), one
+ *    term, where its error has rank 2), and
+ *  - a*w + E: term 0 the exact product, the error E = T - a*w factored.
+ * A matrix is written on a basis of its rows: first its smallest rows
+ * themselves (the activation factors are then usually 0/+-1), else an integer
+ * echelon basis of the row lattice (extended-Euclid row operations,
+ * Hermite-style), on which every row is an integer combination: no
+ * denominator at all. Each term's common factors are then split between its
+ * two factors so that both span at most 256 values where possible (the byte
+ * form of the AVX-512 VNNI kernel). A form is used only if it reproduces all
+ * 65,536 entries exactly and every factor fits int16. */
 #include "gemm_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { LIM = 1 << 30 }; /* growth bound during elimination (int64 stays exact) */
+enum { LIM = 1 << 30, ROWS_MAX = AX_LOWRANK_TERMS }; /* growth bound during elimination (int64 stays exact) */
 
 typedef struct basis {
     int n;
-    int piv[AX_LOWRANK_MAX];
-    int64_t v[AX_LOWRANK_MAX][256];
+    int piv[ROWS_MAX];
+    int64_t v[ROWS_MAX][256];
 } basis;
 
 /* x, y with x*a + y*b = g = gcd(a, b) > 0 */
@@ -86,17 +93,18 @@ static int64_t inv_mod(int64_t b)
     return r;
 }
 
-/* Rows of E as the basis: R independent rows (smallest first, independence
+/* Rows of X as the basis: R independent rows (smallest first, independence
  * tested modulo a prime), coefficients solved in double on R pivot columns
- * and rounded; the caller's exact check decides. Fills maps 1..R. */
-static int factor_on_rows(const int64_t (*E)[256], const int *order, int max_rank, int *rank,
-                          int16_t amap[][256], int16_t wmap[][256])
+ * and rounded: only a candidate, the caller's exact check decides.
+ * X = sum_{r<R} u[r][a] v[r][w]. */
+static int factor_on_rows(const int64_t (*X)[256], const int *order, int max_rank, int *rank, int64_t u[][256],
+                          int64_t v[][256])
 {
-    int64_t red[AX_LOWRANK_MAX][256];
-    int piv[AX_LOWRANK_MAX], src[AX_LOWRANK_MAX], R = 0;
+    int64_t red[ROWS_MAX][256];
+    int piv[ROWS_MAX], src[ROWS_MAX], R = 0;
     for (int i = 0; i < 256; i++) {
         int64_t e[256];
-        for (int j = 0; j < 256; j++) e[j] = ((E[order[i]][j] % PRIME) + PRIME) % PRIME;
+        for (int j = 0; j < 256; j++) e[j] = ((X[order[i]][j] % PRIME) + PRIME) % PRIME;
         for (int r = 0; r < R; r++)
             if (e[piv[r]]) {
                 int64_t f = e[piv[r]];
@@ -115,10 +123,10 @@ static int factor_on_rows(const int64_t (*E)[256], const int *order, int max_ran
             }
         piv[R] = c, src[R++] = order[i];
     }
-    /* M[s][r] = E[src[r]][piv[s]]; solve U[a] M^T = E[a][piv] by Gauss-Jordan in double */
-    double M[AX_LOWRANK_MAX][AX_LOWRANK_MAX], Minv[AX_LOWRANK_MAX][AX_LOWRANK_MAX];
+    /* M[s][r] = X[src[r]][piv[s]]; solve U[a] M^T = X[a][piv] by Gauss-Jordan in double */
+    double M[ROWS_MAX][ROWS_MAX], Minv[ROWS_MAX][ROWS_MAX];
     for (int s = 0; s < R; s++)
-        for (int r = 0; r < R; r++) M[s][r] = (double)E[src[r]][piv[s]], Minv[s][r] = s == r;
+        for (int r = 0; r < R; r++) M[s][r] = (double)X[src[r]][piv[s]], Minv[s][r] = s == r;
     for (int c = 0; c < R; c++) {
         int best = c;
         for (int s = c + 1; s < R; s++)
@@ -137,66 +145,29 @@ static int factor_on_rows(const int64_t (*E)[256], const int *order, int max_ran
             }
     }
     for (int r = 0; r < R; r++)
-        for (int w = 0; w < 256; w++) {
-            if (E[src[r]][w] > INT16_MAX || E[src[r]][w] < -INT16_MAX) return -1;
-            wmap[r + 1][w] = (int16_t)E[src[r]][w];
-        }
-    for (int a = 0; a < 256; a++) /* M u = E[a][piv], u = Minv E[a][piv] */
+        for (int w = 0; w < 256; w++) v[r][w] = X[src[r]][w];
+    for (int a = 0; a < 256; a++) /* M u = X[a][piv], u = Minv X[a][piv] */
         for (int r = 0; r < R; r++) {
-            double u = 0;
-            for (int s = 0; s < R; s++) u += Minv[r][s] * (double)E[a][piv[s]];
-            u = nearbyint(u);
-            if (u > INT16_MAX || u < -INT16_MAX) return -1;
-            amap[r + 1][a] = (int16_t)u;
+            double x = 0;
+            for (int s = 0; s < R; s++) x += Minv[r][s] * (double)X[a][piv[s]];
+            x = nearbyint(x);
+            if (x > LIM || x < -LIM) return -1;
+            u[r][a] = (int64_t)x;
         }
     *rank = R;
     return 0;
 }
 
-static bool reproduces(const ax_mult *m, int R, int16_t amap[][256], int16_t wmap[][256])
+/* The row lattice's echelon basis; every row an exact integer combination. */
+static int factor_lattice(const int64_t (*X)[256], const int *order, int max_rank, int *rank, int64_t u[][256],
+                          int64_t v[][256])
 {
-    for (unsigned a = 0; a < 256; a++)
-        for (unsigned w = 0; w < 256; w++) {
-            int64_t t = 0;
-            for (int r = 0; r <= R; r++) t += (int64_t)amap[r][a] * wmap[r][w];
-            if (t != m->table[a * 256 + w]) return false;
-        }
-    return true;
-}
-
-int ax_lowrank_factor(const ax_mult *m, int max_rank, int *rank, int16_t amap[][256], int16_t wmap[][256])
-{
-    if (max_rank > AX_LOWRANK_MAX) max_rank = AX_LOWRANK_MAX;
     basis *B = calloc(1, sizeof *B);
-    int64_t (*E)[256] = malloc(sizeof(int64_t) * AX_TABLE_SIZE), e[256];
+    int64_t e[256];
     int rc = -1;
-    if (!B || !E) goto done;
-    for (unsigned a = 0; a < 256; a++)
-        for (unsigned w = 0; w < 256; w++)
-            E[a][w] = (int64_t)m->table[a * 256 + w] - ax_exact_product(m->act, m->wgt, a, w);
-    /* small rows first: they tend to be the factors themselves (u_r(a) = +-1) */
-    int order[256];
-    int64_t norm[256];
-    for (int a = 0; a < 256; a++) {
-        norm[a] = 0;
-        for (int w = 0; w < 256; w++) norm[a] += E[a][w] < 0 ? -E[a][w] : E[a][w];
-        int i = a;
-        while (i > 0 && norm[order[i - 1]] > norm[a]) order[i] = order[i - 1], i--;
-        order[i] = a;
-    }
-    for (unsigned w = 0; w < 256; w++) {
-        amap[0][w] = (int16_t)ax_operand_value(m->act, w); /* the exact term */
-        wmap[0][w] = (int16_t)ax_operand_value(m->wgt, w);
-    }
-    int R0;
-    if (factor_on_rows((const int64_t(*)[256])E, order, max_rank, &R0, amap, wmap) == 0 &&
-        reproduces(m, R0, amap, wmap)) {
-        *rank = R0;
-        rc = 0;
-        goto done;
-    }
+    if (!B) return -1;
     for (int i = 0; i < 256; i++) {
-        memcpy(e, E[order[i]], sizeof e);
+        memcpy(e, X[order[i]], sizeof e);
         if (!insert(B, e, max_rank)) goto done;
     }
     /* reduce entries above each pivot (Hermite), which keeps factors small */
@@ -211,30 +182,212 @@ int ax_lowrank_factor(const ax_mult *m, int max_rank, int *rank, int16_t amap[][
         }
     }
     int R = B->n;
-    for (unsigned w = 0; w < 256; w++) {
-        for (int r = 0; r < R; r++) {
-            if (B->v[r][w] > INT16_MAX || B->v[r][w] < -INT16_MAX) goto done;
-            wmap[r + 1][w] = (int16_t)B->v[r][w];
-        }
-    }
+    for (int r = 0; r < R; r++) memcpy(v[r], B->v[r], sizeof v[r]);
     for (unsigned a = 0; a < 256; a++) { /* row a = sum_r u_r(a) basis_r, by back-substitution */
-        memcpy(e, E[a], sizeof e);
+        memcpy(e, X[a], sizeof e);
         for (int r = 0; r < R; r++) {
             int c = B->piv[r];
             if (e[c] % B->v[r][c]) goto done;
-            int64_t u = e[c] / B->v[r][c];
-            if (u > INT16_MAX || u < -INT16_MAX) goto done;
-            amap[r + 1][a] = (int16_t)u;
-            for (int j = 0; j < 256; j++) e[j] -= u * B->v[r][j];
+            int64_t q = e[c] / B->v[r][c];
+            if (q > LIM || q < -LIM) goto done;
+            u[r][a] = q;
+            for (int j = 0; j < 256; j++) e[j] -= q * B->v[r][j];
         }
         for (int j = 0; j < 256; j++)
             if (e[j]) goto done;
     }
-    if (!reproduces(m, R, amap, wmap)) goto done; /* the whole table, once more, from the maps */
     *rank = R;
     rc = 0;
 done:
     free(B);
-    free(E);
+    return rc;
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    a = a < 0 ? -a : a, b = b < 0 ? -b : b;
+    while (b) {
+        int64_t t = a % b;
+        a = b, b = t;
+    }
+    return a;
+}
+
+static void span(const int64_t *x, int64_t s, int64_t *lo, int64_t *hi)
+{
+    *lo = INT64_MAX, *hi = INT64_MIN;
+    for (int i = 0; i < 256; i++) {
+        int64_t y = x[i] * s;
+        *lo = y < *lo ? y : *lo;
+        *hi = y > *hi ? y : *hi;
+    }
+}
+
+/* Score of a term's factors u, v (v with sign s applied to both): 0 byte
+ * form with v in s8 as it is, 1 byte form with v shifted, 2 int16 only,
+ * 3 unusable. */
+static int term_score(const int64_t *u, const int64_t *v)
+{
+    int64_t ul, uh, vl, vh;
+    span(u, 1, &ul, &uh);
+    span(v, 1, &vl, &vh);
+    if (ul < -INT16_MAX || uh > INT16_MAX || vl < -INT16_MAX || vh > INT16_MAX) return 3;
+    if (uh - ul > 255 || vh - vl > 255) return 2;
+    return vl >= -128 && vh <= 127 ? 0 : 1;
+}
+
+/* Splits the term's common factor c = content(u) * content(v) as d * (c/d)
+ * between the primitive parts, with a sign, for the best score; 3 when no
+ * split fits int16. */
+static int balance_term(int64_t *u, int64_t *v)
+{
+    int64_t cu = 0, cv = 0;
+    for (int i = 0; i < 256; i++) cu = gcd64(cu, u[i]), cv = gcd64(cv, v[i]);
+    if (!cu || !cv) { /* a zero term */
+        memset(u, 0, 256 * sizeof *u), memset(v, 0, 256 * sizeof *v);
+        return 0;
+    }
+    int best = term_score(u, v);
+    if (cu > INT16_MAX || cv > INT16_MAX) return best; /* only splits with small parts are ever int16 */
+    int64_t c = cu * cv, pu[256], pv[256], tu[256], tv[256];
+    for (int i = 0; i < 256; i++) pu[i] = u[i] / cu, pv[i] = v[i] / cv;
+    for (int64_t d = 1; d <= INT16_MAX && d <= c; d++) {
+        if (c % d) continue;
+        for (int64_t s = 1; s >= -1; s -= 2) {
+            for (int i = 0; i < 256; i++) tu[i] = s * pu[i] * d, tv[i] = s * pv[i] * (c / d);
+            int sc = term_score(tu, tv);
+            if (sc < best) {
+                best = sc;
+                memcpy(u, tu, sizeof tu), memcpy(v, tv, sizeof tv);
+            }
+        }
+    }
+    return best;
+}
+
+static bool reproduces(const ax_mult *m, const ax_lowrank *lr)
+{
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned w = 0; w < 256; w++) {
+            int64_t t = 0;
+            for (int r = 0; r < lr->terms; r++) t += (int64_t)lr->amap[r][a] * lr->wmap[r][w];
+            if (t != m->table[a * 256 + w]) return false;
+        }
+    return true;
+}
+
+/* The byte form (see ax_lowrank in gemm_internal.h): every factor spans at
+ * most 256 values; a weight factor outside s8 whose negation fits has both
+ * factors of its term negated (the product is unchanged), else it is shifted. */
+static void byte_form(ax_lowrank *lr)
+{
+    lr->bytes = true;
+    lr->row_corr = false;
+    for (int t = 0; t < lr->terms; t++) {
+        int ul = INT16_MAX, uh = -INT16_MAX, vl = INT16_MAX, vh = -INT16_MAX;
+        for (int i = 0; i < 256; i++) {
+            ul = lr->amap[t][i] < ul ? lr->amap[t][i] : ul, uh = lr->amap[t][i] > uh ? lr->amap[t][i] : uh;
+            vl = lr->wmap[t][i] < vl ? lr->wmap[t][i] : vl, vh = lr->wmap[t][i] > vh ? lr->wmap[t][i] : vh;
+        }
+        if (uh - ul > 255 || vh - vl > 255) {
+            lr->bytes = false;
+            return;
+        }
+        if ((vl < -128 || vh > 127) && -vh >= -128 && -vl <= 127) {
+            for (int i = 0; i < 256; i++)
+                lr->amap[t][i] = (int16_t)-lr->amap[t][i], lr->wmap[t][i] = (int16_t)-lr->wmap[t][i];
+            int x = ul;
+            ul = -uh, uh = -x, x = vl, vl = -vh, vh = -x;
+        }
+        lr->a_off[t] = ul;
+        lr->w_off[t] = vl >= -128 && vh <= 127 ? 0 : vl + 128;
+        lr->row_corr |= lr->w_off[t] != 0;
+        for (int i = 0; i < 256; i++) {
+            lr->abyte[t][i] = (uint8_t)(lr->amap[t][i] - lr->a_off[t]);
+            lr->wbyte[t][i] = (int8_t)(lr->wmap[t][i] - lr->w_off[t]);
+        }
+    }
+}
+
+/* X = sum_{r<R} u v (from rows, else the lattice), balanced, into lr from
+ * term `first` on (terms before it already set); false when no form
+ * reproduces the whole table m. */
+static bool factor_form(const ax_mult *m, const int64_t (*X)[256], int max_rank, int first, ax_lowrank *lr)
+{
+    int64_t (*u)[256] = malloc(sizeof(int64_t) * 256 * ROWS_MAX), (*v)[256] = malloc(sizeof(int64_t) * 256 * ROWS_MAX);
+    bool ok = false;
+    if (!u || !v || max_rank < 0) goto done;
+    int order[256], R = 0; /* small rows first: they tend to be the factors themselves (u_r(a) = +-1) */
+    int64_t norm[256];
+    for (int a = 0; a < 256; a++) {
+        norm[a] = 0;
+        for (int w = 0; w < 256; w++) norm[a] += X[a][w] < 0 ? -X[a][w] : X[a][w];
+        int i = a;
+        while (i > 0 && norm[order[i - 1]] > norm[a]) order[i] = order[i - 1], i--;
+        order[i] = a;
+    }
+    for (int pass = 0; pass < 2 && !ok; pass++) {
+        if ((pass ? factor_lattice : factor_on_rows)(X, order, max_rank, &R, u, v) != 0) continue;
+        ok = true;
+        for (int r = 0; r < R && ok; r++) {
+            ok = balance_term(u[r], v[r]) < 3;
+            for (int i = 0; i < 256 && ok; i++)
+                lr->amap[first + r][i] = (int16_t)u[r][i], lr->wmap[first + r][i] = (int16_t)v[r][i];
+        }
+        lr->terms = first + R;
+        if (lr->terms == 0) { /* the zero table: one zero term */
+            memset(lr->amap[0], 0, sizeof lr->amap[0]), memset(lr->wmap[0], 0, sizeof lr->wmap[0]);
+            lr->terms = 1;
+        }
+        ok = ok && reproduces(m, lr); /* the exact check on the whole table decides */
+    }
+done:
+    free(u);
+    free(v);
+    return ok;
+}
+
+/* Which of two forms to keep: fewer terms, then the byte form, then fewer
+ * shifted weight factors (each costs a row correction). */
+static bool better(const ax_lowrank *x, const ax_lowrank *y)
+{
+    if (x->terms != y->terms) return x->terms < y->terms;
+    if (x->bytes != y->bytes) return x->bytes;
+    return x->bytes && !x->row_corr && y->row_corr;
+}
+
+int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
+{
+    if (max_terms > AX_LOWRANK_TERMS) max_terms = AX_LOWRANK_TERMS;
+    int64_t (*X)[256] = malloc(sizeof(int64_t) * AX_TABLE_SIZE);
+    ax_lowrank *cand = calloc(2, sizeof *cand);
+    int rc = -1, found = 0;
+    if (!X || !cand || max_terms < 1) goto done;
+    /* a*w + E: term 0 the exact product */
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned w = 0; w < 256; w++)
+            X[a][w] = (int64_t)m->table[a * 256 + w] - ax_exact_product(m->act, m->wgt, a, w);
+    ax_lowrank *e = &cand[0], *t = &cand[1];
+    for (unsigned i = 0; i < 256; i++) {
+        e->amap[0][i] = (int16_t)ax_operand_value(m->act, i);
+        e->wmap[0][i] = (int16_t)ax_operand_value(m->wgt, i);
+    }
+    bool has_e = factor_form(m, (const int64_t(*)[256])X, max_terms - 1, 1, e);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) X[i >> 8][i & 255] = m->table[i];
+    bool has_t = factor_form(m, (const int64_t(*)[256])X, max_terms, 0, t);
+    t->t_form = true;
+    if (has_e) byte_form(e);
+    if (has_t) byte_form(t);
+    /* the byte form only negated whole terms: the products are unchanged, checked once more */
+    if (has_e && !reproduces(m, e)) has_e = false;
+    if (has_t && !reproduces(m, t)) has_t = false;
+    if (has_e || has_t) {
+        *out = has_e && (!has_t || !better(t, e)) ? *e : *t;
+        found = 1;
+    }
+    rc = found ? 0 : -1;
+done:
+    free(X);
+    free(cand);
     return rc;
 }

@@ -39,10 +39,10 @@ static inline void ax_i16_pack_a(const ax_gemm_plan *p, size_t rows, size_t K, c
 {
     uint32_t *dst = (uint32_t *)panel;
     size_t T = ax_i16_terms(p), K2 = ax_i16_k2(K * T), Kf = K / 2;
-    if (T > 1) { /* low rank: virtual k = k * T + t */
+    if (p->amap) { /* low rank: virtual k = k * T + t */
         int16_t *d16 = (int16_t *)panel;
         for (size_t k = 0; k < K; k++) {
-            int16_t *d[AX_LOWRANK_MAX + 1];
+            int16_t *d[AX_LOWRANK_TERMS];
             for (size_t t = 0; t < T; t++) {
                 size_t kk = k * T + t;
                 d[t] = d16 + (kk / 2) * mr * 2 + (kk & 1);

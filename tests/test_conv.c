@@ -149,6 +149,21 @@ Test(conv, family_drum)
     check_mult(m);
 }
 
+/* (a & ~1)(w & ~1): one term of the table itself (the mul8s_1L2J structure),
+ * on AVX-512 VNNI the byte kernel; u8: its weight factor shifted into s8 with
+ * a per-row correction */
+static void check_drop1(ax_operand op)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = op;
+    snprintf(m->name, sizeof m->name, "drop1-%s", ax_operand_name(op));
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
+        m->table[i] = (ax_operand_value(op, i >> 8) & ~1) * (ax_operand_value(op, i & 255) & ~1);
+    check_mult(m);
+}
+Test(conv, factored_drop1_s8) { check_drop1(AX_S8); }
+Test(conv, factored_drop1_u8) { check_drop1(AX_U8); }
+
 Test(conv, shape_errors)
 {
     ax_conv2d_shape s = {.batch = 1, .in_h = 4, .in_w = 4, .in_c = 6, .out_c = 4, .kernel_h = 3, .kernel_w = 3,

@@ -13,9 +13,12 @@
 #include "ax_config.h"
 #include "test_util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { AX_MAX_TERMS_LOG = 8 };
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
@@ -352,6 +355,127 @@ Test(gemm, evoapprox_lowrank)
     ax_error err = {{0}};
     cr_assert_eq(ax_mult_load_evoapprox(path, &m, &err), 0, "%s", err.msg);
     check_lowrank(m, 39);
+}
+/* T = f(a) * g(w) on operand values (+ h(a) * k(w) when h is given): rank-1
+ * tables of the table itself (dropped operand bits), as many real
+ * multipliers are; kind picks f, g. */
+static int64_t fac(int kind, int v, bool act)
+{
+    switch (kind) {
+    case 0: return v & ~1;                        /* (a & ~1)(w & ~1), signed: the mul8s_1L2J structure */
+    case 1: return act ? v : v & ~3;              /* a (w & ~3), u8 x u8: the weight factor shifted */
+    case 2: return act ? v | 1 : v & ~1;          /* u8 x s8 */
+    case 3: return act ? v : v + 300 * (v & 1);   /* weight factor spans 555 values: no byte form */
+    default: return act ? (v >> 2) - 7 : 3 * v;   /* a factor 3 to move between the two */
+    }
+}
+static ax_mult *factored(const char *name, ax_operand act, ax_operand wgt, int kind)
+{
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = act, m->wgt = wgt;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
+        m->table[i] = (int32_t)(fac(kind, ax_operand_value(act, i >> 8), true) *
+                                fac(kind, ax_operand_value(wgt, i & 255), false));
+    return m;
+}
+/* LOWRANK plans of m: `terms` factor products; on AVX-512 VNNI the byte
+ * kernel when `bytes`, else the int16 one; then every path on every shape. */
+static void check_factored(ax_mult *m, int terms, bool bytes, uint64_t seed)
+{
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err), 0, "%s: %s", m->name, err.msg);
+        cr_assert_eq(ax_gemm_plan_terms(p), terms, "%s on %s: %d terms", m->name, ax_isa_name(isa),
+                     ax_gemm_plan_terms(p));
+        const char *k = ax_gemm_plan_kernel_name(p);
+        if (isa == AX_ISA_AVX512 && strstr(k, "vnni"))
+            cr_assert_str_eq(k, bytes ? "lowrank_gemm_8x32c4__avx512vnni" : "lowrank_gemm_8x32__avx512vnni", "%s",
+                             m->name);
+        ax_gemm_plan_free(p);
+    }
+    check_and_free(m, seed);
+}
+Test(gemm, factored_drop1_s8) { check_factored(factored("drop1-s8", AX_S8, AX_S8, 0), 1, true, 61); }
+Test(gemm, factored_drop1_u8) { check_factored(factored("drop1-u8", AX_U8, AX_U8, 0), 1, true, 62); }
+Test(gemm, factored_wdrop2_u8) { check_factored(factored("wdrop2-u8", AX_U8, AX_U8, 1), 1, true, 63); }
+Test(gemm, factored_u8s8) { check_factored(factored("odd-even-u8s8", AX_U8, AX_S8, 2), 1, true, 64); }
+Test(gemm, factored_s8u8) { check_factored(factored("odd-even-s8u8", AX_S8, AX_U8, 2), 1, true, 65); }
+Test(gemm, factored_wide_weight) { check_factored(factored("wide-w-u8", AX_U8, AX_U8, 3), 1, false, 66); }
+Test(gemm, factored_content) { check_factored(factored("content3-s8", AX_S8, AX_S8, 4), 1, true, 67); }
+/* K past the byte kernel's K-chunk (a 64-row byte panel is L2/2: 8192 k on
+ * a 1 MiB L2) on every LOWRANK kernel */
+Test(gemm, factored_long_k)
+{
+    ax_mult *m = factored("drop1-s8", AX_S8, AX_S8, 0);
+    ax_gemm_plan *plans[4];
+    int n = 0;
+    ax_error err = {{0}};
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++)
+        if (ax_cpu_supports(isa)) cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n++], &err), 0);
+    rng_state = 71;
+    check_shape(m, plans, n, (shape){9, 37, ax_test_reduced() ? 9000 : 12000}, true);
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+    ax_mult_free(m);
+}
+/* exact + rank-2 error with 0/1 activation factors: the a*w + E form, 3 terms */
+Test(gemm, factored_error_form)
+{
+    check_factored(low_rank(AX_S8, AX_S8, 2, 1, 0, 20, 68), 3, true, 69);
+}
+/* the one-term table plus a rank-1 error whose weight factor spans > 256 values */
+Test(gemm, factored_no_bytes)
+{
+    ax_mult *m = factored("drop1-plus-wide-s8", AX_S8, AX_S8, 0);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += ((i >> 8) & 1) * 3 * (int)(i & 255);
+    check_factored(m, 2, false, 70);
+}
+/* Every EvoApproxLib table with a low-rank form, on every ISA's LOWRANK
+ * kernel, on a few shapes; the terms per table go to the log. Tables that
+ * are f(a) g(w) with dropped bits (mul8s_1L2J = (a & ~1)(w & ~1), ...) take
+ * one term. */
+Test(gemm, evoapprox_all_lowrank, .timeout = 600)
+{
+    const char *dir = getenv("AX_EVOAPPROX_DIR");
+    dir = dir && *dir ? dir : "../shared/evoapprox";
+    DIR *d = opendir(dir);
+    if (!d) return; /* the reference tables are optional */
+    static const char *one[] = {"1KR3", "1KR8", "1KTY", "1KVM", "1KXF", "1L12", "1L1G", "1L2D", "1L2H", "1L2J",
+                                "1L2L", "1L2N"};
+    static const shape shapes[] = {{13, 17, 31}, {70, 40, 131}, {9, 33, 2053}};
+    struct dirent *e;
+    int tables = 0, with_form = 0, hist[AX_MAX_TERMS_LOG + 1] = {0};
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 7 || strcmp(e->d_name + len - 7, ".bin.gz")) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ax_mult *m = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_mult_load_evoapprox(path, &m, &err), 0, "%s", err.msg);
+        tables++;
+        ax_gemm_plan *plans[4];
+        int n = 0, terms = 0;
+        for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++)
+            if (ax_cpu_supports(isa) && ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err) == 0)
+                terms = ax_gemm_plan_terms(plans[n++]);
+        if (n) {
+            with_form++;
+            hist[terms < AX_MAX_TERMS_LOG ? terms : AX_MAX_TERMS_LOG]++;
+            cr_log_info("%s: %d terms (%s)", m->name, terms, ax_gemm_plan_kernel_name(plans[n - 1]));
+            for (size_t i = 0; i < sizeof one / sizeof *one; i++)
+                if (strstr(e->d_name, one[i])) cr_assert_eq(terms, 1, "%s: %d terms", m->name, terms);
+            for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(m, plans, n, shapes[i], i & 1);
+        }
+        for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+        ax_mult_free(m);
+    }
+    closedir(d);
+    cr_log_info("EvoApproxLib: %d tables, %d with a low-rank form; by terms 1..8: %d %d %d %d %d %d %d %d", tables,
+                with_form, hist[1], hist[2], hist[3], hist[4], hist[5], hist[6], hist[7], hist[8]);
 }
 Test(gemm, all_zero) { check_and_free(random_mult("zero", 0, 1, 15), 10); }
 Test(gemm, extremes)

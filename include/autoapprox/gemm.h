@@ -52,9 +52,10 @@ typedef struct ax_gemm_plan ax_gemm_plan;
 
 /* AUTO isa: $AX_ISA when set ("scalar", "avx2", ...), else the best this
  * CPU has. AUTO path: EXACT when the table is the exact product; else
- * LOWRANK when the table is a*w plus an exact int16 low-rank term and the
- * ISA's cost model favours it (AVX2: rank <= 4; AVX-512 VNNI: when rank + 1
- * int16 GEMMs beat the LUT's byte planes); else LUT. On AVX-512 a LUT
+ * LOWRANK when the table is an exact sum of a few products of small integer
+ * factors (of the table itself, or a*w plus its error) and the ISA's cost
+ * model favours it (AVX2: <= 3 int16 terms; AVX-512 VNNI: when the byte or
+ * int16 terms beat the LUT's byte planes); else LUT. On AVX-512 a LUT
  * plan may run over a linear base (residual planes + an exact GEMM; the
  * kernel name then joins both). An explicit path that cannot serve this
  * table (EXACT on an inexact table, LOWRANK without such a form), or an ISA
@@ -74,6 +75,9 @@ const char *ax_gemm_kernel_for(const ax_gemm_plan *p, size_t M, size_t K, size_t
  * column of the table after subtracting that column's minimum (1..4; 0 for
  * the EXACT and LOWRANK paths). */
 int ax_gemm_plan_planes(const ax_gemm_plan *p);
+/* LOWRANK: the number of factor products per k (the table is their sum);
+ * 1 for the other paths. */
+int ax_gemm_plan_terms(const ax_gemm_plan *p);
 /* What the caller adds to every sum after the GEMM, as bounds on its
  * magnitude: per_k for each of the K terms (zero-point corrections grow with
  * K: |zw|*max|a| + |za|*max|w| + |za*zw|) plus a fixed part (the bias). */

@@ -4,7 +4,8 @@
  * dot-product extension, else smull; NEON low-rank; AUTO; scalar LUT and
  * exact) against ax_gemm_reference, bit for bit, over random and edge tables
  * (exact of every operand type, 1-, 2- and 4-plane, negative, all-zero,
- * extreme, 255-byte planes, per-column offsets, rank 2) and shapes (1, odd,
+ * extreme, 255-byte planes, per-column offsets, rank 2, one factored term of
+ * the table itself) and shapes (1, odd,
  * primes, K = 0 and past the 16-bit widening point, strides, accumulate),
  * plus ax_conv2d on each path and which kernel the dispatch picked, on 1, 2
  * and 3 OpenMP threads; a K past the table's accumulator bound must be
@@ -33,7 +34,7 @@ static uint64_t rnd(void)
     return rng;
 }
 
-typedef enum kind { EXACT, RAND8, RAND16, RAND32, NEGATIVE, ZERO, EXTREME, MAX_BYTES, COLUMN_OFFSET, TRUNC, RANK2 } kind;
+typedef enum kind { EXACT, RAND8, RAND16, RAND32, NEGATIVE, ZERO, EXTREME, MAX_BYTES, COLUMN_OFFSET, TRUNC, RANK2, DROP1 } kind;
 
 static void fill(ax_mult *m, kind k, ax_operand act, ax_operand wgt, const char *name)
 {
@@ -54,6 +55,9 @@ static void fill(ax_mult *m, kind k, ax_operand act, ax_operand wgt, const char 
         case COLUMN_OFFSET: v = (int32_t)(w * 8388593u) - (int32_t)(rnd() % 256); break;
         case TRUNC: v = exact & ~7; break;
         case RANK2: v = exact + (int32_t)((a & 3) * (w & 7)) - 5 * (int32_t)(((a >> 4) & 1) * ((w >> 2) & 3)); break;
+        case DROP1: /* one term of the table itself, (a & ~1)(w & ~1): the mul8s_1L2J structure */
+            v = (ax_operand_value(act, a) & ~1) * (ax_operand_value(wgt, w) & ~1);
+            break;
         }
         m->table[i] = v;
     }
@@ -261,6 +265,7 @@ int main(int argc, char **argv)
         {MAX_BYTES, AX_U8, AX_U8, "max-bytes"},
         {COLUMN_OFFSET, AX_U8, AX_S8, "col-offset"}, {TRUNC, AX_S8, AX_S8, "trunc-s8:k=3"},
         {RANK2, AX_S8, AX_S8, "rank2-s8"},    {RANK2, AX_U8, AX_S8, "rank2-u8s8"},
+        {DROP1, AX_S8, AX_S8, "drop1-s8"},    {DROP1, AX_U8, AX_U8, "drop1-u8"},
     };
     ax_mult *m = malloc(sizeof *m);
     if (!m) return 1;
@@ -268,7 +273,7 @@ int main(int argc, char **argv)
         if (exact_only && tables[t].k != EXACT) continue;
         memset(m, 0, sizeof *m);
         fill(m, tables[t].k, tables[t].act, tables[t].wgt, tables[t].name);
-        check_table(m, tables[t].k == RANK2);
+        check_table(m, tables[t].k == RANK2 || tables[t].k == DROP1);
     }
     free(m);
     printf("neon: %d passed, %d failed\n", passed, failed);

@@ -1,0 +1,194 @@
+/* lowrank_gemm_8x32c4__avx512vnni.c - the LOWRANK path on AVX-512 VNNI for
+ * a byte form (lowrank.c: every factor spans <= 256 values): the table is
+ * sum_t f_t(a) g_t(w) with f_t = f'_t + a_off[t] (f'_t u8) and g_t = g'_t +
+ * w_off[t] (g'_t s8), so a GEMM over it is one u8 x s8 GEMM over K * terms
+ * virtual k with vpdpbusd (four u8 x s8 products into an int32 lane, no
+ * saturation: 64 MACs per instruction), plus exact corrections: per column
+ * sum_t a_off[t] sum_k g'_t + K sum_t a_off[t] w_off[t] (packed with the
+ * weights), per row sum_t w_off[t] sum_k f'_t (summed while packing A).
+ * Lanes, corrections and shifted factors all wrap mod 2^32: only the true
+ * total must fit int32, which the plan's K bound guarantees.
+ *
+ * Virtual k: per block of 64 k (the last one kbw = K rounded up to 4 k),
+ * term-major: (k, t) -> 64 T b + t kbw + k % 64. So packing A is, per row
+ * and block, one 64-byte load and per term a 256-entry byte lookup
+ * (two vpermi2b and a blend on bit 7) stored contiguously.
+ * Panel: the rows' per-row corrections, then MR rows of L = T * ceil4(K)
+ * bytes each (stride S). Weights: blocks of 16 columns, each L/4 x 16 x 4
+ * bytes, plus one zero block. Tile: 8 rows x 32 columns, sixteen zmm. */
+#include "kernels/gemm_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+enum { MR = 64, HEAD = MR * 4 };
+
+static size_t ceil4(size_t K) { return (K + 3) / 4 * 4; }
+static size_t row_len(const ax_gemm_plan *p, size_t K) { return (size_t)p->lr->terms * ceil4(K); }
+static size_t stride_of(size_t L)
+{
+    size_t S = (L + 63) / 64 * 64;
+    return S % 4096 ? S : S + 64; /* rows 4 KiB apart would share one L1 set */
+}
+
+/* Kv = K * terms (what gemm.c passes); L <= Kv + 3 * 8 */
+static size_t panel_bytes(size_t Kv)
+{
+    if (Kv > SIZE_MAX / 2 / MR) return SIZE_MAX;
+    return HEAD + MR * stride_of(Kv + 24);
+}
+
+static size_t bx_bytes(size_t Kv, size_t N)
+{
+    size_t blocks = (N + 15) / 16 + 1, L4 = (Kv + 24) / 4;
+    if (blocks > SIZE_MAX / 64 / L4) return SIZE_MAX;
+    return blocks * L4 * 64;
+}
+
+/* f'_t of 64 activation bytes */
+static inline __m512i lookup(const __m512i tab[4], __m512i x)
+{
+    __m512i lo = _mm512_permutex2var_epi8(tab[0], x, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], x, tab[3]);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
+}
+
+static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
+{
+    const ax_lowrank *lr = p->lr;
+    size_t T = (size_t)lr->terms, L = row_len(p, K), S = stride_of(L), nb = (K + 63) / 64;
+    __m512i tab[AX_LOWRANK_TERMS][4];
+    for (size_t t = 0; t < T; t++)
+        for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    int32_t *corr = (int32_t *)panel;
+    for (size_t m = 0; m < rows; m++) {
+        uint8_t *row = panel + HEAD + m * S;
+        const uint8_t *a = A + m * lda;
+        __m512i sums[AX_LOWRANK_TERMS];
+        for (size_t t = 0; t < T; t++) sums[t] = _mm512_setzero_si512();
+        for (size_t b = 0; b < nb; b++) {
+            size_t kb = K - 64 * b < 64 ? K - 64 * b : 64, kbw = b + 1 < nb ? 64 : ceil4(kb);
+            __mmask64 in = kb == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kb);
+            __mmask64 out = kbw == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kbw);
+            __m512i x = _mm512_maskz_loadu_epi8(in, a + 64 * b);
+            uint8_t *d = row + 64 * T * b;
+            for (size_t t = 0; t < T; t++) {
+                __m512i y = _mm512_maskz_mov_epi8(in, lookup(tab[t], x)); /* k past K: 0 */
+                _mm512_mask_storeu_epi8(d + t * kbw, out, y);
+                if (lr->row_corr) sums[t] = _mm512_add_epi64(sums[t], _mm512_sad_epu8(y, _mm512_setzero_si512()));
+            }
+        }
+        uint32_t c = 0;
+        if (lr->row_corr)
+            for (size_t t = 0; t < T; t++) c += (uint32_t)lr->w_off[t] * (uint32_t)_mm512_reduce_add_epi64(sums[t]);
+        corr[m] = (int32_t)c;
+    }
+}
+
+static void pack_b(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb, uint8_t *bx,
+                   uint32_t *corr)
+{
+    const ax_lowrank *lr = p->lr;
+    size_t T = (size_t)lr->terms, L4 = row_len(p, K) / 4, nb = (K + 63) / 64;
+    memset(bx, 0, ((N + 15) / 16 + 1) * (L4 ? L4 : 1) * 64);
+    uint32_t fixed = 0; /* K sum_t a_off w_off */
+    for (size_t t = 0; t < T; t++) fixed += (uint32_t)K * (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
+    for (size_t n = 0; n < N; n++) corr[n] = fixed;
+    for (size_t k = 0; k < K; k++) {
+        size_t b = k / 64, kbw = b + 1 < nb ? 64 : ceil4(K - 64 * b), v0 = 64 * T * b + k % 64;
+        for (size_t n = 0; n < N; n++) {
+            uint8_t w = B[k * ldb + n];
+            uint8_t *blk = bx + (n / 16) * L4 * 64 + (n % 16) * 4;
+            for (size_t t = 0; t < T; t++) {
+                size_t v = v0 + t * kbw;
+                blk[v / 4 * 64 + (v & 3)] = (uint8_t)lr->wbyte[t][w];
+                corr[n] += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)lr->wbyte[t][w];
+            }
+        }
+    }
+}
+
+/* Columns [c, c + 16) of a row, kept where in [n0, n0 + nn): v + row +
+ * corr (+ C) into C; C and corr point at column n0. A group starting before
+ * n0 (n0 not a multiple of 16) has its lanes moved down first. */
+static inline __attribute__((always_inline)) void put16(__m512i v, uint32_t row, const uint32_t *corr, int32_t *C,
+                                                        size_t c, size_t n0, size_t nn, bool accumulate)
+{
+    if (c + 16 <= n0 || c >= n0 + nn) return;
+    size_t off = 0, cnt;
+    if (c < n0) {
+        size_t s = n0 - c;
+        __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        v = _mm512_permutexvar_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)s)), v);
+        cnt = 16 - s < nn ? 16 - s : nn;
+    } else {
+        off = c - n0;
+        cnt = nn - off < 16 ? nn - off : 16;
+    }
+    __mmask16 k = (__mmask16)((1u << cnt) - 1);
+    v = _mm512_add_epi32(v, _mm512_add_epi32(_mm512_set1_epi32((int)row), _mm512_maskz_loadu_epi32(k, corr + off)));
+    if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, C + off));
+    _mm512_mask_storeu_epi32(C + off, k, v);
+}
+
+/* 8 rows x 32 columns (blocks blk, blk + 1) over L4 quads, straight into C;
+ * rows past mn repeat row 0 and are dropped */
+static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size_t S, const int32_t *rcorr, size_t mn,
+                                                       size_t L4, const __m512i *b0, const __m512i *b1, size_t c,
+                                                       const uint32_t *corr, int32_t *C, size_t ldc, size_t n0,
+                                                       size_t nn, bool accumulate)
+{
+    __m512i acc[8][2];
+    const uint8_t *row[8];
+    for (int i = 0; i < 8; i++) {
+        acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+        row[i] = rows + ((size_t)i < mn ? (size_t)i : 0) * S;
+    }
+    for (size_t k4 = 0; k4 < L4; k4++) {
+        __m512i w0 = _mm512_load_si512(b0 + k4), w1 = _mm512_load_si512(b1 + k4);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            int32_t q;
+            memcpy(&q, row[i] + 4 * k4, 4);
+            __m512i x = _mm512_set1_epi32(q);
+            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
+            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+        }
+    }
+    /* through memory: put16's registers and masks kept out of the k loop's
+     * register allocation (measured: spills there otherwise) */
+    uint32_t tmp[8][32];
+    for (int i = 0; i < 8; i++) {
+        _mm512_storeu_si512(tmp[i], acc[i][0]);
+        _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
+    }
+    for (size_t i = 0; i < mn; i++) {
+        put16(_mm512_loadu_si512(tmp[i]), (uint32_t)rcorr[i], corr, C + i * ldc, c, n0, nn, accumulate);
+        put16(_mm512_loadu_si512(tmp[i] + 16), (uint32_t)rcorr[i], corr, C + i * ldc, c + 16, n0, nn, accumulate);
+    }
+}
+
+/* C[m][j] (+)= the rows' sums for column n0 + j + corr[j], j < nn (C and
+ * corr point at column n0) */
+static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
+                  size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)
+{
+    (void)N;
+    size_t L = row_len(p, K), L4 = L / 4, S = stride_of(L);
+    const int32_t *rcorr = (const int32_t *)panel;
+    for (size_t blk = n0 / 16; blk * 16 < n0 + nn; blk += 2) {
+        const __m512i *b0 = (const __m512i *)(bx + blk * L4 * 64), *b1 = (const __m512i *)(bx + (blk + 1) * L4 * 64);
+        for (size_t m0 = 0; m0 < rows; m0 += 8) {
+            size_t mn = rows - m0 < 8 ? rows - m0 : 8;
+            tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, blk * 16, corr, C + m0 * ldc, ldc, n0, nn,
+                 accumulate);
+        }
+    }
+}
+
+const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni = {.name = "lowrank_gemm_8x32c4__avx512vnni",
+                                                             .mr = MR,
+                                                             .panel_bytes = panel_bytes,
+                                                             .pack_a = pack_a,
+                                                             .bx_bytes = bx_bytes,
+                                                             .pack_b = pack_b,
+                                                             .run_c = run_c}; /* LOWRANK only: no `run` */
