@@ -47,12 +47,35 @@ static const ccase CASES[] = {
     {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
 };
 
-static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
+/* Which kernel the layer must run: the oneDNN convolution primitive
+ * exactly when the plan's exact path is oneDNN's (verified), the weights
+ * s8, the pad byte 0 or no padding, and oneDNN was asked to take every
+ * shape (otherwise its cost model may keep depthwise layers on ours); never
+ * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
+static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
+                         const ax_conv2d_weights *cw)
+{
+    const char *got = ax_conv2d_kernel_name(cw);
+    bool dnn = strcmp(got, "exact_conv__onednn") == 0;
+    bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
+    bool may = strcmp(ax_gemm_plan_kernel_name(p), "exact_gemm__onednn") == 0 && m->wgt == AX_S8 &&
+               (!padded || s->pad_byte == 0);
+    if (dnn) cr_assert(may, "%s: oneDNN convolution on plan %s (pad byte %d)", m->name, ax_gemm_plan_kernel_name(p),
+                       s->pad_byte);
+    if (ax_gemm_plan_isa(p) == AX_ISA_AVX2 && !getenv("AX_ISA")) cr_assert(!dnn, "AVX2 plan ran oneDNN's convolution");
+    const char *always = getenv("AX_ONEDNN"), *s8 = getenv("AX_ONEDNN_CONV_S8");
+    if (may && always && strcmp(always, "always") == 0 && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
+        cr_assert(dnn, "%s: %s plan kept %s for a layer oneDNN must take", m->name, ax_isa_name(ax_gemm_plan_isa(p)),
+                  got);
+}
+
+static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans, bool pad_zero)
 {
     ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
                          .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
                          .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
-                         .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = (uint8_t)rnd()};
+                         .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g,
+                         .pad_byte = pad_zero ? 0 : (uint8_t)(1 + rnd() % 255)};
     size_t oh, ow;
     ax_error err = {{0}};
     cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
@@ -70,15 +93,16 @@ static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const pla
             ax_conv2d_shape one = s; /* weights do not depend on the batch */
             one.batch = 1;
             cr_assert_eq(ax_conv2d_pack_weights(plans[v], &one, W, &cw, &err), 0, "%s", err.msg);
+            check_kernel(plans[v], m, &s, cw);
             for (int threads = 1; threads <= 3; threads++) {
                 memcpy(got, init, ny * 4);
                 cr_assert_eq(ax_conv2d(plans[v], &s, X, cw, got, acc, threads, &err), 0, "%s", err.msg);
                 for (size_t i = 0; i < ny; i++)
                     if (got[i] != want[i])
-                        cr_assert_fail("%s kernel %s case %zux%zux%zux%zu o=%zu k=%zux%zu g=%zu acc=%d: Y[%zu] = %d, "
-                                       "reference %d",
-                                       m->name, ax_gemm_plan_kernel_name(plans[v]), c->b, c->h, c->w, c->c, c->o,
-                                       c->kh, c->kw, c->g, acc, i, got[i], want[i]);
+                        cr_assert_fail("%s kernel %s case %zux%zux%zux%zu o=%zu k=%zux%zu g=%zu pad byte %d acc=%d "
+                                       "threads %d: Y[%zu] = %d, reference %d",
+                                       m->name, ax_conv2d_kernel_name(cw), c->b, c->h, c->w, c->c, c->o, c->kh,
+                                       c->kw, c->g, s.pad_byte, acc, threads, i, got[i], want[i]);
             }
             ax_conv2d_weights_free(cw);
         }
@@ -105,7 +129,9 @@ static void check_mult(ax_mult *m)
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
         const ccase *c = &CASES[i];
         size_t macs = c->b * c->h * c->w * c->o * c->kh * c->kw * (c->c / c->g);
-        if (!ax_test_reduced() || macs < 100000) check_case(m, c, plans, n);
+        if (ax_test_reduced() && macs >= 100000) continue;
+        check_case(m, c, plans, n, false);
+        if (ax_mult_is_exact(m)) check_case(m, c, plans, n, true); /* padding oneDNN can take */
     }
     for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
     ax_mult_free(m);
@@ -120,16 +146,60 @@ Test(conv, exact_s8)
     check_mult(m);
 }
 
-/* every GEMM of every convolution through oneDNN where it verifies */
+static ax_mult *exact_mult(ax_operand act, ax_operand wgt, const char *name)
+{
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = act, m->wgt = wgt;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(act, wgt, i >> 8, i & 255);
+    return m;
+}
+
+/* every convolution (and every GEMM) through oneDNN where it verifies:
+ * check_kernel asserts the primitive took every layer it may take */
 Test(conv, exact_onednn_every_shape)
 {
     setenv("AX_ONEDNN", "always", 1);
-    ax_mult *m = ax_mult_new();
-    cr_assert_not_null(m);
-    m->act = m->wgt = AX_S8;
-    snprintf(m->name, sizeof m->name, "exact-s8");
-    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(AX_S8, AX_S8, i >> 8, i & 255);
-    check_mult(m);
+    check_mult(exact_mult(AX_S8, AX_S8, "exact-s8"));
+    unsetenv("AX_ONEDNN");
+}
+
+/* s8 activations given to oneDNN as u8 (a ^ 0x80) plus our int32
+ * correction of the +128, on every shape (the path layers with long K take
+ * when oneDNN's own s8 source rounds through float), and oneDNN's own s8
+ * source wherever it verifies */
+Test(conv, exact_onednn_s8_shift)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    setenv("AX_ONEDNN_CONV_S8", "shift", 1);
+    check_mult(exact_mult(AX_S8, AX_S8, "exact-s8"));
+    unsetenv("AX_ONEDNN_CONV_S8");
+    unsetenv("AX_ONEDNN");
+}
+
+Test(conv, exact_onednn_s8_native)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    setenv("AX_ONEDNN_CONV_S8", "native", 1);
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) check_case(m, &CASES[i], &p, 1, true);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    unsetenv("AX_ONEDNN_CONV_S8");
+    unsetenv("AX_ONEDNN");
+}
+
+/* u8 activations (oneDNN's own u8 source) and u8 weights (never oneDNN's
+ * convolution: it takes s8 weights only), every shape */
+Test(conv, exact_onednn_u8)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    check_mult(exact_mult(AX_U8, AX_S8, "exact-u8s8"));
+    check_mult(exact_mult(AX_U8, AX_U8, "exact-u8"));
     unsetenv("AX_ONEDNN");
 }
 Test(conv, random_table)
