@@ -252,9 +252,11 @@ void bench_case_body(ax_gb_state *st, void *ctx)
     const bench_shape *s = c->shape;
     ax_error err = {{0}};
     /* untimed: operands and packing; oneDNN also gets a warm-up call (its
-     * kernels are generated on first use). Others need none: Google
-     * Benchmark's own estimation runs warm the caches. */
-    int warm = c->kind == BENCH_ONEDNN ? bench_case_compute(c, NULL, &err)
+     * kernels are generated on first use), and so do our convolutions (an
+     * exact layer may run a oneDNN primitive made for the batch and thread
+     * count of its first call). Others need none: Google Benchmark's own
+     * estimation runs warm the caches. */
+    int warm = c->kind == BENCH_ONEDNN || s->conv ? bench_case_compute(c, NULL, &err)
                                        : bench_operands_use(c->run, s, &err) || prepare(c, &err);
     if (warm != 0) {
         ax_gb_skip_with_error(st, err.msg);

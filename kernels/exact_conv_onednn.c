@@ -12,13 +12,20 @@
  * `accumulate` runs into a scratch buffer and adds in integers (oneDNN's sum
  * post-op goes through float). And nothing is trusted: every primitive is
  * checked bit for bit against our own exact path (ax_conv2d_oracle: our
- * kernels with oneDNN switched off) on the layer's own geometry, once with
- * operands at the extremes (activations at the top of oneDNN's u8 domain
- * and -128 against weights of 127, -128 and alternating pairs: the int16
- * pair-sum saturation of vpmaddubsw and the halved weights of non-VNNI
- * kernels; long K gives sums past 2^24 for a float round trip to show) and
- * once with the layer's weights on random activations. A mismatch, or an
- * oneDNN error, sends the layer back to our own path for good.
+ * kernels with oneDNN switched off) on the layer's own geometry (verify():
+ * operands at the extremes of oneDNN's u8 x s8 domain, the int16 pair-sum
+ * saturation of vpmaddubsw, large sums with random low bits that a float
+ * round trip past 2^24 would change, then the layer's own weights). A
+ * mismatch, or an oneDNN error, sends the layer back to our own path.
+ *
+ * s8 activations. oneDNN's u8 source is exact as it is (plain integer sums
+ * to s32); its s8 source and its zero points add a compensation through
+ * float (measured: exact only while sums stay below 2^24, and slow on short
+ * K). So an s8 layer takes the first of these that verifies (create()):
+ * ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128 plus E extra input
+ * channels of 128 per group whose weights cancel the +128 in oneDNN's own
+ * integer sums; native: oneDNN's s8 source; shift: the u8 source and our
+ * int32 correction per output afterwards (border pixels by class).
  *
  * Batch and threads. A primitive is made for one batch size and keeps the
  * thread count it was created with (its work split and scratchpad follow
@@ -52,10 +59,13 @@
 #include <omp.h>
 #endif
 
-enum { CACHE = 8, IMPL_MAX = 96 };
+enum { CACHE = 16, IMPL_MAX = 96 };
+#define ONEDNN_CHUNK_BYTES ((size_t)0)
 
 typedef struct entry {
-    size_t batch;
+    size_t key; /* the batch, or for a flat layer the pixels of one chunk */
+    ax_conv2d_shape es; /* its geometry, and output size */
+    size_t eoh, eow;
     int threads;
     dnnl_primitive_t prim;
     dnnl_memory_desc_t src_md, dst_md, wei_md, scratch_md;
@@ -64,6 +74,8 @@ typedef struct entry {
     size_t scratch_bytes;
     void *scratch;
     atomic_flag busy; /* scratch in use by a call */
+    uint8_t *xbuf;     /* shift/ext: the source oneDNN reads (its geometry) */
+    atomic_flag xbusy; /* xbuf in use by a call */
     char impl[IMPL_MAX];
 } entry;
 
@@ -71,14 +83,27 @@ struct ax_onednn_conv {
     const ax_gemm_plan *p;
     ax_conv2d_shape s;
     size_t oh, ow;
+    /* flat: a 1x1, stride-1, unpadded layer runs its pixels as chunks of a
+     * 1 x chunk image (output of about ONEDNN_CHUNK_BYTES), so that what is
+     * added to oneDNN's output (shift: the correction) would find it in
+     * cache; measured no faster here (oneDNN's output stores seem to bypass
+     * the cache), so off unless $AX_ONEDNN_CONV_CHUNK asks (tests) */
+    bool flat;
+    size_t chunk;
     dnnl_engine_t engine;
     uint8_t *w; /* HWIO weights, as packed */
     dnnl_memory_desc_t user_md;
-    /* s8 activations (see `shift` above): oneDNN's own s8 source, or the
-     * source as u8 a ^ 0x80 = a + 128 and, per output, corr[cls_y[oy] *
+    /* shift: the source as u8 a ^ 0x80 = a + 128 and, per output, corr[cls_y[oy] *
      * n_cx + cls_x[ox]][o] = -128 * (the sum of o's weights on the taps
      * inside the input) added back in int32 */
     bool shift;
+    /* ext: the shifted source plus E extra input channels per group, each
+     * 128 inside the input (oneDNN pads them with 0 like the rest), whose
+     * weights per tap and output sum to minus the tap's weight sum: oneDNN
+     * adds the correction itself, in its integer sums (cge = cg + E,
+     * rounded up to 4: oneDNN's k step) */
+    bool ext;
+    size_t cge, E;
     size_t *cls_y, *cls_x, n_cy, n_cx;
     size_t (*range_y)[2], (*range_x)[2]; /* per class: the taps inside, ky (kx) in [lo, hi] */
     uint32_t *corr;
@@ -132,6 +157,65 @@ static dnnl_status_t user_weights_md(const ax_conv2d_shape *s, dnnl_memory_desc_
     return dnnl_memory_desc_init_by_strides(md, 5, d, dnnl_s8, st);
 }
 
+/* ext: the HWIO weights with E extra input channels per group (new). */
+static uint8_t *extend_weights(const ax_onednn_conv *c, const uint8_t *W)
+{
+    const ax_conv2d_shape *s = &c->s;
+    size_t O = s->out_c, cg = s->in_c / s->groups, taps = s->kernel_h * s->kernel_w;
+    uint8_t *wx = calloc(taps * c->cge * O, 1);
+    if (!wx) return NULL;
+    for (size_t t = 0; t < taps; t++) {
+        memcpy(wx + t * c->cge * O, W + t * cg * O, cg * O);
+        for (size_t o = 0; o < O; o++) {
+            int32_t r = 0; /* minus the tap's weight sum, in pieces of [-128, 127] */
+            for (size_t i = 0; i < cg; i++) r -= (int8_t)W[(t * cg + i) * O + o];
+            for (size_t j = cg; j < c->cge && r; j++) {
+                int32_t x = r > 127 ? 127 : r < -128 ? -128 : r;
+                wx[(t * c->cge + j) * O + o] = (uint8_t)(int8_t)x;
+                r -= x;
+            }
+        }
+    }
+    return wx;
+}
+
+/* ext: E for these weights (the largest tap sum over 127, rounded up) */
+static size_t extra_channels(const ax_onednn_conv *c, const uint8_t *W)
+{
+    const ax_conv2d_shape *s = &c->s;
+    size_t O = s->out_c, cg = s->in_c / s->groups, taps = s->kernel_h * s->kernel_w, E = 0;
+    for (size_t t = 0; t < taps; t++)
+        for (size_t o = 0; o < O; o++) {
+            int32_t r = 0;
+            for (size_t i = 0; i < cg; i++) r += (int8_t)W[(t * cg + i) * O + o];
+            size_t e = ((size_t)(r < 0 ? -r : r) + 126) / 127;
+            if (e > E) E = e;
+        }
+    return E;
+}
+
+/* ext: weights whose every tap sum the extra channels can take (|sum| <=
+ * 127 per channel), from W by moving its last channels of each tap toward
+ * the other sign: the check's extreme weights, made fit. */
+static void balance(const ax_onednn_conv *c, uint8_t *W)
+{
+    const ax_conv2d_shape *s = &c->s;
+    size_t O = s->out_c, cg = s->in_c / s->groups, taps = s->kernel_h * s->kernel_w;
+    int32_t cap = 127 * (int32_t)(c->cge - cg);
+    for (size_t t = 0; t < taps; t++)
+        for (size_t o = 0; o < O; o++) {
+            int32_t S = 0;
+            for (size_t i = 0; i < cg; i++) S += (int8_t)W[(t * cg + i) * O + o];
+            for (size_t i = cg; i-- > 0 && (S > cap || S < -cap);) {
+                uint8_t *w = &W[(t * cg + i) * O + o];
+                int32_t v = (int8_t)*w, nv = S > cap ? (v - (S - cap) < -128 ? -128 : v - (S - cap))
+                                                     : (v + (-cap - S) > 127 ? 127 : v + (-cap - S));
+                S += nv - v;
+                *w = (uint8_t)(int8_t)nv;
+            }
+        }
+}
+
 /* W (HWIO bytes) reordered into a new memory of layout `to` */
 static dnnl_status_t reorder_weights(const ax_onednn_conv *c, const uint8_t *W, const dnnl_memory_desc_t *to,
                                      dnnl_memory_t *out)
@@ -140,7 +224,12 @@ static dnnl_status_t reorder_weights(const ax_onednn_conv *c, const uint8_t *W, 
     dnnl_primitive_t r = NULL;
     dnnl_memory_t user = NULL;
     dnnl_stream_t stream = NULL;
+    uint8_t *wx = NULL;
     *out = NULL;
+    if (c->ext) {
+        if (!(wx = extend_weights(c, W))) return dnnl_out_of_memory;
+        W = wx;
+    }
     dnnl_status_t st = dnnl_memory_create(out, to, c->engine, DNNL_MEMORY_ALLOCATE);
     if (st == dnnl_success) st = dnnl_memory_create(&user, &c->user_md, c->engine, (void *)W);
     if (st == dnnl_success) st = dnnl_reorder_primitive_desc_create(&rpd, &c->user_md, c->engine, to, c->engine, NULL);
@@ -155,18 +244,31 @@ static dnnl_status_t reorder_weights(const ax_onednn_conv *c, const uint8_t *W, 
     if (r) dnnl_primitive_destroy(r);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (user) dnnl_memory_destroy(user);
+    free(wx);
     if (st != dnnl_success && *out) dnnl_memory_destroy(*out), *out = NULL;
     return st;
 }
 
-/* Builds the primitive of entry e for (batch, threads) (OpenMP count set by
- * the caller); weights not reordered yet. */
-static dnnl_status_t make_primitive(const ax_onednn_conv *c, size_t batch, entry *e)
+/* Entry e's geometry for its key. */
+static void entry_shape(const ax_onednn_conv *c, entry *e, size_t key)
 {
-    const ax_conv2d_shape *s = &c->s;
+    e->key = key;
+    e->es = c->s;
+    e->eoh = c->oh, e->eow = c->ow;
+    if (c->flat) e->es.batch = 1, e->es.in_h = 1, e->es.in_w = key, e->eoh = 1, e->eow = key;
+    else e->es.batch = key;
+    if (c->ext) e->es.in_c = c->s.groups * c->cge;
+}
+
+/* Builds the primitive of entry e for its geometry (OpenMP count set by the
+ * caller); weights not reordered yet. */
+static dnnl_status_t make_primitive(const ax_onednn_conv *c, entry *e)
+{
+    const ax_conv2d_shape *s = &e->es;
+    size_t batch = s->batch;
     dnnl_memory_desc_t any_md;
     dnnl_dims_t src_dims = {(dnnl_dim_t)batch, (dnnl_dim_t)s->in_c, (dnnl_dim_t)s->in_h, (dnnl_dim_t)s->in_w};
-    dnnl_dims_t dst_dims = {(dnnl_dim_t)batch, (dnnl_dim_t)s->out_c, (dnnl_dim_t)c->oh, (dnnl_dim_t)c->ow};
+    dnnl_dims_t dst_dims = {(dnnl_dim_t)batch, (dnnl_dim_t)s->out_c, (dnnl_dim_t)e->eoh, (dnnl_dim_t)e->eow};
     dnnl_dims_t strides = {(dnnl_dim_t)s->stride_h, (dnnl_dim_t)s->stride_w};
     dnnl_dims_t dil = {(dnnl_dim_t)s->dilation_h - 1, (dnnl_dim_t)s->dilation_w - 1};
     dnnl_dims_t pl = {(dnnl_dim_t)s->pad_top, (dnnl_dim_t)s->pad_left};
@@ -174,7 +276,7 @@ static dnnl_status_t make_primitive(const ax_onednn_conv *c, size_t batch, entry
     dnnl_convolution_desc_t cd;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_data_type_t src_t = c->p->act == AX_S8 && !c->shift ? dnnl_s8 : dnnl_u8;
+    dnnl_data_type_t src_t = c->p->act == AX_S8 && !c->shift && !c->ext ? dnnl_s8 : dnnl_u8;
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(&e->src_md, 4, src_dims, src_t, dnnl_nhwc);
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_tag(&e->dst_md, 4, dst_dims, dnnl_s32, dnnl_nhwc);
     if (st == dnnl_success)
@@ -196,22 +298,35 @@ static dnnl_status_t make_primitive(const ax_onednn_conv *c, size_t batch, entry
     }
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    e->batch = batch;
     return st;
 }
 
-/* Runs entry e on X (batch e->batch) with weights wei into Y (overwritten). */
+/* Runs entry e on X (its geometry) with weights wei into Y (overwritten). */
 static dnnl_status_t execute(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const uint8_t *X, int32_t *Y)
 {
     dnnl_stream_t stream = NULL;
     dnnl_memory_t src = NULL, dst = NULL, pad = NULL;
     void *scratch = NULL, *mine = NULL;
     uint8_t *xs = NULL;
-    bool held = false;
+    bool held = false, xheld = false;
     dnnl_status_t st = dnnl_success;
-    if (c->shift) { /* s8 -> u8 = a + 128: corr takes the 128 back */
-        size_t nx = e->batch * c->s.in_h * c->s.in_w * c->s.in_c;
-        if (!(xs = ax_aligned_alloc(64, nx))) return dnnl_out_of_memory;
+    size_t pixels = e->es.batch * e->es.in_h * e->es.in_w, cg = c->s.in_c / c->s.groups;
+    if (c->ext || c->shift) { /* a buffer kept in the entry (a fresh one page-faults every call) */
+        xheld = e->xbuf && !atomic_flag_test_and_set(&e->xbusy);
+        xs = xheld ? e->xbuf : ax_aligned_alloc(64, pixels * e->es.in_c);
+        if (!xs) return dnnl_out_of_memory;
+    }
+    if (c->ext) { /* s8 -> u8 = a + 128, then E channels of 128 per group */
+        uint8_t *d = xs;
+        for (size_t p = 0; p < pixels; p++)
+            for (size_t g = 0; g < c->s.groups; g++, X += cg) {
+                for (size_t i = 0; i < cg; i++) *d++ = X[i] ^ 0x80;
+                memset(d, 128, c->cge - cg);
+                d += c->cge - cg;
+            }
+        X = xs;
+    } else if (c->shift) { /* s8 -> u8 = a + 128: corr takes the 128 back */
+        size_t nx = pixels * e->es.in_c;
         for (size_t i = 0; i < nx; i++) xs[i] = X[i] ^ 0x80;
         X = xs;
     }
@@ -224,13 +339,15 @@ static dnnl_status_t execute(const ax_onednn_conv *c, entry *e, dnnl_memory_t we
     if (st == dnnl_success) st = dnnl_memory_create(&src, &e->src_md, c->engine, (void *)X);
     if (st == dnnl_success) st = dnnl_memory_create(&dst, &e->dst_md, c->engine, Y);
     if (st == dnnl_success && scratch) st = dnnl_memory_create(&pad, &e->scratch_md, c->engine, scratch);
+
     if (st == dnnl_success) {
         dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
                                   {DNNL_ARG_SCRATCHPAD, pad}};
         st = dnnl_primitive_execute(e->prim, stream, pad ? 4 : 3, args);
     }
     if (st == dnnl_success) st = dnnl_stream_wait(stream);
-    free(xs);
+    if (xheld) atomic_flag_clear(&e->xbusy);
+    else free(xs);
     if (pad) dnnl_memory_destroy(pad);
     if (dst) dnnl_memory_destroy(dst);
     if (src) dnnl_memory_destroy(src);
@@ -249,7 +366,8 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
                      int32_t *Y, bool accumulate)
 {
     const ax_conv2d_shape *s = &c->s;
-    size_t pixels = e->batch * c->oh * c->ow, O = s->out_c;
+    size_t pixels = e->es.batch * e->eoh * e->eow, O = s->out_c;
+    bool one_class = c->n_cy * c->n_cx == 1; /* no padding, flat layers too */
     uint32_t *d = (uint32_t *)Y;
     if (accumulate && !(d = ax_aligned_alloc(64, 4 * (pixels * O > 0 ? pixels * O : 1)))) return dnnl_out_of_memory;
     dnnl_status_t st = execute(c, e, wei, X, (int32_t *)d);
@@ -259,7 +377,7 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
             const uint32_t *dp = d + pix * O;
             if (c->shift) {
                 size_t oy = pix / c->ow % c->oh, ox = pix % c->ow;
-                const uint32_t *k = corr + (c->cls_y[oy] * c->n_cx + c->cls_x[ox]) * O;
+                const uint32_t *k = one_class ? corr : corr + (c->cls_y[oy] * c->n_cx + c->cls_x[ox]) * O;
                 if (accumulate)
                     for (size_t o = 0; o < O; o++) y[o] += dp[o] + k[o];
                 else
@@ -272,7 +390,7 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
     return (int)st;
 }
 
-/* The primitive of e against our own exact path on batch e->batch:
+/* The primitive of e against our own exact path on its geometry:
  * activations all at the top of oneDNN's u8 side (u8 255, s8 127), all at
  * -128 (u8 128), each of those with one byte in 8 random (large sums with
  * random low bits: a float round trip past 2^24 shows), mixed per pixel,
@@ -282,11 +400,11 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
  * caller). */
 static bool verify(const ax_onednn_conv *c, entry *e)
 {
-    ax_conv2d_shape s = c->s;
-    s.batch = e->batch;
+    ax_conv2d_shape s = e->es;
+    s.in_c = c->s.in_c; /* ext: oneDNN's extra channels are not the layer's */
     const ax_gemm_plan *p = c->p;
     size_t cg = s.in_c / s.groups, K = s.kernel_h * s.kernel_w * cg;
-    size_t nx = s.batch * s.in_h * s.in_w * s.in_c, ny = s.batch * c->oh * c->ow * s.out_c, nw = K * s.out_c;
+    size_t nx = s.batch * s.in_h * s.in_w * s.in_c, ny = s.batch * e->eoh * e->eow * s.out_c, nw = K * s.out_c;
     uint8_t *X = malloc(nx ? nx : 1), *W = malloc(nw ? nw : 1);
     int32_t *want = malloc(4 * (ny ? ny : 1)), *got = malloc(4 * (ny ? ny : 1));
     dnnl_memory_t adv = NULL;
@@ -298,20 +416,24 @@ static bool verify(const ax_onednn_conv *c, entry *e)
         for (size_t o = 0; o < s.out_c; o++)
             W[k * s.out_c + o] = o % 4 == 0 ? 127 : o % 4 == 1 ? 0x80 : o % 4 == 2 ? ((k / 2) % 2 ? 0x80 : 127)
                                                                                     : (uint8_t)next(&seed);
+    if (ok && c->ext) balance(c, W);
     ax_error err = {{0}};
     ok = ok && reorder_weights(c, W, &e->wei_md, &adv) == dnnl_success && (!c->shift || corr_of(c, W, &adv_corr));
-    for (int round = 0; ok && round < 6; round++) {
+    for (int round = 0; ok && round < 7; round++) {
         for (size_t i = 0; i < nx; i++) {
-            size_t pix = i / s.in_c;
+            size_t pix = i / s.in_c, ch = i % s.in_c % cg;
             uint64_t r = next(&seed);
             uint8_t mixed = pix % 3 == 0 ? top : pix % 3 == 1 ? low : (uint8_t)r;
             uint8_t sprinkled = (r >> 40) % 8 == 0 ? (uint8_t)r : round == 2 ? top : low;
-            X[i] = round == 0 ? top : round == 1 ? low : round < 4 ? sprinkled : round == 4 ? mixed : (uint8_t)r;
+            /* first channels top, last ones low (u8 0): with balanced weights large sums too */
+            uint8_t halves = (r >> 40) % 8 == 0 ? (uint8_t)r : ch < cg / 2 ? top : (uint8_t)(top + 1);
+            X[i] = round == 0 ? top : round == 1 ? low : round < 4 ? sprinkled : round == 4 ? mixed
+                 : round == 5 ? halves : (uint8_t)r;
         }
-        const uint8_t *Wr = round == 5 ? c->w : W;
+        const uint8_t *Wr = round == 6 ? c->w : W;
         memset(got, 0x5a, 4 * ny);
         ok = ax_conv2d_oracle(p, &s, X, Wr, want, e->threads, &err) == 0 &&
-             run_entry(c, e, round == 5 ? e->wei : adv, round == 5 ? c->corr : adv_corr, X, got, false) == dnnl_success &&
+             run_entry(c, e, round == 6 ? e->wei : adv, round == 6 ? c->corr : adv_corr, X, got, false) == dnnl_success &&
              memcmp(want, got, 4 * ny) == 0;
         if (!ok && getenv("AX_DEBUG_CONV")) {
             size_t i = 0;
@@ -392,13 +514,14 @@ static void entry_free(entry *e)
     if (e->prim) dnnl_primitive_destroy(e->prim);
     if (e->wei && e->own_wei) dnnl_memory_destroy(e->wei);
     free(e->scratch);
+    free(e->xbuf);
     memset(e, 0, sizeof *e);
 }
 
-/* A new entry for (batch, threads), verified unless its implementation was
+/* A new entry for (key, threads), verified unless its implementation was
  * verified for this layer already; called under the mutex. NULL when it
  * cannot serve (the layer is then marked bad, except for a full cache). */
-static entry *add_entry(ax_onednn_conv *c, size_t batch, int threads)
+static entry *add_entry(ax_onednn_conv *c, size_t key, int threads)
 {
     int n = atomic_load(&c->n);
     if (n >= CACHE) return NULL;
@@ -407,11 +530,15 @@ static entry *add_entry(ax_onednn_conv *c, size_t batch, int threads)
     atomic_flag_clear(&e->busy);
     e->threads = threads;
     struct omp_scope o = omp_enter(threads);
-    bool ok = make_primitive(c, batch, e) == dnnl_success;
+    entry_shape(c, e, key);
+    bool ok = make_primitive(c, e) == dnnl_success;
     for (int i = 0; ok && i < n && !e->wei; i++) /* the same layout: share the weights */
         if (dnnl_memory_desc_equal(&c->e[i].wei_md, &e->wei_md)) e->wei = c->e[i].wei;
     if (ok && !e->wei) ok = reorder_weights(c, c->w, &e->wei_md, &e->wei) == dnnl_success, e->own_wei = ok;
     if (ok && e->scratch_bytes) ok = (e->scratch = ax_aligned_alloc(64, e->scratch_bytes)) != NULL;
+    atomic_flag_clear(&e->xbusy);
+    if (ok && (c->ext || c->shift))
+        ok = (e->xbuf = ax_aligned_alloc(64, e->es.batch * e->es.in_h * e->es.in_w * e->es.in_c)) != NULL;
     bool known = false;
     for (int i = 0; ok && i < c->n_verified; i++) known = known || strcmp(c->verified[i], e->impl) == 0;
     if (ok && !known) {
@@ -422,7 +549,7 @@ static entry *add_entry(ax_onednn_conv *c, size_t batch, int threads)
     if (ok && !c->p->onednn_always && strncmp(e->impl, "ref", 3) == 0) ok = false;
     omp_leave(o);
     if (!ok && getenv("AX_DEBUG_CONV"))
-        fprintf(stderr, "oneDNN conv entry batch %zu threads %d impl '%s' refused\n", batch, threads, e->impl);
+        fprintf(stderr, "oneDNN conv entry %zu threads %d impl '%s' refused\n", key, threads, e->impl);
     if (!ok) {
         entry_free(e);
         atomic_store(&c->bad, true);
@@ -458,29 +585,78 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     c->p = p;
     c->s = *s;
     memcpy(c->w, W, K * s->out_c);
-    /* s8 activations: oneDNN's own s8 source first (its compensation goes
-     * through float: exact only while the sums stay small, which the check
-     * finds out), else the shifted u8 source; $AX_ONEDNN_CONV_S8=shift|native
-     * forces one (tests, measurements) */
+    const char *cb = getenv("AX_ONEDNN_CONV_CHUNK"); /* output bytes per flat chunk; 0: never flat */
+    size_t chunk_bytes = cb ? (size_t)strtoull(cb, NULL, 10) : ONEDNN_CHUNK_BYTES;
+    c->flat = chunk_bytes && s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+              !s->pad_top && !s->pad_left && !s->pad_bottom && !s->pad_right;
+    c->chunk = chunk_bytes / 4 / s->out_c / 16 * 16;
+    if (c->chunk < 64) c->chunk = 64;
+    /* s8 activations, in this order (the first that verifies):
+     * - ext, on 1x1 layers when its extra channels add at most half to K
+     *   (measured on 56x56x64 -> 256: K 64 -> 84 runs at ~0.9x the u8
+     *   layer, native at ~0.55x; on 3x3 layers oneDNN's kernels lose more
+     *   to the odd channel count than native loses to its compensation): the
+     *   source shifted to u8 plus the extra channels; oneDNN's u8 kernels
+     *   as they are, nothing added afterwards;
+     * - native: oneDNN's own s8 source (its compensation goes through
+     *   float: exact only while the sums stay small; slow on short K);
+     * - shift: the shifted source and our int32 correction afterwards, one
+     *   pass over the output: any K.
+     * $AX_ONEDNN_CONV_S8=ext|native|shift forces one (tests, measurements). */
     const char *mode = getenv("AX_ONEDNN_CONV_S8");
-    bool only_shift = mode && strcmp(mode, "shift") == 0, only_native = mode && strcmp(mode, "native") == 0;
     bool ok = ax_conv2d_output_size(s, &c->oh, &c->ow, err) == 0 && K > 0 &&
-              user_weights_md(s, &c->user_md) == dnnl_success &&
               dnnl_engine_create(&c->engine, dnnl_cpu, 0) == dnnl_success;
+    size_t key0 = c->flat ? (c->oh * c->ow < c->chunk ? c->oh * c->ow : c->chunk) : 1; /* checked at packing */
+    size_t cg = s->in_c / s->groups;
     bool served = false;
-    if (ok && (p->act != AX_S8 || !only_shift)) served = add_entry(c, 1, ax_default_threads(0)) != NULL;
-    if (ok && !served && p->act == AX_S8 && !only_native) {
-        c->shift = true;
+    if (ok && p->act != AX_S8)
+        served = user_weights_md(s, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
+    ok = ok && p->act == AX_S8 && build_classes(c) && corr_of(c, c->w, &c->corr);
+    if (ok) c->E = extra_channels(c, c->w), c->cge = (cg + c->E + 3) / 4 * 4;
+    static const char *const modes[] = {"ext", "native", "shift"};
+    for (int i = 0; ok && !served && i < 3; i++) {
+        if (mode ? strcmp(mode, modes[i]) != 0 : i == 0 && (2 * (c->cge - cg) > cg || s->kernel_h * s->kernel_w > 1))
+            continue;
+        c->ext = i == 0, c->shift = i == 2;
+        ax_conv2d_shape sx = *s;
+        if (c->ext) sx.in_c = s->groups * c->cge;
         atomic_store(&c->bad, false);
         c->n_verified = 0;
-        served = build_classes(c) && corr_of(c, c->w, &c->corr) && add_entry(c, 1, ax_default_threads(0)) != NULL;
+        served = user_weights_md(&sx, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
     }
     if (!served) {
         ax_onednn_conv_free(c); /* not for oneDNN: our own path */
         return 0;
     }
+    if (getenv("AX_DEBUG_CONV"))
+        fprintf(stderr, "oneDNN conv %zux%zux%zu k%zux%zu o%zu g%zu: %s (E %zu)\n", s->in_h, s->in_w, s->in_c, s->kernel_h,
+                s->kernel_w, s->out_c, s->groups, c->ext ? "ext" : c->shift ? "shift" : "native", c->E);
+    /* the packing's own batch too (bench-approx, batch-sized packing): checked
+     * now rather than in the first run; a refusal there keeps our path */
+    size_t keyb = c->flat ? key0 : s->batch;
+    if (keyb != key0 && !add_entry(c, keyb, ax_default_threads(0)) && atomic_load(&c->bad)) {
+        ax_onednn_conv_free(c);
+        return 0;
+    }
     *out = c;
     return 0;
+}
+
+/* The entry for (key, threads), made on first use; NULL: our own path. */
+static entry *find_entry(ax_onednn_conv *c, size_t key, int threads)
+{
+    entry *e = NULL;
+    int n = atomic_load(&c->n);
+    for (int i = 0; i < n && !e; i++)
+        if (c->e[i].key == key && c->e[i].threads == threads) e = &c->e[i];
+    if (e) return e;
+    pthread_mutex_lock(&c->mu);
+    n = atomic_load(&c->n);
+    for (int i = 0; i < n && !e; i++)
+        if (c->e[i].key == key && c->e[i].threads == threads) e = &c->e[i];
+    if (!e && !atomic_load(&c->bad)) e = add_entry(c, key, threads);
+    pthread_mutex_unlock(&c->mu);
+    return e;
 }
 
 int ax_onednn_conv_run(ax_onednn_conv *c, const ax_conv2d_shape *s, const uint8_t *X, int32_t *Y, bool accumulate,
@@ -489,21 +665,20 @@ int ax_onednn_conv_run(ax_onednn_conv *c, const ax_conv2d_shape *s, const uint8_
     *done = false;
     if (atomic_load(&c->bad)) return 0;
     threads = ax_default_threads(threads);
-    entry *e = NULL;
-    int n = atomic_load(&c->n);
-    for (int i = 0; i < n && !e; i++)
-        if (c->e[i].batch == s->batch && c->e[i].threads == threads) e = &c->e[i];
-    if (!e) {
-        pthread_mutex_lock(&c->mu);
-        n = atomic_load(&c->n);
-        for (int i = 0; i < n && !e; i++)
-            if (c->e[i].batch == s->batch && c->e[i].threads == threads) e = &c->e[i];
-        if (!e && !atomic_load(&c->bad)) e = add_entry(c, s->batch, threads);
-        pthread_mutex_unlock(&c->mu);
-        if (!e) return 0;
-    }
+    /* every primitive this call needs before the first writes Y */
+    size_t M = s->batch * c->oh * c->ow, full = c->flat ? (M < c->chunk ? M : c->chunk) : s->batch;
+    size_t tail = c->flat ? M % full : 0;
+    entry *e = find_entry(c, full, threads), *et = tail ? find_entry(c, tail, threads) : NULL;
+    if (!e || (tail && !et)) return 0;
     struct omp_scope o = omp_enter(threads);
-    int st = run_entry(c, e, e->wei, c->corr, X, Y, accumulate);
+    int st = dnnl_success;
+    if (c->flat)
+        for (size_t r0 = 0; r0 < M && st == dnnl_success; r0 += full) {
+            entry *x = M - r0 < full ? et : e;
+            st = run_entry(c, x, x->wei, c->corr, X + r0 * s->in_c, Y + r0 * s->out_c, accumulate);
+        }
+    else
+        st = run_entry(c, e, e->wei, c->corr, X, Y, accumulate);
     omp_leave(o);
     if (st != dnnl_success) return ax_fail(err, "conv2d: oneDNN convolution failed (status %d)", st);
     *done = true;

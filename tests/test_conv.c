@@ -165,32 +165,46 @@ Test(conv, exact_onednn_every_shape)
     unsetenv("AX_ONEDNN");
 }
 
-/* s8 activations given to oneDNN as u8 (a ^ 0x80) plus our int32
- * correction of the +128, on every shape (the path layers with long K take
- * when oneDNN's own s8 source rounds through float), and oneDNN's own s8
- * source wherever it verifies */
-Test(conv, exact_onednn_s8_shift)
+/* One EXACT plan (the best ISA: oneDNN where it verifies) on every case,
+ * pad byte 0 and not, under $AX_ONEDNN=always and the given setting. */
+static void check_onednn_setting(ax_mult *m, const char *var, const char *value)
 {
     setenv("AX_ONEDNN", "always", 1);
-    setenv("AX_ONEDNN_CONV_S8", "shift", 1);
-    check_mult(exact_mult(AX_S8, AX_S8, "exact-s8"));
-    unsetenv("AX_ONEDNN_CONV_S8");
-    unsetenv("AX_ONEDNN");
-}
-
-Test(conv, exact_onednn_s8_native)
-{
-    setenv("AX_ONEDNN", "always", 1);
-    setenv("AX_ONEDNN_CONV_S8", "native", 1);
-    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    setenv(var, value, 1);
     ax_gemm_plan *p = NULL;
     ax_error err = {{0}};
     cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
-    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) check_case(m, &CASES[i], &p, 1, true);
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        check_case(m, &CASES[i], &p, 1, true);
+        check_case(m, &CASES[i], &p, 1, false);
+    }
     ax_gemm_plan_free(p);
-    ax_mult_free(m);
-    unsetenv("AX_ONEDNN_CONV_S8");
+    unsetenv(var);
     unsetenv("AX_ONEDNN");
+}
+
+/* s8 activations, each way exact_conv_onednn.c has (check_kernel asserts
+ * the primitive took every layer, except for `native`, which may round):
+ * ext (u8 source plus extra channels carrying the correction), shift (u8
+ * source, our int32 correction afterwards), native (oneDNN's s8 source) */
+Test(conv, exact_onednn_s8_modes)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_S8", "ext");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_S8", "shift");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_S8", "native");
+    ax_mult_free(m);
+}
+
+/* 1x1 stride-1 unpadded layers as chunks of 64 pixels (and a tail) */
+Test(conv, exact_onednn_flat_chunks)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096"); /* the least chunk: 64 pixels */
+    ax_mult_free(m);
+    m = exact_mult(AX_U8, AX_S8, "exact-u8s8");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096");
+    ax_mult_free(m);
 }
 
 /* u8 activations (oneDNN's own u8 source) and u8 weights (never oneDNN's
