@@ -5,7 +5,10 @@
  * every other convolution gets im2col rows built for a bounded chunk of
  * output pixels at a time, so memory stays O(chunk * K), not O(M * K).
  * Depthwise-like convolutions (<= 4 input channels per group) would be
- * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). */
+ * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). An
+ * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
+ * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
+ * its own packed weights kept for what the primitive cannot serve. */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 

@@ -10,6 +10,7 @@
 #include "autoapprox/gemm.h"
 #include "test_util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,73 @@ Test(conv, exact_onednn_flat_chunks)
     m = exact_mult(AX_U8, AX_S8, "exact-u8s8");
     check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096");
     ax_mult_free(m);
+}
+
+/* Several threads run one layer's weights at once (nn/ runs the images of
+ * a batch so): batch sizes 1 and 2 interleaved, so primitives are made
+ * while others run, and scratch buffers are contended. */
+typedef struct conc_job {
+    const ax_gemm_plan *p;
+    const ax_conv2d_weights *cw;
+    ax_conv2d_shape s;
+    const uint8_t *X;
+    const int32_t *want;
+    size_t ny;
+    int bad;
+} conc_job;
+
+static void *conc_run(void *arg)
+{
+    conc_job *j = arg;
+    int32_t *got = malloc(j->ny * 4);
+    ax_error err = {{0}};
+    for (int r = 0; r < 4 && got; r++) {
+        if (ax_conv2d(j->p, &j->s, j->X, j->cw, got, false, 1, &err) != 0 || memcmp(got, j->want, j->ny * 4))
+            j->bad++;
+    }
+    free(got);
+    return NULL;
+}
+
+Test(conv, exact_onednn_concurrent)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+    ax_conv2d_shape s = {.batch = 2, .in_h = 12, .in_w = 11, .in_c = 16, .out_c = 24, .kernel_h = 3, .kernel_w = 3,
+                         .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .pad_top = 1,
+                         .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .groups = 1};
+    size_t oh, ow;
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
+    size_t nx = 2 * 12 * 11 * 16, nw = 9 * 16 * 24, ny = 2 * oh * ow * 24;
+    uint8_t *X = malloc(nx), *W = malloc(nw);
+    int32_t *want = malloc(ny * 4);
+    for (size_t i = 0; i < nx; i++) X[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < nw; i++) W[i] = (uint8_t)rnd();
+    ax_conv2d_reference(m->table, &s, X, W, want, false);
+    ax_conv2d_weights *cw = NULL;
+    ax_conv2d_shape one = s;
+    one.batch = 1;
+    cr_assert_eq(ax_conv2d_pack_weights(p, &one, W, &cw, &err), 0, "%s", err.msg);
+    if (strcmp(ax_gemm_plan_kernel_name(p), "exact_gemm__onednn") == 0)
+        cr_assert_str_eq(ax_conv2d_kernel_name(cw), "exact_conv__onednn");
+    conc_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (conc_job){.p = p, .cw = cw, .s = s, .X = X, .want = want, .ny = ny};
+        jobs[i].s.batch = 1 + (size_t)(i % 2); /* batch 1: the first image of want */
+        jobs[i].ny = jobs[i].s.batch * oh * ow * 24;
+        cr_assert_eq(pthread_create(&th[i], NULL, conc_run, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].bad, 0, "thread %d (%s): %d wrong results", i, ax_conv2d_kernel_name(cw), jobs[i].bad);
+    }
+    ax_conv2d_weights_free(cw);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    free(X), free(W), free(want);
 }
 
 /* u8 activations (oneDNN's own u8 source) and u8 weights (never oneDNN's
