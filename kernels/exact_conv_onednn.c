@@ -22,9 +22,9 @@
  * to s32); its s8 source and its zero points add a compensation through
  * float (measured: exact only while sums stay below 2^24, and slow on short
  * K). So an s8 layer takes the first of these that verifies (create()):
- * ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128 plus E extra input
- * channels of 128 per group whose weights cancel the +128 in oneDNN's own
- * integer sums; native: oneDNN's s8 source; shift: the u8 source and our
+ * ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128 plus extra input
+ * channels per group (E of value 255, one of value 1) whose weights cancel
+ * the +128 in oneDNN's own integer sums; native: oneDNN's s8 source; shift: the u8 source and our
  * int32 correction per output afterwards (border pixels by class).
  *
  * Batch and threads. A primitive is made for one batch size and keeps the
@@ -97,11 +97,12 @@ struct ax_onednn_conv {
      * n_cx + cls_x[ox]][o] = -128 * (the sum of o's weights on the taps
      * inside the input) added back in int32 */
     bool shift;
-    /* ext: the shifted source plus E extra input channels per group, each
-     * 128 inside the input (oneDNN pads them with 0 like the rest), whose
-     * weights per tap and output sum to minus the tap's weight sum: oneDNN
-     * adds the correction itself, in its integer sums (cge = cg + E,
-     * rounded up to 4: oneDNN's k step) */
+    /* ext: the shifted source plus extra input channels per group, of
+     * value 255 (E of them, and the rounding) and a last one of value 1,
+     * inside the input (oneDNN pads them with 0 like the rest), whose
+     * weights per tap and output give -128 times the tap's weight sum:
+     * oneDNN adds the correction itself, in its integer sums (cge = cg +
+     * E + 1, rounded up to 4: oneDNN's k step) */
     bool ext;
     size_t cge, E;
     size_t *cls_y, *cls_x, n_cy, n_cx;
@@ -157,7 +158,19 @@ static dnnl_status_t user_weights_md(const ax_conv2d_shape *s, dnnl_memory_desc_
     return dnnl_memory_desc_init_by_strides(md, 5, d, dnnl_s8, st);
 }
 
-/* ext: the HWIO weights with E extra input channels per group (new). */
+/* ext: the correction of one tap and output, -128 * S (S: its weight sum),
+ * as 255 * q + rem with rem in [-127, 127]: q goes to the extra channels of
+ * value 255 (weights in [-128, 127] each), rem to the last extra channel,
+ * of value 1. */
+static int32_t ext_q(int32_t S, int32_t *rem)
+{
+    int32_t C = -128 * S, q = C >= 0 ? (C + 127) / 255 : -((-C + 127) / 255);
+    *rem = C - 255 * q;
+    return q;
+}
+
+/* ext: the HWIO weights with the extra input channels per group (new):
+ * [cg, cge - 1) of value 255, cge - 1 of value 1. */
 static uint8_t *extend_weights(const ax_onednn_conv *c, const uint8_t *W)
 {
     const ax_conv2d_shape *s = &c->s;
@@ -167,41 +180,47 @@ static uint8_t *extend_weights(const ax_onednn_conv *c, const uint8_t *W)
     for (size_t t = 0; t < taps; t++) {
         memcpy(wx + t * c->cge * O, W + t * cg * O, cg * O);
         for (size_t o = 0; o < O; o++) {
-            int32_t r = 0; /* minus the tap's weight sum, in pieces of [-128, 127] */
-            for (size_t i = 0; i < cg; i++) r -= (int8_t)W[(t * cg + i) * O + o];
-            for (size_t j = cg; j < c->cge && r; j++) {
-                int32_t x = r > 127 ? 127 : r < -128 ? -128 : r;
+            int32_t S = 0, rem;
+            for (size_t i = 0; i < cg; i++) S += (int8_t)W[(t * cg + i) * O + o];
+            int32_t q = ext_q(S, &rem); /* in pieces of [-128, 127] */
+            for (size_t j = cg; j + 1 < c->cge && q; j++) {
+                int32_t x = q > 127 ? 127 : q < -128 ? -128 : q;
                 wx[(t * c->cge + j) * O + o] = (uint8_t)(int8_t)x;
-                r -= x;
+                q -= x;
             }
+            wx[(t * c->cge + c->cge - 1) * O + o] = (uint8_t)(int8_t)rem;
         }
     }
     return wx;
 }
 
-/* ext: E for these weights (the largest tap sum over 127, rounded up) */
+/* ext: the extra channels of value 255 these weights need (the largest
+ * |q| over 127, rounded up) */
 static size_t extra_channels(const ax_onednn_conv *c, const uint8_t *W)
 {
     const ax_conv2d_shape *s = &c->s;
     size_t O = s->out_c, cg = s->in_c / s->groups, taps = s->kernel_h * s->kernel_w, E = 0;
     for (size_t t = 0; t < taps; t++)
         for (size_t o = 0; o < O; o++) {
-            int32_t r = 0;
-            for (size_t i = 0; i < cg; i++) r += (int8_t)W[(t * cg + i) * O + o];
-            size_t e = ((size_t)(r < 0 ? -r : r) + 126) / 127;
+            int32_t S = 0, rem;
+            for (size_t i = 0; i < cg; i++) S += (int8_t)W[(t * cg + i) * O + o];
+            int32_t q = ext_q(S, &rem);
+            size_t e = ((size_t)(q < 0 ? -q : q) + 126) / 127;
             if (e > E) E = e;
         }
     return E;
 }
 
-/* ext: weights whose every tap sum the extra channels can take (|sum| <=
- * 127 per channel), from W by moving its last channels of each tap toward
- * the other sign: the check's extreme weights, made fit. */
+/* ext: weights whose every tap the extra channels can take (|q| <= 127
+ * per channel of value 255), from W by moving its last channels of each
+ * tap toward the other sign: the check's extreme weights, made fit. */
 static void balance(const ax_onednn_conv *c, uint8_t *W)
 {
     const ax_conv2d_shape *s = &c->s;
     size_t O = s->out_c, cg = s->in_c / s->groups, taps = s->kernel_h * s->kernel_w;
-    int32_t cap = 127 * (int32_t)(c->cge - cg);
+    /* |S| <= cap gives |C| = 128 |S| <= 255 * 127 * n - 127, so |q| <= 127 * n */
+    int32_t cap = (255 * 127 * (int32_t)(c->cge - cg - 1) - 127) / 128;
+    if (cap < 0) cap = 0;
     for (size_t t = 0; t < taps; t++)
         for (size_t o = 0; o < O; o++) {
             int32_t S = 0;
@@ -316,13 +335,14 @@ static dnnl_status_t execute(const ax_onednn_conv *c, entry *e, dnnl_memory_t we
         xs = xheld ? e->xbuf : ax_aligned_alloc(64, pixels * e->es.in_c);
         if (!xs) return dnnl_out_of_memory;
     }
-    if (c->ext) { /* s8 -> u8 = a + 128, then E channels of 128 per group */
+    if (c->ext) { /* s8 -> u8 = a + 128, then per group the extra channels: 255, ..., 255, 1 */
         uint8_t *d = xs;
         for (size_t p = 0; p < pixels; p++)
             for (size_t g = 0; g < c->s.groups; g++, X += cg) {
                 for (size_t i = 0; i < cg; i++) *d++ = X[i] ^ 0x80;
-                memset(d, 128, c->cge - cg);
-                d += c->cge - cg;
+                memset(d, 255, c->cge - cg - 1);
+                d += c->cge - cg - 1;
+                *d++ = 1;
             }
         X = xs;
     } else if (c->shift) { /* s8 -> u8 = a + 128: corr takes the 128 back */
@@ -612,7 +632,7 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     if (ok && p->act != AX_S8)
         served = user_weights_md(s, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
     ok = ok && p->act == AX_S8 && build_classes(c) && corr_of(c, c->w, &c->corr);
-    if (ok) c->E = extra_channels(c, c->w), c->cge = (cg + c->E + 3) / 4 * 4;
+    if (ok) c->E = extra_channels(c, c->w), c->cge = (cg + c->E + 1 + 3) / 4 * 4;
     static const char *const modes[] = {"ext", "native", "shift"};
     for (int i = 0; ok && !served && i < 3; i++) {
         if (mode ? strcmp(mode, modes[i]) != 0 : i == 0 && (2 * (c->cge - cg) > cg || s->kernel_h * s->kernel_w > 1))
