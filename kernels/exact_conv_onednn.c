@@ -335,19 +335,30 @@ static dnnl_status_t execute(const ax_onednn_conv *c, entry *e, dnnl_memory_t we
         xs = xheld ? e->xbuf : ax_aligned_alloc(64, pixels * e->es.in_c);
         if (!xs) return dnnl_out_of_memory;
     }
+    /* the copies below run on the entry's threads, as oneDNN does */
+    int nt = e->threads > 1 && pixels >= 1024 ? e->threads : 1;
+    (void)nt;
     if (c->ext) { /* s8 -> u8 = a + 128, then per group the extra channels: 255, ..., 255, 1 */
-        uint8_t *d = xs;
+        size_t G = c->s.groups, cge = c->cge;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
         for (size_t p = 0; p < pixels; p++)
-            for (size_t g = 0; g < c->s.groups; g++, X += cg) {
-                for (size_t i = 0; i < cg; i++) *d++ = X[i] ^ 0x80;
-                memset(d, 255, c->cge - cg - 1);
-                d += c->cge - cg - 1;
-                *d++ = 1;
+            for (size_t g = 0; g < G; g++) {
+                const uint8_t *x = X + (p * G + g) * cg;
+                uint8_t *d = xs + (p * G + g) * cge;
+                for (size_t i = 0; i < cg; i++) d[i] = x[i] ^ 0x80;
+                memset(d + cg, 255, cge - cg - 1);
+                d[cge - 1] = 1;
             }
         X = xs;
     } else if (c->shift) { /* s8 -> u8 = a + 128: corr takes the 128 back */
-        size_t nx = pixels * e->es.in_c;
-        for (size_t i = 0; i < nx; i++) xs[i] = X[i] ^ 0x80;
+        size_t row = e->es.in_c;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
+        for (size_t p = 0; p < pixels; p++)
+            for (size_t i = 0; i < row; i++) xs[p * row + i] = X[p * row + i] ^ 0x80;
         X = xs;
     }
     if (e->scratch_bytes) {
@@ -359,7 +370,6 @@ static dnnl_status_t execute(const ax_onednn_conv *c, entry *e, dnnl_memory_t we
     if (st == dnnl_success) st = dnnl_memory_create(&src, &e->src_md, c->engine, (void *)X);
     if (st == dnnl_success) st = dnnl_memory_create(&dst, &e->dst_md, c->engine, Y);
     if (st == dnnl_success && scratch) st = dnnl_memory_create(&pad, &e->scratch_md, c->engine, scratch);
-
     if (st == dnnl_success) {
         dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst},
                                   {DNNL_ARG_SCRATCHPAD, pad}};
@@ -391,7 +401,12 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
     uint32_t *d = (uint32_t *)Y;
     if (accumulate && !(d = ax_aligned_alloc(64, 4 * (pixels * O > 0 ? pixels * O : 1)))) return dnnl_out_of_memory;
     dnnl_status_t st = execute(c, e, wei, X, (int32_t *)d);
-    if (st == dnnl_success && (accumulate || c->shift))
+    int nt = e->threads > 1 && pixels >= 1024 ? e->threads : 1;
+    (void)nt;
+    if (st == dnnl_success && (accumulate || c->shift)) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#endif
         for (size_t pix = 0; pix < pixels; pix++) {
             uint32_t *y = (uint32_t *)Y + pix * O;
             const uint32_t *dp = d + pix * O;
@@ -406,6 +421,7 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
                 for (size_t o = 0; o < O; o++) y[o] += dp[o];
             }
         }
+    }
     if (accumulate) free(d);
     return (int)st;
 }
