@@ -252,9 +252,11 @@ void bench_case_body(ax_gb_state *st, void *ctx)
     const bench_shape *s = c->shape;
     ax_error err = {{0}};
     /* untimed: operands and packing; oneDNN also gets a warm-up call (its
-     * kernels are generated on first use). Others need none: Google
-     * Benchmark's own estimation runs warm the caches. */
-    int warm = c->kind == BENCH_ONEDNN ? bench_case_compute(c, NULL, &err)
+     * kernels are generated on first use), and so do our convolutions (an
+     * exact layer may run a oneDNN primitive made for the batch and thread
+     * count of its first call). Others need none: Google Benchmark's own
+     * estimation runs warm the caches. */
+    int warm = c->kind == BENCH_ONEDNN || s->conv ? bench_case_compute(c, NULL, &err)
                                        : bench_operands_use(c->run, s, &err) || prepare(c, &err);
     if (warm != 0) {
         ax_gb_skip_with_error(st, err.msg);
@@ -281,6 +283,10 @@ void bench_case_body(ax_gb_state *st, void *ctx)
     /* a LUT plan has two kernels: name the one this GEMM runs (one call) */
     if (c->plan && !s->conv && s->G <= 1 && strchr(ax_gemm_plan_kernel_name(c->plan), '|'))
         snprintf(kernel, sizeof kernel, " %s", ax_gemm_kernel_for(c->plan, s->M, s->K, s->N));
+    /* a convolution may run as one oneDNN primitive instead of the plan's GEMMs */
+    const prepared *pr = c->prepared;
+    if (c->plan && s->conv && pr && pr->conv_w && strcmp(ax_conv2d_kernel_name(pr->conv_w), "exact_conv__onednn") == 0)
+        snprintf(kernel, sizeof kernel, " exact_conv__onednn");
     snprintf(label, sizeof label, "M=%zu N=%zu K=%zu%s x%d%s", s->M, s->N, s->K, groups, s->layer->mult, kernel);
     ax_gb_set_label(st, label);
 }

@@ -5,7 +5,10 @@
  * every other convolution gets im2col rows built for a bounded chunk of
  * output pixels at a time, so memory stays O(chunk * K), not O(M * K).
  * Depthwise-like convolutions (<= 4 input channels per group) would be
- * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). */
+ * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). An
+ * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
+ * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
+ * its own packed weights kept for what the primitive cannot serve. */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
@@ -23,6 +26,7 @@ struct ax_conv2d_weights {
     ax_packed_weights **g; /* one per group: K = kh*kw*in_c/groups, N = out_c/groups */
     uint8_t *direct;       /* or, for the direct loop (dwconv2d.c): the weights as [out_c][tap] */
     uint32_t *direct_corr; /* and per output channel, the sum of its taps' dw_colmin */
+    ax_onednn_conv *dnn;   /* or NULL: the layer as one oneDNN primitive (exact_conv_onednn.c) */
 };
 
 static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
@@ -114,8 +118,46 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
     return ax_conv2d_pack_weights_ex(p, s, W, NULL, out, err);
 }
 
+/* Whether oneDNN's convolution may run this layer of plan p: an EXACT plan
+ * whose GEMMs verified on oneDNN, s8 weights (oneDNN has no u8 ones),
+ * padding that means 0 (oneDNN pads with 0), and where it pays: every dense
+ * or grouped layer with more than DIRECT_MAX_CG channels per group, and
+ * depthwise layers with one output per input channel (oneDNN's depthwise
+ * kernel); the rest only under $AX_ONEDNN=always. The primitive checks
+ * itself before use (exact_conv_onednn.c). */
+static bool onednn_wanted(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
+    if (!p->onednn || p->path != AX_PATH_EXACT || p->wgt != AX_S8 || (padded && s->pad_byte != 0)) return false;
+    return p->onednn_always || !use_direct(s) || (s->groups == s->in_c && s->out_c == s->in_c);
+}
+
+static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W, const ax_acc_extra *extra,
+                    ax_conv2d_weights **out, ax_error *err);
+
 int ax_conv2d_pack_weights_ex(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W,
                               const ax_acc_extra *extra, ax_conv2d_weights **out, ax_error *err)
+{
+    *out = NULL;
+    if (pack_own(p, s, W, extra, out, err) != 0) return -1;
+    /* our own weights stay packed too: other batch sizes or thread counts
+     * past the primitive cache, or a primitive that fails its check */
+    if (onednn_wanted(p, s) && ax_onednn_conv_create(p, s, W, &(*out)->dnn, err) != 0) {
+        ax_conv2d_weights_free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
+{
+    if (!w) return "";
+    return w->dnn ? "exact_conv__onednn" : ax_gemm_plan_kernel_name(w->plan);
+}
+
+static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W, const ax_acc_extra *extra,
+                    ax_conv2d_weights **out, ax_error *err)
 {
     *out = NULL;
     size_t oh, ow;
@@ -173,6 +215,7 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
     free(w->g);
     free(w->direct);
     free(w->direct_corr);
+    ax_onednn_conv_free(w->dnn);
     free(w);
 }
 
@@ -194,6 +237,9 @@ static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t
     }
 }
 
+static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                   const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err);
+
 int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
               int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
@@ -202,10 +248,39 @@ int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X,
     if (ax_conv2d_output_size(s, &oh, &ow, err) != 0) return -1;
     if (W->plan != p || !same_shape(&W->shape, s))
         return ax_fail(err, "conv2d: weights were packed for another plan or shape");
-    size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
-    size_t K = s->kernel_h * s->kernel_w * cg;
+    size_t K = s->kernel_h * s->kernel_w * (s->in_c / s->groups);
     if (K > W->max_k) /* packing refuses these already */
         return ax_fail(err, "conv2d: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
+    if (W->dnn && s->batch) {
+        bool done = false;
+        if (ax_onednn_conv_run(W->dnn, s, X, Y, accumulate, threads, &done, err) != 0) return -1;
+        if (done) return 0;
+    }
+    return run_own(p, s, oh, ow, X, W, Y, accumulate, threads, err);
+}
+
+int ax_conv2d_oracle(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const uint8_t *W, int32_t *Y,
+                     int threads, ax_error *err)
+{
+    size_t oh, ow;
+    ax_gemm_plan *own = malloc(sizeof *own); /* a shallow copy: the same forms, oneDNN off */
+    if (!own) return ax_fail(err, "conv2d: out of memory");
+    *own = *p;
+    own->onednn = false;
+    ax_conv2d_weights *cw = NULL;
+    int rc = ax_conv2d_output_size(s, &oh, &ow, err);
+    if (rc == 0) rc = pack_own(own, s, W, NULL, &cw, err);
+    if (rc == 0) rc = run_own(own, s, oh, ow, X, cw, Y, false, threads, err);
+    ax_conv2d_weights_free(cw);
+    free(own);
+    return rc;
+}
+
+static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                   const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
+{
+    size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
+    size_t K = s->kernel_h * s->kernel_w * cg;
     if (W->direct) return ax_dwconv2d(p, s, oh, ow, X, W->direct, W->direct_corr, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;

@@ -163,6 +163,7 @@ bool ax_onednn_verify(ax_gemm_plan *p, const int32_t *table)
     bool always = env && strcmp(env, "always") == 0;
     p->onednn_min_m = always ? 1 : ONEDNN_MIN_M, p->onednn_min_n = always ? 1 : ONEDNN_MIN_N;
     p->onednn_min_k = always ? 0 : ONEDNN_MIN_K;
+    p->onednn_always = always;
     if ((env && strcmp(env, "never") == 0) || !isa_allows(p->isa)) return false;
     /* K: 255 * 127 * 1031 > 2^24 (and odd); within every exact table's bound */
     static const size_t shapes[][3] = {{1, 67, 1031}, {37, 1, 1031}, {3, 5, 7}, {70, 72, 1031}, {17, 33, 130}};

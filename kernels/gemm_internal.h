@@ -111,6 +111,7 @@ struct ax_gemm_plan {
      * onednn_min_k k (other weights are not packed for it); `exact` stays
      * our own kernel for the rest. */
     bool onednn;
+    bool onednn_always; /* $AX_ONEDNN=always: every shape, every conv layer */
     size_t onednn_min_m, onednn_min_n, onednn_min_k;
     int32_t *table_t; /* the table transposed, [w][a] (direct depthwise convolution) */
     /* Depthwise convolution (dwconv2d.c): the microkernel and the byte
@@ -198,6 +199,23 @@ int ax_onednn_pack(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, 
                    ax_error *err);
 int ax_onednn_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
                    int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err);
+
+/* exact_conv_onednn.c (stubs without oneDNN): a conv layer as one oneDNN
+ * int8 convolution primitive, for an EXACT plan with p->onednn, s8 weights
+ * and a pad byte meaning 0 (conv2d.c checks those). create leaves *out NULL
+ * (and returns 0) when oneDNN cannot serve the layer bit-exactly; run sets
+ * *done only when it ran (else the caller runs its own path). */
+typedef struct ax_onednn_conv ax_onednn_conv;
+int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W, ax_onednn_conv **out,
+                          ax_error *err);
+int ax_onednn_conv_run(ax_onednn_conv *c, const ax_conv2d_shape *s, const uint8_t *X, int32_t *Y, bool accumulate,
+                       int threads, bool *done, ax_error *err);
+void ax_onednn_conv_free(ax_onednn_conv *c);
+/* conv2d.c: Y = the convolution of X by HWIO weights W on our own kernels
+ * (the plan with oneDNN switched off): the oracle the primitive is checked
+ * against. */
+int ax_conv2d_oracle(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const uint8_t *W, int32_t *Y,
+                     int threads, ax_error *err);
 
 /* Per-ISA descriptors (NULL when the build lacks them). */
 extern const ax_lut_ukernel ax_lut_ukernel_scalar;

@@ -10,6 +10,7 @@
 #include "autoapprox/gemm.h"
 #include "test_util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,12 +48,35 @@ static const ccase CASES[] = {
     {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
 };
 
-static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
+/* Which kernel the layer must run: the oneDNN convolution primitive
+ * exactly when the plan's exact path is oneDNN's (verified), the weights
+ * s8, the pad byte 0 or no padding, and oneDNN was asked to take every
+ * shape (otherwise its cost model may keep depthwise layers on ours); never
+ * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
+static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
+                         const ax_conv2d_weights *cw)
+{
+    const char *got = ax_conv2d_kernel_name(cw);
+    bool dnn = strcmp(got, "exact_conv__onednn") == 0;
+    bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
+    bool may = strcmp(ax_gemm_plan_kernel_name(p), "exact_gemm__onednn") == 0 && m->wgt == AX_S8 &&
+               (!padded || s->pad_byte == 0);
+    if (dnn) cr_assert(may, "%s: oneDNN convolution on plan %s (pad byte %d)", m->name, ax_gemm_plan_kernel_name(p),
+                       s->pad_byte);
+    if (ax_gemm_plan_isa(p) == AX_ISA_AVX2 && !getenv("AX_ISA")) cr_assert(!dnn, "AVX2 plan ran oneDNN's convolution");
+    const char *always = getenv("AX_ONEDNN"), *s8 = getenv("AX_ONEDNN_CONV_S8");
+    if (may && always && strcmp(always, "always") == 0 && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
+        cr_assert(dnn, "%s: %s plan kept %s for a layer oneDNN must take", m->name, ax_isa_name(ax_gemm_plan_isa(p)),
+                  got);
+}
+
+static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans, bool pad_zero)
 {
     ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
                          .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
                          .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
-                         .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = (uint8_t)rnd()};
+                         .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g,
+                         .pad_byte = pad_zero ? 0 : (uint8_t)(1 + rnd() % 255)};
     size_t oh, ow;
     ax_error err = {{0}};
     cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
@@ -70,15 +94,16 @@ static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const pla
             ax_conv2d_shape one = s; /* weights do not depend on the batch */
             one.batch = 1;
             cr_assert_eq(ax_conv2d_pack_weights(plans[v], &one, W, &cw, &err), 0, "%s", err.msg);
+            check_kernel(plans[v], m, &s, cw);
             for (int threads = 1; threads <= 3; threads++) {
                 memcpy(got, init, ny * 4);
                 cr_assert_eq(ax_conv2d(plans[v], &s, X, cw, got, acc, threads, &err), 0, "%s", err.msg);
                 for (size_t i = 0; i < ny; i++)
                     if (got[i] != want[i])
-                        cr_assert_fail("%s kernel %s case %zux%zux%zux%zu o=%zu k=%zux%zu g=%zu acc=%d: Y[%zu] = %d, "
-                                       "reference %d",
-                                       m->name, ax_gemm_plan_kernel_name(plans[v]), c->b, c->h, c->w, c->c, c->o,
-                                       c->kh, c->kw, c->g, acc, i, got[i], want[i]);
+                        cr_assert_fail("%s kernel %s case %zux%zux%zux%zu o=%zu k=%zux%zu g=%zu pad byte %d acc=%d "
+                                       "threads %d: Y[%zu] = %d, reference %d",
+                                       m->name, ax_conv2d_kernel_name(cw), c->b, c->h, c->w, c->c, c->o, c->kh,
+                                       c->kw, c->g, s.pad_byte, acc, threads, i, got[i], want[i]);
             }
             ax_conv2d_weights_free(cw);
         }
@@ -105,7 +130,9 @@ static void check_mult(ax_mult *m)
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
         const ccase *c = &CASES[i];
         size_t macs = c->b * c->h * c->w * c->o * c->kh * c->kw * (c->c / c->g);
-        if (!ax_test_reduced() || macs < 100000) check_case(m, c, plans, n);
+        if (ax_test_reduced() && macs >= 100000) continue;
+        check_case(m, c, plans, n, false);
+        if (ax_mult_is_exact(m)) check_case(m, c, plans, n, true); /* padding oneDNN can take */
     }
     for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
     ax_mult_free(m);
@@ -120,16 +147,141 @@ Test(conv, exact_s8)
     check_mult(m);
 }
 
-/* every GEMM of every convolution through oneDNN where it verifies */
+static ax_mult *exact_mult(ax_operand act, ax_operand wgt, const char *name)
+{
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = act, m->wgt = wgt;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(act, wgt, i >> 8, i & 255);
+    return m;
+}
+
+/* every convolution (and every GEMM) through oneDNN where it verifies:
+ * check_kernel asserts the primitive took every layer it may take */
 Test(conv, exact_onednn_every_shape)
 {
     setenv("AX_ONEDNN", "always", 1);
-    ax_mult *m = ax_mult_new();
-    cr_assert_not_null(m);
-    m->act = m->wgt = AX_S8;
-    snprintf(m->name, sizeof m->name, "exact-s8");
-    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(AX_S8, AX_S8, i >> 8, i & 255);
-    check_mult(m);
+    check_mult(exact_mult(AX_S8, AX_S8, "exact-s8"));
+    unsetenv("AX_ONEDNN");
+}
+
+/* One EXACT plan (the best ISA: oneDNN where it verifies) on every case,
+ * pad byte 0 and not, under $AX_ONEDNN=always and the given setting. */
+static void check_onednn_setting(ax_mult *m, const char *var, const char *value)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    setenv(var, value, 1);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+    for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
+        check_case(m, &CASES[i], &p, 1, true);
+        check_case(m, &CASES[i], &p, 1, false);
+    }
+    ax_gemm_plan_free(p);
+    unsetenv(var);
+    unsetenv("AX_ONEDNN");
+}
+
+/* s8 activations, each way exact_conv_onednn.c has (check_kernel asserts
+ * the primitive took every layer, except for `native`, which may round):
+ * ext (u8 source plus extra channels carrying the correction), shift (u8
+ * source, our int32 correction afterwards), native (oneDNN's s8 source) */
+Test(conv, exact_onednn_s8_modes)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_S8", "ext");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_S8", "shift");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_S8", "native");
+    ax_mult_free(m);
+}
+
+/* 1x1 stride-1 unpadded layers as chunks of 64 pixels (and a tail) */
+Test(conv, exact_onednn_flat_chunks)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096"); /* the least chunk: 64 pixels */
+    ax_mult_free(m);
+    m = exact_mult(AX_U8, AX_S8, "exact-u8s8");
+    check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096");
+    ax_mult_free(m);
+}
+
+/* Several threads run one layer's weights at once (nn/ runs the images of
+ * a batch so): batch sizes 1 and 2 interleaved, so primitives are made
+ * while others run, and scratch buffers are contended. */
+typedef struct conc_job {
+    const ax_gemm_plan *p;
+    const ax_conv2d_weights *cw;
+    ax_conv2d_shape s;
+    const uint8_t *X;
+    const int32_t *want;
+    size_t ny;
+    int bad;
+} conc_job;
+
+static void *conc_run(void *arg)
+{
+    conc_job *j = arg;
+    int32_t *got = malloc(j->ny * 4);
+    ax_error err = {{0}};
+    for (int r = 0; r < 4 && got; r++) {
+        if (ax_conv2d(j->p, &j->s, j->X, j->cw, got, false, 1, &err) != 0 || memcmp(got, j->want, j->ny * 4))
+            j->bad++;
+    }
+    free(got);
+    return NULL;
+}
+
+Test(conv, exact_onednn_concurrent)
+{
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AUTO, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
+    ax_conv2d_shape s = {.batch = 2, .in_h = 12, .in_w = 11, .in_c = 16, .out_c = 24, .kernel_h = 3, .kernel_w = 3,
+                         .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .pad_top = 1,
+                         .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .groups = 1};
+    size_t oh, ow;
+    cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
+    size_t nx = 2 * 12 * 11 * 16, nw = 9 * 16 * 24, ny = 2 * oh * ow * 24;
+    uint8_t *X = malloc(nx), *W = malloc(nw);
+    int32_t *want = malloc(ny * 4);
+    for (size_t i = 0; i < nx; i++) X[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < nw; i++) W[i] = (uint8_t)rnd();
+    ax_conv2d_reference(m->table, &s, X, W, want, false);
+    ax_conv2d_weights *cw = NULL;
+    ax_conv2d_shape one = s;
+    one.batch = 1;
+    cr_assert_eq(ax_conv2d_pack_weights(p, &one, W, &cw, &err), 0, "%s", err.msg);
+    if (strcmp(ax_gemm_plan_kernel_name(p), "exact_gemm__onednn") == 0)
+        cr_assert_str_eq(ax_conv2d_kernel_name(cw), "exact_conv__onednn");
+    conc_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (conc_job){.p = p, .cw = cw, .s = s, .X = X, .want = want, .ny = ny};
+        jobs[i].s.batch = 1 + (size_t)(i % 2); /* batch 1: the first image of want */
+        jobs[i].ny = jobs[i].s.batch * oh * ow * 24;
+        cr_assert_eq(pthread_create(&th[i], NULL, conc_run, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].bad, 0, "thread %d (%s): %d wrong results", i, ax_conv2d_kernel_name(cw), jobs[i].bad);
+    }
+    ax_conv2d_weights_free(cw);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    free(X), free(W), free(want);
+}
+
+/* u8 activations (oneDNN's own u8 source) and u8 weights (never oneDNN's
+ * convolution: it takes s8 weights only), every shape */
+Test(conv, exact_onednn_u8)
+{
+    setenv("AX_ONEDNN", "always", 1);
+    check_mult(exact_mult(AX_U8, AX_S8, "exact-u8s8"));
+    check_mult(exact_mult(AX_U8, AX_U8, "exact-u8"));
     unsetenv("AX_ONEDNN");
 }
 Test(conv, random_table)

@@ -165,6 +165,12 @@ int ax_conv2d_pack_weights_ex(const ax_gemm_plan *p, const ax_conv2d_shape *s, c
                               const ax_acc_extra *extra, ax_conv2d_weights **out, ax_error *err);
 void ax_conv2d_weights_free(ax_conv2d_weights *w);
 
+/* The kernel these weights run: "exact_conv__onednn" when the layer runs
+ * as one oneDNN int8 convolution primitive (an EXACT plan whose oneDNN path
+ * verified, s8 weights, pad byte 0; the primitive itself checked bit for
+ * bit against our own kernels before use), else the plan's kernel name. */
+const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w);
+
 /* Y: batch x out_h x out_w x out_c int32 (NHWC). The weights must have been
  * packed for this plan and shape (any batch size). */
 int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
