@@ -2,12 +2,12 @@
  * like a PE of a weight-stationary systolic array. For one weight byte w the
  * 256 min-subtracted products T[.][w] - min live in registers as byte planes
  * (four zmm per plane, one per quarter of the activation range). A
- * 256-entry lookup of 64 activations is four vpermb: quarters 0|1 and 2|3
- * are chosen by bit 6 (merge-masked vpermb), then a blend by bit 7. The bit
- * masks come from vpmovb2m on port 0, bit 6 from a copy of the activations
- * shifted left by one that packing stores next to them (measured on Golden
- * Cove: vpermi2b takes 2 cycles, a kmov from memory costs a port-5 uop;
- * port 5 should do nothing but vpermb, 16 lookups per cycle per plane).
+ * 256-entry lookup of 64 activations is two vpermi2b (halves 0|1 and 2|3,
+ * bits 0..6 of the activation) and a blend by bit 7 (vpmovb2m, once per 64
+ * activations for all planes). On Zen 5 vpermi2b, vpermb and vpmovb2m all
+ * issue 2 per cycle on the same two pipes, so this is half the permutes of
+ * the earlier four merge-masked vpermb (which also needed a bit-6 copy of
+ * the panel); the blend and the sums go to the other pipes.
  *
  * Each looked-up byte vector R is accumulated in 16-bit lanes as two sums:
  * S += R (a lane holds even + 256*odd, modulo 2^16) and O += R >> 8 (the odd
@@ -15,12 +15,12 @@
  * of the panel that stays in L1 while all the tile's columns pass), even =
  * S - 256*O and odd = O are widened into int32 sums in natural row order.
  * One table load serves 4 blocks of 64 rows (2 or 1 when 3 or 4 planes fill
- * the registers). Measured here: ~8.7 lookups/cycle for 1-plane tables,
- * ~5 MAC/cycle for 2 planes (a port-5 microbenchmark of the same sequence
- * reaches ~12.7 lookups/cycle).
+ * the registers). Per 64 rows and plane: 2 vpermi2b, 1 blend, 2 adds, 1
+ * shift (+ 1 vpmovb2m per 64 rows): a register-only loop of this sequence
+ * runs ~2.4 cycles per 64 lookups for one plane and ~4.0 for two here
+ * (26 and 16 MAC/cycle); the kernel reaches ~23 and ~12.5.
  *
- * Panel layout: K rows of 256 activation bytes (row m at byte m), then the
- * same K rows with every byte shifted left by one (bit 6 on top).
+ * Panel layout: K rows of 256 activation bytes (row m at byte m).
  * Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/gemm_internal.h"
 #include "kernels/avx512/lut_planes_avx512.h"
@@ -33,75 +33,68 @@ enum { MR = 256, NC = 64 };
 
 static size_t panel_bytes(size_t K)
 {
-    return K > SIZE_MAX / (2 * MR) ? SIZE_MAX : (K ? K : 1) * 2 * MR;
+    return K > SIZE_MAX / MR ? SIZE_MAX : (K ? K : 1) * MR;
 }
 
 static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
 {
     ax_pack_kmajor_u8(rows, K, A, lda, panel, MR);
-    uint8_t *shifted = panel + K * MR;
-    for (size_t i = 0; i < K * MR; i += 64) {
-        __m512i x = _mm512_load_si512(panel + i);
-        _mm512_store_si512(shifted + i, _mm512_add_epi8(x, x));
-    }
 }
 
 /* SB blocks of 64 rows starting at block s0, P planes, k in [k0, k1) (at
- * most 256, so the 16-bit sums stay exact), one column. */
+ * most 256, so the 16-bit sums stay exact), one column. (Software prefetch
+ * of the next k's planes and hand-allocated asm were both measured: no
+ * gain.) */
 static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB, const uint8_t *panel,
-                                                        size_t s0, size_t k0, size_t k1, size_t K, const uint8_t *w,
+                                                        size_t s0, size_t k0, size_t k1, const uint8_t *w,
                                                         uint32_t *acc)
 {
-    const uint8_t *shifted = panel + K * MR;
-    {
-        __m512i S[4][4], O[4][4];
+    __m512i S[4][4], O[4][4];
 #pragma GCC unroll 4
-        for (int s = 0; s < SB; s++)
+    for (int s = 0; s < SB; s++)
 #pragma GCC unroll 4
-            for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
+        for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
 #pragma GCC unroll 2
-        for (size_t k = k0; k < k1; k++) {
-            const uint8_t *t = planes + (size_t)w[k] * (size_t)P * 256;
-            __m512i T[4][4];
+    for (size_t k = k0; k < k1; k++) {
+        const uint8_t *t = planes + (size_t)w[k] * (size_t)P * 256;
+        __m512i T[4][4];
 #pragma GCC unroll 4
-            for (int q = 0; q < P; q++)
+        for (int q = 0; q < P; q++)
 #pragma GCC unroll 4
-                for (int i = 0; i < 4; i++) T[q][i] = _mm512_load_si512(t + q * 256 + 64 * i);
-            const uint8_t *a = panel + k * MR + s0 * 64;
+            for (int i = 0; i < 4; i++) T[q][i] = _mm512_load_si512(t + q * 256 + 64 * i);
+        const uint8_t *a = panel + k * MR + s0 * 64;
 #pragma GCC unroll 4
-            for (int s = 0; s < SB; s++) {
-                __m512i x = _mm512_load_si512(a + 64 * s);
-                __mmask64 b7 = _mm512_movepi8_mask(x);
-                __mmask64 b6 = _mm512_movepi8_mask(_mm512_load_si512(shifted + (a - panel) + 64 * s));
+        for (int s = 0; s < SB; s++) {
+            __m512i x = _mm512_load_si512(a + 64 * s);
+            __mmask64 b7 = _mm512_movepi8_mask(x);
 #pragma GCC unroll 4
-                for (int q = 0; q < P; q++) {
-                    __m512i r = ax_lut64(x, b6, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
-                    S[s][q] = _mm512_add_epi16(S[s][q], r);
-                    O[s][q] = _mm512_add_epi16(O[s][q], _mm512_srli_epi16(r, 8));
-                    /* keeps gcc from copying the sums to fresh registers each k */
-                    __asm__("" : "+v"(S[s][q]), "+v"(O[s][q]));
-                }
+            for (int q = 0; q < P; q++) {
+                __m512i r = ax_lut256(x, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
+                S[s][q] = _mm512_add_epi16(S[s][q], r);
+                O[s][q] = _mm512_add_epi16(O[s][q], _mm512_srli_epi16(r, 8));
+                /* keeps gcc from copying the sums to fresh registers each k */
+                __asm__("" : "+v"(S[s][q]), "+v"(O[s][q]));
             }
         }
-#pragma GCC unroll 4
-        for (int s = 0; s < SB; s++)
-#pragma GCC unroll 4
-            for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + 64 * s);
     }
+#pragma GCC unroll 4
+    for (int s = 0; s < SB; s++)
+#pragma GCC unroll 4
+        for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + 64 * s);
 }
 
 #define BLOCK_FN(P, SB)                                                                                     \
     static void block_##P##_##SB(const uint8_t *planes, const uint8_t *panel, size_t s0, size_t k0, size_t k1,   \
-                                 size_t K, const uint8_t *w, uint32_t *acc)                                \
+                                 const uint8_t *w, uint32_t *acc)                                          \
     {                                                                                                       \
-        block(planes, P, SB, panel, s0, k0, k1, K, w, acc);                                                 \
+        block(planes, P, SB, panel, s0, k0, k1, w, acc);                                                    \
     }
 BLOCK_FN(1, 1) BLOCK_FN(1, 2) BLOCK_FN(1, 3) BLOCK_FN(1, 4)
 BLOCK_FN(2, 1) BLOCK_FN(2, 2) BLOCK_FN(2, 3) BLOCK_FN(2, 4)
 BLOCK_FN(3, 1) BLOCK_FN(3, 2)
 BLOCK_FN(4, 1)
 
-typedef void (*block_fn)(const uint8_t *, const uint8_t *, size_t, size_t, size_t, size_t, const uint8_t *, uint32_t *);
+typedef void (*block_fn)(const uint8_t *, const uint8_t *, size_t, size_t, size_t, const uint8_t *, uint32_t *);
 static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_4},
                                       {block_2_1, block_2_2, block_2_3, block_2_4},
                                       {block_3_1, block_3_2, NULL, NULL},
@@ -126,7 +119,7 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
             for (size_t j = 0; j < jn; j++)
                 for (size_t s0 = 0; s0 < nb;) {
                     size_t sb = nb - s0 < sbmax ? nb - s0 : sbmax;
-                    blocks[P - 1][sb - 1](p->planes, panel, s0, k0, k1, K, w + (j0 + j) * wstride, acc[j] + 64 * s0);
+                    blocks[P - 1][sb - 1](p->planes, panel, s0, k0, k1, w + (j0 + j) * wstride, acc[j] + 64 * s0);
                     s0 += sb;
                 }
         }

@@ -18,6 +18,17 @@ static inline __attribute__((always_inline)) __m512i ax_lut64(__m512i x, __mmask
     return _mm512_mask_blend_epi8(b7, r01, r23);
 }
 
+/* The same with two-table permutes: vpermi2b looks up 128 entries (bits
+ * 0..6 of x) in two zmm, so halves 0|1 and 2|3 take one each, and bit 7
+ * (b7) blends them. On Zen 5 vpermi2b and vpermb both issue 2 per cycle, so
+ * this is half the permutes of ax_lut64. */
+static inline __attribute__((always_inline)) __m512i ax_lut256(__m512i x, __mmask64 b7, __m512i T0, __m512i T1,
+                                                               __m512i T2, __m512i T3)
+{
+    __m512i lo = _mm512_permutex2var_epi8(T0, x, T1), hi = _mm512_permutex2var_epi8(T2, x, T3);
+    return _mm512_mask_blend_epi8(b7, lo, hi);
+}
+
 /* Adds the 16-bit sums (S, O) of plane q for 64 rows into acc[64]: a lane of
  * S holds even + 256*odd and one of O the odd byte's sum (mod 2^16), both
  * exact for up to 256 additions of bytes. */
