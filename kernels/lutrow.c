@@ -43,11 +43,11 @@ const ax_lutrow_ukernel *ax_lutrow_for(ax_isa isa)
 /* MAC/cycle of the plan's own LUT kernel, measured single-core on whole
  * GEMMs of ResNet-50 conv shapes on a Zen 5 core (docs/kernels.md): AVX2
  * gathers ~0.6 whatever the table (Zen 5 gathers are slow); AVX-512 byte
- * planes (vpermi2b) ~20 for one plane, ~10.5 for two, ~5.8 for three and
+ * planes (vpermi2b) ~20 for one plane, ~12 for two, ~5.8 for three and
  * ~2.8 for four. */
 static double lut_macs_per_cycle(const ax_gemm_plan *p)
 {
-    static const double planes[4] = {20, 10.5, 5.8, 2.8};
+    static const double planes[4] = {20, 12, 5.8, 2.8};
     if (p->isa == AX_ISA_AVX512 && p->nplanes >= 1 && p->nplanes <= 4) return planes[p->nplanes - 1];
     return 0.6;
 }
