@@ -1,7 +1,8 @@
 /* lut_planes_avx512.h - what the AVX-512 VBMI LUT kernels (GEMM and
  * depthwise) share: the 256-entry byte lookup of 64 activations in one byte
- * plane held as four zmm, and the widening of the 16-bit partial sums into
- * int32 row sums. Include only from files compiled with -mavx512vbmi. */
+ * plane held as four zmm (four vpermb, or two vpermi2b and a blend), and
+ * the widening of the 16-bit partial sums into int32 row sums. Include only
+ * from files compiled with -mavx512vbmi. */
 #ifndef AX_LUT_PLANES_AVX512_H
 #define AX_LUT_PLANES_AVX512_H
 
