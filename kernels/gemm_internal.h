@@ -99,10 +99,10 @@ struct ax_gemm_plan {
     struct ax_lowrank *lr;
     /* Blocking from the caches (cpu_caches.c), fixed at plan creation:
      * lut_kc: k per block of the AVX-512 LUT kernel (its panel rows in use,
-     * 2 x 256 x lut_kc bytes, fill <= 3/4 of L1; <= 256 for the 16-bit
-     * sums); lowrank_kv: virtual k per LOWRANK weight chunk (a 64-row int16
-     * panel, 128 x lowrank_kv bytes, is L2/8; a byte panel, 64 x lowrank_kv,
-     * L2/2); im2col_bytes: im2col rows per
+     * 256 x lut_kc bytes, fill <= 1/2 of L1, the rest for the planes the
+     * columns load; <= 256 for the 16-bit sums); lowrank_kv: virtual k per
+     * LOWRANK weight chunk (a 64-row int16 panel, 128 x lowrank_kv bytes, is
+     * L2/8; a byte panel, 64 x lowrank_kv, L2/2); im2col_bytes: im2col rows per
      * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
      * channels' int32 sums fill <= L1/2). Results never depend on them. */
     size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;

@@ -207,11 +207,11 @@ static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)
 }
 
 /* The cache-dependent block sizes (see struct ax_gemm_plan): on a core
- * with 48 KiB of L1 and 2 MiB of L2 they are 64, 2048, 2 MiB and 384. */
+ * with 48 KiB of L1 and 2 MiB of L2 they are 96, 2048, 2 MiB and 384. */
 static void blocking(ax_gemm_plan *p)
 {
     const ax_cpu_caches *c = ax_cpu_caches_get();
-    p->lut_kc = clamp_down(c->l1d * 3 / 4 / (2 * 256), 16, 256, 16);
+    p->lut_kc = clamp_down(c->l1d / 2 / 256, 16, 256, 16);
     bool bytes = false;
 #if defined(__x86_64__)
     bytes = p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni;

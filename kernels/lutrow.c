@@ -33,22 +33,24 @@ const ax_lutrow_ukernel *ax_lutrow_for(ax_isa isa)
 {
 #if defined(__x86_64__)
     /* AVX-512 too: a zmm kernel (16 columns, 2 k per 32 KiB of tables) was
-     * measured ~10% slower, its strip traffic per MAC being twice as high */
+     * measured 0.8-0.9x of it (Xeon and Zen 5): its strip traffic per MAC
+     * is twice as high */
     if (isa == AX_ISA_AVX512 || isa == AX_ISA_AVX2) return &ax_lutrow_ukernel_avx2;
 #endif
     (void)isa;
     return NULL;
 }
 
-/* MAC/cycle of the plan's own LUT kernel, measured single-core on the
- * ResNet-50 quick suite (docs/kernels.md): AVX2 gathers ~1.5 whatever the
- * table; AVX-512 byte planes ~8.6 for one plane, ~5.1 for two, then
- * roughly 1/planes. */
+/* MAC/cycle of the plan's own LUT kernel, measured single-core on whole
+ * GEMMs of ResNet-50 conv shapes on a Zen 5 core (docs/kernels.md): AVX2
+ * gathers ~0.6 whatever the table (Zen 5 gathers are slow); AVX-512 byte
+ * planes (vpermi2b) ~20 for one plane, ~12 for two, ~5.8 for three and
+ * ~2.8 for four. */
 static double lut_macs_per_cycle(const ax_gemm_plan *p)
 {
-    static const double planes[4] = {8.6, 5.1, 3.5, 2.6};
+    static const double planes[4] = {20, 12, 5.8, 2.8};
     if (p->isa == AX_ISA_AVX512 && p->nplanes >= 1 && p->nplanes <= 4) return planes[p->nplanes - 1];
-    return 1.5;
+    return 0.6;
 }
 
 bool ax_lutrow_wanted(const ax_gemm_plan *p, size_t M, size_t K, size_t N)

@@ -2,12 +2,12 @@
  * like a PE of a weight-stationary systolic array. For one weight byte w the
  * 256 min-subtracted products T[.][w] - min live in registers as byte planes
  * (four zmm per plane, one per quarter of the activation range). A
- * 256-entry lookup of 64 activations is four vpermb: quarters 0|1 and 2|3
- * are chosen by bit 6 (merge-masked vpermb), then a blend by bit 7. The bit
- * masks come from vpmovb2m on port 0, bit 6 from a copy of the activations
- * shifted left by one that packing stores next to them (measured on Golden
- * Cove: vpermi2b takes 2 cycles, a kmov from memory costs a port-5 uop;
- * port 5 should do nothing but vpermb, 16 lookups per cycle per plane).
+ * 256-entry lookup of 64 activations is two vpermi2b (halves 0|1 and 2|3,
+ * bits 0..6 of the activation) and a blend by bit 7 (vpmovb2m, once per 64
+ * activations for all planes). On Zen 5 vpermi2b, vpermb and vpmovb2m all
+ * issue 2 per cycle on the same two pipes, so this is half the permutes of
+ * the earlier four merge-masked vpermb (which also needed a bit-6 copy of
+ * the panel); the blend and the sums go to the other pipes.
  *
  * Each looked-up byte vector R is accumulated in 16-bit lanes as two sums:
  * S += R (a lane holds even + 256*odd, modulo 2^16) and O += R >> 8 (the odd
@@ -15,12 +15,12 @@
  * of the panel that stays in L1 while all the tile's columns pass), even =
  * S - 256*O and odd = O are widened into int32 sums in natural row order.
  * One table load serves 4 blocks of 64 rows (2 or 1 when 3 or 4 planes fill
- * the registers). Measured here: ~8.7 lookups/cycle for 1-plane tables,
- * ~5 MAC/cycle for 2 planes (a port-5 microbenchmark of the same sequence
- * reaches ~12.7 lookups/cycle).
+ * the registers). Per 64 rows and plane: 2 vpermi2b, 1 blend, 2 adds, 1
+ * shift (+ 1 vpmovb2m per 64 rows): a register-only loop of this sequence
+ * runs ~2.4 cycles per 64 lookups for one plane and ~4.0 for two here
+ * (26 and 16 MAC/cycle); the kernel reaches ~23 and ~12.5.
  *
- * Panel layout: K rows of 256 activation bytes (row m at byte m), then the
- * same K rows with every byte shifted left by one (bit 6 on top).
+ * Panel layout: K rows of 256 activation bytes (row m at byte m).
  * Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/gemm_internal.h"
 #include "kernels/avx512/lut_planes_avx512.h"
@@ -33,80 +33,168 @@ enum { MR = 256, NC = 64 };
 
 static size_t panel_bytes(size_t K)
 {
-    return K > SIZE_MAX / (2 * MR) ? SIZE_MAX : (K ? K : 1) * 2 * MR;
+    return K > SIZE_MAX / MR ? SIZE_MAX : (K ? K : 1) * MR;
 }
 
 static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
 {
     ax_pack_kmajor_u8(rows, K, A, lda, panel, MR);
-    uint8_t *shifted = panel + K * MR;
-    for (size_t i = 0; i < K * MR; i += 64) {
-        __m512i x = _mm512_load_si512(panel + i);
-        _mm512_store_si512(shifted + i, _mm512_add_epi8(x, x));
-    }
+}
+
+/* The k loop of 4 blocks x 2 planes in asm, every zmm assigned by hand
+ * (sums zmm0-15, planes zmm16-23, scratch zmm24-28): gcc's allocation of
+ * the intrinsic version spills sums to the stack, which cost ~15% (kernel
+ * alone, K 576: 12.2 -> 14.0 MAC/cycle). Same instructions as block(); the
+ * 16-bit sums go to out[] (S, O per block and plane) for widening. One
+ * plane fits the registers either way (asm measured no faster there). The
+ * planes of w[k + 2] (clamped to the block) are prefetched: they come from
+ * L2 (+5-8%; 4, 8 or 16 ahead gained less). */
+#define AX_Z(n) "%%zmm" #n
+/* plane lookup of x (zmm24) in tables T0..T3 into scratch LO/HI, sums S/O */
+#define AX_PLANE(T0, T1, T2, T3, LO, HI, S, O)                                                              \
+    "vmovdqa64 %%zmm24, " AX_Z(LO) "\n\tvpermi2b " AX_Z(T1) ", " AX_Z(T0) ", " AX_Z(LO) "\n\t"               \
+    "vmovdqa64 %%zmm24, " AX_Z(HI) "\n\tvpermi2b " AX_Z(T3) ", " AX_Z(T2) ", " AX_Z(HI) "\n\t"               \
+    "vpblendmb " AX_Z(HI) ", " AX_Z(LO) ", " AX_Z(LO) "%{%%k1%}\n\t"                                          \
+    "vpaddw " AX_Z(LO) ", " AX_Z(S) ", " AX_Z(S) "\n\tvpsrlw $8, " AX_Z(LO) ", " AX_Z(LO) "\n\t"             \
+    "vpaddw " AX_Z(LO) ", " AX_Z(O) ", " AX_Z(O) "\n\t"
+/* block s of 64 rows: sums zmm(4s) .. zmm(4s+3) = S0, O0, S1, O1 */
+#define AX_BLOCK(s, S0, O0, S1, O1)                                                                          \
+    "vmovdqa64 " #s "*64(%[a]), %%zmm24\n\tvpmovb2m %%zmm24, %%k1\n\t"                                       \
+    AX_PLANE(16, 17, 18, 19, 25, 26, S0, O0) AX_PLANE(20, 21, 22, 23, 27, 28, S1, O1)
+#define AX_ZERO(n) "vmovdqa64 %%zmm0, " AX_Z(n) "\n\t"
+#define AX_OUT(n) "vmovdqa64 " AX_Z(n) ", " #n "*64(%[out])\n\t"
+#define AX_LD(i, n) "vmovdqa64 " #i "*64(%%rax), " AX_Z(n) "\n\t"
+static void loop4_2(const uint8_t *planes, const uint8_t *a, const uint8_t *w, const uint8_t *wend, __m512i out[16])
+{
+    __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t" AX_ZERO(1) AX_ZERO(2) AX_ZERO(3) AX_ZERO(4) AX_ZERO(5)
+                     AX_ZERO(6) AX_ZERO(7) AX_ZERO(8) AX_ZERO(9) AX_ZERO(10) AX_ZERO(11) AX_ZERO(12) AX_ZERO(13)
+                     AX_ZERO(14) AX_ZERO(15)
+                     "1:\n\t"
+                     "lea 2(%[w]), %%rcx\n\tcmp %[wlast], %%rcx\n\tcmova %[wlast], %%rcx\n\t"
+                     "movzbl (%%rcx), %%ecx\n\tshl $9, %%rcx\n\tadd %[planes], %%rcx\n\t"
+                     "prefetcht0 (%%rcx)\n\tprefetcht0 64(%%rcx)\n\tprefetcht0 128(%%rcx)\n\tprefetcht0 192(%%rcx)\n\t"
+                     "prefetcht0 256(%%rcx)\n\tprefetcht0 320(%%rcx)\n\tprefetcht0 384(%%rcx)\n\tprefetcht0 448(%%rcx)\n\t"
+                     "movzbl (%[w]), %%eax\n\tshl $9, %%rax\n\tadd %[planes], %%rax\n\t" /* 512 bytes per w */
+                     AX_LD(0, 16) AX_LD(1, 17) AX_LD(2, 18) AX_LD(3, 19) AX_LD(4, 20) AX_LD(5, 21) AX_LD(6, 22)
+                     AX_LD(7, 23)
+                     AX_BLOCK(0, 0, 1, 2, 3) AX_BLOCK(1, 4, 5, 6, 7) AX_BLOCK(2, 8, 9, 10, 11) AX_BLOCK(3, 12, 13, 14, 15)
+                     "add $256, %[a]\n\tinc %[w]\n\tcmp %[wend], %[w]\n\tjb 1b\n\t"
+                     AX_OUT(0) AX_OUT(1) AX_OUT(2) AX_OUT(3) AX_OUT(4) AX_OUT(5) AX_OUT(6) AX_OUT(7) AX_OUT(8)
+                     AX_OUT(9) AX_OUT(10) AX_OUT(11) AX_OUT(12) AX_OUT(13) AX_OUT(14) AX_OUT(15)
+                     : [a] "+r"(a), [w] "+r"(w)
+                     : [planes] "r"(planes), [wend] "r"(wend), [out] "r"(out), [wlast] "r"(wend - 1)
+                     : "rax", "rcx", "k1", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17",
+                       "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
+                       "xmm28");
 }
 
 /* SB blocks of 64 rows starting at block s0, P planes, k in [k0, k1) (at
- * most 256, so the 16-bit sums stay exact), one column. */
+ * most 256, so the 16-bit sums stay exact), one column. (Software prefetch
+ * of the next k's planes and hand-allocated asm were both measured: no
+ * gain.) */
 static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB, const uint8_t *panel,
-                                                        size_t s0, size_t k0, size_t k1, size_t K, const uint8_t *w,
+                                                        size_t s0, size_t k0, size_t k1, const uint8_t *w,
                                                         uint32_t *acc)
 {
-    const uint8_t *shifted = panel + K * MR;
-    {
-        __m512i S[4][4], O[4][4];
+    if (SB == 4 && P == 2 && k1 > k0) {
+        __m512i out[16];
+        loop4_2(planes, panel + k0 * MR + s0 * 64, w + k0, w + k1, out);
+        for (int s = 0; s < 4; s++)
+            for (int q = 0; q < 2; q++) ax_lut_widen(out[4 * s + 2 * q], out[4 * s + 2 * q + 1], q, acc + 64 * s);
+        return;
+    }
+    __m512i S[4][4], O[4][4];
 #pragma GCC unroll 4
-        for (int s = 0; s < SB; s++)
+    for (int s = 0; s < SB; s++)
 #pragma GCC unroll 4
-            for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
+        for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
 #pragma GCC unroll 2
-        for (size_t k = k0; k < k1; k++) {
-            const uint8_t *t = planes + (size_t)w[k] * (size_t)P * 256;
-            __m512i T[4][4];
+    for (size_t k = k0; k < k1; k++) {
+        const uint8_t *t = planes + (size_t)w[k] * (size_t)P * 256;
+        __m512i T[4][4];
 #pragma GCC unroll 4
-            for (int q = 0; q < P; q++)
+        for (int q = 0; q < P; q++)
 #pragma GCC unroll 4
-                for (int i = 0; i < 4; i++) T[q][i] = _mm512_load_si512(t + q * 256 + 64 * i);
-            const uint8_t *a = panel + k * MR + s0 * 64;
+            for (int i = 0; i < 4; i++) T[q][i] = _mm512_load_si512(t + q * 256 + 64 * i);
+        const uint8_t *a = panel + k * MR + s0 * 64;
 #pragma GCC unroll 4
-            for (int s = 0; s < SB; s++) {
-                __m512i x = _mm512_load_si512(a + 64 * s);
-                __mmask64 b7 = _mm512_movepi8_mask(x);
-                __mmask64 b6 = _mm512_movepi8_mask(_mm512_load_si512(shifted + (a - panel) + 64 * s));
+        for (int s = 0; s < SB; s++) {
+            __m512i x = _mm512_load_si512(a + 64 * s);
+            __mmask64 b7 = _mm512_movepi8_mask(x);
 #pragma GCC unroll 4
-                for (int q = 0; q < P; q++) {
-                    __m512i r = ax_lut64(x, b6, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
-                    S[s][q] = _mm512_add_epi16(S[s][q], r);
-                    O[s][q] = _mm512_add_epi16(O[s][q], _mm512_srli_epi16(r, 8));
-                    /* keeps gcc from copying the sums to fresh registers each k */
-                    __asm__("" : "+v"(S[s][q]), "+v"(O[s][q]));
-                }
+            for (int q = 0; q < P; q++) {
+                __m512i r = ax_lut256(x, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
+                S[s][q] = _mm512_add_epi16(S[s][q], r);
+                O[s][q] = _mm512_add_epi16(O[s][q], _mm512_srli_epi16(r, 8));
+                /* keeps gcc from copying the sums to fresh registers each k */
+                __asm__("" : "+v"(S[s][q]), "+v"(O[s][q]));
             }
         }
-#pragma GCC unroll 4
-        for (int s = 0; s < SB; s++)
-#pragma GCC unroll 4
-            for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + 64 * s);
     }
+#pragma GCC unroll 4
+    for (int s = 0; s < SB; s++)
+#pragma GCC unroll 4
+        for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + 64 * s);
 }
 
 #define BLOCK_FN(P, SB)                                                                                     \
     static void block_##P##_##SB(const uint8_t *planes, const uint8_t *panel, size_t s0, size_t k0, size_t k1,   \
-                                 size_t K, const uint8_t *w, uint32_t *acc)                                \
+                                 const uint8_t *w, uint32_t *acc)                                          \
     {                                                                                                       \
-        block(planes, P, SB, panel, s0, k0, k1, K, w, acc);                                                 \
+        block(planes, P, SB, panel, s0, k0, k1, w, acc);                                                    \
     }
 BLOCK_FN(1, 1) BLOCK_FN(1, 2) BLOCK_FN(1, 3) BLOCK_FN(1, 4)
 BLOCK_FN(2, 1) BLOCK_FN(2, 2) BLOCK_FN(2, 3) BLOCK_FN(2, 4)
 BLOCK_FN(3, 1) BLOCK_FN(3, 2)
 BLOCK_FN(4, 1)
 
-typedef void (*block_fn)(const uint8_t *, const uint8_t *, size_t, size_t, size_t, size_t, const uint8_t *, uint32_t *);
+typedef void (*block_fn)(const uint8_t *, const uint8_t *, size_t, size_t, size_t, const uint8_t *, uint32_t *);
 static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_4},
                                       {block_2_1, block_2_2, block_2_3, block_2_4},
                                       {block_3_1, block_3_2, NULL, NULL},
                                       {block_4_1, NULL, NULL, NULL}};
 static const int max_sb[4] = {4, 4, 2, 1};
+
+/* out[m * ldo + j] = acc[j][m] for m < rows, j < jn: 16 x 16 int32
+ * transposes (a scalar loop here cost ~10% of the kernel at K = 64). */
+static void store_out(uint32_t acc[][MR], size_t rows, size_t jn, uint32_t *out, size_t ldo)
+{
+    size_t j16 = jn / 16 * 16;
+    for (size_t m0 = 0; m0 < rows; m0 += 16) {
+        size_t mn = rows - m0 < 16 ? rows - m0 : 16;
+        for (size_t j = 0; j < j16; j += 16) {
+            __m512i r[16], t[16];
+            for (int i = 0; i < 16; i++) r[i] = _mm512_load_si512(acc[j + i] + m0);
+            for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+                t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 16; i += 4) {
+                r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+                r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+                r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+                r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+            }
+            /* r[4q + c] holds, per 128-bit lane l, rows 4l + c of columns 4q..4q+3 */
+            for (int i = 0; i < 4; i++) {
+                t[i] = _mm512_shuffle_i32x4(r[i], r[4 + i], 0x88);      /* lanes 0, 2 of each */
+                t[4 + i] = _mm512_shuffle_i32x4(r[i], r[4 + i], 0xdd);  /* lanes 1, 3 */
+                t[8 + i] = _mm512_shuffle_i32x4(r[8 + i], r[12 + i], 0x88);
+                t[12 + i] = _mm512_shuffle_i32x4(r[8 + i], r[12 + i], 0xdd);
+            }
+            for (int i = 0; i < 4; i++) {
+                __m512i a = _mm512_shuffle_i32x4(t[i], t[8 + i], 0x88), b = _mm512_shuffle_i32x4(t[4 + i], t[12 + i], 0x88);
+                __m512i c = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xdd), d = _mm512_shuffle_i32x4(t[4 + i], t[12 + i], 0xdd);
+                __m512i o[4] = {a, b, c, d}; /* rows i, 4 + i, 8 + i, 12 + i */
+                for (int h = 0; h < 4; h++)
+                    if ((size_t)(4 * h + i) < mn) _mm512_storeu_si512(out + (m0 + 4 * h + i) * ldo + j, o[h]);
+            }
+        }
+        for (size_t m = m0; m < m0 + mn; m++)
+            for (size_t j = j16; j < jn; j++) out[m * ldo + j] = acc[j][m];
+    }
+}
 
 /* K is cut into blocks of KC (the plan's lut_kc, from the L1 size) so the
  * panel's rows in use (2 x 256 x KC bytes) stay in L1 while every column
@@ -126,12 +214,11 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
             for (size_t j = 0; j < jn; j++)
                 for (size_t s0 = 0; s0 < nb;) {
                     size_t sb = nb - s0 < sbmax ? nb - s0 : sbmax;
-                    blocks[P - 1][sb - 1](p->planes, panel, s0, k0, k1, K, w + (j0 + j) * wstride, acc[j] + 64 * s0);
+                    blocks[P - 1][sb - 1](p->planes, panel, s0, k0, k1, w + (j0 + j) * wstride, acc[j] + 64 * s0);
                     s0 += sb;
                 }
         }
-        for (size_t m = 0; m < rows; m++)
-            for (size_t j = 0; j < jn; j++) out[m * ldo + j0 + j] = acc[j][m];
+        store_out(acc, rows, jn, out + j0, ldo);
     }
 }
 

@@ -1,7 +1,8 @@
 /* lut_planes_avx512.h - what the AVX-512 VBMI LUT kernels (GEMM and
  * depthwise) share: the 256-entry byte lookup of 64 activations in one byte
- * plane held as four zmm, and the widening of the 16-bit partial sums into
- * int32 row sums. Include only from files compiled with -mavx512vbmi. */
+ * plane held as four zmm (four vpermb, or two vpermi2b and a blend), and
+ * the widening of the 16-bit partial sums into int32 row sums. Include only
+ * from files compiled with -mavx512vbmi. */
 #ifndef AX_LUT_PLANES_AVX512_H
 #define AX_LUT_PLANES_AVX512_H
 
@@ -16,6 +17,17 @@ static inline __attribute__((always_inline)) __m512i ax_lut64(__m512i x, __mmask
     __m512i r01 = _mm512_mask_permutexvar_epi8(_mm512_permutexvar_epi8(x, T0), b6, x, T1);
     __m512i r23 = _mm512_mask_permutexvar_epi8(_mm512_permutexvar_epi8(x, T2), b6, x, T3);
     return _mm512_mask_blend_epi8(b7, r01, r23);
+}
+
+/* The same with two-table permutes: vpermi2b looks up 128 entries (bits
+ * 0..6 of x) in two zmm, so halves 0|1 and 2|3 take one each, and bit 7
+ * (b7) blends them. On Zen 5 vpermi2b and vpermb both issue 2 per cycle, so
+ * this is half the permutes of ax_lut64. */
+static inline __attribute__((always_inline)) __m512i ax_lut256(__m512i x, __mmask64 b7, __m512i T0, __m512i T1,
+                                                               __m512i T2, __m512i T3)
+{
+    __m512i lo = _mm512_permutex2var_epi8(T0, x, T1), hi = _mm512_permutex2var_epi8(T2, x, T3);
+    return _mm512_mask_blend_epi8(b7, lo, hi);
 }
 
 /* Adds the 16-bit sums (S, O) of plane q for 64 rows into acc[64]: a lane of
