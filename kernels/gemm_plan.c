@@ -182,11 +182,12 @@ static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return cho
 
 /* The cost model, from single-core measurements on the ResNet-50 conv
  * layers at batch 8 (bench-approx --suite conv, one thread, docs/kernels.md),
- * in ps per MAC: on AVX-512 a LUT plan costs about 24 + 12 * planes (one
- * plane after a linear base ~30 GMAC/s, two ~21); LOWRANK byte terms
- * (vpdpbusd) 3 + 3.3 * terms (mul8s_1L2J, 1 term: ~160-185 GMAC/s;
- * mul8s_1KR6, 3: ~69; mul8u_874, 8: ~34), int16 terms (vpdpwssd) 13 each
- * (mul8u_17MJ, 4: ~19). So every byte form up to 8 terms beats the LUT.
+ * in ps per MAC: on AVX-512 a LUT plan costs about 10 + 10 * planes since
+ * the vpermi2b kernel (one plane after a linear base ~44-47 GMAC/s, two
+ * ~33); LOWRANK byte terms (vpdpbusd) 3 + 3.3 * terms (mul8s_1L2J, 1 term:
+ * ~160-185 GMAC/s; mul8s_1KR6, 3: ~69; mul8s_1KVA, 5: ~61 against ~48 on
+ * its one-plane LUT), int16 terms (vpdpwssd) 13 each (mul8u_17MJ, 4: ~19).
+ * So byte forms up to 5 terms beat a one-plane LUT, up to 8 a two-plane one.
  * On AVX2 the row-table LUT (~13 GMAC/s on large M) against int16 terms of
  * ~19 ps each plus ~5 (mul8s_1L2J, 1 term: ~41 GMAC/s; mul8s_1KVA, 5: ~10):
  * LOWRANK up to 3 terms; small M falls back to gathers, slower still. */
@@ -197,7 +198,7 @@ static bool auto_wants_lowrank(const ax_mult *m, ax_isa isa, const ax_lowrank *l
     int c[256], planes = 1;
     choose_linear_planes(m, isa, c, &planes);
     double lowrank_ps = lr->bytes ? 3 + 3.3 * terms : 13.0 * terms;
-    return lowrank_ps < 24 + 12.0 * planes;
+    return lowrank_ps < 10 + 10.0 * planes;
 }
 
 static size_t clamp_down(size_t v, size_t lo, size_t hi, size_t step)
