@@ -45,6 +45,9 @@ static const ccase CASES[] = {
     {1, 12, 12, 8, 8, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 2},   /* 4 channels per group: 324 taps > 256 */
     {1, 17, 16, 6, 12, 3, 3, 3, 2, 2, 1, 2, 0, 1, 3, 6},  /* stride 3x2, dilation 2x1, multiplier 2 */
     {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
+    {2, 13, 11, 40, 40, 5, 3, 2, 1, 1, 2, 2, 3, 1, 2, 40}, /* depthwise 5x3: two groups of kernel rows, 16+16+8 */
+    {1, 9, 8, 17, 17, 7, 1, 1, 3, 2, 1, 5, 0, 6, 0, 17},  /* depthwise 7x1, dilation 2, stride 1x3 */
+    {1, 6, 7, 33, 33, 4, 4, 1, 1, 1, 1, 0, 0, 0, 0, 33},  /* depthwise 4x4 unpadded: one full group */
 };
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
