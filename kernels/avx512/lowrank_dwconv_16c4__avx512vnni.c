@@ -57,10 +57,10 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
     (void)G;
 }
 
-/* the interleaved columns of one output row: G * T * wp vectors */
+/* the interleaved columns of one output row: C/16 * G * T * wp vectors */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
-    return groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
+    return (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
 }
 
 /* f' of 64 bytes */
@@ -78,42 +78,79 @@ typedef struct row_ctx {
     __m512i tab[AX_LOWRANK_TERMS][4];
 } row_ctx;
 
-/* Input columns [0, wp) of output row oy, channels [c0, c0 + 16) of image b
- * into I[(g*T + t)*wp + ix]: byte 4c + j = f'_t(x) of row 4g + j. */
-static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t c0, __m512i *I)
+/* Input columns [0, wp) of output row oy, every channel of image b, into
+ * I[((c/16 * G + g)*T + t)*wp + ix]: byte 4c' + j = f'_t(x) of kernel row
+ * 4g + j (0 past the kernel). Rows outside the image read a pad vector
+ * (step 0), so the loop over the columns inside has no branches, and the
+ * channels of a pixel are read in memory order. */
+static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
-    size_t C = s->in_c, wp = r->wp;
-    __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
-    __m128i pad = _mm_set1_epi8((char)s->pad_byte);
+    size_t C = s->in_c, wp = r->wp, nb = (C + 15) / 16, G = r->G, T = r->T;
+    __mmask16 cm = C % 16 ? (__mmask16)((1u << (C % 16)) - 1) : (__mmask16)0xffff;
+    uint8_t padv[16] __attribute__((aligned(16)));
+    memset(padv, s->pad_byte, 16);
+    __m128i pad = _mm_load_si128((const __m128i *)padv);
     /* byte 16j + c -> 4c + j */
     static const uint8_t perm_b[64] = {0, 16, 32, 48, 1, 17, 33, 49, 2, 18, 34, 50, 3, 19, 35, 51,
                                        4, 20, 36, 52, 5, 21, 37, 53, 6, 22, 38, 54, 7, 23, 39, 55,
                                        8, 24, 40, 56, 9, 25, 41, 57, 10, 26, 42, 58, 11, 27, 43, 59,
                                        12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
     const __m512i perm = _mm512_loadu_si512(perm_b);
-    for (size_t g = 0; g < r->G; g++) {
+    __m512i padz[AX_LOWRANK_TERMS]; /* a column of pad pixels, per term */
+    for (size_t g = 0; g < G; g++) {
         const uint8_t *row[4];
+        size_t step[4];
         __mmask64 live = 0;
         for (size_t j = 0; j < 4; j++) {
             size_t ky = 4 * g + j, iy = oy * s->stride_h + ky * s->dilation_h;
-            row[j] = NULL;
+            row[j] = padv, step[j] = 0;
             if (ky >= s->kernel_h) continue;
             live |= (__mmask64)0xffff << (16 * j);
             if (iy >= s->pad_top && iy - s->pad_top < s->in_h)
-                row[j] = X + ((b * s->in_h + iy - s->pad_top) * s->in_w) * C + c0;
+                row[j] = X + ((b * s->in_h + iy - s->pad_top) * s->in_w) * C, step[j] = 1;
         }
-        for (size_t ix = 0; ix < wp; ix++) {
-            bool in = ix >= s->pad_left && ix - s->pad_left < s->in_w;
+        __m512i pv = _mm512_broadcast_i32x4(pad);
+        for (size_t t = 0; t < T; t++)
+            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, r->ident[t] ? pv : lookup(r->tab[t], pv)));
+        /* the rows the next output row adds: fetched while this one builds */
+        const uint8_t *pre = NULL;
+        size_t ny = oy * s->stride_h + (s->kernel_h - 1) * s->dilation_h + s->stride_h;
+        if (g == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
+            pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
+        size_t x0 = s->pad_left < wp ? s->pad_left : wp, x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
+        for (size_t cb = 0; cb < nb; cb++) {
+            __m512i *d = I + (cb * G + g) * T * wp;
+            for (size_t t = 0; t < T; t++) {
+                for (size_t ix = 0; ix < x0; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
+            }
+        }
+        for (size_t ix = x0; ix < x1; ix++) {
             size_t off = (ix - s->pad_left) * C;
-            __m128i q[4];
-            for (int j = 0; j < 4; j++) q[j] = in && row[j] ? _mm_maskz_loadu_epi8(cm, row[j] + off) : pad;
-            __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(q[0]), q[1], 1);
-            v = _mm512_inserti32x4(v, q[2], 2);
-            v = _mm512_inserti32x4(v, q[3], 3);
-            for (size_t t = 0; t < r->T; t++) {
-                __m512i m = r->ident[t] ? v : lookup(r->tab[t], v);
-                I[(g * r->T + t) * wp + ix] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, m));
+            const uint8_t *q0 = row[0] + off * step[0], *q1 = row[1] + off * step[1];
+            const uint8_t *q2 = row[2] + off * step[2], *q3 = row[3] + off * step[3];
+            if (pre)
+                for (size_t c = 0; c < C; c += 64) _mm_prefetch((const char *)(pre + off + c), _MM_HINT_T0);
+            for (size_t cb = 0; cb < nb; cb++) {
+                size_t c = 16 * cb;
+                __m512i v;
+                if (c + 16 <= C) {
+                    v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(q0 + c * step[0])));
+                    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q1 + c * step[1])), 1);
+                    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q2 + c * step[2])), 2);
+                    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(q3 + c * step[3])), 3);
+                } else { /* the last channels: pad bytes do not matter (weights 0), reads must stay inside */
+                    v = _mm512_castsi128_si512(_mm_mask_loadu_epi8(pad, cm, q0 + c * step[0]));
+                    v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(pad, cm, q1 + c * step[1]), 1);
+                    v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(pad, cm, q2 + c * step[2]), 2);
+                    v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(pad, cm, q3 + c * step[3]), 3);
+                }
+                __m512i *d = I + (cb * G + g) * T * wp + ix;
+                for (size_t t = 0; t < T; t++) {
+                    __m512i m = r->ident[t] ? v : lookup(r->tab[t], v);
+                    d[t * wp] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, m));
+                }
             }
         }
     }
@@ -124,6 +161,11 @@ static inline __attribute__((always_inline)) void put(__m512i v, __m512i corr, i
                                                        bool accumulate)
 {
     v = _mm512_add_epi32(v, corr);
+    if (cm == 0xffff) { /* masked stores measured slower here */
+        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
+        _mm512_storeu_si512(y, v);
+        return;
+    }
     if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(cm, y));
     _mm512_mask_storeu_epi32(y, cm, v);
 }
@@ -195,16 +237,18 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     size_t C = s->out_c, nv = vecs(p, s);
     bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
     __m512i *I = buf;
-    for (size_t oy = oy0; oy < oy0 + rows; oy++)
+    for (size_t oy = oy0; oy < oy0 + rows; oy++) {
+        build(&r, X, b, oy, I);
         for (size_t c0 = 0; c0 < C; c0 += 16) {
             __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
-            build(&r, X, b, oy, c0, I);
+            const __m512i *I0 = I + c0 / 16 * r.G * r.T * r.wp;
             const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
             __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
             int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
-            if (fast) row_k3(I, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
-            else row_any(&r, I, ow, W, cv, y, C, cm, accumulate);
+            if (fast) row_k3(I0, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
+            else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
         }
+    }
 }
 
 const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni = {.name = "lowrank_dwconv_16c4__avx512vnni",
