@@ -15,7 +15,10 @@
  *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
  *   sums are then written into NHWC together.
  * Tasks are (image, 16 channels, chunk of output rows): independent, so any
- * thread count gives the same bits. */
+ * thread count gives the same bits.
+ * Depthwise layers on a LOWRANK byte form (p->dwlr, in_c = out_c = groups)
+ * take another route (run_lowrank): vpdpbusd over the byte terms with
+ * channels as lanes, straight from and into NHWC (no planes, no transposes). */
 #include "gemm_internal.h"
 #include "kernels/transpose_u8.h"
 #include "lut/ax_internal.h"
