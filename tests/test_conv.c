@@ -167,6 +167,25 @@ static void check_drop1(ax_operand op)
 Test(conv, factored_drop1_s8) { check_drop1(AX_S8); }
 Test(conv, factored_drop1_u8) { check_drop1(AX_U8); }
 
+/* one byte term whose activation factor is a permutation of the bytes (the
+ * depthwise byte kernel's table lookup), or the byte itself (no mapping) */
+Test(conv, factored_perm_u8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "perm-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)((i >> 8) * 7 % 256) * (int32_t)((i & 255) / 3);
+    check_mult(m);
+}
+Test(conv, factored_ident_u8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "ident-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)(i >> 8) * (int32_t)((i & 255) % 100 - 50);
+    check_mult(m);
+}
+
 Test(conv, shape_errors)
 {
     ax_conv2d_shape s = {.batch = 1, .in_h = 4, .in_w = 4, .in_c = 6, .out_c = 4, .kernel_h = 3, .kernel_w = 3,

@@ -25,7 +25,7 @@
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 { /* weight vectors per 16 channels */
-    return groups_of(s) * (size_t)p->lr->terms * s->kernel_w;
+    return (groups_of(s) * (size_t)p->lr->terms + 1) * s->kernel_w;
 }
 
 static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -34,7 +34,9 @@ static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 }
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
- * weight of channel c at (4g + j, kx), 0 past the kernel or the channels */
+ * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
+ * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
+ * the second output row of a stride-1 pair (rows_fn) */
 static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
 {
     const ax_lowrank *lr = p->lr;
@@ -49,6 +51,7 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                 uint8_t w = wt[o * ntaps + ky * kw + kx];
                 for (size_t t = 0; t < T; t++) {
                     blk[((ky / 4 * T + t) * kw + kx) * 64 + ky % 4] = (uint8_t)lr->wbyte[t][w];
+                    if (t == 0 && kh <= 3) blk[(G * T * kw + kx) * 64 + ky + 1] = (uint8_t)lr->wbyte[t][w];
                     c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)lr->wbyte[t][w];
                 }
             }
@@ -74,16 +77,27 @@ typedef struct row_ctx {
     const ax_gemm_plan *p;
     const ax_conv2d_shape *s;
     size_t wp, G, T;
-    bool ident[AX_LOWRANK_TERMS];
+    /* f'_t: 0 a lookup, 1 identity, 2 (a ^ fx) & fm (signed forms that drop
+     * low bits, e.g. mul8s_1L2J: one vpternlogd instead of four) */
+    int kind[AX_LOWRANK_TERMS];
+    __m512i fx[AX_LOWRANK_TERMS], fm[AX_LOWRANK_TERMS];
     __m512i tab[AX_LOWRANK_TERMS][4];
 } row_ctx;
+
+static inline __attribute__((always_inline)) __m512i map(const row_ctx *r, size_t t, __m512i v)
+{
+    if (r->kind[t] == 1) return v;
+    if (r->kind[t] == 2) return _mm512_ternarylogic_epi32(v, r->fx[t], r->fm[t], 0x28); /* (A ^ B) & C */
+    return lookup(r->tab[t], v);
+}
 
 /* Input columns [0, wp) of output row oy, every channel of image b, into
  * I[((c/16 * G + g)*T + t)*wp + ix]: byte 4c' + j = f'_t(x) of kernel row
  * 4g + j (0 past the kernel). Rows outside the image read a pad vector
  * (step 0), so the loop over the columns inside has no branches, and the
- * channels of a pixel are read in memory order. */
-static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, __m512i *I)
+ * channels of a pixel are read in memory order. kh: the kernel's rows, or
+ * 4 for a stride-1 pair (rows oy .. oy + 3). */
+static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
     size_t C = s->in_c, wp = r->wp, nb = (C + 15) / 16, G = r->G, T = r->T;
@@ -105,17 +119,17 @@ static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, __m51
         for (size_t j = 0; j < 4; j++) {
             size_t ky = 4 * g + j, iy = oy * s->stride_h + ky * s->dilation_h;
             row[j] = padv, step[j] = 0;
-            if (ky >= s->kernel_h) continue;
+            if (ky >= kh) continue;
             live |= (__mmask64)0xffff << (16 * j);
             if (iy >= s->pad_top && iy - s->pad_top < s->in_h)
                 row[j] = X + ((b * s->in_h + iy - s->pad_top) * s->in_w) * C, step[j] = 1;
         }
         __m512i pv = _mm512_broadcast_i32x4(pad);
         for (size_t t = 0; t < T; t++)
-            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, r->ident[t] ? pv : lookup(r->tab[t], pv)));
+            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pv)));
         /* the rows the next output row adds: fetched while this one builds */
         const uint8_t *pre = NULL;
-        size_t ny = oy * s->stride_h + (s->kernel_h - 1) * s->dilation_h + s->stride_h;
+        size_t ny = oy * s->stride_h + (kh - 1) * s->dilation_h + s->stride_h;
         if (g == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
             pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
         size_t x0 = s->pad_left < wp ? s->pad_left : wp, x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
@@ -148,7 +162,7 @@ static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, __m51
                 }
                 __m512i *d = I + (cb * G + g) * T * wp + ix;
                 for (size_t t = 0; t < T; t++) {
-                    __m512i m = r->ident[t] ? v : lookup(r->tab[t], v);
+                    __m512i m = map(r, t, v);
                     d[t * wp] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, m));
                 }
             }
@@ -230,15 +244,40 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     const ax_lowrank *lr = p->lr;
     row_ctx r = {.p = p, .s = s, .wp = s->in_w + s->pad_left + s->pad_right, .G = groups_of(s), .T = (size_t)lr->terms};
     for (size_t t = 0; t < r.T; t++) {
-        r.ident[t] = true;
-        for (int a = 0; a < 256; a++) r.ident[t] &= lr->abyte[t][a] == a;
+        bool id = true, bits = false;
+        for (int a = 0; a < 256; a++) id &= lr->abyte[t][a] == a;
+        for (int x = 0; x < 256 && !id && !bits; x += 128) { /* fx: 0 or the sign bit */
+            int m = lr->abyte[t][x ^ 255];
+            bits = true;
+            for (int a = 0; a < 256; a++) bits &= lr->abyte[t][a] == ((a ^ x) & m);
+            r.fx[t] = _mm512_set1_epi8((char)x), r.fm[t] = _mm512_set1_epi8((char)m);
+        }
+        r.kind[t] = id ? 1 : bits ? 2 : 0;
         for (int q = 0; q < 4; q++) r.tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
     }
     size_t C = s->out_c, nv = vecs(p, s);
     bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
+    /* stride 1, dilation 1, kh <= 3: rows oy .. oy + 3 serve output rows oy
+     * (weights in bytes 0..2) and oy + 1 (the shifted weights): one build
+     * per two output rows */
+    bool pair = fast && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
     __m512i *I = buf;
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
-        build(&r, X, b, oy, I);
+        if (pair && oy + 1 < oy0 + rows) {
+            build(&r, X, b, oy, 4, I);
+            for (size_t c0 = 0; c0 < C; c0 += 16) {
+                __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
+                const __m512i *I0 = I + c0 / 16 * r.wp;
+                const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
+                __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
+                int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
+                row_k3(I0, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
+                row_k3(I0, ow, s->stride_w, s->dilation_w, W + 3, cv, y + ow * C, C, cm, accumulate);
+            }
+            oy++;
+            continue;
+        }
+        build(&r, X, b, oy, s->kernel_h, I);
         for (size_t c0 = 0; c0 < C; c0 += 16) {
             __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
             const __m512i *I0 = I + c0 / 16 * r.G * r.T * r.wp;
