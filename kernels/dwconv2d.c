@@ -190,7 +190,7 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
         return ax_fail(err, "conv2d: out of memory");
     }
     k->pack_w(p, s, wt, pw, corr);
-    enum { ROWS = 2 }; /* output rows per task */
+    enum { ROWS = 4 }; /* output rows per task (even: stride-1 pairs) */
     size_t n_rc = (oh + ROWS - 1) / ROWS, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
     bool ok = true;
 #ifdef _OPENMP
