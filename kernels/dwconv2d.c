@@ -120,7 +120,9 @@ static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img,
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, hw = s->in_h * s->in_w;
     memset(img, s->pad_byte, C * j->pb);
     bool small = j->small;
-    if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
+    void (*tr)(size_t, size_t, const uint8_t *, size_t, uint8_t *, size_t) = j->p->dw->transpose;
+    if (small && tr && hw >= 16) tr(hw, C, X + b * hw * C, C, tmp, hw);
+    else if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
     for (size_t px = 0; px < sw; px++) {
         if (s->in_w - 1 + s->pad_left < px) continue;
         size_t lo = px >= s->pad_left ? 0 : (s->pad_left - px + sw - 1) / sw;
@@ -131,7 +133,7 @@ static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img,
             size_t yp = y + s->pad_top;
             uint8_t *dst = img + ((yp % sh) * sw + px) * j->hs * j->ws + yp / sh * j->ws + lo;
             if (!small && hi - lo >= 16) {
-                transpose_wide(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
+                (tr ? tr : transpose_wide)(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
                 continue;
             }
             if (!small) { /* a short run in a wide image (wide padding): plain loop */

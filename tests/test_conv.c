@@ -48,6 +48,7 @@ static const ccase CASES[] = {
     {2, 13, 11, 40, 40, 5, 3, 2, 1, 1, 2, 2, 3, 1, 2, 40}, /* depthwise 5x3: two groups of kernel rows, 16+16+8 */
     {1, 9, 8, 17, 17, 7, 1, 1, 3, 2, 1, 5, 0, 6, 0, 17},  /* depthwise 7x1, dilation 2, stride 1x3 */
     {1, 6, 7, 33, 33, 4, 4, 1, 1, 1, 1, 0, 0, 0, 0, 33},  /* depthwise 4x4 unpadded: one full group */
+    {1, 4, 150, 32, 32, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 32}, /* depthwise, phase runs of 64+ pixels (layout blocks) */
 };
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans)
