@@ -9,7 +9,8 @@
  * padded input column ix gets, per 16 channels, one zmm of the four input
  * rows' mapped bytes interleaved (four 16-byte loads, the f'_t lookup, one
  * vpermb; rows past the kernel are 0), built once and read by every output
- * pixel whose window covers that column (kw of them at stride 1). An output
+ * pixel whose window covers that column (kw of them at stride 1; there one
+ * build of rows oy..oy+3 serves output rows oy and oy+1). An output
  * pixel of 16 channels is then kw * groups * terms vpdpbusd against weight
  * vectors that stay in registers, and one 64-byte NHWC store.
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
