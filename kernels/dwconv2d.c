@@ -15,7 +15,10 @@
  *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
  *   sums are then written into NHWC together.
  * Tasks are (image, 16 channels, chunk of output rows): independent, so any
- * thread count gives the same bits. */
+ * thread count gives the same bits.
+ * Depthwise layers on a LOWRANK byte form (p->dwlr, in_c = out_c = groups)
+ * take another route (run_lowrank): vpdpbusd over the byte terms with
+ * channels as lanes, straight from and into NHWC (no planes, no transposes). */
 #include "gemm_internal.h"
 #include "kernels/transpose_u8.h"
 #include "lut/ax_internal.h"
@@ -117,7 +120,9 @@ static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img,
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, hw = s->in_h * s->in_w;
     memset(img, s->pad_byte, C * j->pb);
     bool small = j->small;
-    if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
+    void (*tr)(size_t, size_t, const uint8_t *, size_t, uint8_t *, size_t) = j->p->dw->transpose;
+    if (small && tr && hw >= 16) tr(hw, C, X + b * hw * C, C, tmp, hw);
+    else if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
     for (size_t px = 0; px < sw; px++) {
         if (s->in_w - 1 + s->pad_left < px) continue;
         size_t lo = px >= s->pad_left ? 0 : (s->pad_left - px + sw - 1) / sw;
@@ -128,7 +133,7 @@ static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img,
             size_t yp = y + s->pad_top;
             uint8_t *dst = img + ((yp % sh) * sw + px) * j->hs * j->ws + yp / sh * j->ws + lo;
             if (!small && hi - lo >= 16) {
-                transpose_wide(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
+                (tr ? tr : transpose_wide)(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
                 continue;
             }
             if (!small) { /* a short run in a wide image (wide padding): plain loop */
@@ -173,9 +178,57 @@ static void tap_layout(dw_job *j)
             }
 }
 
+/* Depthwise on a LOWRANK byte form (ax_dwlr_ukernel): the weights in the
+ * kernel's layout (a few KiB, packed per call from wt), then tasks of
+ * (image, a few output rows), every channel, straight into NHWC. */
+static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                       const uint8_t *wt, int32_t *Y, bool accumulate, int threads, ax_error *err)
+{
+    const ax_dwlr_ukernel *k = p->dwlr;
+    uint8_t *pw = ax_aligned_alloc(64, k->w_bytes(p, s));
+    uint32_t *corr = malloc(s->out_c * sizeof *corr);
+    if (!pw || !corr) {
+        free(pw), free(corr);
+        return ax_fail(err, "conv2d: out of memory");
+    }
+    k->pack_w(p, s, wt, pw, corr);
+    enum { ROWS = 4 }; /* output rows per task (even: stride-1 pairs) */
+    size_t n_rc = (oh + ROWS - 1) / ROWS, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
+    bool ok = true;
+#ifdef _OPENMP
+    threads = ax_default_threads(threads);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+#else
+    (void)threads;
+#endif
+    {
+        void *buf = ax_aligned_alloc(64, bb);
+        if (!buf) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            ok = false;
+        }
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (size_t t = 0; t < tasks; t++)
+            if (ok) {
+                size_t b = t / n_rc, oy0 = t % n_rc * ROWS;
+                k->rows(p, s, oh, ow, X, pw, corr, b, oy0, oh - oy0 < ROWS ? oh - oy0 : ROWS, Y, accumulate, buf);
+            }
+        free(buf);
+    }
+    free(pw), free(corr);
+    return ok ? 0 : ax_fail(err, "conv2d: out of memory");
+}
+
 int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                 const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
+    if (p->dwlr && s->in_c == s->groups && s->out_c == s->groups)
+        return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, threads, err);
     dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
     size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
     j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;

@@ -67,7 +67,25 @@ typedef struct ax_dw_ukernel {
                 uint32_t *acc);
     void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
                   size_t ws, uint32_t *Y, size_t ldy, bool accumulate);
+    /* Optional (NULL: dwconv2d.c's own SSE2/plain loops): the layout's
+     * transpose dst[k*ldd + m] = src[m*lda + k], m < n (n >= 16), k < C */
+    void (*transpose)(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd);
 } ax_dw_ukernel;
+
+/* Depthwise on a LOWRANK byte form (dwconv2d.c; in_c = out_c = groups):
+ * straight from and into NHWC. pack_w turns wt ([o][tap]) into w_bytes of
+ * the kernel's layout (64-aligned) and corr[o], the per-channel
+ * correction; rows writes (or adds) output rows [oy0, oy0 + rows) of image
+ * b, all channels, using buf (buf_bytes, 64-aligned) as scratch. */
+typedef struct ax_dwlr_ukernel {
+    const char *name;
+    size_t (*w_bytes)(const ax_gemm_plan *p, const ax_conv2d_shape *s);
+    void (*pack_w)(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr);
+    size_t (*buf_bytes)(const ax_gemm_plan *p, const ax_conv2d_shape *s);
+    void (*rows)(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                 const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
+                 bool accumulate, void *buf);
+} ax_dwlr_ukernel;
 
 /* Paths as kernels: EXACT and LOWRANK run `exact` alone; LUT runs `lut`
  * alone, or, when `linear` is set, `lut` on the residual E = T - c_w * a
@@ -124,6 +142,9 @@ struct ax_gemm_plan {
     int dw_nplanes;
     uint8_t *dw_own;
     uint32_t *dw_own_colmin;
+    /* LOWRANK byte forms on AVX-512 VNNI: the depthwise kernel over the byte
+     * terms (NULL: the planes above serve LOWRANK too) */
+    const struct ax_dwlr_ukernel *dwlr;
     /* LUT and LUTROW: the row-table kernel (lutrow.h), NULL when the ISA has
      * none; a LUT plan runs it when ax_lutrow_wanted says so. lut_name: the
      * LUT plan's other kernel(s). */
@@ -227,6 +248,7 @@ extern const ax_exact_ukernel ax_lowrank_ukernel_avx2;
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx512vnni;
 extern const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni;
 extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
+extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx512vbmi;
 extern const ax_exact_ukernel ax_exact_ukernel_avx2;

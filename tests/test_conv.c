@@ -46,6 +46,10 @@ static const ccase CASES[] = {
     {1, 12, 12, 8, 8, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 2},   /* 4 channels per group: 324 taps > 256 */
     {1, 17, 16, 6, 12, 3, 3, 3, 2, 2, 1, 2, 0, 1, 3, 6},  /* stride 3x2, dilation 2x1, multiplier 2 */
     {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
+    {2, 13, 11, 40, 40, 5, 3, 2, 1, 1, 2, 2, 3, 1, 2, 40}, /* depthwise 5x3: two groups of kernel rows, 16+16+8 */
+    {1, 9, 8, 17, 17, 7, 1, 1, 3, 2, 1, 5, 0, 6, 0, 17},  /* depthwise 7x1, dilation 2, stride 1x3 */
+    {1, 6, 7, 33, 33, 4, 4, 1, 1, 1, 1, 0, 0, 0, 0, 33},  /* depthwise 4x4 unpadded: one full group */
+    {1, 4, 150, 32, 32, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 32}, /* depthwise, phase runs of 64+ pixels (layout blocks) */
 };
 
 /* Which kernel the layer must run: the oneDNN convolution primitive
@@ -315,6 +319,25 @@ static void check_drop1(ax_operand op)
 }
 Test(conv, factored_drop1_s8) { check_drop1(AX_S8); }
 Test(conv, factored_drop1_u8) { check_drop1(AX_U8); }
+
+/* one byte term whose activation factor is a permutation of the bytes (the
+ * depthwise byte kernel's table lookup), or the byte itself (no mapping) */
+Test(conv, factored_perm_u8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "perm-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)((i >> 8) * 7 % 256) * (int32_t)((i & 255) / 3);
+    check_mult(m);
+}
+Test(conv, factored_ident_u8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "ident-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)(i >> 8) * (int32_t)((i & 255) % 100 - 50);
+    check_mult(m);
+}
 
 Test(conv, shape_errors)
 {

@@ -1,0 +1,336 @@
+/* lowrank_dwconv_16c4__avx512vnni.c - depthwise convolution (one input
+ * channel per group, one output channel per input channel) on the LOWRANK
+ * path for a byte form (lowrank.c): T[a][w] = sum_t f_t(a) g_t(w) with
+ * f_t = f'_t + a_off[t] (u8) and g_t = g'_t + w_off[t] (s8), summed with
+ * vpdpbusd straight from and into NHWC (no phase planes, no transposes).
+ *
+ * Lanes are channels: an int32 lane holds one channel, its four bytes four
+ * kernel rows (ky = 4g .. 4g+3) of one kernel column. For an output row, each
+ * padded input column ix gets, per 16 channels, one zmm of the four input
+ * rows' mapped bytes interleaved (four 16-byte loads, the f'_t lookup, one
+ * vpermb; rows past the kernel are 0), built once and read by every output
+ * pixel whose window covers that column (kw of them at stride 1; there one
+ * build of rows oy..oy+3 serves output rows oy and oy+1). An output
+ * pixel of 16 channels is then kw * groups * terms vpdpbusd against weight
+ * vectors that stay in registers, and one 64-byte NHWC store.
+ * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
+ * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
+ * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
+ * is not 0). Everything wraps mod 2^32; the K bound keeps the true sum in
+ * int32. */
+#include "kernels/gemm_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
+static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{ /* weight vectors per 16 channels */
+    return (groups_of(s) * (size_t)p->lr->terms + 1) * s->kernel_w;
+}
+
+static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    return (s->out_c + 15) / 16 * vecs(p, s) * 64;
+}
+
+/* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
+ * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
+ * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
+ * the second output row of a stride-1 pair (rows_fn) */
+static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
+{
+    const ax_lowrank *lr = p->lr;
+    size_t T = (size_t)lr->terms, G = groups_of(s), kh = s->kernel_h, kw = s->kernel_w, ntaps = kh * kw;
+    memset(pw, 0, w_bytes(p, s));
+    for (size_t o = 0; o < s->out_c; o++) {
+        uint8_t *blk = pw + o / 16 * vecs(p, s) * 64 + o % 16 * 4;
+        uint32_t c = 0;
+        for (size_t t = 0; t < T; t++) c += (uint32_t)ntaps * (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
+        for (size_t ky = 0; ky < kh; ky++)
+            for (size_t kx = 0; kx < kw; kx++) {
+                uint8_t w = wt[o * ntaps + ky * kw + kx];
+                for (size_t t = 0; t < T; t++) {
+                    blk[((ky / 4 * T + t) * kw + kx) * 64 + ky % 4] = (uint8_t)lr->wbyte[t][w];
+                    if (t == 0 && kh <= 3) blk[(G * T * kw + kx) * 64 + ky + 1] = (uint8_t)lr->wbyte[t][w];
+                    c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)lr->wbyte[t][w];
+                }
+            }
+        corr[o] = c;
+    }
+    (void)G;
+}
+
+/* the interleaved columns of one output row: C/16 * G * T * wp vectors */
+static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{ /* rows_fn builds at most all the blocks */
+    return (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
+}
+
+/* f' of 64 bytes */
+static inline __m512i lookup(const __m512i tab[4], __m512i x)
+{
+    __m512i lo = _mm512_permutex2var_epi8(tab[0], x, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], x, tab[3]);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
+}
+
+typedef struct row_ctx {
+    const ax_gemm_plan *p;
+    const ax_conv2d_shape *s;
+    size_t wp, G, T;
+    /* f'_t: 0 a lookup, 1 identity, 2 (a ^ fx) & fm (signed forms that drop
+     * low bits, e.g. mul8s_1L2J: one vpternlogd instead of four) */
+    int kind[AX_LOWRANK_TERMS];
+    __m512i fx[AX_LOWRANK_TERMS], fm[AX_LOWRANK_TERMS];
+    __m512i tab[AX_LOWRANK_TERMS][4];
+} row_ctx;
+
+static inline __attribute__((always_inline)) __m512i map(const row_ctx *r, size_t t, __m512i v)
+{
+    if (r->kind[t] == 1) return v;
+    if (r->kind[t] == 2) return _mm512_ternarylogic_epi32(v, r->fx[t], r->fm[t], 0x28); /* (A ^ B) & C */
+    return lookup(r->tab[t], v);
+}
+
+/* Input columns [0, wp) of output row oy, every channel of image b, into
+ * I[((c/16 * G + g)*T + t)*wp + ix]: byte 4c' + j = f'_t(x) of kernel row
+ * 4g + j (0 past the kernel). Rows outside the image read a pad vector
+ * (step 0), so the loop over the columns inside has no branches, and the
+ * channels of a pixel are read in memory order. kh: the kernel's rows, or
+ * 4 for a stride-1 pair (rows oy .. oy + 3). */
+typedef struct build_args {
+    size_t x0, x1, cb0, cb1, g;
+    __mmask64 live;
+    __m128i pad;
+    __m512i perm;
+    const uint8_t *pre;
+    __m512i *I;
+} build_args;
+
+/* the columns inside the image; kind: r->kind[0] when one term (the loop
+ * specialized on it), else -1 */
+static inline __attribute__((always_inline)) void interior(const row_ctx *r, const build_args *a,
+                                                            const uint8_t *const row[4], const size_t step[4],
+                                                            int kind, bool one)
+{
+    const ax_conv2d_shape *s = r->s;
+    size_t C = s->in_c, wp = r->wp, G = r->G, T = one ? 1 : r->T;
+    __mmask16 cm = C % 16 ? (__mmask16)((1u << (C % 16)) - 1) : (__mmask16)0xffff;
+    size_t nfull = C / 16 < a->cb1 ? C / 16 : a->cb1;
+    for (size_t ix = a->x0; ix < a->x1; ix++) {
+        size_t off = (ix - s->pad_left) * C;
+        const uint8_t *q0 = row[0] + off * step[0], *q1 = row[1] + off * step[1];
+        const uint8_t *q2 = row[2] + off * step[2], *q3 = row[3] + off * step[3];
+        size_t s0 = 16 * step[0], s1 = 16 * step[1], s2 = 16 * step[2], s3 = 16 * step[3];
+        if (a->pre)
+            for (size_t c = 0; c < C; c += 64) _mm_prefetch((const char *)(a->pre + off + c), _MM_HINT_T0);
+        q0 += a->cb0 * s0, q1 += a->cb0 * s1, q2 += a->cb0 * s2, q3 += a->cb0 * s3;
+        __m512i *d = a->I + (a->g * T) * wp + ix;
+        for (size_t cb = a->cb0; cb < a->cb1; cb++, d += G * T * wp) {
+            __m512i v;
+            if (cb < nfull) {
+                v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q0));
+                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q1), 1);
+                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q2), 2);
+                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q3), 3);
+            } else { /* the last channels: pad bytes do not matter (weights 0), reads must stay inside */
+                v = _mm512_castsi128_si512(_mm_mask_loadu_epi8(a->pad, cm, q0));
+                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q1), 1);
+                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q2), 2);
+                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q3), 3);
+            }
+            q0 += s0, q1 += s1, q2 += s2, q3 += s3;
+            for (size_t t = 0; t < T; t++) {
+                __m512i m = kind == 1   ? v
+                            : kind == 2 ? _mm512_ternarylogic_epi32(v, r->fx[0], r->fm[0], 0x28)
+                            : kind == 0 ? lookup(r->tab[0], v)
+                                        : map(r, t, v);
+                d[t * wp] = _mm512_permutexvar_epi8(a->perm, _mm512_maskz_mov_epi8(a->live, m));
+            }
+        }
+    }
+}
+
+static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, size_t cb0, size_t cb1,
+                  __m512i *I)
+{
+    const ax_conv2d_shape *s = r->s;
+    size_t C = s->in_c, wp = r->wp, G = r->G, T = r->T;
+    uint8_t padv[16] __attribute__((aligned(16)));
+    memset(padv, s->pad_byte, 16);
+    __m128i pad = _mm_load_si128((const __m128i *)padv);
+    /* byte 16j + c -> 4c + j */
+    static const uint8_t perm_b[64] = {0, 16, 32, 48, 1, 17, 33, 49, 2, 18, 34, 50, 3, 19, 35, 51,
+                                       4, 20, 36, 52, 5, 21, 37, 53, 6, 22, 38, 54, 7, 23, 39, 55,
+                                       8, 24, 40, 56, 9, 25, 41, 57, 10, 26, 42, 58, 11, 27, 43, 59,
+                                       12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+    const __m512i perm = _mm512_loadu_si512(perm_b);
+    __m512i padz[AX_LOWRANK_TERMS]; /* a column of pad pixels, per term */
+    for (size_t g = 0; g < G; g++) {
+        const uint8_t *row[4];
+        size_t step[4];
+        __mmask64 live = 0;
+        for (size_t j = 0; j < 4; j++) {
+            size_t ky = 4 * g + j, iy = oy * s->stride_h + ky * s->dilation_h;
+            row[j] = padv, step[j] = 0;
+            if (ky >= kh) continue;
+            live |= (__mmask64)0xffff << (16 * j);
+            if (iy >= s->pad_top && iy - s->pad_top < s->in_h)
+                row[j] = X + ((b * s->in_h + iy - s->pad_top) * s->in_w) * C, step[j] = 1;
+        }
+        __m512i pv = _mm512_broadcast_i32x4(pad);
+        for (size_t t = 0; t < T; t++)
+            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pv)));
+        /* the rows the next output row adds: fetched while this one builds */
+        const uint8_t *pre = NULL;
+        size_t ny = oy * s->stride_h + (kh - 1) * s->dilation_h + s->stride_h;
+        if (g == 0 && cb0 == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
+            pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
+        size_t x0 = s->pad_left < wp ? s->pad_left : wp, x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
+        for (size_t cb = cb0; cb < cb1; cb++) {
+            __m512i *d = I + ((cb - cb0) * G + g) * T * wp;
+            for (size_t t = 0; t < T; t++) {
+                for (size_t ix = 0; ix < x0; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
+            }
+        }
+        const build_args a = {.x0 = x0, .x1 = x1, .cb0 = cb0, .cb1 = cb1, .g = g, .live = live, .pad = pad,
+                              .perm = perm, .pre = pre, .I = I};
+        if (T == 1 && r->kind[0] == 1) interior(r, &a, row, step, 1, true);
+        else if (T == 1 && r->kind[0] == 2) interior(r, &a, row, step, 2, true);
+        else if (T == 1) interior(r, &a, row, step, 0, true);
+        else interior(r, &a, row, step, -1, false);
+    }
+}
+
+/* v (+ the row correction) + corr (+ Y) into 16 channels of one pixel */
+static inline __attribute__((always_inline)) void put(__m512i v, __m512i corr, int32_t *y, __mmask16 cm,
+                                                       bool accumulate)
+{
+    v = _mm512_add_epi32(v, corr);
+    if (cm == 0xffff) { /* masked stores measured slower here */
+        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
+        _mm512_storeu_si512(y, v);
+        return;
+    }
+    if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(cm, y));
+    _mm512_mask_storeu_epi32(y, cm, v);
+}
+
+/* 3 kernel columns, one group, one term, no row correction: 4 pixels at a
+ * time, the three weight vectors in registers */
+static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m512i *W, __m512i corr, int32_t *Y,
+                   size_t ldy, __mmask16 cm, bool accumulate)
+{
+    __m512i w0 = W[0], w1 = W[1], w2 = W[2];
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4) {
+        __m512i a[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            const __m512i *c = I + (ox + (size_t)i) * sw;
+            a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
+            a[i] = _mm512_dpbusd_epi32(a[i], c[dw], w1);
+            a[i] = _mm512_dpbusd_epi32(a[i], c[2 * dw], w2);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) put(a[i], corr, Y + (ox + (size_t)i) * ldy, cm, accumulate);
+    }
+    for (; ox < ow; ox++) {
+        const __m512i *c = I + ox * sw;
+        __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
+        a = _mm512_dpbusd_epi32(a, c[dw], w1);
+        a = _mm512_dpbusd_epi32(a, c[2 * dw], w2);
+        put(a, corr, Y + ox * ldy, cm, accumulate);
+    }
+}
+
+/* any kernel, terms, row correction */
+static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
+                    size_t ldy, __mmask16 cm, bool accumulate)
+{
+    const ax_conv2d_shape *s = r->s;
+    const ax_lowrank *lr = r->p->lr;
+    size_t kw = s->kernel_w, sw = s->stride_w, dw = s->dilation_w, wp = r->wp;
+    const __m512i ones = _mm512_set1_epi8(1); /* f' past the kernel is 0: no mask needed */
+    for (size_t ox = 0; ox < ow; ox++) {
+        __m512i a = _mm512_setzero_si512();
+        for (size_t g = 0; g < r->G; g++)
+            for (size_t t = 0; t < r->T; t++) {
+                const __m512i *c = I + (g * r->T + t) * wp + ox * sw, *w = W + (g * r->T + t) * kw;
+                __m512i f = _mm512_setzero_si512();
+                for (size_t kx = 0; kx < kw; kx++) {
+                    a = _mm512_dpbusd_epi32(a, c[kx * dw], w[kx]);
+                    if (lr->row_corr) f = _mm512_dpbusd_epi32(f, c[kx * dw], ones);
+                }
+                if (lr->row_corr) a = _mm512_add_epi32(a, _mm512_mullo_epi32(f, _mm512_set1_epi32(lr->w_off[t])));
+            }
+        put(a, corr, Y + ox * ldy, cm, accumulate);
+    }
+}
+
+/* Output rows [oy0, oy0 + rows) of image b, all channels. */
+static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                    const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
+                    bool accumulate, void *buf)
+{
+    const ax_lowrank *lr = p->lr;
+    row_ctx r = {.p = p, .s = s, .wp = s->in_w + s->pad_left + s->pad_right, .G = groups_of(s), .T = (size_t)lr->terms};
+    for (size_t t = 0; t < r.T; t++) {
+        bool id = true, bits = false;
+        for (int a = 0; a < 256 && id; a++) id = lr->abyte[t][a] == a;
+        for (int x = 0; x < 256 && !id && !bits; x += 128) { /* fx: 0 or the sign bit */
+            int m = lr->abyte[t][x ^ 255];
+            bits = true;
+            for (int a = 0; a < 256 && bits; a++) bits = lr->abyte[t][a] == ((a ^ x) & m);
+            r.fx[t] = _mm512_set1_epi8((char)x), r.fm[t] = _mm512_set1_epi8((char)m);
+        }
+        r.kind[t] = id ? 1 : bits ? 2 : 0;
+        for (int q = 0; q < 4; q++) r.tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    }
+    size_t C = s->out_c, nv = vecs(p, s);
+    bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
+    /* stride 1, dilation 1, kh <= 3: rows oy .. oy + 3 serve output rows oy
+     * (weights in bytes 0..2) and oy + 1 (the shifted weights): one build
+     * per two output rows */
+    bool pair = fast && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
+    __m512i *I = buf;
+    /* channel blocks per build: all of them. Builds of <= 16 KiB (to stay in
+     * L1 until the pixels read them) measured 15-25% slower on
+     * features.2.conv.1.0 (each chunk re-reads the input rows) */
+    size_t nb = (C + 15) / 16, per = nb;
+    for (size_t oy = oy0; oy < oy0 + rows; oy++)
+      for (size_t cb0 = 0; cb0 < nb; cb0 += per) {
+        size_t cb1 = cb0 + per < nb ? cb0 + per : nb;
+        if (pair && oy + 1 < oy0 + rows) {
+            build(&r, X, b, oy, 4, cb0, cb1, I);
+            for (size_t c0 = 16 * cb0; c0 < 16 * cb1 && c0 < C; c0 += 16) {
+                __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
+                const __m512i *I0 = I + (c0 / 16 - cb0) * r.wp;
+                const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
+                __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
+                int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
+                row_k3(I0, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
+                row_k3(I0, ow, s->stride_w, s->dilation_w, W + 3, cv, y + ow * C, C, cm, accumulate);
+            }
+            if (cb1 == nb) oy++;
+            continue;
+        }
+        build(&r, X, b, oy, s->kernel_h, cb0, cb1, I);
+        for (size_t c0 = 16 * cb0; c0 < 16 * cb1 && c0 < C; c0 += 16) {
+            __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
+            const __m512i *I0 = I + (c0 / 16 - cb0) * r.G * r.T * r.wp;
+            const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
+            __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
+            int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
+            if (fast) row_k3(I0, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
+            else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
+        }
+    }
+}
+
+const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni = {.name = "lowrank_dwconv_16c4__avx512vnni",
+                                                    .w_bytes = w_bytes,
+                                                    .pack_w = pack_w,
+                                                    .buf_bytes = buf_bytes,
+                                                    .rows = rows_fn};
