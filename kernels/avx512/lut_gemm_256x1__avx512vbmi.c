@@ -107,7 +107,7 @@ AX_LOOP2(loop4_2, AX_Z4, AX_B4, AX_O4)
 typedef void (*loop2_fn)(const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, __m512i *);
 static const loop2_fn loops2[4] = {loop1_2, loop2_2, loop3_2, loop4_2};
 #ifndef AX_ASM_MIN_SB
-#define AX_ASM_MIN_SB 4
+#define AX_ASM_MIN_SB 1
 #endif
 
 /* SB blocks of 64 rows starting at block s0, P planes, k in [k0, k1) (at
