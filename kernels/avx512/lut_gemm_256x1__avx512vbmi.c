@@ -41,7 +41,7 @@ static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t 
     ax_pack_kmajor_u8(rows, K, A, lda, panel, MR);
 }
 
-/* The k loop of 4 blocks x 2 planes in asm, every zmm assigned by hand
+/* The k loop of 1-4 blocks x 2 planes in asm, every zmm assigned by hand
  * (sums zmm0-15, planes zmm16-23, scratch zmm24-28): gcc's allocation of
  * the intrinsic version spills sums to the stack, which cost ~15% (kernel
  * alone, K 576: 12.2 -> 14.0 MAC/cycle). Same instructions as block(); the
