@@ -85,6 +85,11 @@ static void run_tile(const job *j, size_t t, scratch *s)
                         j->ldc, j->accumulate);
         return;
     }
+    if (p->lut && !p->exact && p->lut->run_c) { /* straight into C, every column of the tile */
+        p->lut->run_c(p, rows, s->panel, j->K, j->w->bt + n0 * j->K, j->K, nn, j->w->corr + n0,
+                      j->C + m0 * j->ldc + n0, j->ldc, j->accumulate);
+        return;
+    }
     for (size_t c = 0; c < nn; c += NC_MAX) {
         size_t cn = nn - c < NC_MAX ? nn - c : NC_MAX;
         if (p->lut) p->lut->run(p, rows, s->panel, j->K, j->w->bt + (n0 + c) * j->K, j->K, cn, s->out, NC_MAX);

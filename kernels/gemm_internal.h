@@ -25,6 +25,12 @@ typedef struct ax_lut_ukernel {
     void (*pack_a)(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel);
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
                 size_t wstride, size_t nn, uint32_t *out, size_t ldo);
+    /* Optional (NULL: gemm.c uses run and a second pass): the same sums plus
+     * corr[j], written (or, accumulate, added) straight into C[m*ldc + j]
+     * for j < nn (any nn), C and corr pointing at the tile's first column.
+     * gemm.c calls it when the plan has no exact part (no linear base). */
+    void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
+                  size_t wstride, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate);
 } ax_lut_ukernel;
 
 /* EXACT-type microkernel (also LOWRANK: see `terms` below): products a*w

@@ -41,7 +41,7 @@ static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t 
     ax_pack_kmajor_u8(rows, K, A, lda, panel, MR);
 }
 
-/* The k loop of 4 blocks x 2 planes in asm, every zmm assigned by hand
+/* The k loop of 1-4 blocks x 2 planes in asm, every zmm assigned by hand
  * (sums zmm0-15, planes zmm16-23, scratch zmm24-28): gcc's allocation of
  * the intrinsic version spills sums to the stack, which cost ~15% (kernel
  * alone, K 576: 12.2 -> 14.0 MAC/cycle). Same instructions as block(); the
@@ -64,30 +64,51 @@ static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t 
 #define AX_ZERO(n) "vmovdqa64 %%zmm0, " AX_Z(n) "\n\t"
 #define AX_OUT(n) "vmovdqa64 " AX_Z(n) ", " #n "*64(%[out])\n\t"
 #define AX_LD(i, n) "vmovdqa64 " #i "*64(%%rax), " AX_Z(n) "\n\t"
-static void loop4_2(const uint8_t *planes, const uint8_t *a, const uint8_t *w, const uint8_t *wend, __m512i out[16])
-{
-    __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t" AX_ZERO(1) AX_ZERO(2) AX_ZERO(3) AX_ZERO(4) AX_ZERO(5)
-                     AX_ZERO(6) AX_ZERO(7) AX_ZERO(8) AX_ZERO(9) AX_ZERO(10) AX_ZERO(11) AX_ZERO(12) AX_ZERO(13)
-                     AX_ZERO(14) AX_ZERO(15)
-                     "1:\n\t"
-                     "lea 2(%[w]), %%rcx\n\tcmp %[wlast], %%rcx\n\tcmova %[wlast], %%rcx\n\t"
-                     "movzbl (%%rcx), %%ecx\n\tshl $9, %%rcx\n\tadd %[planes], %%rcx\n\t"
-                     "prefetcht0 (%%rcx)\n\tprefetcht0 64(%%rcx)\n\tprefetcht0 128(%%rcx)\n\tprefetcht0 192(%%rcx)\n\t"
-                     "prefetcht0 256(%%rcx)\n\tprefetcht0 320(%%rcx)\n\tprefetcht0 384(%%rcx)\n\tprefetcht0 448(%%rcx)\n\t"
-                     "movzbl (%[w]), %%eax\n\tshl $9, %%rax\n\tadd %[planes], %%rax\n\t" /* 512 bytes per w */
-                     AX_LD(0, 16) AX_LD(1, 17) AX_LD(2, 18) AX_LD(3, 19) AX_LD(4, 20) AX_LD(5, 21) AX_LD(6, 22)
-                     AX_LD(7, 23)
-                     AX_BLOCK(0, 0, 1, 2, 3) AX_BLOCK(1, 4, 5, 6, 7) AX_BLOCK(2, 8, 9, 10, 11) AX_BLOCK(3, 12, 13, 14, 15)
-                     "add $256, %[a]\n\tinc %[w]\n\tcmp %[wend], %[w]\n\tjb 1b\n\t"
-                     AX_OUT(0) AX_OUT(1) AX_OUT(2) AX_OUT(3) AX_OUT(4) AX_OUT(5) AX_OUT(6) AX_OUT(7) AX_OUT(8)
-                     AX_OUT(9) AX_OUT(10) AX_OUT(11) AX_OUT(12) AX_OUT(13) AX_OUT(14) AX_OUT(15)
-                     : [a] "+r"(a), [w] "+r"(w)
-                     : [planes] "r"(planes), [wend] "r"(wend), [out] "r"(out), [wlast] "r"(wend - 1)
-                     : "rax", "rcx", "k1", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17",
-                       "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
-                       "xmm28");
-}
+/* The k loop for SB blocks (4s..4s+3 the sums of block s): ZEROS clears
+ * them, BLOCKS runs each block, OUTS stores them. */
+#define AX_LOOP2(NAME, ZEROS, BLOCKS, OUTS)                                                                     \
+    static void NAME(const uint8_t *planes, const uint8_t *a, const uint8_t *w, const uint8_t *wend, __m512i out[16]) \
+    {                                                                                                           \
+        __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t" ZEROS                                            \
+                         "1:\n\t"                                                                               \
+                         "lea 2(%[w]), %%rcx\n\tcmp %[wlast], %%rcx\n\tcmova %[wlast], %%rcx\n\t"             \
+                         "movzbl (%%rcx), %%ecx\n\tshl $9, %%rcx\n\tadd %[planes], %%rcx\n\t"                 \
+                         "prefetcht0 (%%rcx)\n\tprefetcht0 64(%%rcx)\n\tprefetcht0 128(%%rcx)\n\t"            \
+                         "prefetcht0 192(%%rcx)\n\tprefetcht0 256(%%rcx)\n\tprefetcht0 320(%%rcx)\n\t"        \
+                         "prefetcht0 384(%%rcx)\n\tprefetcht0 448(%%rcx)\n\t"                                 \
+                         "movzbl (%[w]), %%eax\n\tshl $9, %%rax\n\tadd %[planes], %%rax\n\t" /* 512 B per w */ \
+                         AX_LD(0, 16) AX_LD(1, 17) AX_LD(2, 18) AX_LD(3, 19) AX_LD(4, 20) AX_LD(5, 21)       \
+                         AX_LD(6, 22) AX_LD(7, 23)                                                            \
+                         BLOCKS                                                                                 \
+                         "add $256, %[a]\n\tinc %[w]\n\tcmp %[wend], %[w]\n\tjb 1b\n\t" OUTS                   \
+                         : [a] "+r"(a), [w] "+r"(w)                                                             \
+                         : [planes] "r"(planes), [wend] "r"(wend), [out] "r"(out), [wlast] "r"(wend - 1)      \
+                         : "rax", "rcx", "k1", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",   \
+                           "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",        \
+                           "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",    \
+                           "xmm24", "xmm25", "xmm26", "xmm27", "xmm28");                                        \
+    }
+#define AX_Z1 AX_ZERO(1) AX_ZERO(2) AX_ZERO(3)
+#define AX_Z2 AX_Z1 AX_ZERO(4) AX_ZERO(5) AX_ZERO(6) AX_ZERO(7)
+#define AX_Z3 AX_Z2 AX_ZERO(8) AX_ZERO(9) AX_ZERO(10) AX_ZERO(11)
+#define AX_Z4 AX_Z3 AX_ZERO(12) AX_ZERO(13) AX_ZERO(14) AX_ZERO(15)
+#define AX_B1 AX_BLOCK(0, 0, 1, 2, 3)
+#define AX_B2 AX_B1 AX_BLOCK(1, 4, 5, 6, 7)
+#define AX_B3 AX_B2 AX_BLOCK(2, 8, 9, 10, 11)
+#define AX_B4 AX_B3 AX_BLOCK(3, 12, 13, 14, 15)
+#define AX_O1 AX_OUT(0) AX_OUT(1) AX_OUT(2) AX_OUT(3)
+#define AX_O2 AX_O1 AX_OUT(4) AX_OUT(5) AX_OUT(6) AX_OUT(7)
+#define AX_O3 AX_O2 AX_OUT(8) AX_OUT(9) AX_OUT(10) AX_OUT(11)
+#define AX_O4 AX_O3 AX_OUT(12) AX_OUT(13) AX_OUT(14) AX_OUT(15)
+AX_LOOP2(loop1_2, AX_Z1, AX_B1, AX_O1)
+AX_LOOP2(loop2_2, AX_Z2, AX_B2, AX_O2)
+AX_LOOP2(loop3_2, AX_Z3, AX_B3, AX_O3)
+AX_LOOP2(loop4_2, AX_Z4, AX_B4, AX_O4)
+typedef void (*loop2_fn)(const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, __m512i *);
+static const loop2_fn loops2[4] = {loop1_2, loop2_2, loop3_2, loop4_2};
+#ifndef AX_ASM_MIN_SB
+#define AX_ASM_MIN_SB 1
+#endif
 
 /* SB blocks of 64 rows starting at block s0, P planes, k in [k0, k1) (at
  * most 256, so the 16-bit sums stay exact), one column. (Software prefetch
@@ -97,10 +118,10 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
                                                         size_t s0, size_t k0, size_t k1, const uint8_t *w,
                                                         uint32_t *acc)
 {
-    if (SB == 4 && P == 2 && k1 > k0) {
+    if (P == 2 && SB >= AX_ASM_MIN_SB && k1 > k0) {
         __m512i out[16];
-        loop4_2(planes, panel + k0 * MR + s0 * 64, w + k0, w + k1, out);
-        for (int s = 0; s < 4; s++)
+        loops2[SB - 1](planes, panel + k0 * MR + s0 * 64, w + k0, w + k1, out);
+        for (int s = 0; s < SB; s++)
             for (int q = 0; q < 2; q++) ax_lut_widen(out[4 * s + 2 * q], out[4 * s + 2 * q + 1], q, acc + 64 * s);
         return;
     }
@@ -156,15 +177,19 @@ static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_
                                       {block_4_1, NULL, NULL, NULL}};
 static const int max_sb[4] = {4, 4, 2, 1};
 
-/* out[m * ldo + j] = acc[j][m] for m < rows, j < jn: 16 x 16 int32
- * transposes (a scalar loop here cost ~10% of the kernel at K = 64). */
-static void store_out(uint32_t acc[][MR], size_t rows, size_t jn, uint32_t *out, size_t ldo)
+/* out[m * ldo + j] = acc[j][m] (+ corr[j], + out[m * ldo + j] when
+ * accumulate) for m < rows, j < jn: 16 x 16 int32 transposes (a scalar
+ * loop here cost ~10% of the kernel at K = 64). With corr this writes C
+ * directly: no buffer and no second pass over C in gemm.c (that pass was
+ * ~17% of K = 64 layers). */
+static inline __attribute__((always_inline)) void store_out(uint32_t acc[][MR], size_t rows, size_t jn, uint32_t *out,
+                                                            size_t ldo, const uint32_t *corr, bool accumulate)
 {
     size_t j16 = jn / 16 * 16;
     for (size_t m0 = 0; m0 < rows; m0 += 16) {
         size_t mn = rows - m0 < 16 ? rows - m0 : 16;
         for (size_t j = 0; j < j16; j += 16) {
-            __m512i r[16], t[16];
+            __m512i r[16], t[16], cv = corr ? _mm512_loadu_si512(corr + j) : _mm512_setzero_si512();
             for (int i = 0; i < 16; i++) r[i] = _mm512_load_si512(acc[j + i] + m0);
             for (int i = 0; i < 16; i += 2) {
                 t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
@@ -188,11 +213,17 @@ static void store_out(uint32_t acc[][MR], size_t rows, size_t jn, uint32_t *out,
                 __m512i c = _mm512_shuffle_i32x4(t[i], t[8 + i], 0xdd), d = _mm512_shuffle_i32x4(t[4 + i], t[12 + i], 0xdd);
                 __m512i o[4] = {a, b, c, d}; /* rows i, 4 + i, 8 + i, 12 + i */
                 for (int h = 0; h < 4; h++)
-                    if ((size_t)(4 * h + i) < mn) _mm512_storeu_si512(out + (m0 + 4 * h + i) * ldo + j, o[h]);
+                    if ((size_t)(4 * h + i) < mn) {
+                        uint32_t *d = out + (m0 + 4 * h + i) * ldo + j;
+                        __m512i v = corr ? _mm512_add_epi32(o[h], cv) : o[h];
+                        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(d));
+                        _mm512_storeu_si512(d, v);
+                    }
             }
         }
         for (size_t m = m0; m < m0 + mn; m++)
-            for (size_t j = j16; j < jn; j++) out[m * ldo + j] = acc[j][m];
+            for (size_t j = j16; j < jn; j++)
+                out[m * ldo + j] = acc[j][m] + (corr ? corr[j] : 0) + (accumulate ? out[m * ldo + j] : 0);
     }
 }
 
@@ -200,8 +231,10 @@ static void store_out(uint32_t acc[][MR], size_t rows, size_t jn, uint32_t *out,
  * panel's rows in use (2 x 256 x KC bytes) stay in L1 while every column
  * of the tile streams through them; the
  * columns' int32 sums live in `acc` between blocks. */
-static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
-                size_t wstride, size_t nn, uint32_t *out, size_t ldo)
+static inline __attribute__((always_inline)) void run_any(const ax_gemm_plan *p, size_t rows, const uint8_t *panel,
+                                                           size_t K, const uint8_t *w, size_t wstride, size_t nn,
+                                                           uint32_t *out, size_t ldo, const uint32_t *corr,
+                                                           bool accumulate)
 {
     int P = p->nplanes;
     size_t nb = (rows + 63) / 64, sbmax = (size_t)max_sb[P - 1], KC = p->lut_kc; /* <= 256 */
@@ -218,9 +251,26 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
                     s0 += sb;
                 }
         }
-        store_out(acc, rows, jn, out + j0, ldo);
+        store_out(acc, rows, jn, out + j0, ldo, corr ? corr + j0 : NULL, accumulate);
     }
 }
 
+static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
+                size_t wstride, size_t nn, uint32_t *out, size_t ldo)
+{
+    run_any(p, rows, panel, K, w, wstride, nn, out, ldo, NULL, false);
+}
+
+/* C is int32 and the sums wrap mod 2^32 like uint32_t: same bits. */
+static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
+                  size_t wstride, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)
+{
+    if (accumulate)
+        run_any(p, rows, panel, K, w, wstride, nn, (uint32_t *)C, ldc, corr, true);
+    else
+        run_any(p, rows, panel, K, w, wstride, nn, (uint32_t *)C, ldc, corr, false);
+}
+
 const ax_lut_ukernel ax_lut_ukernel_avx512vbmi = {
-    .name = "lut_gemm_256x1__avx512vbmi", .mr = MR, .panel_bytes = panel_bytes, .pack_a = pack_a, .run = run};
+    .name = "lut_gemm_256x1__avx512vbmi", .mr = MR, .panel_bytes = panel_bytes, .pack_a = pack_a, .run = run,
+    .run_c = run_c};
