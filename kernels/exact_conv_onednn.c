@@ -60,10 +60,9 @@
 #endif
 
 enum { CACHE = 16, IMPL_MAX = 96 };
-#define ONEDNN_CHUNK_BYTES ((size_t)0)
 
 typedef struct entry {
-    size_t key; /* the batch, or for a flat layer the pixels of one chunk */
+    size_t key; /* the batch */
     ax_conv2d_shape es; /* its geometry, and output size */
     size_t eoh, eow;
     int threads;
@@ -83,13 +82,6 @@ struct ax_onednn_conv {
     const ax_gemm_plan *p;
     ax_conv2d_shape s;
     size_t oh, ow;
-    /* flat: a 1x1, stride-1, unpadded layer runs its pixels as chunks of a
-     * 1 x chunk image (output of about ONEDNN_CHUNK_BYTES), so that what is
-     * added to oneDNN's output (shift: the correction) would find it in
-     * cache; measured no faster here (oneDNN's output stores seem to bypass
-     * the cache), so off unless $AX_ONEDNN_CONV_CHUNK asks (tests) */
-    bool flat;
-    size_t chunk;
     dnnl_engine_t engine;
     uint8_t *w; /* HWIO weights, as packed */
     dnnl_memory_desc_t user_md;
@@ -274,8 +266,7 @@ static void entry_shape(const ax_onednn_conv *c, entry *e, size_t key)
     e->key = key;
     e->es = c->s;
     e->eoh = c->oh, e->eow = c->ow;
-    if (c->flat) e->es.batch = 1, e->es.in_h = 1, e->es.in_w = key, e->eoh = 1, e->eow = key;
-    else e->es.batch = key;
+    e->es.batch = key;
     if (c->ext) e->es.in_c = c->s.groups * c->cge;
 }
 
@@ -397,7 +388,7 @@ static int run_entry(const ax_onednn_conv *c, entry *e, dnnl_memory_t wei, const
 {
     const ax_conv2d_shape *s = &c->s;
     size_t pixels = e->es.batch * e->eoh * e->eow, O = s->out_c;
-    bool one_class = c->n_cy * c->n_cx == 1; /* no padding, flat layers too */
+    bool one_class = c->n_cy * c->n_cx == 1; /* no padding */
     uint32_t *d = (uint32_t *)Y;
     if (accumulate && !(d = ax_aligned_alloc(64, 4 * (pixels * O > 0 ? pixels * O : 1)))) return dnnl_out_of_memory;
     dnnl_status_t st = execute(c, e, wei, X, (int32_t *)d);
@@ -621,12 +612,6 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     c->p = p;
     c->s = *s;
     memcpy(c->w, W, K * s->out_c);
-    const char *cb = getenv("AX_ONEDNN_CONV_CHUNK"); /* output bytes per flat chunk; 0: never flat */
-    size_t chunk_bytes = cb ? (size_t)strtoull(cb, NULL, 10) : ONEDNN_CHUNK_BYTES;
-    c->flat = chunk_bytes && s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
-              !s->pad_top && !s->pad_left && !s->pad_bottom && !s->pad_right;
-    c->chunk = chunk_bytes / 4 / s->out_c / 16 * 16;
-    if (c->chunk < 64) c->chunk = 64;
     /* s8 activations, in this order (the first that verifies):
      * - ext, on 1x1 layers when its extra channels add at most half to K
      *   (measured on 56x56x64 -> 256: K 64 -> 84 runs at ~0.9x the u8
@@ -642,7 +627,7 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     const char *mode = getenv("AX_ONEDNN_CONV_S8");
     bool ok = ax_conv2d_output_size(s, &c->oh, &c->ow, err) == 0 && K > 0 &&
               dnnl_engine_create(&c->engine, dnnl_cpu, 0) == dnnl_success;
-    size_t key0 = c->flat ? (c->oh * c->ow < c->chunk ? c->oh * c->ow : c->chunk) : 1; /* checked at packing */
+    size_t key0 = 1; /* batch 1: checked at packing */
     size_t cg = s->in_c / s->groups;
     bool served = false;
     if (ok && p->act != AX_S8)
@@ -669,7 +654,7 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
                 s->kernel_w, s->out_c, s->groups, c->ext ? "ext" : c->shift ? "shift" : "native", c->E);
     /* the packing's own batch too (bench-approx, batch-sized packing): checked
      * now rather than in the first run; a refusal there keeps our path */
-    size_t keyb = c->flat ? key0 : s->batch;
+    size_t keyb = s->batch;
     if (keyb != key0 && !add_entry(c, keyb, ax_default_threads(0)) && atomic_load(&c->bad)) {
         ax_onednn_conv_free(c);
         return 0;
@@ -702,19 +687,10 @@ int ax_onednn_conv_run(ax_onednn_conv *c, const ax_conv2d_shape *s, const uint8_
     if (atomic_load(&c->bad)) return 0;
     threads = ax_default_threads(threads);
     /* every primitive this call needs before the first writes Y */
-    size_t M = s->batch * c->oh * c->ow, full = c->flat ? (M < c->chunk ? M : c->chunk) : s->batch;
-    size_t tail = c->flat ? M % full : 0;
-    entry *e = find_entry(c, full, threads), *et = tail ? find_entry(c, tail, threads) : NULL;
-    if (!e || (tail && !et)) return 0;
+    entry *e = find_entry(c, s->batch, threads);
+    if (!e) return 0;
     struct omp_scope o = omp_enter(threads);
-    int st = dnnl_success;
-    if (c->flat)
-        for (size_t r0 = 0; r0 < M && st == dnnl_success; r0 += full) {
-            entry *x = M - r0 < full ? et : e;
-            st = run_entry(c, x, x->wei, c->corr, X + r0 * s->in_c, Y + r0 * s->out_c, accumulate);
-        }
-    else
-        st = run_entry(c, e, e->wei, c->corr, X, Y, accumulate);
+    int st = run_entry(c, e, e->wei, c->corr, X, Y, accumulate);
     omp_leave(o);
     if (st != dnnl_success) return ax_fail(err, "conv2d: oneDNN convolution failed (status %d)", st);
     *done = true;

@@ -201,17 +201,6 @@ Test(conv, exact_onednn_s8_modes)
     ax_mult_free(m);
 }
 
-/* 1x1 stride-1 unpadded layers as chunks of 64 pixels (and a tail) */
-Test(conv, exact_onednn_flat_chunks)
-{
-    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
-    check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096"); /* the least chunk: 64 pixels */
-    ax_mult_free(m);
-    m = exact_mult(AX_U8, AX_S8, "exact-u8s8");
-    check_onednn_setting(m, "AX_ONEDNN_CONV_CHUNK", "4096");
-    ax_mult_free(m);
-}
-
 /* Several threads run one layer's weights at once (nn/ runs the images of
  * a batch so): batch sizes 1 and 2 interleaved, so primitives are made
  * while others run, and scratch buffers are contended. */
