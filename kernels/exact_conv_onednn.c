@@ -629,13 +629,24 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
               dnnl_engine_create(&c->engine, dnnl_cpu, 0) == dnnl_success;
     size_t key0 = 1; /* batch 1: checked at packing */
     size_t cg = s->in_c / s->groups;
+    /* the packing's own batch too (bench-approx, batch-sized packing):
+     * checked now rather than in the first run; oneDNN may pick another
+     * implementation for it, so a refusal there tries the next s8 mode */
+    size_t keyb = s->batch;
     bool served = false;
     if (ok && p->act != AX_S8)
-        served = user_weights_md(s, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
+        served = user_weights_md(s, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0)) &&
+                 (keyb == key0 || add_entry(c, keyb, ax_default_threads(0)));
     ok = ok && p->act == AX_S8 && build_classes(c) && corr_of(c, c->w, &c->corr);
     if (ok) c->E = extra_channels(c, c->w), c->cge = (cg + c->E + 1 + 3) / 4 * 4;
+    /* native before ext on 1x1 layers where its compensation, a cost per
+     * output, weighs less than ext's copy and extra channels, costs per
+     * input: K >= 256 or N <= 2K (measured on ResNet-50's 1x1 layers) */
+    bool native_first = s->kernel_h * s->kernel_w == 1 && (cg >= 256 || s->out_c / s->groups <= 2 * cg);
     static const char *const modes[] = {"ext", "native", "shift"};
-    for (int i = 0; ok && !served && i < 3; i++) {
+    static const int order[2][3] = {{0, 1, 2}, {1, 0, 2}};
+    for (int j = 0; ok && !served && j < 3; j++) {
+        int i = order[native_first][j];
         if (mode ? strcmp(mode, modes[i]) != 0 : i == 0 && (2 * (c->cge - cg) > cg || s->kernel_h * s->kernel_w > 1))
             continue;
         c->ext = i == 0, c->shift = i == 2;
@@ -643,7 +654,12 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
         if (c->ext) sx.in_c = s->groups * c->cge;
         atomic_store(&c->bad, false);
         c->n_verified = 0;
-        served = user_weights_md(&sx, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
+        served = user_weights_md(&sx, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0)) &&
+                 (keyb == key0 || add_entry(c, keyb, ax_default_threads(0)));
+        if (!served) { /* this mode's entries go */
+            for (int k = atomic_load(&c->n); k-- > 0;) entry_free(&c->e[k]);
+            atomic_store(&c->n, 0);
+        }
     }
     if (!served) {
         ax_onednn_conv_free(c); /* not for oneDNN: our own path */
@@ -652,13 +668,6 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     if (getenv("AX_DEBUG_CONV"))
         fprintf(stderr, "oneDNN conv %zux%zux%zu k%zux%zu o%zu g%zu: %s (E %zu)\n", s->in_h, s->in_w, s->in_c, s->kernel_h,
                 s->kernel_w, s->out_c, s->groups, c->ext ? "ext" : c->shift ? "shift" : "native", c->E);
-    /* the packing's own batch too (bench-approx, batch-sized packing): checked
-     * now rather than in the first run; a refusal there keeps our path */
-    size_t keyb = s->batch;
-    if (keyb != key0 && !add_entry(c, keyb, ax_default_threads(0)) && atomic_load(&c->bad)) {
-        ax_onednn_conv_free(c);
-        return 0;
-    }
     *out = c;
     return 0;
 }
