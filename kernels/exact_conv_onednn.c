@@ -19,13 +19,15 @@
  * mismatch, or an oneDNN error, sends the layer back to our own path.
  *
  * s8 activations. oneDNN's u8 source is exact as it is (plain integer sums
- * to s32); its s8 source and its zero points add a compensation through
- * float (measured: exact only while sums stay below 2^24, and slow on short
- * K). So an s8 layer takes the first of these that verifies (create()):
- * ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128 plus extra input
- * channels per group (E of value 255, one of value 1) whose weights cancel
- * the +128 in oneDNN's own integer sums; native: oneDNN's s8 source; shift: the u8 source and our
- * int32 correction per output afterwards (border pixels by class).
+ * to s32); its s8 source adds a compensation that some implementations
+ * take through float (exact only while sums stay below 2^24) and that costs
+ * per output (slow on short K). So an s8 layer takes the first of these
+ * that verifies (create(): the order depends on the shape): native:
+ * oneDNN's s8 source; ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128
+ * plus extra input channels per group (E of value 255, one of value 1)
+ * whose weights cancel the +128 in oneDNN's own integer sums; shift: the u8
+ * source and our int32 correction per output afterwards (border pixels by
+ * class).
  *
  * Batch and threads. A primitive is made for one batch size and keeps the
  * thread count it was created with (its work split and scratchpad follow
@@ -612,15 +614,19 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     c->p = p;
     c->s = *s;
     memcpy(c->w, W, K * s->out_c);
-    /* s8 activations, in this order (the first that verifies):
+    /* s8 activations, the first that verifies on batch 1 and on the
+     * packing's batch (oneDNN may pick another implementation for it) of:
+     * - native, first on 1x1 layers with K >= 256 or N <= 2K: oneDNN's own
+     *   s8 source, no copy; its compensation is a cost per output (measured
+     *   on ResNet-50 1x1 layers: 0.75-1.0x the u8 layer, but 0.45-0.6x on
+     *   56x56x64 -> 256), and it is exact only while the sums stay small
+     *   (3x3 layers: jit_int8 and brgconv round past 2^24; brgconv_1x1 held
+     *   up to K = 1024 and failed at 2048: the check decides);
      * - ext, on 1x1 layers when its extra channels add at most half to K
-     *   (measured on 56x56x64 -> 256: K 64 -> 84 runs at ~0.9x the u8
-     *   layer, native at ~0.55x; on 3x3 layers oneDNN's kernels lose more
-     *   to the odd channel count than native loses to its compensation): the
-     *   source shifted to u8 plus the extra channels; oneDNN's u8 kernels
-     *   as they are, nothing added afterwards;
-     * - native: oneDNN's own s8 source (its compensation goes through
-     *   float: exact only while the sums stay small; slow on short K);
+     *   (56x56x64 -> 256: K 64 -> 76 at ~0.85x the u8 layer; on 3x3 layers
+     *   oneDNN's kernels lose more to the odd channel count than to our
+     *   correction pass): the source shifted to u8 plus the extra channels,
+     *   a cost per input; oneDNN's u8 kernels as they are;
      * - shift: the shifted source and our int32 correction afterwards, one
      *   pass over the output: any K.
      * $AX_ONEDNN_CONV_S8=ext|native|shift forces one (tests, measurements). */
