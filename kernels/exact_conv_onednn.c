@@ -19,13 +19,15 @@
  * mismatch, or an oneDNN error, sends the layer back to our own path.
  *
  * s8 activations. oneDNN's u8 source is exact as it is (plain integer sums
- * to s32); its s8 source and its zero points add a compensation through
- * float (measured: exact only while sums stay below 2^24, and slow on short
- * K). So an s8 layer takes the first of these that verifies (create()):
- * ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128 plus extra input
- * channels per group (E of value 255, one of value 1) whose weights cancel
- * the +128 in oneDNN's own integer sums; native: oneDNN's s8 source; shift: the u8 source and our
- * int32 correction per output afterwards (border pixels by class).
+ * to s32); its s8 source adds a compensation that some implementations
+ * take through float (exact only while sums stay below 2^24) and that costs
+ * per output (slow on short K). So an s8 layer takes the first of these
+ * that verifies (create(): the order depends on the shape): native:
+ * oneDNN's s8 source; ext (1x1 layers): the source as u8 a ^ 0x80 = a + 128
+ * plus extra input channels per group (E of value 255, one of value 1)
+ * whose weights cancel the +128 in oneDNN's own integer sums; shift: the u8
+ * source and our int32 correction per output afterwards (border pixels by
+ * class).
  *
  * Batch and threads. A primitive is made for one batch size and keeps the
  * thread count it was created with (its work split and scratchpad follow
@@ -612,15 +614,19 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     c->p = p;
     c->s = *s;
     memcpy(c->w, W, K * s->out_c);
-    /* s8 activations, in this order (the first that verifies):
+    /* s8 activations, the first that verifies on batch 1 and on the
+     * packing's batch (oneDNN may pick another implementation for it) of:
+     * - native, first on 1x1 layers with K >= 256 or N <= 2K: oneDNN's own
+     *   s8 source, no copy; its compensation is a cost per output (measured
+     *   on ResNet-50 1x1 layers: 0.75-1.0x the u8 layer, but 0.45-0.6x on
+     *   56x56x64 -> 256), and it is exact only while the sums stay small
+     *   (3x3 layers: jit_int8 and brgconv round past 2^24; brgconv_1x1 held
+     *   up to K = 1024 and failed at 2048: the check decides);
      * - ext, on 1x1 layers when its extra channels add at most half to K
-     *   (measured on 56x56x64 -> 256: K 64 -> 84 runs at ~0.9x the u8
-     *   layer, native at ~0.55x; on 3x3 layers oneDNN's kernels lose more
-     *   to the odd channel count than native loses to its compensation): the
-     *   source shifted to u8 plus the extra channels; oneDNN's u8 kernels
-     *   as they are, nothing added afterwards;
-     * - native: oneDNN's own s8 source (its compensation goes through
-     *   float: exact only while the sums stay small; slow on short K);
+     *   (56x56x64 -> 256: K 64 -> 76 at ~0.85x the u8 layer; on 3x3 layers
+     *   oneDNN's kernels lose more to the odd channel count than to our
+     *   correction pass): the source shifted to u8 plus the extra channels,
+     *   a cost per input; oneDNN's u8 kernels as they are;
      * - shift: the shifted source and our int32 correction afterwards, one
      *   pass over the output: any K.
      * $AX_ONEDNN_CONV_S8=ext|native|shift forces one (tests, measurements). */
@@ -629,13 +635,24 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
               dnnl_engine_create(&c->engine, dnnl_cpu, 0) == dnnl_success;
     size_t key0 = 1; /* batch 1: checked at packing */
     size_t cg = s->in_c / s->groups;
+    /* the packing's own batch too (bench-approx, batch-sized packing):
+     * checked now rather than in the first run; oneDNN may pick another
+     * implementation for it, so a refusal there tries the next s8 mode */
+    size_t keyb = s->batch;
     bool served = false;
     if (ok && p->act != AX_S8)
-        served = user_weights_md(s, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
+        served = user_weights_md(s, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0)) &&
+                 (keyb == key0 || add_entry(c, keyb, ax_default_threads(0)));
     ok = ok && p->act == AX_S8 && build_classes(c) && corr_of(c, c->w, &c->corr);
     if (ok) c->E = extra_channels(c, c->w), c->cge = (cg + c->E + 1 + 3) / 4 * 4;
+    /* native before ext on 1x1 layers where its compensation, a cost per
+     * output, weighs less than ext's copy and extra channels, costs per
+     * input: K >= 256 or N <= 2K (measured on ResNet-50's 1x1 layers) */
+    bool native_first = s->kernel_h * s->kernel_w == 1 && (cg >= 256 || s->out_c / s->groups <= 2 * cg);
     static const char *const modes[] = {"ext", "native", "shift"};
-    for (int i = 0; ok && !served && i < 3; i++) {
+    static const int order[2][3] = {{0, 1, 2}, {1, 0, 2}};
+    for (int j = 0; ok && !served && j < 3; j++) {
+        int i = order[native_first][j];
         if (mode ? strcmp(mode, modes[i]) != 0 : i == 0 && (2 * (c->cge - cg) > cg || s->kernel_h * s->kernel_w > 1))
             continue;
         c->ext = i == 0, c->shift = i == 2;
@@ -643,7 +660,12 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
         if (c->ext) sx.in_c = s->groups * c->cge;
         atomic_store(&c->bad, false);
         c->n_verified = 0;
-        served = user_weights_md(&sx, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0));
+        served = user_weights_md(&sx, &c->user_md) == dnnl_success && add_entry(c, key0, ax_default_threads(0)) &&
+                 (keyb == key0 || add_entry(c, keyb, ax_default_threads(0)));
+        if (!served) { /* this mode's entries go */
+            for (int k = atomic_load(&c->n); k-- > 0;) entry_free(&c->e[k]);
+            atomic_store(&c->n, 0);
+        }
     }
     if (!served) {
         ax_onednn_conv_free(c); /* not for oneDNN: our own path */
@@ -652,13 +674,6 @@ int ax_onednn_conv_create(const ax_gemm_plan *p, const ax_conv2d_shape *s, const
     if (getenv("AX_DEBUG_CONV"))
         fprintf(stderr, "oneDNN conv %zux%zux%zu k%zux%zu o%zu g%zu: %s (E %zu)\n", s->in_h, s->in_w, s->in_c, s->kernel_h,
                 s->kernel_w, s->out_c, s->groups, c->ext ? "ext" : c->shift ? "shift" : "native", c->E);
-    /* the packing's own batch too (bench-approx, batch-sized packing): checked
-     * now rather than in the first run; a refusal there keeps our path */
-    size_t keyb = s->batch;
-    if (keyb != key0 && !add_entry(c, keyb, ax_default_threads(0)) && atomic_load(&c->bad)) {
-        ax_onednn_conv_free(c);
-        return 0;
-    }
     *out = c;
     return 0;
 }

@@ -2,9 +2,9 @@
  * ax_conv2d_reference, bit for bit: 1x1 in place, 3x3 with padding (pad byte
  * = a non-zero zero point), stride, dilation, groups, depthwise, batch > 1,
  * LOWRANK plans where the table has that form (drum),
- * accumulate, 1, 2 and 3 threads, weights packed for batch 1 and run on
- * any batch; the accumulator bound (K at the bound exact, K + 1 refused) on
- * dense, grouped and depthwise layers; plus shape errors. */
+ * accumulate, 1, 2 and 3 threads, weights packed for batch 1 or the run's
+ * batch and run on any batch; the accumulator bound (K at the bound exact,
+ * K + 1 refused) on dense, grouped and depthwise layers; plus shape errors. */
 #include <criterion/criterion.h>
 
 #include "autoapprox/gemm.h"
@@ -44,6 +44,8 @@ static const ccase CASES[] = {
     {2, 40, 37, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20}, /* depthwise: 16 + 4 channels, row chunks */
     {1, 23, 29, 18, 18, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 18}, /* depthwise, stride 2, odd sizes */
     {1, 12, 12, 8, 8, 9, 9, 1, 1, 1, 1, 4, 4, 4, 4, 2},   /* 4 channels per group: 324 taps > 256 */
+    {2, 5, 4, 64, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},   /* 1x1, N <= 2K: oneDNN's s8 source first */
+    {1, 7, 6, 32, 136, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},  /* 1x1 stride 2, N > 2K: extra channels first */
     {1, 17, 16, 6, 12, 3, 3, 3, 2, 2, 1, 2, 0, 1, 3, 6},  /* stride 3x2, dilation 2x1, multiplier 2 */
     {1, 2, 600, 2, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 2},   /* depthwise, rows wider than a task */
     {2, 13, 11, 40, 40, 5, 3, 2, 1, 1, 2, 2, 3, 1, 2, 40}, /* depthwise 5x3: two groups of kernel rows, 16+16+8 */
@@ -95,8 +97,8 @@ static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const pla
         ax_conv2d_reference(m->table, &s, X, W, want, acc);
         for (int v = 0; v < n_plans; v++) {
             ax_conv2d_weights *cw = NULL;
-            ax_conv2d_shape one = s; /* weights do not depend on the batch */
-            one.batch = 1;
+            ax_conv2d_shape one = s; /* weights do not depend on the batch: packed for 1, */
+            one.batch = acc ? s.batch : 1; /* or for the run's batch (oneDNN: both primitives made at packing) */
             cr_assert_eq(ax_conv2d_pack_weights(plans[v], &one, W, &cw, &err), 0, "%s", err.msg);
             check_kernel(plans[v], m, &s, cw);
             for (int threads = 1; threads <= 3; threads++) {
