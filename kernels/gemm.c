@@ -5,7 +5,9 @@
  * per-column correction while writing C. A LUT over a linear base runs both
  * kernels on the tile (the exact one in sub-panels of its own height) and
  * adds their sums. Tiles are independent, so OpenMP
- * threads share them out and every thread count gives the same bits. */
+ * threads share them out and every thread count gives the same bits.
+ * Small M (ax_lut_choose) runs the transposed problem through the same
+ * nest: the weights' rows as the tiles' rows, A's rows as the columns. */
 #include "gemm_internal.h"
 #include "lutrow.h"
 #include "lut/ax_internal.h"

@@ -423,9 +423,11 @@ static double own_cycles(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
 }
 
 /* The cheapest of the plan's kernels and their transposed runs. Transposed
- * adds per call sum_k colmin^T[a] per row of A, C's transposed writes and
- * the weights' panels streamed from L3 (~K*N/32: M = 1, N = 1000, K = 2048
- * ran 32 GMAC/s against ~44 for M >= 4). */
+ * adds per call sum_k colmin^T[a] per row of A, C's transposed writes
+ * through the tile buffer (~4 cycles per output: M = 6272, N = 256, K = 512
+ * ran 7% slower transposed though its panels are fuller) and the weights'
+ * panels streamed from L3 (~K*N/32: M = 1, N = 1000, K = 2048 ran 32
+ * GMAC/s against ~44 for M >= 4). */
 ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
 {
     if (p->path != AX_PATH_LUT && p->path != AX_PATH_LUTROW) return AX_LUT_OWN;
@@ -434,7 +436,7 @@ ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
     double best = way == AX_LUT_ROWS ? ax_lutrow_cycles(p->lutrow, M, K, N) : own_cycles(p, M, K, N);
     double c;
     if (way == AX_LUT_OWN && p->lutrow && (c = ax_lutrow_cycles(p->lutrow, M, K, N)) < best) way = AX_LUT_ROWS, best = c;
-    double extra = (double)M * (double)K + 2.0 * (double)M * (double)N + (double)K * (double)N / 32;
+    double extra = (double)M * (double)K + 4.0 * (double)M * (double)N + (double)K * (double)N / 32;
     if (p->lut && (c = own_cycles(p->tp, N, K, M) + extra) < best) way = AX_LUT_OWN_T, best = c;
     if (p->lutrow && ax_lutrow_cycles(p->lutrow, N, K, M) < best) way = AX_LUT_ROWS_T;
     return way;

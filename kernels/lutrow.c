@@ -11,7 +11,9 @@
  * through them, sums in a per-thread strip of G int32 per row (in L2); the
  * tile's last k-block adds the strip into C. Builds are amortized over a
  * part's rows, hence the cost model. Every output is summed by one tile,
- * modulo 2^32, so every thread count gives the same bits. */
+ * modulo 2^32, so every thread count gives the same bits. Transposed (small
+ * M): the weights' rows stream as the activations, the tables are built
+ * from A's rows, C is written with swapped strides. */
 #include "lutrow.h"
 #include "lut/ax_internal.h"
 
