@@ -5,7 +5,9 @@
  * per-column correction while writing C. A LUT over a linear base runs both
  * kernels on the tile (the exact one in sub-panels of its own height) and
  * adds their sums. Tiles are independent, so OpenMP
- * threads share them out and every thread count gives the same bits. */
+ * threads share them out and every thread count gives the same bits.
+ * Small M (ax_lut_choose) runs the transposed problem through the same
+ * nest: the weights' rows as the tiles' rows, A's rows as the columns. */
 #include "gemm_internal.h"
 #include "lutrow.h"
 #include "lut/ax_internal.h"
@@ -18,13 +20,20 @@
 
 enum { NC_MAX = 64 }; /* columns per tile: the kernel's output buffer */
 
+/* Straight: A's M rows against the packed weights' N columns. Transposed
+ * (p = the plan's tp, LUT only): the weights' N rows (bt) as the rows, A's
+ * M rows as the columns (bt = A, wstride = lda), C written transposed. */
 typedef struct job {
     const ax_gemm_plan *p;
     const ax_packed_weights *w;
     size_t M, N, K, mr, lda, ldc, n_chunks, nc;
     const uint8_t *A;
+    const uint8_t *bt;     /* LUT: column n's K bytes at bt + n * wstride */
+    size_t wstride;
+    const uint32_t *corr;  /* per column */
+    const uint8_t *panels; /* LUT: every row panel packed already (transposed), else NULL */
     int32_t *C;
-    bool accumulate;
+    bool accumulate, transposed;
     size_t panel_bytes, xpanel_bytes; /* LUT panel; exact sub-panel */
 } job;
 
@@ -36,10 +45,20 @@ typedef struct scratch {
 
 static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t nn, const uint32_t *out)
 {
+    if (j->transposed) { /* C[n][m] of the job is C[m][n] of the caller */
+        for (size_t n = 0; n < nn; n++) {
+            uint32_t *c = (uint32_t *)j->C + (n0 + n) * j->ldc + m0, corr = j->corr[n0 + n];
+            if (j->accumulate)
+                for (size_t m = 0; m < rows; m++) c[m] += out[m * NC_MAX + n] + corr;
+            else
+                for (size_t m = 0; m < rows; m++) c[m] = out[m * NC_MAX + n] + corr;
+        }
+        return;
+    }
     for (size_t m = 0; m < rows; m++) {
         int32_t *c = j->C + (m0 + m) * j->ldc + n0;
         const uint32_t *o = out + m * NC_MAX;
-        const uint32_t *corr = j->w->corr + n0;
+        const uint32_t *corr = j->corr + n0;
         if (j->accumulate)
             for (size_t n = 0; n < nn; n++) c[n] = (int32_t)((uint32_t)c[n] + o[n] + corr[n]);
         else
@@ -76,23 +95,24 @@ static void run_tile(const job *j, size_t t, scratch *s)
     size_t m0 = mi * j->mr, rows = j->M - m0 < j->mr ? j->M - m0 : j->mr;
     size_t n0 = ni * j->nc, nn = j->N - n0 < j->nc ? j->N - n0 : j->nc;
     const ax_gemm_plan *p = j->p;
-    if (s->packed_mi != mi) {
+    if (j->panels) s->panel = (uint8_t *)(uintptr_t)(j->panels + mi * j->panel_bytes);
+    else if (s->packed_mi != mi) {
         pack_tile(j, m0, rows, s);
         s->packed_mi = mi;
     }
     if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
-        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->w->corr + n0, j->C + m0 * j->ldc + n0,
+        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, j->C + m0 * j->ldc + n0,
                         j->ldc, j->accumulate);
         return;
     }
-    if (p->lut && !p->exact && p->lut->run_c) { /* straight into C, every column of the tile */
-        p->lut->run_c(p, rows, s->panel, j->K, j->w->bt + n0 * j->K, j->K, nn, j->w->corr + n0,
+    if (p->lut && !p->exact && p->lut->run_c && !j->transposed) { /* straight into C, every column of the tile */
+        p->lut->run_c(p, rows, s->panel, j->K, j->bt + n0 * j->wstride, j->wstride, nn, j->corr + n0,
                       j->C + m0 * j->ldc + n0, j->ldc, j->accumulate);
         return;
     }
     for (size_t c = 0; c < nn; c += NC_MAX) {
         size_t cn = nn - c < NC_MAX ? nn - c : NC_MAX;
-        if (p->lut) p->lut->run(p, rows, s->panel, j->K, j->w->bt + (n0 + c) * j->K, j->K, cn, s->out, NC_MAX);
+        if (p->lut) p->lut->run(p, rows, s->panel, j->K, j->bt + (n0 + c) * j->wstride, j->wstride, cn, s->out, NC_MAX);
         if (p->exact) run_exact(j, rows, n0 + c, cn, s, p->lut ? s->xout : s->out);
         if (p->lut && p->exact)
             for (size_t m = 0; m < rows; m++)
@@ -114,7 +134,7 @@ static bool run_tiles(const job *j, size_t n_tiles, int threads)
     {
         scratch s = {.packed_mi = SIZE_MAX};
         bool mine = true;
-        if (j->p->lut) mine = (s.panel = ax_aligned_alloc(64, j->panel_bytes)) != NULL;
+        if (j->p->lut && !j->panels) mine = (s.panel = ax_aligned_alloc(64, j->panel_bytes)) != NULL;
         if (xsub && mine) mine = xsub <= SIZE_MAX / j->xpanel_bytes &&
                                  (s.xpanel = ax_aligned_alloc(64, xsub * j->xpanel_bytes)) != NULL;
         if (mine) mine = (s.out = ax_aligned_alloc(64, sizeof(uint32_t) * j->mr * NC_MAX)) != NULL;
@@ -132,12 +152,84 @@ static bool run_tiles(const job *j, size_t n_tiles, int threads)
 #endif
         for (size_t t = 0; t < n_tiles; t++)
             if (ok) run_tile(j, t, &s);
-        free(s.panel);
+        if (!j->panels) free(s.panel);
         free(s.xpanel);
         free(s.out);
         free(s.xout);
     }
     return ok;
+}
+
+/* Splits the job into tiles and runs them. */
+static int run_job(job *jp, int threads, ax_error *err)
+{
+    job j = *jp;
+    const ax_gemm_plan *p = j.p;
+    size_t M = j.M, N = j.N, K = j.K;
+    j.mr = p->lut ? p->lut->mr : p->exact->mr;
+    j.panel_bytes = p->lut ? p->lut->panel_bytes(K) : 1;
+    j.xpanel_bytes = p->exact ? p->exact->panel_bytes(K * (size_t)p->terms) : 1; /* terms <= 8 */
+    if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX) return ax_fail(err, "gemm: K %zu is too large", K);
+    threads = ax_default_threads(threads);
+    /* Split columns only when there are too few row panels to go round. */
+    size_t m_panels = (M + j.mr - 1) / j.mr;
+    size_t want = (size_t)threads * 4;
+    j.n_chunks = 1;
+    if (threads > 1 && m_panels < want) {
+        j.n_chunks = (want + m_panels - 1) / m_panels;
+        size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
+        if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
+    }
+    j.nc = (N + j.n_chunks - 1) / j.n_chunks;
+    j.n_chunks = (N + j.nc - 1) / j.nc;
+    if (!run_tiles(&j, m_panels * j.n_chunks, threads)) return ax_fail(err, "gemm: out of memory for panels");
+    return 0;
+}
+
+/* The weights' panels for the transposed problem (W->tpanels), packed on
+ * first use; NULL when out of memory (each call then packs its own). */
+static const uint8_t *tpanels(const ax_gemm_plan *t, const ax_packed_weights *W)
+{
+    ax_packed_weights *w = (ax_packed_weights *)(uintptr_t)W; /* a cache: allocated non-const by packing */
+    uint8_t *pn = atomic_load_explicit(&w->tpanels, memory_order_acquire);
+    if (pn) return pn;
+    size_t mr = t->lut->mr, pb = t->lut->panel_bytes(W->K), np = (W->N + mr - 1) / mr;
+    if (pb == SIZE_MAX || np > SIZE_MAX / pb || !(pn = ax_aligned_alloc(64, np * pb))) return NULL;
+    for (size_t i = 0; i < np; i++) {
+        size_t rows = W->N - i * mr < mr ? W->N - i * mr : mr;
+        t->lut->pack_a(rows, W->K, W->bt + i * mr * W->K, W->K, pn + i * pb);
+    }
+    uint8_t *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&w->tpanels, &none, pn, memory_order_acq_rel, memory_order_acquire)) {
+        free(pn); /* another call published first */
+        return none;
+    }
+    return pn;
+}
+
+/* The transposed problem (ax_lut_choose: small M, large N) on the plan of
+ * T^T: the weights' N rows (bt, K bytes each) are packed into panels like
+ * activations and A's M rows serve as the weights, so one loaded table
+ * column serves full blocks of rows; the per-column correction is
+ * sum_k colmin^T[a[m][k]], per call. */
+static int gemm_transposed(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+                           int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err)
+{
+    const ax_gemm_plan *t = p->tp;
+    size_t K = W->K, N = W->N;
+    uint32_t *corr = malloc(sizeof *corr * M);
+    if (!corr) return ax_fail(err, "gemm: out of memory");
+    for (size_t m = 0; m < M; m++) {
+        uint32_t c = 0;
+        for (size_t k = 0; k < K; k++) c += t->colmin[A[m * lda + k]];
+        corr[m] = c;
+    }
+    const uint8_t *panels = tpanels(t, W);
+    job j = {.p = t, .w = W, .M = N, .N = M, .K = K, .lda = K, .ldc = ldc, .A = W->bt, .bt = A, .wstride = lda,
+             .corr = corr, .panels = panels, .C = C, .accumulate = accumulate, .transposed = true};
+    int rc = run_job(&j, threads, err);
+    free(corr);
+    return rc;
 }
 
 int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
@@ -164,25 +256,11 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (!A || !C) return ax_fail(err, "gemm: missing A or C");
     if (W->ob && M >= p->onednn_min_m) return ax_onednn_gemm(p, M, A, lda, W, C, ldc, accumulate, threads, err);
     if (K > SIZE_MAX / 16) return ax_fail(err, "gemm: K %zu is too large", K);
-    if (ax_lutrow_wanted(p, M, K, N)) return ax_lutrow_gemm(p, M, A, lda, W, C, ldc, accumulate, threads, err);
-    job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .C = C,
-             .accumulate = accumulate};
-    j.mr = p->lut ? p->lut->mr : p->exact->mr;
-    j.panel_bytes = p->lut ? p->lut->panel_bytes(K) : 1;
-    j.xpanel_bytes = p->exact ? p->exact->panel_bytes(K * (size_t)p->terms) : 1; /* terms <= 8 */
-    if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX) return ax_fail(err, "gemm: K %zu is too large", K);
-    threads = ax_default_threads(threads);
-    /* Split columns only when there are too few row panels to go round. */
-    size_t m_panels = (M + j.mr - 1) / j.mr;
-    size_t want = (size_t)threads * 4;
-    j.n_chunks = 1;
-    if (threads > 1 && m_panels < want) {
-        j.n_chunks = (want + m_panels - 1) / m_panels;
-        size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
-        if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
-    }
-    j.nc = (N + j.n_chunks - 1) / j.n_chunks;
-    j.n_chunks = (N + j.nc - 1) / j.nc;
-    if (!run_tiles(&j, m_panels * j.n_chunks, threads)) return ax_fail(err, "gemm: out of memory for panels");
-    return 0;
+    ax_lut_way way = ax_lut_choose(p, M, K, N);
+    if (way == AX_LUT_ROWS || way == AX_LUT_ROWS_T)
+        return ax_lutrow_gemm(p, M, A, lda, W, C, ldc, accumulate, way == AX_LUT_ROWS_T, threads, err);
+    if (way == AX_LUT_OWN_T) return gemm_transposed(p, M, A, lda, W, C, ldc, accumulate, threads, err);
+    job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .bt = W->bt, .wstride = K,
+             .corr = W->corr, .C = C, .accumulate = accumulate};
+    return run_job(&j, threads, err);
 }

@@ -11,6 +11,7 @@
 
 #include "autoapprox/gemm.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -156,7 +157,22 @@ struct ax_gemm_plan {
      * LUT plan's other kernel(s). */
     const struct ax_lutrow_ukernel *lutrow;
     char lut_name[96];
+    /* LUT and LUTROW: the transposed problem for small M (gemm.c, lutrow.c):
+     * C^T[N x M] = sum_k T^T[w[k][n]*256 + a[m][k]], the weights' N rows as
+     * activations and A's M rows as per-call weights. tp is a LUT plan of
+     * the plain table T^T (act/wgt swapped; its planes, columns and colmin;
+     * table_t = T itself for the row tables; never a linear base), on this
+     * ISA's kernels; lut_name_t/lutrow_name_t are what ax_gemm_kernel_for
+     * reports for it ("...^T"). */
+    struct ax_gemm_plan *tp;
+    char lut_name_t[112], lutrow_name_t[48];
 };
+
+/* How ax_gemm runs a LUT or LUTROW plan on one shape (ax_lut_choose, the
+ * cost model of gemm_plan.c): the plan's own LUT kernel(s), the row-table
+ * kernel, or either on the transposed problem (plan tp). */
+typedef enum ax_lut_way { AX_LUT_OWN, AX_LUT_ROWS, AX_LUT_OWN_T, AX_LUT_ROWS_T } ax_lut_way;
+ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N);
 
 /* At most this many low-rank terms (lowrank.c). */
 #define AX_LOWRANK_TERMS 8
@@ -188,6 +204,11 @@ struct ax_packed_weights {
     size_t max_k;             /* the bound K was checked against at packing */
     const ax_gemm_plan *plan; /* identity check only */
     uint8_t *bt;              /* LUT: N x K weight bytes, column n at bt + n*K */
+    /* LUT: bt packed as activation panels of the plan's tp (its lut
+     * kernel's pack_a, panel i at i * panel_bytes(K)) for the transposed
+     * problem; packed by the first ax_gemm that runs it, published
+     * atomically (concurrent calls may share the weights). */
+    _Atomic(uint8_t *) tpanels;
     uint32_t *corr;           /* LUT: sum_k colmin[B[k][n]]; EXACT: per-n term */
     uint8_t *bx;              /* EXACT: the kernel's weight layout */
     uint8_t *ob;              /* EXACT via oneDNN: K x N s8 (NULL: not for it) */

@@ -225,6 +225,35 @@ static void blocking(ax_gemm_plan *p)
     p->dw_pix = clamp_down(c->l1d / 2 / (16 * 4), 128, 2048, 64);
 }
 
+/* The plan of T^T for the transposed problem (struct ax_gemm_plan, tp):
+ * the plain table transposed, operand types swapped, through derive_lut
+ * like any LUT plan; table_t (T^T transposed) is T itself. */
+static int derive_transposed(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
+{
+    static const int zero[256];
+    ax_gemm_plan *t = p->tp = calloc(1, sizeof *t);
+    ax_mult *mt = ax_mult_new();
+    if (!t || !mt || !(t->table_t = malloc(sizeof(int32_t) * AX_TABLE_SIZE))) {
+        ax_mult_free(mt);
+        return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    }
+    mt->act = m->wgt, mt->wgt = m->act;
+    snprintf(mt->name, sizeof mt->name, "%s", m->name);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) mt->table[(i & 255) * 256 + (i >> 8)] = m->table[i];
+    memcpy(t->table_t, m->table, sizeof(int32_t) * AX_TABLE_SIZE);
+    t->isa = p->isa, t->path = AX_PATH_LUT, t->act = mt->act, t->wgt = mt->wgt, t->terms = 1;
+    t->max_abs = p->max_abs, t->tmax = p->tmax, t->tmin = p->tmin;
+    memcpy(t->name, p->name, sizeof t->name);
+    t->lut = p->lut, t->lutrow = p->lutrow;
+    int rc = t->lut ? derive_lut(t, mt, zero, err) : 0;
+    ax_mult_free(mt);
+    if (rc != 0) return -1;
+    blocking(t);
+    if (t->lut) snprintf(p->lut_name_t, sizeof p->lut_name_t, "%s^T", t->lut->name);
+    if (t->lutrow) snprintf(p->lutrow_name_t, sizeof p->lutrow_name_t, "%s^T", t->lutrow->name);
+    return 0;
+}
+
 static int resolve_isa(ax_isa *isa, ax_error *err)
 {
     if (*isa == AX_ISA_AUTO) {
@@ -327,6 +356,10 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         ax_gemm_plan_free(p);
         return -1;
     }
+    if ((p->lut || p->lutrow) && derive_transposed(p, m, err) != 0) {
+        ax_gemm_plan_free(p);
+        return -1;
+    }
     if (!p->lut && !p->exact && !p->lutrow) {
         ax_gemm_plan_free(p);
         return ax_fail(err, "gemm plan: no %s kernel for ISA %s in this build", ax_path_name(path), ax_isa_name(isa));
@@ -351,6 +384,7 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
     free(p->table_t);
     free(p->dw_own);
     free(p->dw_own_colmin);
+    ax_gemm_plan_free(p->tp);
     free(p);
 }
 
@@ -361,10 +395,61 @@ int ax_gemm_plan_terms(const ax_gemm_plan *p) { return p->terms; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
 
+/* Cycles of a plan's own LUT kernel on an M x K x N GEMM. Rates in
+ * MAC/cycle on full panels, measured single-core on whole GEMMs of
+ * ResNet-50 conv shapes on a Zen 5 core (docs/kernels.md): AVX2 gathers ~0.6
+ * whatever the table (Zen 5 gathers are slow); AVX-512 byte planes
+ * (vpermi2b) ~20 for one plane, ~12 for two, ~5.8 for three and ~2.8 for
+ * four. Rows count in whole blocks (the kernels' vector of rows: 64 on
+ * AVX-512 and scalar, 32 on AVX2, 16 on NEON). On AVX-512 a loaded table
+ * column serves up to sb blocks of a 256-row panel, and one load costs
+ * about LOAD_BLOCKS blocks' lookups (M = 64 vs 256 rows, N = 1000, K = 2048,
+ * two planes: 17 vs 46 GMAC/s), so a panel of nb blocks costs
+ * nb + LOAD_BLOCKS * ceil(nb / sb), normalized to a full panel. */
+static double own_cycles(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
+{
+    static const double rate[4] = {20, 12, 5.8, 2.8};
+    static const size_t sbmax[4] = {4, 4, 2, 1};
+    const double LOAD_BLOCKS = 5.2;
+    double cols_k = (double)K * (double)N;
+    if (p->isa == AX_ISA_AVX512 && p->nplanes >= 1 && p->nplanes <= 4) {
+        size_t sb = sbmax[p->nplanes - 1], full = M / 256, nb = (M % 256 + 63) / 64;
+        double panel = 4 + LOAD_BLOCKS * (double)((4 + sb - 1) / sb);
+        double blocks = (double)full * panel + (nb ? (double)nb + LOAD_BLOCKS * (double)((nb + sb - 1) / sb) : 0);
+        return blocks / panel * 256 * cols_k / rate[p->nplanes - 1];
+    }
+    size_t blk = p->isa == AX_ISA_AVX2 ? 32 : p->isa == AX_ISA_NEON ? 16 : 64;
+    return (double)((M + blk - 1) / blk * blk) * cols_k / 0.6;
+}
+
+/* The cheapest of the plan's kernels and their transposed runs. Transposed
+ * adds per call sum_k colmin^T[a] per row of A, C's transposed writes
+ * through the tile buffer (~4 cycles per output: M = 6272, N = 256, K = 512
+ * ran 7% slower transposed though its panels are fuller) and the weights'
+ * panels streamed from L3 (~K*N/32: M = 1, N = 1000, K = 2048 ran 32
+ * GMAC/s against ~44 for M >= 4). */
+ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
+{
+    if (p->path != AX_PATH_LUT && p->path != AX_PATH_LUTROW) return AX_LUT_OWN;
+    if (M == 0 || K == 0 || N == 0) return p->path == AX_PATH_LUTROW ? AX_LUT_ROWS : AX_LUT_OWN;
+    ax_lut_way way = p->path == AX_PATH_LUTROW ? AX_LUT_ROWS : AX_LUT_OWN;
+    double best = way == AX_LUT_ROWS ? ax_lutrow_cycles(p->lutrow, M, K, N) : own_cycles(p, M, K, N);
+    double c;
+    if (way == AX_LUT_OWN && p->lutrow && (c = ax_lutrow_cycles(p->lutrow, M, K, N)) < best) way = AX_LUT_ROWS, best = c;
+    double extra = (double)M * (double)K + 4.0 * (double)M * (double)N + (double)K * (double)N / 32;
+    if (p->lut && (c = own_cycles(p->tp, N, K, M) + extra) < best) way = AX_LUT_OWN_T, best = c;
+    if (p->lutrow && ax_lutrow_cycles(p->lutrow, N, K, M) < best) way = AX_LUT_ROWS_T;
+    return way;
+}
+
 const char *ax_gemm_kernel_for(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
 {
-    if (ax_lutrow_wanted(p, M, K, N)) return p->lutrow->name;
-    return p->lut && p->lutrow ? p->lut_name : p->kernel_name;
+    switch (ax_lut_choose(p, M, K, N)) {
+    case AX_LUT_ROWS: return p->lutrow->name;
+    case AX_LUT_OWN_T: return p->lut_name_t;
+    case AX_LUT_ROWS_T: return p->lutrow_name_t;
+    default: return p->lut && p->lutrow ? p->lut_name : p->kernel_name;
+    }
 }
 
 static int64_t mag(int64_t v, int64_t cap) { return v < -cap || v > cap ? cap : v < 0 ? -v : v; }
@@ -509,6 +594,7 @@ void ax_packed_weights_free(ax_packed_weights *w)
     for (size_t c = 0; c < w->n_chunks && w->chunk; c++) ax_packed_weights_free(w->chunk[c]);
     free(w->chunk);
     free(w->bt);
+    free(atomic_load(&w->tpanels));
     free(w->bx);
     free(w->ob);
     free(w->corr);

@@ -11,7 +11,9 @@
  * through them, sums in a per-thread strip of G int32 per row (in L2); the
  * tile's last k-block adds the strip into C. Builds are amortized over a
  * part's rows, hence the cost model. Every output is summed by one tile,
- * modulo 2^32, so every thread count gives the same bits. */
+ * modulo 2^32, so every thread count gives the same bits. Transposed (small
+ * M): the weights' rows stream as the activations, the tables are built
+ * from A's rows, C is written with swapped strides. */
 #include "lutrow.h"
 #include "lut/ax_internal.h"
 
@@ -41,38 +43,23 @@ const ax_lutrow_ukernel *ax_lutrow_for(ax_isa isa)
     return NULL;
 }
 
-/* MAC/cycle of the plan's own LUT kernel, measured single-core on whole
- * GEMMs of ResNet-50 conv shapes on a Zen 5 core (docs/kernels.md): AVX2
- * gathers ~0.6 whatever the table (Zen 5 gathers are slow); AVX-512 byte
- * planes (vpermi2b) ~20 for one plane, ~12 for two, ~5.8 for three and
- * ~2.8 for four. */
-static double lut_macs_per_cycle(const ax_gemm_plan *p)
+double ax_lutrow_cycles(const ax_lutrow_ukernel *u, size_t M, size_t K, size_t N)
 {
-    static const double planes[4] = {20, 12, 5.8, 2.8};
-    if (p->isa == AX_ISA_AVX512 && p->nplanes >= 1 && p->nplanes <= 4) return planes[p->nplanes - 1];
-    return 0.6;
-}
-
-bool ax_lutrow_wanted(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
-{
-    const ax_lutrow_ukernel *u = p->lutrow;
-    if (!u) return false;
-    if (p->path == AX_PATH_LUTROW) return true;
-    if (p->path != AX_PATH_LUT || M == 0 || K == 0 || N == 0) return false;
     double groups = (double)((N + u->g - 1) / u->g), chunks = (double)((M + u->mc - 1) / u->mc);
     double kblocks = (double)((K + u->kb - 1) / u->kb) * (double)u->kb;
-    double rows = (double)M * groups * (double)K / u->adds_per_cycle + chunks * groups * kblocks * u->build_cycles;
-    double lut = (double)M * (double)N * (double)K / lut_macs_per_cycle(p);
-    return rows < lut;
+    return (double)M * groups * (double)K / u->adds_per_cycle + chunks * groups * kblocks * u->build_cycles;
 }
 
+/* C[m * csr + n * csc] (+)= sum_k table_t[w(n, k) * 256 + A[m][k]], with
+ * w(n, k) = wt[n * wstride + k]: straight, wt = the packed weights and
+ * csr = ldc, csc = 1; transposed, A = the weights, wt = the activations,
+ * csr = 1, csc = ldc. */
 typedef struct job {
-    const ax_gemm_plan *p;
     const ax_lutrow_ukernel *u;
-    const ax_packed_weights *W;
-    const uint8_t *A;
+    const int32_t *table_t;
+    const uint8_t *A, *wt;
     int32_t *C;
-    size_t M, N, K, lda, ldc, mc, phase, kc, parts;
+    size_t M, N, K, lda, wstride, csr, csc, mc, phase, kc, parts;
     bool accumulate;
     uint16_t *off; /* mc x kc, shared */
 } job;
@@ -145,19 +132,21 @@ static void run_tile(const job *j, size_t m0, size_t rows, size_t k0, size_t kn,
     for (size_t b = 0; b * KB < kn; b++) {
         size_t kb_n = kn - b * KB < KB ? kn - b * KB : KB;
         for (size_t i = 0; i < kb_n; i++) {
-            for (size_t c = 0; c < G; c++) w[c] = c < nn ? j->W->bt[(n0 + c) * j->K + k0 + b * KB + i] : 0;
-            u->build(j->p->table_t, w, R + i * 256 * G);
+            for (size_t c = 0; c < G; c++) w[c] = c < nn ? j->wt[(n0 + c) * j->wstride + k0 + b * KB + i] : 0;
+            u->build(j->table_t, w, R + i * 256 * G);
         }
         u->run(kb_n, b == 0, R, j->off + b * rows * KB + r0 * KB, r1 - r0, strip);
     }
     bool add = j->accumulate || k0 > 0;
     for (size_t m = r0; m < r1; m++) {
-        uint32_t *c = (uint32_t *)j->C + (m0 + m) * j->ldc + n0;
+        uint32_t *c = (uint32_t *)j->C + (m0 + m) * j->csr + n0 * j->csc;
         const uint32_t *s = strip + (m - r0) * G;
         if (add)
-            for (size_t c2 = 0; c2 < nn; c2++) c[c2] += s[c2];
-        else
+            for (size_t c2 = 0; c2 < nn; c2++) c[c2 * j->csc] += s[c2];
+        else if (j->csc == 1)
             memcpy(c, s, nn * sizeof *c);
+        else
+            for (size_t c2 = 0; c2 < nn; c2++) c[c2 * j->csc] = s[c2];
     }
 }
 
@@ -184,7 +173,7 @@ static void run_chunks(const job *j, bool *ok, uint32_t *R, uint32_t *strip)
 }
 
 int ax_lutrow_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
-                   int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err)
+                   int32_t *C, size_t ldc, bool accumulate, bool transposed, int threads, ax_error *err)
 {
     const ax_lutrow_ukernel *u = p->lutrow;
     size_t K = W->K, N = W->N, G = u->g, KB = u->kb;
@@ -193,8 +182,14 @@ int ax_lutrow_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda
             for (size_t m = 0; m < M; m++) memset(C + m * ldc, 0, N * sizeof *C);
         return 0;
     }
-    job j = {.p = p, .u = u, .W = W, .A = A, .C = C, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc,
-             .accumulate = accumulate};
+    job j = {.u = u, .table_t = p->table_t, .A = A, .wt = W->bt, .C = C, .M = M, .N = N, .K = K, .lda = lda,
+             .wstride = K, .csr = ldc, .csc = 1, .accumulate = accumulate};
+    if (transposed) {
+        j.table_t = p->tp->table_t;
+        j.A = W->bt, j.lda = K, j.wt = A, j.wstride = lda, j.csr = 1, j.csc = ldc;
+        size_t t = M;
+        j.M = M = N, j.N = N = t;
+    }
     size_t kpad = (K + KB - 1) / KB * KB;
     j.mc = M < u->mc ? M : u->mc;
     j.phase = OFF_BYTES / sizeof(uint16_t) / kpad;

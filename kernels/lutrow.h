@@ -7,8 +7,8 @@
  * G MACs per load, for any int32 table (plain wrapping sums: bit-exact by
  * construction). Tables of KB consecutive k stay in L1 while every row of an
  * M chunk streams through them; building them costs 256 x G stores per
- * (k, group), so the cost model (ax_lutrow_wanted) takes this path only for
- * large M. Not installed. */
+ * (k, group), so the cost model (ax_lut_choose) takes this path only for
+ * large M (or, transposed, large N). Not installed. */
 #ifndef AX_LUTROW_H
 #define AX_LUTROW_H
 
@@ -35,12 +35,12 @@ extern const ax_lutrow_ukernel ax_lutrow_ukernel_avx2; /* also the AVX-512 one *
 
 /* The row-table kernel this ISA has, or NULL. */
 const ax_lutrow_ukernel *ax_lutrow_for(ax_isa isa);
-/* Whether ax_gemm should run the row-table kernel on this shape: always for
- * a LUTROW plan; for a LUT plan when the cost model says it beats the
- * plan's own LUT kernel. */
-bool ax_lutrow_wanted(const ax_gemm_plan *p, size_t M, size_t K, size_t N);
-/* ax_gemm on the row-table kernel (arguments checked by the caller). */
+/* Cycles the cost model expects for an M x K x N GEMM on kernel u. */
+double ax_lutrow_cycles(const ax_lutrow_ukernel *u, size_t M, size_t K, size_t N);
+/* ax_gemm on the row-table kernel (arguments checked by the caller);
+ * transposed: on the transposed problem (the plan's tp: W's N rows stream
+ * through row tables built from A's M rows; C written transposed). */
 int ax_lutrow_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
-                   int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err);
+                   int32_t *C, size_t ldc, bool accumulate, bool transposed, int threads, ax_error *err);
 
 #endif

@@ -52,6 +52,8 @@ static const ccase CASES[] = {
     {1, 9, 8, 17, 17, 7, 1, 1, 3, 2, 1, 5, 0, 6, 0, 17},  /* depthwise 7x1, dilation 2, stride 1x3 */
     {1, 6, 7, 33, 33, 4, 4, 1, 1, 1, 1, 0, 0, 0, 0, 33},  /* depthwise 4x4 unpadded: one full group */
     {1, 4, 150, 32, 32, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 32}, /* depthwise, phase runs of 64+ pixels (layout blocks) */
+    {3, 1, 1, 150, 300, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* FC as 1x1 on 1x1: M = 3, the transposed GEMM */
+    {2, 3, 3, 40, 260, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},   /* 1x1 output, K = 360: transposed via im2col */
 };
 
 /* Which kernel the layer must run: the oneDNN convolution primitive

@@ -35,8 +35,12 @@ typedef struct shape {
 
 static const shape FULL[] = {{1, 1, 1},     {1, 7, 3},      {3, 5, 1},     {13, 17, 31},  {64, 64, 64},
                              {65, 3, 257},  {257, 19, 300}, {97, 131, 5},  {256, 1, 513}, {511, 2, 64},
-                             {2, 200, 77},  {300, 70, 1031}, {67, 9, 2053}, {4, 5, 0}};
-static const shape REDUCED[] = {{1, 1, 1}, {3, 5, 1}, {13, 17, 31}, {65, 3, 257}, {70, 9, 600}, {4, 5, 0}};
+                             {2, 200, 77},  {300, 70, 1031}, {67, 9, 2053}, {4, 5, 0},
+                             /* small M, large N: the transposed problem (LUT, LUTROW) */
+                             {1, 40, 100},  {1, 300, 64},   {2, 257, 33},  {7, 200, 130}, {8, 333, 257},
+                             {13, 129, 17}, {8, 520, 300}};
+static const shape REDUCED[] = {{1, 1, 1}, {3, 5, 1}, {13, 17, 31}, {65, 3, 257}, {70, 9, 600}, {4, 5, 0},
+                                {1, 40, 100}, {7, 130, 67}};
 
 /* The variants this CPU supports for a multiplier: LUT everywhere, EXACT
  * where the table is exact, LOWRANK where the table has that form, LUTROW
@@ -486,8 +490,7 @@ Test(gemm, extremes)
 }
 /* The row-table kernel past its row part (4096 rows), its phase and K chunk
  * (32 MiB of offsets: 4096 k at 4096 rows), forced (LUTROW) and chosen by a
- * LUT plan's cost model; the cost model keeps M = 1 on the plan's own LUT
- * kernel. */
+ * LUT plan's cost model; M = 1 runs the transposed problem ("^T"). */
 Test(gemm, lutrow_chunks)
 {
     ax_mult *m = random_mult("rand-i32", INT32_MIN, 1ull << 32, 41);
@@ -501,10 +504,9 @@ Test(gemm, lutrow_chunks)
             const char *name = ax_gemm_plan_kernel_name(plans[n]);
             cr_assert(strstr(name, "lutrow_gemm_"), "%s", name);
             cr_assert(strncmp(ax_gemm_kernel_for(plans[n], 25088, 576, 64), "lutrow_gemm_", 12) == 0, "%s", name);
-            if (path == AX_PATH_LUT) {
-                cr_assert(strchr(name, '|'), "%s", name);
-                cr_assert(strncmp(ax_gemm_kernel_for(plans[n], 1, 2048, 1000), "lut_gemm_", 9) == 0, "%s", name);
-            }
+            const char *t = ax_gemm_kernel_for(plans[n], 1, 2048, 1000);
+            cr_assert(strlen(t) > 2 && strcmp(t + strlen(t) - 2, "^T") == 0, "%s: %s", name, t);
+            if (path == AX_PATH_LUT) cr_assert(strchr(name, '|'), "%s", name);
             n++;
         }
     }
@@ -515,6 +517,41 @@ Test(gemm, lutrow_chunks)
     ax_gemm_plan *p = NULL;
     cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_SCALAR, AX_PATH_LUTROW, &p, &err), -1);
     cr_assert(strstr(err.msg, "lutrow"), "%s", err.msg);
+    ax_mult_free(m);
+}
+/* Small M, large N: the transposed problem C^T = B^T (x) A^T on the plan's
+ * kernels over T^T (the weights' rows as activations), chosen by the cost
+ * model for every LUT kernel (byte planes or gathers, row tables) and on
+ * every ISA; bit-exact with accumulate, strides and 1-3 threads. */
+Test(gemm, transposed)
+{
+    ax_mult *m = random_mult("rand-u16", -30000, 65536, 81);
+    m->act = AX_S8; /* swapped operand types in T^T */
+    static const struct { ax_isa isa; ax_path path; size_t M, K, N; const char *want; } cases[] = {
+        {AX_ISA_SCALAR, AX_PATH_LUT, 8, 2048, 1000, "lut_gemm_64x1__scalar^T"},
+        {AX_ISA_AVX2, AX_PATH_LUT, 8, 2048, 1000, "lutrow_gemm_8x4__avx2^T"},
+        {AX_ISA_AVX2, AX_PATH_LUT, 1, 100, 40, "lut_gemm_256x1__avx2^T"},
+        {AX_ISA_AVX2, AX_PATH_LUTROW, 8, 2048, 1000, "lutrow_gemm_8x4__avx2^T"},
+        {AX_ISA_AVX512, AX_PATH_LUT, 8, 2048, 1000, "lut_gemm_256x1__avx512vbmi^T"},
+        {AX_ISA_AVX512, AX_PATH_LUT, 98, 4608, 512, "lut_gemm_256x1__avx512vbmi^T"},
+        {AX_ISA_AVX512, AX_PATH_LUTROW, 2, 1000, 300, "lutrow_gemm_8x4__avx2^T"},
+    };
+    ax_gemm_plan *plans[8];
+    int n = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (!ax_cpu_supports(cases[i].isa)) continue;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, cases[i].isa, cases[i].path, &plans[n], &err), 0, "%s", err.msg);
+        cr_assert_str_eq(ax_gemm_kernel_for(plans[n], cases[i].M, cases[i].K, cases[i].N), cases[i].want);
+        /* large M keeps the straight kernels */
+        const char *big = ax_gemm_kernel_for(plans[n], 25088, 576, 64);
+        cr_assert(!strstr(big, "^T"), "%s", big);
+        n++;
+    }
+    rng_state = 82;
+    static const shape shapes[] = {{1, 40, 100}, {2, 300, 1000}, {8, 1000, 300}, {5, 600, 1031}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(m, plans, n, shapes[i], i & 1);
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
     ax_mult_free(m);
 }
 Test(gemm, family_trunc_s8) { check_family("trunc-s8:k=6", 2); }

@@ -68,7 +68,9 @@ ax_path ax_gemm_plan_path(const ax_gemm_plan *p);
  * A LUT plan on AVX2/AVX-512 names both of its kernels, "A|B": the byte-plane
  * or gather kernel A, and the row-table kernel B that ax_gemm runs instead
  * when its cost model says so (large M); ax_gemm_kernel_for names the one a
- * shape gets. */
+ * shape gets, with "^T" appended when a LUT or LUTROW plan runs it on the
+ * transposed problem C^T = B^T A^T over the transposed table (small M,
+ * large N: e.g. "lut_gemm_256x1__avx512vbmi^T"). */
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p);
 const char *ax_gemm_kernel_for(const ax_gemm_plan *p, size_t M, size_t K, size_t N);
 /* Byte planes the LUT path reads: the bytes needed by the widest per-weight
