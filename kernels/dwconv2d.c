@@ -36,10 +36,13 @@ enum { CB = 16 };
 typedef struct dw_job {
     const ax_gemm_plan *p;
     const ax_conv2d_shape *s;
-    size_t oh, ow, hs, ws, pb; /* pb: bytes per channel (all phases) */
-    size_t ntaps, rows_per, n_cb, n_rc, lda;
+    const uint8_t *X;
+    size_t oh, ow, hs, ws;
+    size_t nimg;               /* images per task, stacked in the planes: phase plane = nimg*hs rows of ws */
+    size_t pl, pb;             /* bytes per phase plane (nimg*hs*ws), per channel (all phases) */
+    size_t cin;                /* most input channels a task lays out */
+    size_t ntaps, rows_per, n_cb, n_bg, lda;
     bool small;                /* phase runs < 16 pixels: to_planes goes through tmp */
-    const uint8_t *planes;     /* [b][c][phase][hs][ws] */
     const uint8_t *wt;         /* [o][t] */
     const uint32_t *corr;      /* [o] */
     size_t *tap_off, *tap_ch;  /* per tap: offset in a channel's planes, input channel within the group */
@@ -109,59 +112,103 @@ static void transpose_wide(size_t n, size_t C, const uint8_t *src, size_t lda, u
 #endif
 }
 
-/* Image b of X (NHWC) into its padded, phase-split channel planes. A run of
- * pixels of one input row and stride phase (every sw-th pixel) is one
- * transpose (source stride sw*C) straight into the planes when it has 16
- * pixels or more; small images are transposed whole into channel rows
- * first (tmp: in_c x in_h*in_w), whose rows are then copied phase by phase. */
-static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img, uint8_t *tmp)
+/* Input channels [ci0, ci0 + nc) of images [b0, b0 + nb) of X (NHWC) into
+ * their padded, phase-split channel planes, the images' planes of a phase
+ * one below the other (img: nc x pb bytes). A run of pixels of one input
+ * row and stride phase (every sw-th pixel) is one transpose (source stride
+ * sw*C) straight into the planes when it has 16 pixels or more; small
+ * images are transposed whole into channel rows first (tmp: nc x in_h*in_w),
+ * whose rows are then split into phases. */
+static void to_planes(const dw_job *j, const uint8_t *X, size_t b0, size_t nb, size_t ci0, size_t nc, uint8_t *img,
+                      uint8_t *tmp)
 {
     const ax_conv2d_shape *s = j->s;
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, hw = s->in_h * s->in_w;
-    memset(img, s->pad_byte, C * j->pb);
-    bool small = j->small;
-    void (*tr)(size_t, size_t, const uint8_t *, size_t, uint8_t *, size_t) = j->p->dw->transpose;
-    if (small && tr && hw >= 16) tr(hw, C, X + b * hw * C, C, tmp, hw);
-    else if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
-    for (size_t px = 0; px < sw; px++) {
-        if (s->in_w - 1 + s->pad_left < px) continue;
-        size_t lo = px >= s->pad_left ? 0 : (s->pad_left - px + sw - 1) / sw;
-        size_t hi = (s->in_w - 1 + s->pad_left - px) / sw + 1;
-        if (hi <= lo) continue;
-        size_t x0 = lo * sw + px - s->pad_left; /* first input column of the run */
-        for (size_t y = 0; y < s->in_h; y++) {
-            size_t yp = y + s->pad_top;
-            uint8_t *dst = img + ((yp % sh) * sw + px) * j->hs * j->ws + yp / sh * j->ws + lo;
-            if (!small && hi - lo >= 16) {
-                (tr ? tr : transpose_wide)(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
+    memset(img, s->pad_byte, nc * j->pb);
+    const ax_dw_ukernel *k = j->p->dw;
+    void (*tr)(size_t, size_t, const uint8_t *, size_t, uint8_t *, size_t) = k->transpose;
+    for (size_t b = b0; b < b0 + nb; b++) {
+        uint8_t *im = img + (b - b0) * j->hs * j->ws;
+        const uint8_t *xb = X + b * hw * C + ci0;
+        if (j->small) {
+            if (tr && hw >= 16) tr(hw, nc, xb, C, tmp, hw);
+            else transpose(hw, nc, xb, C, tmp, hw);
+        }
+        for (size_t px = 0; px < sw; px++) {
+            if (s->in_w - 1 + s->pad_left < px) continue;
+            size_t lo = px >= s->pad_left ? 0 : (s->pad_left - px + sw - 1) / sw;
+            size_t hi = (s->in_w - 1 + s->pad_left - px) / sw + 1;
+            if (hi <= lo) continue;
+            size_t x0 = lo * sw + px - s->pad_left; /* first input column of the run */
+            if (j->small) { /* rows of one phase (py, px): every sh-th input row */
+                for (size_t py = 0; py < sh; py++) {
+                    size_t y0 = (py + sh - s->pad_top % sh) % sh;
+                    if (y0 >= s->in_h) continue;
+                    size_t ny = (s->in_h - 1 - y0) / sh + 1;
+                    const uint8_t *src = tmp + y0 * s->in_w + x0;
+                    uint8_t *dst = im + (py * sw + px) * j->pl + (y0 + s->pad_top) / sh * j->ws + lo;
+                    if (k->gather && (hi - lo - 1) * sw < 64) {
+                        k->gather(hi - lo, ny, nc, src, sh * s->in_w, hw, sw, dst, j->ws, j->pb);
+                        continue;
+                    }
+                    for (size_t c = 0; c < nc; c++)
+                        for (size_t y = 0; y < ny; y++)
+                            gather_phase(hi - lo, src + c * hw + y * sh * s->in_w, sw, dst + c * j->pb + y * j->ws);
+                }
                 continue;
             }
-            if (!small) { /* a short run in a wide image (wide padding): plain loop */
-                transpose(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
-                continue;
+            for (size_t y = 0; y < s->in_h; y++) {
+                size_t yp = y + s->pad_top;
+                uint8_t *dst = im + ((yp % sh) * sw + px) * j->pl + yp / sh * j->ws + lo;
+                const uint8_t *src = xb + (y * s->in_w + x0) * C;
+                if (hi - lo >= 16) (tr ? tr : transpose_wide)(hi - lo, nc, src, sw * C, dst, j->pb);
+                else transpose(hi - lo, nc, src, sw * C, dst, j->pb); /* a short run in a wide image (wide padding) */
             }
-            for (size_t c = 0; c < C; c++)
-                gather_phase(hi - lo, tmp + c * hw + y * s->in_w + x0, sw, dst + c * j->pb);
         }
     }
 }
 
-/* One task: channels [o0, o0 + nch) of image b, output rows [oy0, oy0 + rows). */
-static void run_task(const dw_job *j, size_t task, const uint8_t **src, uint32_t *acc)
+/* The input channels output channels [o0, o0 + nch) read */
+static void in_range(const ax_conv2d_shape *s, size_t o0, size_t nch, size_t *ci0, size_t *nc)
+{
+    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups;
+    *ci0 = o0 / og * cg;
+    *nc = ((o0 + nch - 1) / og + 1) * cg - *ci0;
+}
+
+/* One task: channels [o0, o0 + nch) of images [b0, b0 + nb): their input
+ * channels laid out (img), then chunks of stacked wide rows (the rows
+ * between two images' outputs are computed and dropped). */
+static void run_task(const dw_job *j, size_t task, uint8_t *img, uint8_t *tmp, const uint8_t **src, uint32_t *acc)
 {
     const ax_conv2d_shape *s = j->s;
-    size_t rc = task % j->n_rc, cb = task / j->n_rc % j->n_cb, b = task / j->n_rc / j->n_cb;
-    size_t oy0 = rc * j->rows_per, rows = j->oh - oy0 < j->rows_per ? j->oh - oy0 : j->rows_per;
-    size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
-    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, n = (rows - 1) * j->ws + j->ow;
-    const uint8_t *img = j->planes + b * s->in_c * j->pb + oy0 * j->ws;
-    for (size_t c = 0; c < nch; c++) {
-        size_t o = o0 + c, ci0 = o / og * cg;
-        for (size_t t = 0; t < j->ntaps; t++) src[t] = img + (ci0 + j->tap_ch[t]) * j->pb + j->tap_off[t];
-        j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
+    size_t cb = task % j->n_cb, b0 = task / j->n_cb * j->nimg;
+    size_t nb = s->batch - b0 < j->nimg ? s->batch - b0 : j->nimg;
+    size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB, ci0, nc;
+    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups;
+    in_range(s, o0, nch, &ci0, &nc);
+    to_planes(j, j->X, b0, nb, ci0, nc, img, tmp);
+    size_t rows_all = (nb - 1) * j->hs + j->oh;
+    for (size_t r0 = 0; r0 < rows_all; r0 += j->rows_per) {
+        size_t rows = rows_all - r0 < j->rows_per ? rows_all - r0 : j->rows_per, n = (rows - 1) * j->ws + j->ow;
+        const uint8_t *base = img + r0 * j->ws;
+        for (size_t c = 0; c < nch; c++) {
+            size_t o = o0 + c, ci = o / og * cg - ci0;
+            for (size_t t = 0; t < j->ntaps; t++) src[t] = base + (ci + j->tap_ch[t]) * j->pb + j->tap_off[t];
+            j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
+        }
+        for (size_t r = r0; r < r0 + rows;) { /* the output rows of each image in the chunk */
+            size_t b = r / j->hs, oy = r % j->hs, m = j->hs - oy;
+            if (m > r0 + rows - r) m = r0 + rows - r;
+            if (oy < j->oh) {
+                size_t k = j->oh - oy < m ? j->oh - oy : m;
+                uint32_t *Y = (uint32_t *)j->Y + (((b0 + b) * j->oh + oy) * j->ow) * s->out_c + o0;
+                j->p->dw->store(acc + (r - r0) * j->ws, j->lda, nch, j->corr + o0, k, j->ow, j->ws, Y, s->out_c,
+                                j->accumulate);
+            }
+            r += m;
+        }
     }
-    uint32_t *Y = (uint32_t *)j->Y + ((b * j->oh + oy0) * j->ow) * s->out_c + o0;
-    j->p->dw->store(acc, j->lda, nch, j->corr + o0, rows, j->ow, j->ws, Y, s->out_c, j->accumulate);
 }
 
 static void tap_layout(dw_job *j)
@@ -173,7 +220,7 @@ static void tap_layout(dw_job *j)
             for (size_t i = 0; i < cg; i++, t++) {
                 size_t dy = ky * s->dilation_h, dx = kx * s->dilation_w;
                 size_t phase = (dy % s->stride_h) * s->stride_w + dx % s->stride_w;
-                j->tap_off[t] = phase * j->hs * j->ws + dy / s->stride_h * j->ws + dx / s->stride_w;
+                j->tap_off[t] = phase * j->pl + dy / s->stride_h * j->ws + dx / s->stride_w;
                 j->tap_ch[t] = i;
             }
 }
@@ -229,29 +276,36 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 {
     if (p->dwlr && s->in_c == s->groups && s->out_c == s->groups)
         return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, threads, err);
-    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
+    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .X = X, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
     size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
     j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;
     j.ntaps = s->kernel_h * s->kernel_w * (s->in_c / s->groups);
-    size_t bytes;
-    if (mul_overflows(j.hs * j.ws, s->stride_h * s->stride_w, &j.pb) ||
-        mul_overflows(s->batch * s->in_c, j.pb, &bytes) || bytes > SIZE_MAX - 64)
-        return ax_fail(err, "conv2d: sizes too large");
-    j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
-    j.n_rc = (oh + j.rows_per - 1) / j.rows_per;
     j.n_cb = (s->out_c + CB - 1) / CB;
-    j.lda = ((j.rows_per - 1) * j.ws + ow + 63) / 64 * 64;
-    uint8_t *planes = malloc(bytes + 64);
-    j.tap_off = malloc(2 * j.ntaps * sizeof *j.tap_off);
-    if (!planes || !j.tap_off) {
-        free(planes), free(j.tap_off);
-        return ax_fail(err, "conv2d: out of memory for %zu bytes of channel planes", bytes);
+    for (size_t cb = 0; cb < j.n_cb; cb++) {
+        size_t ci0, nc;
+        in_range(s, cb * CB, s->out_c - cb * CB < CB ? s->out_c - cb * CB : CB, &ci0, &nc);
+        if (nc > j.cin) j.cin = nc;
     }
+    /* images per task: as many as keep a task's planes within L2/4 (small
+     * images: each tap's table then serves several images' pixels) */
+    size_t one;
+    if (mul_overflows(j.hs * j.ws, s->stride_h * s->stride_w, &one) || mul_overflows(one, j.cin, &one) ||
+        one > SIZE_MAX / 2 - 64)
+        return ax_fail(err, "conv2d: sizes too large");
+    j.nimg = ax_cpu_caches_get()->l2 / 4 / one;
+    j.nimg = j.nimg < 1 ? 1 : j.nimg > s->batch ? s->batch : j.nimg;
+    j.pl = j.nimg * j.hs * j.ws, j.pb = j.pl * s->stride_h * s->stride_w;
+    j.n_bg = (s->batch + j.nimg - 1) / j.nimg;
+    size_t rows_all = (j.nimg - 1) * j.hs + oh;
+    j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
+    if (j.rows_per > rows_all) j.rows_per = rows_all;
+    j.lda = ((j.rows_per - 1) * j.ws + ow + 63) / 64 * 64;
+    j.tap_off = malloc(2 * j.ntaps * sizeof *j.tap_off);
+    if (!j.tap_off) return ax_fail(err, "conv2d: out of memory");
     j.tap_ch = j.tap_off + j.ntaps;
     j.small = s->in_w / s->stride_w < 17;
-    j.planes = planes;
     tap_layout(&j);
-    size_t tasks = s->batch * j.n_cb * j.n_rc;
+    size_t tasks = j.n_bg * j.n_cb;
     bool ok = true;
 #ifdef _OPENMP
     threads = ax_default_threads(threads);
@@ -262,8 +316,9 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     {
         const uint8_t **src = malloc(j.ntaps * sizeof *src);
         uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc);
-        uint8_t *tmp = j.small ? malloc(s->in_h * s->in_w * s->in_c + 64) : NULL; /* gather_phase reads past a row */
-        if (!src || !acc || (j.small && !tmp)) {
+        uint8_t *img = malloc(j.cin * j.pb + 64); /* the kernel's loads may run past the last plane's rows */
+        uint8_t *tmp = j.small ? malloc(s->in_h * s->in_w * j.cin + 64) : NULL; /* gather_phase reads past a row */
+        if (!src || !acc || !img || (j.small && !tmp)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -271,20 +326,15 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
         }
 #ifdef _OPENMP
 #pragma omp barrier
-#pragma omp for schedule(static)
-#endif
-        for (size_t b = 0; b < s->batch; b++)
-            if (ok) to_planes(&j, X, b, planes + b * s->in_c * j.pb, tmp);
-#ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (size_t t = 0; t < tasks; t++)
-            if (ok) run_task(&j, t, src, acc);
+            if (ok) run_task(&j, t, img, tmp, src, acc);
         free(src);
         free(acc);
+        free(img);
         free(tmp);
     }
-    free(planes);
     free(j.tap_off);
     return ok ? 0 : ax_fail(err, "conv2d: out of memory");
 }

@@ -250,5 +250,25 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         for (size_t k = k16; k < C; k++) dst[k * ldd + m] = src[m * lda + k];
 }
 
+/* The small images' phase split (dwconv2d.c): one masked load, one vpermb
+ * (bytes x*sw) and one masked store per row of a channel. */
+static void gather(size_t n, size_t rows, size_t nc, const uint8_t *src, size_t lds, size_t ldsc, size_t sw,
+                   uint8_t *dst, size_t ldd, size_t lddc)
+{
+    static const uint8_t iota[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                     16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+                                     32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                     48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+    const __m512i i1 = _mm512_loadu_si512(iota);
+    __m512i idx = i1;
+    for (size_t k = 1; k < sw; k++) idx = _mm512_add_epi8(idx, i1); /* bytes above 63 wrap: their lanes are not stored */
+    __mmask64 lm = _bzhi_u64(~0ull, (unsigned)((n - 1) * sw + 1)), sm = _bzhi_u64(~0ull, (unsigned)n);
+    for (size_t c = 0; c < nc; c++)
+        for (size_t r = 0; r < rows; r++) {
+            __m512i x = _mm512_maskz_loadu_epi8(lm, src + c * ldsc + r * lds);
+            _mm512_mask_storeu_epi8(dst + c * lddc + r * ldd, sm, _mm512_permutexvar_epi8(idx, x));
+        }
+}
+
 const ax_dw_ukernel ax_dw_ukernel_avx512vbmi = {
-    .name = "lut_dwconv_256x1__avx512vbmi", .run = run, .store = store, .transpose = transpose};
+    .name = "lut_dwconv_256x1__avx512vbmi", .run = run, .store = store, .transpose = transpose, .gather = gather};
