@@ -181,19 +181,19 @@ static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *c
         }
 }
 
-/* 16 pixels x 16 channels (src rows: pixels, lda apart) into o[j]: lane l
- * holds channel 4j + l's 16 pixels. Two rounds of vpermt2b: pixels 0..7
- * and 8..15 of four channels, then both halves. */
-static inline __attribute__((always_inline)) void t16(const uint8_t *src, size_t lda, const __m512i idx1[4],
+/* 16 pixels x 16 channels (pixel m's channels at pix[m] + k) into o[j]:
+ * lane l holds channel 4j + l's 16 pixels. Two rounds of vpermt2b: pixels
+ * 0..7 and 8..15 of four channels, then both halves. */
+static inline __attribute__((always_inline)) void t16(const uint8_t *const *pix, size_t k, const __m512i idx1[4],
                                                       __m512i idx2, __m512i o[4])
 {
     __m512i A[4];
     for (int i = 0; i < 4; i++) {
-        const uint8_t *r = src + 4 * (size_t)i * lda;
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + lda)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + 2 * lda)), 2);
-        A[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + 3 * lda)), 3);
+        const uint8_t *const *r = pix + 4 * i;
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(r[0] + k)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r[1] + k)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r[2] + k)), 2);
+        A[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r[3] + k)), 3);
     }
     for (int j = 0; j < 4; j++) {
         __m512i P = _mm512_permutex2var_epi8(A[0], idx1[j], A[1]), Q = _mm512_permutex2var_epi8(A[2], idx1[j], A[3]);
@@ -201,12 +201,12 @@ static inline __attribute__((always_inline)) void t16(const uint8_t *src, size_t
     }
 }
 
-/* dst[k * ldd + m] = src[m * lda + k] for m < n (n >= 16), k < C: blocks of
- * 64 pixels x 16 channels (four t16, then a 4x4 transpose of 128-bit lanes:
- * one 64-byte store per channel), then 16-pixel blocks, the last one
- * overlapping; channels past a multiple of 16 byte by byte. Replaces the
- * SSE2 16x16 transposes of dwconv2d.c's layout (30% of a depthwise layer). */
-static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd)
+/* dst[k * ldd + m] = pix[m][k] for m < n, k < C (dwconv2d.c's layout: pix
+ * lists the padded phase planes' pixels, pad pixels included): blocks of 64
+ * pixels x 16 channels (four t16, then a 4x4 transpose of 128-bit lanes: one
+ * 64-byte store per channel), then 16-pixel blocks, the last one
+ * overlapping; channels past a multiple of 16, and n < 16, byte by byte. */
+static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
 {
     uint8_t b1[4][64], b2[64];
     for (int j = 0; j < 4; j++)
@@ -217,12 +217,12 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         for (int m = 0; m < 16; m++) b2[16 * l + m] = (uint8_t)(m < 8 ? 16 * l + m : 64 + 16 * l + m - 8);
     __m512i idx1[4], idx2 = _mm512_loadu_si512(b2);
     for (int j = 0; j < 4; j++) idx1[j] = _mm512_loadu_si512(b1[j]);
-    size_t k16 = C / 16 * 16;
+    size_t k16 = n >= 16 ? C / 16 * 16 : 0;
     for (size_t k = 0; k < k16; k += 16) {
         size_t m = 0;
         for (; m + 64 <= n; m += 64) {
             __m512i o[4][4];
-            for (int b = 0; b < 4; b++) t16(src + (m + 16 * (size_t)b) * lda + k, lda, idx1, idx2, o[b]);
+            for (int b = 0; b < 4; b++) t16(pix + m + 16 * (size_t)b, k, idx1, idx2, o[b]);
             for (int j = 0; j < 4; j++) {
                 __m512i t0 = _mm512_shuffle_i32x4(o[0][j], o[1][j], 0x44), t1 = _mm512_shuffle_i32x4(o[0][j], o[1][j], 0xee);
                 __m512i t2 = _mm512_shuffle_i32x4(o[2][j], o[3][j], 0x44), t3 = _mm512_shuffle_i32x4(o[2][j], o[3][j], 0xee);
@@ -236,7 +236,7 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         for (; m < n; m += 16) {
             if (m + 16 > n) m = n - 16;
             __m512i o[4];
-            t16(src + m * lda + k, lda, idx1, idx2, o);
+            t16(pix + m, k, idx1, idx2, o);
             for (int j = 0; j < 4; j++) {
                 uint8_t *d = dst + (k + 4 * (size_t)j) * ldd + m;
                 _mm_storeu_si128((__m128i *)d, _mm512_castsi512_si128(o[j]));
@@ -247,28 +247,8 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         }
     }
     for (size_t m = 0; m < n; m++)
-        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = src[m * lda + k];
-}
-
-/* The small images' phase split (dwconv2d.c): one masked load, one vpermb
- * (bytes x*sw) and one masked store per row of a channel. */
-static void gather(size_t n, size_t rows, size_t nc, const uint8_t *src, size_t lds, size_t ldsc, size_t sw,
-                   uint8_t *dst, size_t ldd, size_t lddc)
-{
-    static const uint8_t iota[64] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
-                                     16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-                                     32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
-                                     48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
-    const __m512i i1 = _mm512_loadu_si512(iota);
-    __m512i idx = i1;
-    for (size_t k = 1; k < sw; k++) idx = _mm512_add_epi8(idx, i1); /* bytes above 63 wrap: their lanes are not stored */
-    __mmask64 lm = _bzhi_u64(~0ull, (unsigned)((n - 1) * sw + 1)), sm = _bzhi_u64(~0ull, (unsigned)n);
-    for (size_t c = 0; c < nc; c++)
-        for (size_t r = 0; r < rows; r++) {
-            __m512i x = _mm512_maskz_loadu_epi8(lm, src + c * ldsc + r * lds);
-            _mm512_mask_storeu_epi8(dst + c * lddc + r * ldd, sm, _mm512_permutexvar_epi8(idx, x));
-        }
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
 }
 
 const ax_dw_ukernel ax_dw_ukernel_avx512vbmi = {
-    .name = "lut_dwconv_256x1__avx512vbmi", .run = run, .store = store, .transpose = transpose, .gather = gather};
+    .name = "lut_dwconv_256x1__avx512vbmi", .run = run, .store = store, .transpose = transpose};
