@@ -183,7 +183,10 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
         return ax_fail(err, "conv2d: out of memory");
     }
     k->pack_w(p, s, wt, pw, corr);
-    enum { ROWS = 4 }; /* output rows per task (even: stride-1 pairs) */
+    /* output rows per task, even (pairs of rows); 8 at stride 2, where a
+     * task of R rows builds R/2 + 1 sets of columns (8 measured 5-10% faster
+     * than 4 there; no gain at stride 1) */
+    size_t ROWS = s->stride_h == 2 ? 8 : 4;
     size_t n_rc = (oh + ROWS - 1) / ROWS, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
     bool ok = true;
 #ifdef _OPENMP
