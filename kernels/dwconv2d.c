@@ -186,8 +186,8 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
     /* output rows per task, even (pairs of rows); 8 at stride 2, where a
      * task of R rows builds R/2 + 1 sets of columns (8 measured 5-10% faster
      * than 4 there; no gain at stride 1) */
-    size_t ROWS = s->stride_h == 2 ? 8 : 4;
-    size_t n_rc = (oh + ROWS - 1) / ROWS, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
+    size_t per = s->stride_h == 2 ? 8 : 4;
+    size_t n_rc = (oh + per - 1) / per, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
     bool ok = true;
 #ifdef _OPENMP
     threads = ax_default_threads(threads);
@@ -209,8 +209,8 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
 #endif
         for (size_t t = 0; t < tasks; t++)
             if (ok) {
-                size_t b = t / n_rc, oy0 = t % n_rc * ROWS;
-                k->rows(p, s, oh, ow, X, pw, corr, b, oy0, oh - oy0 < ROWS ? oh - oy0 : ROWS, Y, accumulate, buf);
+                size_t b = t / n_rc, oy0 = t % n_rc * per;
+                k->rows(p, s, oh, ow, X, pw, corr, b, oy0, oh - oy0 < per ? oh - oy0 : per, Y, accumulate, buf);
             }
         free(buf);
     }
