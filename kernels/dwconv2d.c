@@ -3,9 +3,10 @@
  * K = 9), run directly, weight-stationary per output channel and vectorized
  * over output pixels (never over K, which is tiny):
  *
- * - Each image is laid out once as padded channel planes (pad_byte filled
- *   in), split into stride phases: padded pixel (y, x) of channel c lives in
- *   phase (y % sh, x % sw) at (y / sh, x / sw), a plane of hs x ws bytes.
+ * - A task's input channels are laid out as padded channel planes, split
+ *   into stride phases: padded pixel (y, x) of channel c lives in phase
+ *   (y % sh, x % sw) at (y / sh, x / sw), a plane of hs x ws bytes (small
+ *   images: several images' planes stacked; large ones: a band of rows).
  *   Tap (ky, kx) of output pixel (oy, ox) is then byte oy*ws + ox of its
  *   phase plane, shifted by a per-tap offset: for every tap, a run of output
  *   pixels reads a contiguous run of input bytes, whatever the stride.
@@ -14,8 +15,8 @@
  * - The microkernel (ax_dw_ukernel: byte-plane permutes on AVX-512, table
  *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
  *   sums are then written into NHWC together.
- * Tasks are (image, 16 channels, chunk of output rows): independent, so any
- * thread count gives the same bits.
+ * Tasks are (64 output channels, a group of images or a band of output rows
+ * of one image): independent, so any thread count gives the same bits.
  * Depthwise layers on a LOWRANK byte form (p->dwlr, in_c = out_c = groups)
  * take another route (run_lowrank): vpdpbusd over the byte terms with
  * channels as lanes, straight from and into NHWC (no planes, no transposes). */
@@ -29,7 +30,7 @@
 #include <omp.h>
 #endif
 
-/* output channels per task (the store's width); wide pixels per task: the
+/* output channels per block (the store's width); wide pixels per chunk: the
  * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, stay in L1) */
 enum { CB = 16 };
 
