@@ -3,9 +3,10 @@
  * K = 9), run directly, weight-stationary per output channel and vectorized
  * over output pixels (never over K, which is tiny):
  *
- * - Each image is laid out once as padded channel planes (pad_byte filled
- *   in), split into stride phases: padded pixel (y, x) of channel c lives in
- *   phase (y % sh, x % sw) at (y / sh, x / sw), a plane of hs x ws bytes.
+ * - A task's input channels are laid out as padded channel planes, split
+ *   into stride phases: padded pixel (y, x) of channel c lives in phase
+ *   (y % sh, x % sw) at (y / sh, x / sw), a plane of hs x ws bytes (small
+ *   images: several images' planes stacked; large ones: a band of rows).
  *   Tap (ky, kx) of output pixel (oy, ox) is then byte oy*ws + ox of its
  *   phase plane, shifted by a per-tap offset: for every tap, a run of output
  *   pixels reads a contiguous run of input bytes, whatever the stride.
@@ -14,8 +15,8 @@
  * - The microkernel (ax_dw_ukernel: byte-plane permutes on AVX-512, table
  *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
  *   sums are then written into NHWC together.
- * Tasks are (image, 16 channels, chunk of output rows): independent, so any
- * thread count gives the same bits.
+ * Tasks are (64 output channels, a group of images or a band of output rows
+ * of one image): independent, so any thread count gives the same bits.
  * Depthwise layers on a LOWRANK byte form (p->dwlr, in_c = out_c = groups)
  * take another route (run_lowrank): vpdpbusd over the byte terms with
  * channels as lanes, straight from and into NHWC (no planes, no transposes). */
@@ -29,23 +30,31 @@
 #include <omp.h>
 #endif
 
-/* output channels per task (the store's width); wide pixels per task: the
+/* output channels per block (the store's width); wide pixels per chunk: the
  * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, stay in L1) */
 enum { CB = 16 };
 
 typedef struct dw_job {
     const ax_gemm_plan *p;
     const ax_conv2d_shape *s;
-    size_t oh, ow, hs, ws, pb; /* pb: bytes per channel (all phases) */
-    size_t ntaps, rows_per, n_cb, n_rc, lda;
-    bool small;                /* phase runs < 16 pixels: to_planes goes through tmp */
-    const uint8_t *planes;     /* [b][c][phase][hs][ws] */
+    const uint8_t *X;
+    size_t oh, ow, hs, ws;
+    /* A task: GB blocks of CB output channels (their input channels laid out
+     * once: whole cache lines of NHWC pixels) of nimg images (small images,
+     * stacked: a phase plane = nimg x hb rows of ws) or of a band of R output
+     * rows of one image (hb = R + the taps' extra plane rows). */
+    size_t nimg, hb, R, n_band, n_bg, n_cg;
+    size_t pl, pb;             /* bytes per phase plane (nimg*hb*ws), per channel (all phases) */
+    size_t cin;                /* most input channels a task lays out */
+    size_t ntaps, rows_per, n_cb, lda;
     const uint8_t *wt;         /* [o][t] */
     const uint32_t *corr;      /* [o] */
     size_t *tap_off, *tap_ch;  /* per tap: offset in a channel's planes, input channel within the group */
     int32_t *Y;
     bool accumulate;
 } dw_job;
+
+enum { GB = 4 }; /* channel blocks per task: 64 channels, a cache line of a pixel */
 
 static bool mul_overflows(size_t a, size_t b, size_t *out)
 {
@@ -54,114 +63,97 @@ static bool mul_overflows(size_t a, size_t b, size_t *out)
     return false;
 }
 
-/* dst[k * ldd + m] = src[m * lda + k] for m < n, k < C */
-static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd)
+/* dst[k * ldd + m] = pix[m][k] for m < n, k < C: 16x16 blocks through SSE2
+ * (the last one of a row overlapping the one before), the rest byte by byte */
+static void transpose_ptr(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
 {
-    size_t m16 = 0, k16 = 0;
+    size_t k16 = 0;
 #if defined(__SSE2__)
-    m16 = n / 16 * 16, k16 = C / 16 * 16;
-    for (size_t k = 0; k < k16; k += 16)
-        for (size_t m = 0; m < m16; m += 16) ax_transpose_16x16_u8(src + m * lda + k, lda, dst + k * ldd + m, ldd);
-#endif
-    for (size_t m = 0; m < n; m++)
-        for (size_t k = m < m16 ? k16 : 0; k < C; k++) dst[k * ldd + m] = src[m * lda + k];
-}
-
-/* dst[x'] = src[x' * sw] for x' < n: a row's stride phase (src may be
- * read up to 32 bytes past its last element) */
-static void gather_phase(size_t n, const uint8_t *src, size_t sw, uint8_t *dst)
-{
-    if (sw == 1) {
-        memcpy(dst, src, n);
-        return;
-    }
-    size_t i = 0;
-#if defined(__SSE2__)
-    if (sw == 2 && n >= 16) { /* the even bytes of 32 at a time; the last 16 overlap */
-        const __m128i lo = _mm_set1_epi16(0xff);
-        for (;; i += 16) {
-            if (i + 16 > n) i = n - 16;
-            __m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * i));
-            __m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * i + 16));
-            _mm_storeu_si128((__m128i *)(dst + i), _mm_packus_epi16(_mm_and_si128(a, lo), _mm_and_si128(b, lo)));
-            if (i + 16 == n) return;
-        }
-    }
-#endif
-    for (; i < n; i++) dst[i] = src[i * sw];
-}
-
-/* dst[k * ldd + m] = src[m * lda + k] for m < n (n >= 16), k < C: full
- * 16x16 blocks, the last one of a row overlapping the one before */
-static void transpose_wide(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd)
-{
-#if defined(__SSE2__)
-    size_t k16 = C / 16 * 16;
+    k16 = n >= 16 ? C / 16 * 16 : 0;
     for (size_t k = 0; k < k16; k += 16)
         for (size_t m = 0;; m += 16) {
             if (m + 16 > n) m = n - 16;
-            ax_transpose_16x16_u8(src + m * lda + k, lda, dst + k * ldd + m, ldd);
+            uint8_t blk[256];
+            for (size_t i = 0; i < 16; i++) memcpy(blk + 16 * i, pix[m + i] + k, 16);
+            ax_transpose_16x16_u8(blk, 16, dst + k * ldd + m, ldd);
             if (m + 16 == n) break;
         }
-    if (k16 < C) transpose(n, C - k16, src + k16, lda, dst + k16 * ldd, ldd);
-#else
-    transpose(n, C, src, lda, dst, ldd);
 #endif
+    for (size_t m = 0; m < n; m++)
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
 }
 
-/* Image b of X (NHWC) into its padded, phase-split channel planes. A run of
- * pixels of one input row and stride phase (every sw-th pixel) is one
- * transpose (source stride sw*C) straight into the planes when it has 16
- * pixels or more; small images are transposed whole into channel rows
- * first (tmp: in_c x in_h*in_w), whose rows are then copied phase by phase. */
-static void to_planes(const dw_job *j, const uint8_t *X, size_t b, uint8_t *img, uint8_t *tmp)
+/* Input channels [ci0, ci0 + nc) of images [b0, b0 + nb) of X (NHWC),
+ * plane rows [pr0, pr0 + hb), into their padded, phase-split channel planes,
+ * the images' planes of a phase one below the other (img: nc x pb bytes):
+ * pix lists the pixel of every plane position (pad: padpix, in_c bytes of
+ * the pad byte) and one transpose writes each channel's planes whole. */
+static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t nc, size_t pr0, uint8_t *img,
+                      const uint8_t **pix, const uint8_t *padpix)
 {
     const ax_conv2d_shape *s = j->s;
-    size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, hw = s->in_h * s->in_w;
-    memset(img, s->pad_byte, C * j->pb);
-    bool small = j->small;
-    void (*tr)(size_t, size_t, const uint8_t *, size_t, uint8_t *, size_t) = j->p->dw->transpose;
-    if (small && tr && hw >= 16) tr(hw, C, X + b * hw * C, C, tmp, hw);
-    else if (small) transpose(hw, C, X + b * hw * C, C, tmp, hw);
-    for (size_t px = 0; px < sw; px++) {
-        if (s->in_w - 1 + s->pad_left < px) continue;
-        size_t lo = px >= s->pad_left ? 0 : (s->pad_left - px + sw - 1) / sw;
-        size_t hi = (s->in_w - 1 + s->pad_left - px) / sw + 1;
-        if (hi <= lo) continue;
-        size_t x0 = lo * sw + px - s->pad_left; /* first input column of the run */
-        for (size_t y = 0; y < s->in_h; y++) {
-            size_t yp = y + s->pad_top;
-            uint8_t *dst = img + ((yp % sh) * sw + px) * j->hs * j->ws + yp / sh * j->ws + lo;
-            if (!small && hi - lo >= 16) {
-                (tr ? tr : transpose_wide)(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
-                continue;
+    size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, i = 0;
+    for (size_t py = 0; py < sh; py++)
+        for (size_t px = 0; px < sw; px++)
+            for (size_t b = b0; b < b0 + j->nimg; b++)
+                for (size_t r = 0; r < j->hb; r++) {
+                    size_t y = (pr0 + r) * sh + py - s->pad_top; /* wraps when above the image */
+                    bool in = b < b0 + nb && y < s->in_h;
+                    const uint8_t *row = in ? j->X + ((b * s->in_h + y) * s->in_w) * C + ci0 : padpix;
+                    for (size_t x = 0; x < j->ws; x++) {
+                        size_t xi = x * sw + px - s->pad_left;
+                        pix[i++] = in && xi < s->in_w ? row + xi * C : padpix;
+                    }
+                }
+    (j->p->dw->transpose ? j->p->dw->transpose : transpose_ptr)(j->pb, nc, pix, img, j->pb);
+}
+
+/* The input channels output channels [o0, o0 + nch) read */
+static void in_range(const ax_conv2d_shape *s, size_t o0, size_t nch, size_t *ci0, size_t *nc)
+{
+    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups;
+    *ci0 = o0 / og * cg;
+    *nc = ((o0 + nch - 1) / og + 1) * cg - *ci0;
+}
+
+/* One task: channel blocks [cb0, cb0 + GB) of images [b0, b0 + nb), output
+ * rows [oy0, oy0 + R) (nb = 1) or all (nb >= 1): their input channels laid
+ * out (img), then per block of 16 output channels, chunks of stacked wide
+ * rows (the rows between two images' outputs are computed and dropped). */
+static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t **pix, const uint8_t *padpix,
+                     const uint8_t **src, uint32_t *acc)
+{
+    const ax_conv2d_shape *s = j->s;
+    size_t band = task % j->n_band, cgi = task / j->n_band % j->n_cg, b0 = task / j->n_band / j->n_cg * j->nimg;
+    size_t nb = s->batch - b0 < j->nimg ? s->batch - b0 : j->nimg, oy0 = band * j->R;
+    size_t Rb = j->oh - oy0 < j->R ? j->oh - oy0 : j->R, cb0 = cgi * GB, cb1 = cb0 + GB < j->n_cb ? cb0 + GB : j->n_cb;
+    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, ci0, nc;
+    in_range(s, cb0 * CB, (s->out_c < cb1 * CB ? s->out_c : cb1 * CB) - cb0 * CB, &ci0, &nc);
+    to_planes(j, b0, nb, ci0, nc, oy0, img, pix, padpix);
+    size_t rows_all = (nb - 1) * j->hb + Rb;
+    for (size_t cb = cb0; cb < cb1; cb++) {
+        size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
+        for (size_t r0 = 0; r0 < rows_all; r0 += j->rows_per) {
+            size_t rows = rows_all - r0 < j->rows_per ? rows_all - r0 : j->rows_per, n = (rows - 1) * j->ws + j->ow;
+            const uint8_t *base = img + r0 * j->ws;
+            for (size_t c = 0; c < nch; c++) {
+                size_t o = o0 + c, ci = o / og * cg - ci0;
+                for (size_t t = 0; t < j->ntaps; t++) src[t] = base + (ci + j->tap_ch[t]) * j->pb + j->tap_off[t];
+                j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
             }
-            if (!small) { /* a short run in a wide image (wide padding): plain loop */
-                transpose(hi - lo, C, X + ((b * s->in_h + y) * s->in_w + x0) * C, sw * C, dst, j->pb);
-                continue;
+            for (size_t r = r0; r < r0 + rows;) { /* the output rows of each image in the chunk */
+                size_t b = r / j->hb, rr = r % j->hb, m = j->hb - rr;
+                if (m > r0 + rows - r) m = r0 + rows - r;
+                if (rr < Rb) {
+                    size_t k = Rb - rr < m ? Rb - rr : m;
+                    uint32_t *Y = (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c + o0;
+                    j->p->dw->store(acc + (r - r0) * j->ws, j->lda, nch, j->corr + o0, k, j->ow, j->ws, Y,
+                                    s->out_c, j->accumulate);
+                }
+                r += m;
             }
-            for (size_t c = 0; c < C; c++)
-                gather_phase(hi - lo, tmp + c * hw + y * s->in_w + x0, sw, dst + c * j->pb);
         }
     }
-}
-
-/* One task: channels [o0, o0 + nch) of image b, output rows [oy0, oy0 + rows). */
-static void run_task(const dw_job *j, size_t task, const uint8_t **src, uint32_t *acc)
-{
-    const ax_conv2d_shape *s = j->s;
-    size_t rc = task % j->n_rc, cb = task / j->n_rc % j->n_cb, b = task / j->n_rc / j->n_cb;
-    size_t oy0 = rc * j->rows_per, rows = j->oh - oy0 < j->rows_per ? j->oh - oy0 : j->rows_per;
-    size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
-    size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, n = (rows - 1) * j->ws + j->ow;
-    const uint8_t *img = j->planes + b * s->in_c * j->pb + oy0 * j->ws;
-    for (size_t c = 0; c < nch; c++) {
-        size_t o = o0 + c, ci0 = o / og * cg;
-        for (size_t t = 0; t < j->ntaps; t++) src[t] = img + (ci0 + j->tap_ch[t]) * j->pb + j->tap_off[t];
-        j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
-    }
-    uint32_t *Y = (uint32_t *)j->Y + ((b * j->oh + oy0) * j->ow) * s->out_c + o0;
-    j->p->dw->store(acc, j->lda, nch, j->corr + o0, rows, j->ow, j->ws, Y, s->out_c, j->accumulate);
 }
 
 static void tap_layout(dw_job *j)
@@ -173,7 +165,7 @@ static void tap_layout(dw_job *j)
             for (size_t i = 0; i < cg; i++, t++) {
                 size_t dy = ky * s->dilation_h, dx = kx * s->dilation_w;
                 size_t phase = (dy % s->stride_h) * s->stride_w + dx % s->stride_w;
-                j->tap_off[t] = phase * j->hs * j->ws + dy / s->stride_h * j->ws + dx / s->stride_w;
+                j->tap_off[t] = phase * j->pl + dy / s->stride_h * j->ws + dx / s->stride_w;
                 j->tap_ch[t] = i;
             }
 }
@@ -192,8 +184,11 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
         return ax_fail(err, "conv2d: out of memory");
     }
     k->pack_w(p, s, wt, pw, corr);
-    enum { ROWS = 4 }; /* output rows per task (even: stride-1 pairs) */
-    size_t n_rc = (oh + ROWS - 1) / ROWS, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
+    /* output rows per task, even (pairs of rows); 8 at stride 2, where a
+     * task of R rows builds R/2 + 1 sets of columns (8 measured 5-10% faster
+     * than 4 there; no gain at stride 1) */
+    size_t per = s->stride_h == 2 ? 8 : 4;
+    size_t n_rc = (oh + per - 1) / per, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
     bool ok = true;
 #ifdef _OPENMP
     threads = ax_default_threads(threads);
@@ -215,8 +210,8 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
 #endif
         for (size_t t = 0; t < tasks; t++)
             if (ok) {
-                size_t b = t / n_rc, oy0 = t % n_rc * ROWS;
-                k->rows(p, s, oh, ow, X, pw, corr, b, oy0, oh - oy0 < ROWS ? oh - oy0 : ROWS, Y, accumulate, buf);
+                size_t b = t / n_rc, oy0 = t % n_rc * per;
+                k->rows(p, s, oh, ow, X, pw, corr, b, oy0, oh - oy0 < per ? oh - oy0 : per, Y, accumulate, buf);
             }
         free(buf);
     }
@@ -229,29 +224,42 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 {
     if (p->dwlr && s->in_c == s->groups && s->out_c == s->groups)
         return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, threads, err);
-    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
+    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .X = X, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
     size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
     j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;
     j.ntaps = s->kernel_h * s->kernel_w * (s->in_c / s->groups);
-    size_t bytes;
-    if (mul_overflows(j.hs * j.ws, s->stride_h * s->stride_w, &j.pb) ||
-        mul_overflows(s->batch * s->in_c, j.pb, &bytes) || bytes > SIZE_MAX - 64)
-        return ax_fail(err, "conv2d: sizes too large");
-    j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
-    j.n_rc = (oh + j.rows_per - 1) / j.rows_per;
     j.n_cb = (s->out_c + CB - 1) / CB;
-    j.lda = ((j.rows_per - 1) * j.ws + ow + 63) / 64 * 64;
-    uint8_t *planes = malloc(bytes + 64);
-    j.tap_off = malloc(2 * j.ntaps * sizeof *j.tap_off);
-    if (!planes || !j.tap_off) {
-        free(planes), free(j.tap_off);
-        return ax_fail(err, "conv2d: out of memory for %zu bytes of channel planes", bytes);
+    j.n_cg = (j.n_cb + GB - 1) / GB;
+    for (size_t cb = 0; cb < j.n_cb; cb += GB) {
+        size_t ci0, nc, o1 = s->out_c < (cb + GB) * CB ? s->out_c : (cb + GB) * CB;
+        in_range(s, cb * CB, o1 - cb * CB, &ci0, &nc);
+        if (nc > j.cin) j.cin = nc;
     }
+    /* a task's planes within L2/4: several small images, or one image's
+     * bands of R output rows */
+    size_t budget = ax_cpu_caches_get()->l2 / 4, one, row, extra = (s->kernel_h - 1) * s->dilation_h / s->stride_h;
+    if (mul_overflows(j.ws * j.cin, s->stride_h * s->stride_w, &row) || mul_overflows(row, j.hs, &one) ||
+        one > SIZE_MAX / 2 - 64)
+        return ax_fail(err, "conv2d: sizes too large");
+    j.nimg = 1, j.hb = j.hs, j.R = oh;
+    if (one <= budget) {
+        j.nimg = budget / one > s->batch ? s->batch : budget / one;
+    } else if (budget / row > extra + 1) {
+        j.R = budget / row - extra;
+        if (j.R < oh) j.hb = j.R + extra;
+        else j.R = oh;
+    }
+    j.pl = j.nimg * j.hb * j.ws, j.pb = j.pl * s->stride_h * s->stride_w;
+    j.n_bg = (s->batch + j.nimg - 1) / j.nimg, j.n_band = (oh + j.R - 1) / j.R;
+    size_t rows_all = (j.nimg - 1) * j.hb + j.R;
+    j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
+    if (j.rows_per > rows_all) j.rows_per = rows_all;
+    j.lda = ((j.rows_per - 1) * j.ws + ow + 63) / 64 * 64;
+    j.tap_off = malloc(2 * j.ntaps * sizeof *j.tap_off);
+    if (!j.tap_off) return ax_fail(err, "conv2d: out of memory");
     j.tap_ch = j.tap_off + j.ntaps;
-    j.small = s->in_w / s->stride_w < 17;
-    j.planes = planes;
     tap_layout(&j);
-    size_t tasks = s->batch * j.n_cb * j.n_rc;
+    size_t tasks = j.n_bg * j.n_cg * j.n_band;
     bool ok = true;
 #ifdef _OPENMP
     threads = ax_default_threads(threads);
@@ -260,31 +268,29 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     (void)threads;
 #endif
     {
-        const uint8_t **src = malloc(j.ntaps * sizeof *src);
+        const uint8_t **src = malloc(j.ntaps * sizeof *src), **pix = malloc(j.pb * sizeof *pix);
         uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc);
-        uint8_t *tmp = j.small ? malloc(s->in_h * s->in_w * s->in_c + 64) : NULL; /* gather_phase reads past a row */
-        if (!src || !acc || (j.small && !tmp)) {
+        uint8_t *img = malloc(j.cin * j.pb), *padpix = malloc(s->in_c + 16);
+        if (!src || !pix || !acc || !img || !padpix) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
             ok = false;
+        } else {
+            memset(padpix, s->pad_byte, s->in_c + 16);
         }
 #ifdef _OPENMP
 #pragma omp barrier
-#pragma omp for schedule(static)
-#endif
-        for (size_t b = 0; b < s->batch; b++)
-            if (ok) to_planes(&j, X, b, planes + b * s->in_c * j.pb, tmp);
-#ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (size_t t = 0; t < tasks; t++)
-            if (ok) run_task(&j, t, src, acc);
+            if (ok) run_task(&j, t, img, pix, padpix, src, acc);
         free(src);
+        free(pix);
         free(acc);
-        free(tmp);
+        free(img);
+        free(padpix);
     }
-    free(planes);
     free(j.tap_off);
     return ok ? 0 : ax_fail(err, "conv2d: out of memory");
 }

@@ -75,8 +75,8 @@ typedef struct ax_dw_ukernel {
     void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
                   size_t ws, uint32_t *Y, size_t ldy, bool accumulate);
     /* Optional (NULL: dwconv2d.c's own SSE2/plain loops): the layout's
-     * transpose dst[k*ldd + m] = src[m*lda + k], m < n (n >= 16), k < C */
-    void (*transpose)(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd);
+     * transpose dst[k*ldd + m] = pix[m][k], m < n, k < C */
+    void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
 } ax_dw_ukernel;
 
 /* Depthwise on a LOWRANK byte form (dwconv2d.c; in_c = out_c = groups):

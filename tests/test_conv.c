@@ -54,6 +54,11 @@ static const ccase CASES[] = {
     {1, 4, 150, 32, 32, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 32}, /* depthwise, phase runs of 64+ pixels (layout blocks) */
     {3, 1, 1, 150, 300, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* FC as 1x1 on 1x1: M = 3, the transposed GEMM */
     {2, 3, 3, 40, 260, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},   /* 1x1 output, K = 360: transposed via im2col */
+    {3, 36, 36, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64}, /* depthwise: 2 images a task, the last task 1 */
+    {1, 130, 130, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20}, /* depthwise: bands of rows (planes > L2/4) */
+    {1, 203, 190, 9, 9, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 9},  /* depthwise: bands at stride 2, odd sizes */
+    {1, 100, 100, 24, 48, 5, 5, 2, 2, 2, 1, 4, 4, 3, 3, 24}, /* multiplier 2, dilation, bands of rows */
+    {5, 7, 7, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 80},  /* 7x7 depthwise, stacked images, 5 blocks of 16 */
 };
 
 /* Which kernel the layer must run: the oneDNN convolution primitive

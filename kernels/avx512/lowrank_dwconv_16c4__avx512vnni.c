@@ -26,7 +26,7 @@
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 { /* weight vectors per 16 channels */
-    return (groups_of(s) * (size_t)p->lr->terms + 1) * s->kernel_w;
+    return (groups_of(s) * (size_t)p->lr->terms + 3) * s->kernel_w;
 }
 
 static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -37,7 +37,9 @@ static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
  * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
  * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
- * the second output row of a stride-1 pair (rows_fn) */
+ * the second output row of a stride-1 pair; then 2 kw for the second row of
+ * a stride-2 pair (kh = 3): rows 0, 1 in bytes 2, 3 (of the first build),
+ * row 2 in byte 0 (of the next) (rows_fn) */
 static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
 {
     const ax_lowrank *lr = p->lr;
@@ -53,6 +55,8 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                 for (size_t t = 0; t < T; t++) {
                     blk[((ky / 4 * T + t) * kw + kx) * 64 + ky % 4] = (uint8_t)lr->wbyte[t][w];
                     if (t == 0 && kh <= 3) blk[(G * T * kw + kx) * 64 + ky + 1] = (uint8_t)lr->wbyte[t][w];
+                    if (t == 0 && kh == 3)
+                        blk[((G * T + 1 + ky / 2) * kw + kx) * 64 + (ky + 2) % 4] = (uint8_t)lr->wbyte[t][w];
                     c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)lr->wbyte[t][w];
                 }
             }
@@ -63,8 +67,8 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
-{ /* rows_fn builds at most all the blocks */
-    return (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
+{ /* rows_fn builds at most all the blocks, twice (stride-2 pairs) */
+    return 2 * (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
 }
 
 /* f' of 64 bytes */
@@ -245,6 +249,24 @@ static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m5
     }
 }
 
+/* the second row of a stride-2 pair: kernel rows 0, 1 from bytes 2, 3 of
+ * A's columns (W), row 2 from byte 0 of B's (V) */
+static void row_k3x2(const __m512i *A, const __m512i *B, size_t ow, size_t sw, size_t dw, const __m512i *W,
+                     const __m512i *V, __m512i corr, int32_t *Y, size_t ldy, __mmask16 cm, bool accumulate)
+{
+    __m512i w0 = W[0], w1 = W[1], w2 = W[2], v0 = V[0], v1 = V[1], v2 = V[2];
+    for (size_t ox = 0; ox < ow; ox++) {
+        const __m512i *c = A + ox * sw, *d = B + ox * sw;
+        __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
+        __m512i e = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[0], v0);
+        a = _mm512_dpbusd_epi32(a, c[dw], w1);
+        e = _mm512_dpbusd_epi32(e, d[dw], v1);
+        a = _mm512_dpbusd_epi32(a, c[2 * dw], w2);
+        e = _mm512_dpbusd_epi32(e, d[2 * dw], v2);
+        put(_mm512_add_epi32(a, e), corr, Y + ox * ldy, cm, accumulate);
+    }
+}
+
 /* any kernel, terms, row correction */
 static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
                     size_t ldy, __mmask16 cm, bool accumulate)
@@ -294,11 +316,36 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
      * (weights in bytes 0..2) and oy + 1 (the shifted weights): one build
      * per two output rows */
     bool pair = fast && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
+    /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
+     * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
+     * (bytes 2, 3): each input row mapped once, not 1.5 times */
+    bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3;
     __m512i *I = buf;
     /* channel blocks per build: all of them. Builds of <= 16 KiB (to stay in
      * L1 until the pixels read them) measured 15-25% slower on
      * features.2.conv.1.0 (each chunk re-reads the input rows) */
     size_t nb = (C + 15) / 16, per = nb;
+    if (pair2) {
+        __m512i *A = I, *B = I + nb * r.wp;
+        build(&r, X, b, oy0, 4, 0, nb, A);
+        for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
+            bool two = oy + 1 < oy0 + rows;
+            if (two) build(&r, X, b, oy + 2, 4, 0, nb, B);
+            for (size_t c0 = 0; c0 < C; c0 += 16) {
+                __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
+                const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
+                __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
+                int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
+                row_k3(A + c0 / 16 * r.wp, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
+                if (two)
+                    row_k3x2(A + c0 / 16 * r.wp, B + c0 / 16 * r.wp, ow, s->stride_w, s->dilation_w, W + 6, W + 9, cv,
+                             y + ow * C, C, cm, accumulate);
+            }
+            __m512i *t = A;
+            A = B, B = t;
+        }
+        return;
+    }
     for (size_t oy = oy0; oy < oy0 + rows; oy++)
       for (size_t cb0 = 0; cb0 < nb; cb0 += per) {
         size_t cb1 = cb0 + per < nb ? cb0 + per : nb;

@@ -5,19 +5,54 @@
  * the 256 min-subtracted products of its weight are loaded as byte planes
  * (four zmm per plane) and serve four blocks of 64 pixels, each a
  * contiguous run of input bytes (the phase planes of dwconv2d.c), looked
- * up with four vpermb per plane (lut_planes_avx512.h). 16-bit partial sums
- * are widened into int32 every 256 taps. The store writes 16 channels of a
+ * up with two vpermi2b and a blend per plane (lut_planes_avx512.h). 16-bit
+ * partial sums are widened into int32 every 256 taps, all planes at once. The store writes 16 channels of a
  * pixel as one 64-byte row of the NHWC output (16x16 int32 transposes). Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/avx512/lut_planes_avx512.h"
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
 enum { TC = 256 }; /* taps per round of 16-bit sums */
 
+/* Adds (or, first, stores) the 16-bit sums (S[q], O[q]) of P planes for 64
+ * pixels into acc[64]: a lane of S[q] holds even + 256*odd and one of O[q]
+ * the odd byte's sum (mod 2^16), both exact for up to 256 additions; the
+ * planes are joined in int32 (plane q << 8q), so acc is read and written
+ * once for all of them. */
+static inline __attribute__((always_inline)) void widen(const __m512i *S, const __m512i *O, int P, bool first,
+                                                        uint32_t *acc)
+{
+    const __m512i idx0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i idx1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512i d[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < P; q++) {
+        __m512i E = _mm512_sub_epi16(S[q], _mm512_slli_epi16(O[q], 8));
+        __m512i lo = _mm512_unpacklo_epi16(E, O[q]), hi = _mm512_unpackhi_epi16(E, O[q]);
+        __m512i w0 = _mm512_permutex2var_epi64(lo, idx0, hi); /* pixels 0..31 */
+        __m512i w1 = _mm512_permutex2var_epi64(lo, idx1, hi); /* pixels 32..63 */
+        __m512i e[4] = {_mm512_cvtepu16_epi32(_mm512_castsi512_si256(w0)),
+                        _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w0, 1)),
+                        _mm512_cvtepu16_epi32(_mm512_castsi512_si256(w1)),
+                        _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w1, 1))};
+        for (int i = 0; i < 4; i++) {
+            if (q) e[i] = _mm512_slli_epi32(e[i], (unsigned)(8 * q));
+            d[i] = q ? _mm512_add_epi32(d[i], e[i]) : e[i];
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!first) d[i] = _mm512_add_epi32(d[i], _mm512_loadu_si512(acc + 16 * i));
+        _mm512_storeu_si512(acc + 16 * i, d[i]);
+    }
+}
+
 /* SB blocks of 64 pixels from pixel i0 (n pixels in all: later lanes are
- * masked off), taps [t0, t1), P planes: adds the sums into acc + i0. */
+ * masked off), taps [t0, t1), P planes: stores (t0 = 0) or adds the sums
+ * into acc + i0. Each plane is looked up with two vpermi2b and a blend on
+ * bit 7 (ax_lut256), one vpmovb2m per block for all planes. */
 static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB,
                                                         const uint8_t *const *src, const uint8_t *w, size_t t0,
                                                         size_t t1, size_t i0, size_t n, uint32_t *acc)
@@ -42,10 +77,10 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
 #pragma GCC unroll 4
         for (int s = 0; s < SB; s++) {
             __m512i x = _mm512_maskz_loadu_epi8(live[s], a + 64 * s);
-            __mmask64 b7 = _mm512_movepi8_mask(x), b6 = _mm512_movepi8_mask(_mm512_add_epi8(x, x));
+            __mmask64 b7 = _mm512_movepi8_mask(x);
 #pragma GCC unroll 4
             for (int q = 0; q < P; q++) {
-                __m512i r = ax_lut64(x, b6, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
+                __m512i r = ax_lut256(x, b7, T[q][0], T[q][1], T[q][2], T[q][3]);
                 S[s][q] = _mm512_add_epi16(S[s][q], r);
                 O[s][q] = _mm512_add_epi16(O[s][q], _mm512_srli_epi16(r, 8));
                 __asm__("" : "+v"(S[s][q]), "+v"(O[s][q])); /* keeps the sums in place */
@@ -53,9 +88,7 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
         }
     }
 #pragma GCC unroll 4
-    for (int s = 0; s < SB; s++)
-#pragma GCC unroll 4
-        for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + i0 + 64 * (size_t)s);
+    for (int s = 0; s < SB; s++) widen(S[s], O[s], P, t0 == 0, acc + i0 + 64 * (size_t)s);
 }
 
 #define BLOCK_FN(P, SB)                                                                                       \
@@ -77,12 +110,12 @@ static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_
                                       {block_4_1, NULL, NULL, NULL}};
 static const size_t max_sb[4] = {4, 4, 2, 1};
 
+/* blocks of pixels outer, rounds of TC taps inner: the first round stores */
 static void run(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps, size_t n,
                 uint32_t *acc)
 {
     int P = p->dw_nplanes;
     size_t nb = (n + 63) / 64;
-    memset(acc, 0, nb * 64 * sizeof *acc);
     for (size_t b0 = 0; b0 < nb;) {
         size_t sb = nb - b0 < max_sb[P - 1] ? nb - b0 : max_sb[P - 1];
         for (size_t t0 = 0; t0 < ntaps; t0 += TC)
@@ -148,19 +181,19 @@ static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *c
         }
 }
 
-/* 16 pixels x 16 channels (src rows: pixels, lda apart) into o[j]: lane l
- * holds channel 4j + l's 16 pixels. Two rounds of vpermt2b: pixels 0..7
- * and 8..15 of four channels, then both halves. */
-static inline __attribute__((always_inline)) void t16(const uint8_t *src, size_t lda, const __m512i idx1[4],
+/* 16 pixels x 16 channels (pixel m's channels at pix[m] + k) into o[j]:
+ * lane l holds channel 4j + l's 16 pixels. Two rounds of vpermt2b: pixels
+ * 0..7 and 8..15 of four channels, then both halves. */
+static inline __attribute__((always_inline)) void t16(const uint8_t *const *pix, size_t k, const __m512i idx1[4],
                                                       __m512i idx2, __m512i o[4])
 {
     __m512i A[4];
     for (int i = 0; i < 4; i++) {
-        const uint8_t *r = src + 4 * (size_t)i * lda;
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)r));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + lda)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + 2 * lda)), 2);
-        A[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r + 3 * lda)), 3);
+        const uint8_t *const *r = pix + 4 * i;
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(r[0] + k)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r[1] + k)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r[2] + k)), 2);
+        A[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(r[3] + k)), 3);
     }
     for (int j = 0; j < 4; j++) {
         __m512i P = _mm512_permutex2var_epi8(A[0], idx1[j], A[1]), Q = _mm512_permutex2var_epi8(A[2], idx1[j], A[3]);
@@ -168,12 +201,12 @@ static inline __attribute__((always_inline)) void t16(const uint8_t *src, size_t
     }
 }
 
-/* dst[k * ldd + m] = src[m * lda + k] for m < n (n >= 16), k < C: blocks of
- * 64 pixels x 16 channels (four t16, then a 4x4 transpose of 128-bit lanes:
- * one 64-byte store per channel), then 16-pixel blocks, the last one
- * overlapping; channels past a multiple of 16 byte by byte. Replaces the
- * SSE2 16x16 transposes of dwconv2d.c's layout (30% of a depthwise layer). */
-static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_t *dst, size_t ldd)
+/* dst[k * ldd + m] = pix[m][k] for m < n, k < C (dwconv2d.c's layout: pix
+ * lists the padded phase planes' pixels, pad pixels included): blocks of 64
+ * pixels x 16 channels (four t16, then a 4x4 transpose of 128-bit lanes: one
+ * 64-byte store per channel), then 16-pixel blocks, the last one
+ * overlapping; channels past a multiple of 16, and n < 16, byte by byte. */
+static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
 {
     uint8_t b1[4][64], b2[64];
     for (int j = 0; j < 4; j++)
@@ -184,12 +217,12 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         for (int m = 0; m < 16; m++) b2[16 * l + m] = (uint8_t)(m < 8 ? 16 * l + m : 64 + 16 * l + m - 8);
     __m512i idx1[4], idx2 = _mm512_loadu_si512(b2);
     for (int j = 0; j < 4; j++) idx1[j] = _mm512_loadu_si512(b1[j]);
-    size_t k16 = C / 16 * 16;
+    size_t k16 = n >= 16 ? C / 16 * 16 : 0;
     for (size_t k = 0; k < k16; k += 16) {
         size_t m = 0;
         for (; m + 64 <= n; m += 64) {
             __m512i o[4][4];
-            for (int b = 0; b < 4; b++) t16(src + (m + 16 * (size_t)b) * lda + k, lda, idx1, idx2, o[b]);
+            for (int b = 0; b < 4; b++) t16(pix + m + 16 * (size_t)b, k, idx1, idx2, o[b]);
             for (int j = 0; j < 4; j++) {
                 __m512i t0 = _mm512_shuffle_i32x4(o[0][j], o[1][j], 0x44), t1 = _mm512_shuffle_i32x4(o[0][j], o[1][j], 0xee);
                 __m512i t2 = _mm512_shuffle_i32x4(o[2][j], o[3][j], 0x44), t3 = _mm512_shuffle_i32x4(o[2][j], o[3][j], 0xee);
@@ -203,7 +236,7 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         for (; m < n; m += 16) {
             if (m + 16 > n) m = n - 16;
             __m512i o[4];
-            t16(src + m * lda + k, lda, idx1, idx2, o);
+            t16(pix + m, k, idx1, idx2, o);
             for (int j = 0; j < 4; j++) {
                 uint8_t *d = dst + (k + 4 * (size_t)j) * ldd + m;
                 _mm_storeu_si128((__m128i *)d, _mm512_castsi512_si128(o[j]));
@@ -214,7 +247,7 @@ static void transpose(size_t n, size_t C, const uint8_t *src, size_t lda, uint8_
         }
     }
     for (size_t m = 0; m < n; m++)
-        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = src[m * lda + k];
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
 }
 
 const ax_dw_ukernel ax_dw_ukernel_avx512vbmi = {
