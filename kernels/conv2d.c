@@ -16,8 +16,9 @@
 #include <string.h>
 
 /* most input channels per group for the direct loop (dwconv2d.c); the
- * im2col rows per chunk follow the plan's im2col_bytes (L2-sized) */
-enum { DIRECT_MAX_CG = 4 };
+ * im2col rows per chunk follow the plan's im2col_bytes (L2-sized), in
+ * multiples of CHUNK_UNIT (run_own) */
+enum { DIRECT_MAX_CG = 4, CHUNK_UNIT = 320 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
@@ -301,8 +302,14 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
                 return -1;
         return 0;
     }
-    size_t chunk = p->im2col_bytes / (K ? K : 1);
-    chunk = chunk < 256 ? 256 : chunk / 256 * 256;
+    /* At most im2col_bytes of rows (whole multiples of 320: five 64-row
+     * blocks, the AVX-512 LUT kernel's sub-panel), then the same number of
+     * chunks evened out in 64-row blocks, so no chunk ends in a short panel
+     * (layer4's 392 rows: 256 + 136, not 320 + 72). */
+    size_t chunk = p->im2col_bytes / (K ? K : 1) / CHUNK_UNIT * CHUNK_UNIT;
+    if (chunk < CHUNK_UNIT) chunk = CHUNK_UNIT;
+    size_t n_chunks = M ? (M + chunk - 1) / chunk : 1; /* batch 0 runs too */
+    chunk = ((M + n_chunks - 1) / n_chunks + 63) / 64 * 64;
     if (chunk > M) chunk = M;
     size_t bytes;
     uint8_t *buf = mul_ok(chunk, K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;

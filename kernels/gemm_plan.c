@@ -401,22 +401,40 @@ const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_n
  * whatever the table (Zen 5 gathers are slow); AVX-512 byte planes
  * (vpermi2b) ~20 for one plane, ~12 for two, ~5.8 for three and ~2.8 for
  * four. Rows count in whole blocks (the kernels' vector of rows: 64 on
- * AVX-512 and scalar, 32 on AVX2, 16 on NEON). On AVX-512 a loaded table
- * column serves up to sb blocks of a 256-row panel, and one load costs
- * about LOAD_BLOCKS blocks' lookups (M = 64 vs 256 rows, N = 1000, K = 2048,
- * two planes: 17 vs 46 GMAC/s), so a panel of nb blocks costs
- * nb + LOAD_BLOCKS * ceil(nb / sb), normalized to a full panel. */
+ * AVX-512 and scalar, 32 on AVX2, 16 on NEON). On AVX-512 a panel of up to
+ * 640 rows runs as sub-panels of at most 5 blocks, shared out evenly (the
+ * kernel's pack_a); a loaded table column serves up to sb blocks of a
+ * sub-panel, and one load costs about LOAD_BLOCKS blocks' lookups (M = 64
+ * vs 256 rows, N = 1000, K = 2048, two planes: 17 vs 46 GMAC/s), so a
+ * sub-panel of nb blocks costs nb + LOAD_BLOCKS * ceil(nb / sb); the rates
+ * are those of 4-block sub-panels. */
+static double sub_panel_blocks(size_t nb, size_t sb, double load)
+{
+    return (double)nb + load * (double)((nb + sb - 1) / sb);
+}
+
+/* A panel of nb <= 10 blocks: sub-panels of at most 5, shared out evenly. */
+static double panel_blocks(size_t nb, size_t sb, double load)
+{
+    double c = 0;
+    for (size_t i = 0, s0 = 0, nsub = (nb + 4) / 5; i < nsub; i++) {
+        size_t n = (nb - s0 + (nsub - i) - 1) / (nsub - i);
+        c += sub_panel_blocks(n, sb, load);
+        s0 += n;
+    }
+    return c;
+}
+
 static double own_cycles(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
 {
     static const double rate[4] = {20, 12, 5.8, 2.8};
-    static const size_t sbmax[4] = {4, 4, 2, 1};
+    static const size_t sbmax[4] = {5, 5, 2, 1};
     const double LOAD_BLOCKS = 5.2;
     double cols_k = (double)K * (double)N;
     if (p->isa == AX_ISA_AVX512 && p->nplanes >= 1 && p->nplanes <= 4) {
-        size_t sb = sbmax[p->nplanes - 1], full = M / 256, nb = (M % 256 + 63) / 64;
-        double panel = 4 + LOAD_BLOCKS * (double)((4 + sb - 1) / sb);
-        double blocks = (double)full * panel + (nb ? (double)nb + LOAD_BLOCKS * (double)((nb + sb - 1) / sb) : 0);
-        return blocks / panel * 256 * cols_k / rate[p->nplanes - 1];
+        size_t sb = sbmax[p->nplanes - 1], nb = (M + 63) / 64;
+        double blocks = (double)(nb / 10) * panel_blocks(10, sb, LOAD_BLOCKS) + panel_blocks(nb % 10, sb, LOAD_BLOCKS);
+        return blocks / sub_panel_blocks(4, sb, LOAD_BLOCKS) * 256 * cols_k / rate[p->nplanes - 1];
     }
     size_t blk = p->isa == AX_ISA_AVX2 ? 32 : p->isa == AX_ISA_NEON ? 16 : 64;
     return (double)((M + blk - 1) / blk * blk) * cols_k / 0.6;

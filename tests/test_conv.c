@@ -373,6 +373,9 @@ Test(conv, weights_mismatch)
     t.pad_byte = 7; /* another zero point: another layer */
     cr_assert_eq(ax_conv2d(p, &t, X, cw, Y, false, 1, &err), -1);
     cr_assert(strstr(err.msg, "packed"), "%s", err.msg);
+    t = s;
+    t.batch = 0; /* no rows: no im2col chunks */
+    cr_assert_eq(ax_conv2d(p, &t, X, cw, Y, false, 1, &err), 0, "%s", err.msg);
     ax_conv2d_weights_free(cw);
     ax_gemm_plan_free(p);
     ax_mult_free(m);

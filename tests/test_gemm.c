@@ -2,7 +2,9 @@
  * style: one generic body drives them all: LUT everywhere, EXACT for exact
  * tables, LOWRANK wherever the table has that form; on AVX-512 the LUT over a
  * linear base for near-exact tables) against ax_gemm_reference, bit for
- * bit: shapes with 1, primes, tails of every vector width, K past the 16-bit
+ * bit: shapes with 1, primes, tails of every vector width, AVX-512 LUT
+ * panels of 1-10 blocks of 64 rows (sub-panels 5 + 5, 4 + 3) and a second
+ * panel, K past the 16-bit
  * widening point and past the LOWRANK K-chunk; strides; accumulate on/off;
  * 1, 2 and 3 threads; exact, random (1 to 4 byte planes), negative, extreme,
  * near-exact, low-rank, family and EvoApproxLib tables. Plus the plan's
@@ -35,12 +37,13 @@ typedef struct shape {
 
 static const shape FULL[] = {{1, 1, 1},     {1, 7, 3},      {3, 5, 1},     {13, 17, 31},  {64, 64, 64},
                              {65, 3, 257},  {257, 19, 300}, {97, 131, 5},  {256, 1, 513}, {511, 2, 64},
-                             {2, 200, 77},  {300, 70, 1031}, {67, 9, 2053}, {4, 5, 0},
+                             {2, 200, 77},  {300, 70, 1031}, {67, 9, 2053}, {392, 5, 70}, {577, 4, 33},
+                             {700, 3, 97},  {4, 5, 0},
                              /* small M, large N: the transposed problem (LUT, LUTROW) */
                              {1, 40, 100},  {1, 300, 64},   {2, 257, 33},  {7, 200, 130}, {8, 333, 257},
                              {13, 129, 17}, {8, 520, 300}};
-static const shape REDUCED[] = {{1, 1, 1}, {3, 5, 1}, {13, 17, 31}, {65, 3, 257}, {70, 9, 600}, {4, 5, 0},
-                                {1, 40, 100}, {7, 130, 67}};
+static const shape REDUCED[] = {{1, 1, 1}, {3, 5, 1}, {13, 17, 31}, {65, 3, 257}, {70, 9, 600}, {392, 3, 20},
+                                {4, 5, 0}, {1, 40, 100}, {7, 130, 67}};
 
 /* The variants this CPU supports for a multiplier: LUT everywhere, EXACT
  * where the table is exact, LOWRANK where the table has that form, LUTROW

@@ -14,13 +14,15 @@
  * bytes). Both are exact for up to 256 additions; every KC <= 256 k (a block
  * of the panel that stays in L1 while all the tile's columns pass), even =
  * S - 256*O and odd = O are widened into int32 sums in natural row order.
- * One table load serves 4 blocks of 64 rows (2 or 1 when 3 or 4 planes fill
- * the registers). Per 64 rows and plane: 2 vpermi2b, 1 blend, 2 adds, 1
- * shift (+ 1 vpmovb2m per 64 rows): a register-only loop of this sequence
- * runs ~2.4 cycles per 64 lookups for one plane and ~4.0 for two here
- * (26 and 16 MAC/cycle); the kernel reaches ~23 and ~12.5.
+ * One table load serves up to 5 blocks of 64 rows (2 or 1 when 3 or 4
+ * planes fill the registers). Per 64 rows and plane: 2 vpermi2b, 1 blend,
+ * 2 adds, 1 shift (+ 1 vpmovb2m per 64 rows): a register-only loop of this
+ * sequence runs ~2.4 cycles per 64 lookups for one plane and ~4.0 for two
+ * here (26 and 16 MAC/cycle); the kernel reaches ~23 and ~14.
  *
- * Panel layout: K rows of 256 activation bytes (row m at byte m).
+ * Panel layout: up to 640 rows (10 blocks) as sub-panels of at most 5
+ * blocks, each K rows of its blocks' activation bytes (pack_a).
+ * (The name keeps the original 256-row tile: it is in plans and results.)
  * Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/gemm_internal.h"
 #include "kernels/avx512/lut_planes_avx512.h"
@@ -29,45 +31,65 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum { MR = 256, NC = 64 };
+/* Rows per panel: 10 blocks of 64, run as sub-panels of at most SUB = 5
+ * (what two planes and their sums fit in 32 zmm). */
+#define MR 640
+#define SUB 5
+enum { NC = 64 };
 
 static size_t panel_bytes(size_t K)
 {
     return K > SIZE_MAX / MR ? SIZE_MAX : (K ? K : 1) * MR;
 }
 
-static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
+/* Blocks of sub-panel i (of nsub) when s0 of the panel's nb blocks are
+ * taken: the blocks shared out evenly (7 = 4 + 3, not 5 + 2). */
+static size_t sub_blocks(size_t nb, size_t s0, size_t i, size_t nsub)
 {
-    ax_pack_kmajor_u8(rows, K, A, lda, panel, MR);
+    return (nb - s0 + (nsub - i) - 1) / (nsub - i);
 }
 
-/* The k loop of 1-4 blocks x 2 planes in asm, every zmm assigned by hand
- * (sums zmm0-15, planes zmm16-23, scratch zmm24-28): gcc's allocation of
- * the intrinsic version spills sums to the stack, which cost ~15% (kernel
- * alone, K 576: 12.2 -> 14.0 MAC/cycle). Same instructions as block(); the
- * 16-bit sums go to out[] (S, O per block and plane) for widening. One
- * plane fits the registers either way (asm measured no faster there). The
- * planes of w[k + 2] (clamped to the block) are prefetched: they come from
- * L2 (+5-8%; 4, 8 or 16 ahead gained less). */
+/* Sub-panel by sub-panel: the one of blocks s0..s0+sb-1 at panel + K*64*s0,
+ * K rows of sb*64 bytes, so a k row of it is whole cache lines (a 640-byte
+ * stride with half the lines in use measured ~12% slower). */
+static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
+{
+    size_t nb = (rows + 63) / 64, nsub = (nb + SUB - 1) / SUB;
+    for (size_t i = 0, s0 = 0; i < nsub; i++) {
+        size_t sb = sub_blocks(nb, s0, i, nsub), r = rows - 64 * s0 < 64 * sb ? rows - 64 * s0 : 64 * sb;
+        ax_pack_kmajor_u8(r, K, A + 64 * s0 * lda, lda, panel + K * 64 * s0, 64 * sb);
+        s0 += sb;
+    }
+}
+
+/* The k loop of 1-5 blocks x 2 planes in asm, every zmm assigned by hand
+ * (sums zmm0-19, 4 per block; planes zmm20-27; x zmm28; scratch zmm29-31,
+ * the two planes sharing one HI): gcc's allocation of the intrinsic
+ * version spills sums to the stack, which cost ~15% (kernel alone, K 576:
+ * 12.2 -> 14.0 MAC/cycle). Same instructions as block(); the 16-bit sums go
+ * to out[] (S, O per block and plane) for widening. The planes of w[k + 2]
+ * (clamped to the block) are prefetched: they come from L2 (+5-8%; 1, 3,
+ * 4, 6, 8 or 16 ahead gained nothing more). */
 #define AX_Z(n) "%%zmm" #n
-/* plane lookup of x (zmm24) in tables T0..T3 into scratch LO/HI, sums S/O */
+/* plane lookup of x (zmm28) in tables T0..T3 into scratch LO/HI, sums S/O */
 #define AX_PLANE(T0, T1, T2, T3, LO, HI, S, O)                                                              \
-    "vmovdqa64 %%zmm24, " AX_Z(LO) "\n\tvpermi2b " AX_Z(T1) ", " AX_Z(T0) ", " AX_Z(LO) "\n\t"               \
-    "vmovdqa64 %%zmm24, " AX_Z(HI) "\n\tvpermi2b " AX_Z(T3) ", " AX_Z(T2) ", " AX_Z(HI) "\n\t"               \
+    "vmovdqa64 %%zmm28, " AX_Z(LO) "\n\tvpermi2b " AX_Z(T1) ", " AX_Z(T0) ", " AX_Z(LO) "\n\t"               \
+    "vmovdqa64 %%zmm28, " AX_Z(HI) "\n\tvpermi2b " AX_Z(T3) ", " AX_Z(T2) ", " AX_Z(HI) "\n\t"               \
     "vpblendmb " AX_Z(HI) ", " AX_Z(LO) ", " AX_Z(LO) "%{%%k1%}\n\t"                                          \
     "vpaddw " AX_Z(LO) ", " AX_Z(S) ", " AX_Z(S) "\n\tvpsrlw $8, " AX_Z(LO) ", " AX_Z(LO) "\n\t"             \
     "vpaddw " AX_Z(LO) ", " AX_Z(O) ", " AX_Z(O) "\n\t"
 /* block s of 64 rows: sums zmm(4s) .. zmm(4s+3) = S0, O0, S1, O1 */
 #define AX_BLOCK(s, S0, O0, S1, O1)                                                                          \
-    "vmovdqa64 " #s "*64(%[a]), %%zmm24\n\tvpmovb2m %%zmm24, %%k1\n\t"                                       \
-    AX_PLANE(16, 17, 18, 19, 25, 26, S0, O0) AX_PLANE(20, 21, 22, 23, 27, 28, S1, O1)
+    "vmovdqa64 " #s "*64(%[a]), %%zmm28\n\tvpmovb2m %%zmm28, %%k1\n\t"                                       \
+    AX_PLANE(20, 21, 22, 23, 29, 30, S0, O0) AX_PLANE(24, 25, 26, 27, 31, 30, S1, O1)
 #define AX_ZERO(n) "vmovdqa64 %%zmm0, " AX_Z(n) "\n\t"
 #define AX_OUT(n) "vmovdqa64 " AX_Z(n) ", " #n "*64(%[out])\n\t"
 #define AX_LD(i, n) "vmovdqa64 " #i "*64(%%rax), " AX_Z(n) "\n\t"
 /* The k loop for SB blocks (4s..4s+3 the sums of block s): ZEROS clears
  * them, BLOCKS runs each block, OUTS stores them. */
 #define AX_LOOP2(NAME, ZEROS, BLOCKS, OUTS)                                                                     \
-    static void NAME(const uint8_t *planes, const uint8_t *a, const uint8_t *w, const uint8_t *wend, __m512i out[16]) \
+    static void NAME(const uint8_t *planes, const uint8_t *a, size_t stride, const uint8_t *w,                 \
+                     const uint8_t *wend, __m512i out[20])                                                     \
     {                                                                                                           \
         __asm__ volatile("vpxord %%zmm0, %%zmm0, %%zmm0\n\t" ZEROS                                            \
                          "1:\n\t"                                                                               \
@@ -77,56 +99,59 @@ static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t 
                          "prefetcht0 192(%%rcx)\n\tprefetcht0 256(%%rcx)\n\tprefetcht0 320(%%rcx)\n\t"        \
                          "prefetcht0 384(%%rcx)\n\tprefetcht0 448(%%rcx)\n\t"                                 \
                          "movzbl (%[w]), %%eax\n\tshl $9, %%rax\n\tadd %[planes], %%rax\n\t" /* 512 B per w */ \
-                         AX_LD(0, 16) AX_LD(1, 17) AX_LD(2, 18) AX_LD(3, 19) AX_LD(4, 20) AX_LD(5, 21)       \
-                         AX_LD(6, 22) AX_LD(7, 23)                                                            \
+                         AX_LD(0, 20) AX_LD(1, 21) AX_LD(2, 22) AX_LD(3, 23) AX_LD(4, 24) AX_LD(5, 25)       \
+                         AX_LD(6, 26) AX_LD(7, 27)                                                            \
                          BLOCKS                                                                                 \
-                         "add $256, %[a]\n\tinc %[w]\n\tcmp %[wend], %[w]\n\tjb 1b\n\t" OUTS                   \
+                         "add %[stride], %[a]\n\tinc %[w]\n\tcmp %[wend], %[w]\n\tjb 1b\n\t" OUTS        \
                          : [a] "+r"(a), [w] "+r"(w)                                                             \
-                         : [planes] "r"(planes), [wend] "r"(wend), [out] "r"(out), [wlast] "r"(wend - 1)      \
+                         : [planes] "r"(planes), [stride] "r"(stride), [wend] "r"(wend), [out] "r"(out),        \
+                           [wlast] "r"(wend - 1)                                                                \
                          : "rax", "rcx", "k1", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",   \
                            "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",        \
                            "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",    \
-                           "xmm24", "xmm25", "xmm26", "xmm27", "xmm28");                                        \
+                           "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");                     \
     }
 #define AX_Z1 AX_ZERO(1) AX_ZERO(2) AX_ZERO(3)
 #define AX_Z2 AX_Z1 AX_ZERO(4) AX_ZERO(5) AX_ZERO(6) AX_ZERO(7)
 #define AX_Z3 AX_Z2 AX_ZERO(8) AX_ZERO(9) AX_ZERO(10) AX_ZERO(11)
 #define AX_Z4 AX_Z3 AX_ZERO(12) AX_ZERO(13) AX_ZERO(14) AX_ZERO(15)
+#define AX_Z5 AX_Z4 AX_ZERO(16) AX_ZERO(17) AX_ZERO(18) AX_ZERO(19)
 #define AX_B1 AX_BLOCK(0, 0, 1, 2, 3)
 #define AX_B2 AX_B1 AX_BLOCK(1, 4, 5, 6, 7)
 #define AX_B3 AX_B2 AX_BLOCK(2, 8, 9, 10, 11)
 #define AX_B4 AX_B3 AX_BLOCK(3, 12, 13, 14, 15)
+#define AX_B5 AX_B4 AX_BLOCK(4, 16, 17, 18, 19)
 #define AX_O1 AX_OUT(0) AX_OUT(1) AX_OUT(2) AX_OUT(3)
 #define AX_O2 AX_O1 AX_OUT(4) AX_OUT(5) AX_OUT(6) AX_OUT(7)
 #define AX_O3 AX_O2 AX_OUT(8) AX_OUT(9) AX_OUT(10) AX_OUT(11)
 #define AX_O4 AX_O3 AX_OUT(12) AX_OUT(13) AX_OUT(14) AX_OUT(15)
+#define AX_O5 AX_O4 AX_OUT(16) AX_OUT(17) AX_OUT(18) AX_OUT(19)
 AX_LOOP2(loop1_2, AX_Z1, AX_B1, AX_O1)
 AX_LOOP2(loop2_2, AX_Z2, AX_B2, AX_O2)
 AX_LOOP2(loop3_2, AX_Z3, AX_B3, AX_O3)
 AX_LOOP2(loop4_2, AX_Z4, AX_B4, AX_O4)
-typedef void (*loop2_fn)(const uint8_t *, const uint8_t *, const uint8_t *, const uint8_t *, __m512i *);
-static const loop2_fn loops2[4] = {loop1_2, loop2_2, loop3_2, loop4_2};
-#ifndef AX_ASM_MIN_SB
-#define AX_ASM_MIN_SB 1
-#endif
+AX_LOOP2(loop5_2, AX_Z5, AX_B5, AX_O5)
+typedef void (*loop2_fn)(const uint8_t *, const uint8_t *, size_t, const uint8_t *, const uint8_t *, __m512i *);
+static const loop2_fn loops2[5] = {loop1_2, loop2_2, loop3_2, loop4_2, loop5_2};
 
-/* SB blocks of 64 rows starting at block s0, P planes, k in [k0, k1) (at
- * most 256, so the 16-bit sums stay exact), one column. (Software prefetch
- * of the next k's planes and hand-allocated asm were both measured: no
- * gain.) */
-static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB, const uint8_t *panel,
-                                                        size_t s0, size_t k0, size_t k1, const uint8_t *w,
-                                                        uint32_t *acc)
+/* SB blocks of 64 rows, the first at byte s0 * 64 of each k row (stride
+ * bytes) of the sub-panel at sub, P planes, k in [k0, k1) (at most 256, so
+ * the 16-bit sums stay exact), one column. (For one plane, software
+ * prefetch of the next k's planes and hand-allocated asm were both
+ * measured: no gain.) */
+static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB, const uint8_t *sub,
+                                                        size_t stride, size_t s0, size_t k0, size_t k1,
+                                                        const uint8_t *w, uint32_t *acc)
 {
-    if (P == 2 && SB >= AX_ASM_MIN_SB && k1 > k0) {
-        __m512i out[16];
-        loops2[SB - 1](planes, panel + k0 * MR + s0 * 64, w + k0, w + k1, out);
+    if (P == 2 && k1 > k0) {
+        __m512i out[20];
+        loops2[SB - 1](planes, sub + k0 * stride + s0 * 64, stride, w + k0, w + k1, out);
         for (int s = 0; s < SB; s++)
             for (int q = 0; q < 2; q++) ax_lut_widen(out[4 * s + 2 * q], out[4 * s + 2 * q + 1], q, acc + 64 * s);
         return;
     }
-    __m512i S[4][4], O[4][4];
-#pragma GCC unroll 4
+    __m512i S[SUB][4], O[SUB][4];
+#pragma GCC unroll 5
     for (int s = 0; s < SB; s++)
 #pragma GCC unroll 4
         for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
@@ -138,8 +163,8 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
         for (int q = 0; q < P; q++)
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) T[q][i] = _mm512_load_si512(t + q * 256 + 64 * i);
-        const uint8_t *a = panel + k * MR + s0 * 64;
-#pragma GCC unroll 4
+        const uint8_t *a = sub + k * stride + s0 * 64;
+#pragma GCC unroll 5
         for (int s = 0; s < SB; s++) {
             __m512i x = _mm512_load_si512(a + 64 * s);
             __mmask64 b7 = _mm512_movepi8_mask(x);
@@ -153,29 +178,30 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
             }
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 5
     for (int s = 0; s < SB; s++)
 #pragma GCC unroll 4
         for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + 64 * s);
 }
 
 #define BLOCK_FN(P, SB)                                                                                     \
-    static void block_##P##_##SB(const uint8_t *planes, const uint8_t *panel, size_t s0, size_t k0, size_t k1,   \
-                                 const uint8_t *w, uint32_t *acc)                                          \
+    static void block_##P##_##SB(const uint8_t *planes, const uint8_t *sub, size_t stride, size_t s0, size_t k0, \
+                                 size_t k1, const uint8_t *w, uint32_t *acc)                               \
     {                                                                                                       \
-        block(planes, P, SB, panel, s0, k0, k1, w, acc);                                                    \
+        block(planes, P, SB, sub, stride, s0, k0, k1, w, acc);                                              \
     }
-BLOCK_FN(1, 1) BLOCK_FN(1, 2) BLOCK_FN(1, 3) BLOCK_FN(1, 4)
-BLOCK_FN(2, 1) BLOCK_FN(2, 2) BLOCK_FN(2, 3) BLOCK_FN(2, 4)
+BLOCK_FN(1, 1) BLOCK_FN(1, 2) BLOCK_FN(1, 3) BLOCK_FN(1, 4) BLOCK_FN(1, 5)
+BLOCK_FN(2, 1) BLOCK_FN(2, 2) BLOCK_FN(2, 3) BLOCK_FN(2, 4) BLOCK_FN(2, 5)
 BLOCK_FN(3, 1) BLOCK_FN(3, 2)
 BLOCK_FN(4, 1)
 
-typedef void (*block_fn)(const uint8_t *, const uint8_t *, size_t, size_t, size_t, const uint8_t *, uint32_t *);
-static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_4},
-                                      {block_2_1, block_2_2, block_2_3, block_2_4},
-                                      {block_3_1, block_3_2, NULL, NULL},
-                                      {block_4_1, NULL, NULL, NULL}};
-static const int max_sb[4] = {4, 4, 2, 1};
+typedef void (*block_fn)(const uint8_t *, const uint8_t *, size_t, size_t, size_t, size_t, const uint8_t *,
+                         uint32_t *);
+static const block_fn blocks[4][SUB] = {{block_1_1, block_1_2, block_1_3, block_1_4, block_1_5},
+                                        {block_2_1, block_2_2, block_2_3, block_2_4, block_2_5},
+                                        {block_3_1, block_3_2, NULL, NULL, NULL},
+                                        {block_4_1, NULL, NULL, NULL, NULL}};
+static const int max_sb[4] = {SUB, SUB, 2, 1};
 
 /* out[m * ldo + j] = acc[j][m] (+ corr[j], + out[m * ldo + j] when
  * accumulate) for m < rows, j < jn: 16 x 16 int32 transposes (a scalar
@@ -227,29 +253,40 @@ static inline __attribute__((always_inline)) void store_out(uint32_t acc[][MR], 
     }
 }
 
-/* K is cut into blocks of KC (the plan's lut_kc, from the L1 size) so the
- * panel's rows in use (2 x 256 x KC bytes) stay in L1 while every column
- * of the tile streams through them; the
- * columns' int32 sums live in `acc` between blocks. */
+/* K is cut into blocks of KC (the plan's lut_kc, from the L1 size) so a
+ * sub-panel's rows in use (up to 320 x KC bytes) stay in L1 while every
+ * column of the tile streams through them; the columns' int32 sums live
+ * in `acc` between blocks. A sub-panel of 1-3 blocks is bound by the
+ * L2 -> L1 traffic of the planes (512 bytes per k and column for two,
+ * ~8-10 cycles), one of 4-5 by the lookups (~4 cycles per block), hence
+ * the even split of pack_a. Three and four planes run 2 and 1 blocks of a
+ * sub-panel at a time (max_sb). */
 static inline __attribute__((always_inline)) void run_any(const ax_gemm_plan *p, size_t rows, const uint8_t *panel,
                                                            size_t K, const uint8_t *w, size_t wstride, size_t nn,
                                                            uint32_t *out, size_t ldo, const uint32_t *corr,
                                                            bool accumulate)
 {
     int P = p->nplanes;
-    size_t nb = (rows + 63) / 64, sbmax = (size_t)max_sb[P - 1], KC = p->lut_kc; /* <= 256 */
-    uint32_t acc[NC][MR] __attribute__((aligned(64))); /* 64 KiB of stack */
+    size_t nb = (rows + 63) / 64, nsub = (nb + SUB - 1) / SUB, sbmax = (size_t)max_sb[P - 1];
+    size_t KC = p->lut_kc; /* <= 256 */
+    uint32_t acc[NC][MR] __attribute__((aligned(64))); /* 160 KiB of stack */
     for (size_t j0 = 0; j0 < nn; j0 += NC) {
         size_t jn = nn - j0 < NC ? nn - j0 : NC;
         for (size_t j = 0; j < jn; j++) memset(acc[j], 0, nb * 64 * sizeof(uint32_t));
         for (size_t k0 = 0; k0 < K; k0 += KC) {
             size_t k1 = K - k0 < KC ? K : k0 + KC;
-            for (size_t j = 0; j < jn; j++)
-                for (size_t s0 = 0; s0 < nb;) {
-                    size_t sb = nb - s0 < sbmax ? nb - s0 : sbmax;
-                    blocks[P - 1][sb - 1](p->planes, panel, s0, k0, k1, w + (j0 + j) * wstride, acc[j] + 64 * s0);
-                    s0 += sb;
+            for (size_t i = 0, s0 = 0; i < nsub; i++) {
+                size_t sb = sub_blocks(nb, s0, i, nsub);
+                const uint8_t *sub = panel + K * 64 * s0;
+                for (size_t t = 0; t < sb;) {
+                    size_t n = sb - t < sbmax ? sb - t : sbmax;
+                    for (size_t j = 0; j < jn; j++)
+                        blocks[P - 1][n - 1](p->planes, sub, 64 * sb, t, k0, k1, w + (j0 + j) * wstride,
+                                             acc[j] + 64 * (s0 + t));
+                    t += n;
                 }
+                s0 += sb;
+            }
         }
         store_out(acc, rows, jn, out + j0, ldo, corr ? corr + j0 : NULL, accumulate);
     }
