@@ -25,19 +25,11 @@ enum { TC = 256 }; /* taps per round of 16-bit sums */
 static inline __attribute__((always_inline)) void widen(const __m512i *S, const __m512i *O, int P, bool first,
                                                         uint32_t *acc)
 {
-    const __m512i idx0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
-    const __m512i idx1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
     __m512i d[4];
 #pragma GCC unroll 4
     for (int q = 0; q < P; q++) {
-        __m512i E = _mm512_sub_epi16(S[q], _mm512_slli_epi16(O[q], 8));
-        __m512i lo = _mm512_unpacklo_epi16(E, O[q]), hi = _mm512_unpackhi_epi16(E, O[q]);
-        __m512i w0 = _mm512_permutex2var_epi64(lo, idx0, hi); /* pixels 0..31 */
-        __m512i w1 = _mm512_permutex2var_epi64(lo, idx1, hi); /* pixels 32..63 */
-        __m512i e[4] = {_mm512_cvtepu16_epi32(_mm512_castsi512_si256(w0)),
-                        _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w0, 1)),
-                        _mm512_cvtepu16_epi32(_mm512_castsi512_si256(w1)),
-                        _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w1, 1))};
+        __m512i e[4];
+        ax_lut_sums32(S[q], O[q], e);
         for (int i = 0; i < 4; i++) {
             if (q) e[i] = _mm512_slli_epi32(e[i], (unsigned)(8 * q));
             d[i] = q ? _mm512_add_epi32(d[i], e[i]) : e[i];

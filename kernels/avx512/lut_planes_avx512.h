@@ -30,10 +30,10 @@ static inline __attribute__((always_inline)) __m512i ax_lut256(__m512i x, __mmas
     return _mm512_mask_blend_epi8(b7, lo, hi);
 }
 
-/* Adds the 16-bit sums (S, O) of plane q for 64 rows into acc[64]: a lane of
- * S holds even + 256*odd and one of O the odd byte's sum (mod 2^16), both
- * exact for up to 256 additions of bytes. */
-static inline __attribute__((always_inline)) void ax_lut_widen(__m512i S, __m512i O, int q, uint32_t *acc)
+/* The 16-bit sums (S, O) of one plane for 64 rows as int32, rows 16i..16i+15
+ * in d[i]: a lane of S holds even + 256*odd and one of O the odd byte's sum
+ * (mod 2^16), both exact for up to 256 additions of bytes. */
+static inline __attribute__((always_inline)) void ax_lut_sums32(__m512i S, __m512i O, __m512i d[4])
 {
     const __m512i idx0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
     const __m512i idx1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
@@ -41,10 +41,17 @@ static inline __attribute__((always_inline)) void ax_lut_widen(__m512i S, __m512
     __m512i lo = _mm512_unpacklo_epi16(E, O), hi = _mm512_unpackhi_epi16(E, O);
     __m512i w0 = _mm512_permutex2var_epi64(lo, idx0, hi); /* rows 0..31 */
     __m512i w1 = _mm512_permutex2var_epi64(lo, idx1, hi); /* rows 32..63 */
-    __m512i d[4] = {_mm512_cvtepu16_epi32(_mm512_castsi512_si256(w0)),
-                    _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w0, 1)),
-                    _mm512_cvtepu16_epi32(_mm512_castsi512_si256(w1)),
-                    _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w1, 1))};
+    d[0] = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(w0));
+    d[1] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w0, 1));
+    d[2] = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(w1));
+    d[3] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w1, 1));
+}
+
+/* Adds the sums (S, O) of plane q for 64 rows into acc[64] (ax_lut_sums32). */
+static inline __attribute__((always_inline)) void ax_lut_widen(__m512i S, __m512i O, int q, uint32_t *acc)
+{
+    __m512i d[4];
+    ax_lut_sums32(S, O, d);
     for (int i = 0; i < 4; i++) {
         __m512i a = _mm512_loadu_si512(acc + 16 * i);
         a = _mm512_add_epi32(a, _mm512_slli_epi32(d[i], (unsigned)(8 * q)));
