@@ -124,8 +124,15 @@ static inline __attribute__((always_inline)) void put16(__m512i v, uint32_t row,
         off = c - n0;
         cnt = nn - off < 16 ? nn - off : 16;
     }
+    v = _mm512_add_epi32(v, _mm512_set1_epi32((int)row));
+    if (cnt == 16) { /* masked stores are slower here, even with a full mask */
+        v = _mm512_add_epi32(v, _mm512_loadu_si512(corr + off));
+        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(C + off));
+        _mm512_storeu_si512(C + off, v);
+        return;
+    }
     __mmask16 k = (__mmask16)((1u << cnt) - 1);
-    v = _mm512_add_epi32(v, _mm512_add_epi32(_mm512_set1_epi32((int)row), _mm512_maskz_loadu_epi32(k, corr + off)));
+    v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, corr + off));
     if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, C + off));
     _mm512_mask_storeu_epi32(C + off, k, v);
 }
