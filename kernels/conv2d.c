@@ -220,31 +220,60 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
     free(w);
 }
 
-/* im2col rows of output pixels [r0, r0 + rows) for group g */
-static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t g, size_t r0,
-                   size_t rows, uint8_t *dst)
+/* One tap of one pixel for every group: the pixel's cg channels of group g
+ * go to dst + g * kg. Fixed sizes for the common widths, so the copies are
+ * plain moves rather than calls (grouped layers copy G pieces per tap). */
+static inline void copy_groups(uint8_t *dst, size_t kg, const uint8_t *src, size_t G, size_t cg)
 {
-    size_t cg = s->in_c / s->groups;
-    for (size_t r = 0; r < rows; r++) {
-        size_t pix = r0 + r, b = pix / (oh * ow), oy = pix / ow % oh, ox = pix % ow;
+    switch (cg) {
+    case 8:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * 8, 8);
+        break;
+    case 16:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * 16, 16);
+        break;
+    case 32:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * 32, 32);
+        break;
+    default:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * cg, cg);
+    }
+}
+
+/* im2col rows of output pixels [r0, r0 + rows), every group at once: a row
+ * holds the groups one after the other (group g's K = kh*kw*cg bytes at
+ * g*K), so each input pixel is read once per tap for all groups and group
+ * g's GEMM reads its slice with lda = groups * K. pad: in_c pad bytes. */
+static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
+                   const uint8_t *pad, uint8_t *dst)
+{
+    size_t G = s->groups, cg = s->in_c / G, kg = s->kernel_h * s->kernel_w * cg;
+    size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
+    for (size_t r = 0; r < rows; r++, dst += G * kg) {
+        uint8_t *d = dst;
         for (size_t ky = 0; ky < s->kernel_h; ky++) {
             /* a whole row of taps inside the image is one contiguous run (few
              * input channels, e.g. conv1's 3: 7 copies per row instead of 49) */
             size_t y0 = oy * s->stride_h + ky * s->dilation_h, x0 = ox * s->stride_w;
-            if (s->groups == 1 && s->dilation_w == 1 && y0 >= s->pad_top && y0 - s->pad_top < s->in_h &&
-                x0 >= s->pad_left && x0 - s->pad_left + s->kernel_w <= s->in_w) {
-                memcpy(dst, X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x0 - s->pad_left) * s->in_c,
+            bool row_in = y0 >= s->pad_top && y0 - s->pad_top < s->in_h;
+            if (G == 1 && s->dilation_w == 1 && row_in && x0 >= s->pad_left &&
+                x0 - s->pad_left + s->kernel_w <= s->in_w) {
+                memcpy(d, X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x0 - s->pad_left) * s->in_c,
                        s->kernel_w * cg);
-                dst += s->kernel_w * cg;
+                d += s->kernel_w * cg;
                 continue;
             }
-            for (size_t kx = 0; kx < s->kernel_w; kx++) {
-                size_t y = oy * s->stride_h + ky * s->dilation_h, x = ox * s->stride_w + kx * s->dilation_w;
-                bool in = y >= s->pad_top && x >= s->pad_left && y - s->pad_top < s->in_h && x - s->pad_left < s->in_w;
-                if (in) memcpy(dst, X + ((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c + g * cg, cg);
-                else memset(dst, s->pad_byte, cg);
-                dst += cg;
+            for (size_t kx = 0; kx < s->kernel_w; kx++, d += cg) {
+                size_t x = x0 + kx * s->dilation_w;
+                bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
+                const uint8_t *src =
+                    in ? X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c : pad;
+                copy_groups(d, kg, src, G, cg);
             }
+        }
+        if (++ox == ow) {
+            ox = 0;
+            if (++oy == oh) oy = 0, b++;
         }
     }
 }
@@ -297,31 +326,35 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */
-        for (size_t g = 0; g < s->groups; g++)
-            if (ax_gemm(p, M, X + g * cg, s->in_c, W->g[g], Y + g * og, s->out_c, accumulate, threads, err) != 0)
-                return -1;
-        return 0;
+        return ax_gemm_groups(p, s->groups, M, X, s->in_c, cg, W->g, Y, s->out_c, og, accumulate, threads, err);
     }
     /* At most im2col_bytes of rows (whole multiples of 320: five 64-row
      * blocks, the AVX-512 LUT kernel's sub-panel), then the same number of
      * chunks evened out in 64-row blocks, so no chunk ends in a short panel
-     * (layer4's 392 rows: 256 + 136, not 320 + 72). */
-    size_t chunk = p->im2col_bytes / (K ? K : 1) / CHUNK_UNIT * CHUNK_UNIT;
+     * (layer4's 392 rows: 256 + 136, not 320 + 72). A pixel has every
+     * group's K bytes. */
+    size_t row_bytes = s->groups * K;
+    size_t chunk = p->im2col_bytes / (row_bytes ? row_bytes : 1) / CHUNK_UNIT * CHUNK_UNIT;
     if (chunk < CHUNK_UNIT) chunk = CHUNK_UNIT;
     size_t n_chunks = M ? (M + chunk - 1) / chunk : 1; /* batch 0 runs too */
     chunk = ((M + n_chunks - 1) / n_chunks + 63) / 64 * 64;
     if (chunk > M) chunk = M;
     size_t bytes;
-    uint8_t *buf = mul_ok(chunk, K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
-    if (!buf) return ax_fail(err, "conv2d: out of memory for %zu im2col rows of %zu bytes", chunk, K);
+    uint8_t *buf = mul_ok(chunk, row_bytes, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
+    uint8_t *pad = malloc(s->in_c);
+    if (!buf || !pad) {
+        free(buf), free(pad);
+        return ax_fail(err, "conv2d: out of memory for %zu im2col rows of %zu bytes", chunk, row_bytes);
+    }
+    memset(pad, s->pad_byte, s->in_c);
     int rc = 0;
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk;
-        for (size_t g = 0; g < s->groups && rc == 0; g++) {
-            im2col(s, oh, ow, X, g, r0, rows, buf);
-            rc = ax_gemm(p, rows, buf, K, W->g[g], Y + r0 * s->out_c + g * og, s->out_c, accumulate, threads, err);
-        }
+        im2col(s, oh, ow, X, r0, rows, pad, buf);
+        rc = ax_gemm_groups(p, s->groups, rows, buf, row_bytes, K, W->g, Y + r0 * s->out_c, s->out_c, og,
+                            accumulate, threads, err);
     }
+    free(pad);
     free(buf);
     return rc;
 }
