@@ -221,35 +221,36 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
 }
 
 /* One tap of one pixel for every group: the pixel's cg channels of group g
- * go to dst + g * kg. Fixed sizes for the common widths, so the copies are
+ * go to dst + g * gs. Fixed sizes for the common widths, so the copies are
  * plain moves rather than calls (grouped layers copy G pieces per tap). */
-static inline void copy_groups(uint8_t *dst, size_t kg, const uint8_t *src, size_t G, size_t cg)
+static inline void copy_groups(uint8_t *dst, size_t gs, const uint8_t *src, size_t G, size_t cg)
 {
     switch (cg) {
     case 8:
-        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * 8, 8);
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * 8, 8);
         break;
     case 16:
-        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * 16, 16);
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * 16, 16);
         break;
     case 32:
-        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * 32, 32);
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * 32, 32);
         break;
     default:
-        for (size_t g = 0; g < G; g++) memcpy(dst + g * kg, src + g * cg, cg);
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * cg, cg);
     }
 }
 
-/* im2col rows of output pixels [r0, r0 + rows), every group at once: a row
- * holds the groups one after the other (group g's K = kh*kw*cg bytes at
- * g*K), so each input pixel is read once per tap for all groups and group
- * g's GEMM reads its slice with lda = groups * K. pad: in_c pad bytes. */
+/* im2col rows of output pixels [r0, r0 + rows), every group at once, each
+ * group's rows (K = kh*kw*cg bytes each) together: group g's row r at
+ * dst + g * rows * K + r * K. Each input pixel is read once per tap for all
+ * groups, and each group's GEMM reads one contiguous run. pad: in_c pad
+ * bytes. */
 static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
                    const uint8_t *pad, uint8_t *dst)
 {
-    size_t G = s->groups, cg = s->in_c / G, kg = s->kernel_h * s->kernel_w * cg;
+    size_t G = s->groups, cg = s->in_c / G, kg = s->kernel_h * s->kernel_w * cg, gs = rows * kg;
     size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
-    for (size_t r = 0; r < rows; r++, dst += G * kg) {
+    for (size_t r = 0; r < rows; r++, dst += kg) {
         uint8_t *d = dst;
         for (size_t ky = 0; ky < s->kernel_h; ky++) {
             /* a whole row of taps inside the image is one contiguous run (few
@@ -268,7 +269,7 @@ static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t
                 bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
                 const uint8_t *src =
                     in ? X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c : pad;
-                copy_groups(d, kg, src, G, cg);
+                copy_groups(d, gs, src, G, cg);
             }
         }
         if (++ox == ow) {
@@ -351,8 +352,8 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk;
         im2col(s, oh, ow, X, r0, rows, pad, buf);
-        rc = ax_gemm_groups(p, s->groups, rows, buf, row_bytes, K, W->g, Y + r0 * s->out_c, s->out_c, og,
-                            accumulate, threads, err);
+        rc = ax_gemm_groups(p, s->groups, rows, buf, K, rows * K, W->g, Y + r0 * s->out_c, s->out_c, og, accumulate,
+                            threads, err);
     }
     free(pad);
     free(buf);
