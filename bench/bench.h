@@ -32,6 +32,8 @@ extern const bench_layer bench_resnet50[];
 extern const size_t bench_resnet50_count;
 extern const bench_layer bench_mobilenetv2[];
 extern const size_t bench_mobilenetv2_count;
+extern const bench_layer bench_resnext50[]; /* grouped 3x3 convs only */
+extern const size_t bench_resnext50_count;
 
 /* A layer as G independent GEMMs of M x N x K (G = groups; depthwise is
  * C GEMMs with N = 1, K = 9), or (conv) as one convolution: NHWC u8

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define RANDOM_SEED 20251125ull
-#define MAX_LAYERS 128
+#define MAX_LAYERS 256
 static const ax_path kernel_paths[] = {AX_PATH_LUT, AX_PATH_EXACT, AX_PATH_LOWRANK};
 #define N_PATHS 3
 
@@ -104,10 +104,12 @@ static void choose_shapes(app *a)
     if (all || strcmp(s, "gemm") == 0) {
         add_layers(a, bench_resnet50, bench_resnet50_count, false, false);
         add_layers(a, bench_mobilenetv2, bench_mobilenetv2_count, false, false);
+        add_layers(a, bench_resnext50, bench_resnext50_count, false, false);
     }
     if (all || strcmp(s, "conv") == 0) {
         add_layers(a, bench_resnet50, bench_resnet50_count, false, true);
         add_layers(a, bench_mobilenetv2, bench_mobilenetv2_count, false, true);
+        add_layers(a, bench_resnext50, bench_resnext50_count, false, true);
     }
     a->want_nets = all || strcmp(s, "network") == 0;
 }

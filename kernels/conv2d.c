@@ -1,9 +1,11 @@
 /* conv2d.c - 2-D convolution (NHWC activations, HWIO weights, groups,
  * depthwise, stride, dilation, padding with the zero-point byte) as one GEMM
- * per group. The GEMM reads activation rows; a 1x1 stride-1 unpadded
- * convolution's rows are the input pixels themselves, read in place, and
- * every other convolution gets im2col rows built for a bounded chunk of
- * output pixels at a time, so memory stays O(chunk * K), not O(M * K).
+ * per group, the groups' GEMMs run as one job (ax_gemm_groups). The GEMM
+ * reads activation rows; a 1x1 stride-1 unpadded convolution's rows are the
+ * input pixels themselves, read in place, and every other convolution gets
+ * im2col rows built for a bounded chunk of output pixels at a time (every
+ * group from one pass over the input), so memory stays O(chunk * K), not
+ * O(M * K).
  * Depthwise-like convolutions (<= 4 input channels per group) would be
  * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). An
  * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
@@ -220,31 +222,61 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
     free(w);
 }
 
-/* im2col rows of output pixels [r0, r0 + rows) for group g */
-static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t g, size_t r0,
-                   size_t rows, uint8_t *dst)
+/* One tap of one pixel for every group: the pixel's cg channels of group g
+ * go to dst + g * gs. Fixed sizes for the common widths, so the copies are
+ * plain moves rather than calls (grouped layers copy G pieces per tap). */
+static inline void copy_groups(uint8_t *dst, size_t gs, const uint8_t *src, size_t G, size_t cg)
 {
-    size_t cg = s->in_c / s->groups;
-    for (size_t r = 0; r < rows; r++) {
-        size_t pix = r0 + r, b = pix / (oh * ow), oy = pix / ow % oh, ox = pix % ow;
+    switch (cg) {
+    case 8:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * 8, 8);
+        break;
+    case 16:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * 16, 16);
+        break;
+    case 32:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * 32, 32);
+        break;
+    default:
+        for (size_t g = 0; g < G; g++) memcpy(dst + g * gs, src + g * cg, cg);
+    }
+}
+
+/* im2col rows of output pixels [r0, r0 + rows) for groups [g0, g0 + ng) at
+ * once, each group's rows (K = kh*kw*cg bytes each) together: group g0 + i's
+ * row r at dst + i * rows * K + r * K. Each input pixel is read once per tap
+ * for all ng groups, and each group's GEMM reads one contiguous run. pad:
+ * in_c pad bytes. */
+static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
+                   size_t g0, size_t ng, const uint8_t *pad, uint8_t *dst)
+{
+    size_t cg = s->in_c / s->groups, kg = s->kernel_h * s->kernel_w * cg, gs = rows * kg;
+    size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
+    for (size_t r = 0; r < rows; r++, dst += kg) {
+        uint8_t *d = dst;
         for (size_t ky = 0; ky < s->kernel_h; ky++) {
             /* a whole row of taps inside the image is one contiguous run (few
              * input channels, e.g. conv1's 3: 7 copies per row instead of 49) */
             size_t y0 = oy * s->stride_h + ky * s->dilation_h, x0 = ox * s->stride_w;
-            if (s->groups == 1 && s->dilation_w == 1 && y0 >= s->pad_top && y0 - s->pad_top < s->in_h &&
-                x0 >= s->pad_left && x0 - s->pad_left + s->kernel_w <= s->in_w) {
-                memcpy(dst, X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x0 - s->pad_left) * s->in_c,
+            bool row_in = y0 >= s->pad_top && y0 - s->pad_top < s->in_h;
+            if (s->groups == 1 && s->dilation_w == 1 && row_in && x0 >= s->pad_left &&
+                x0 - s->pad_left + s->kernel_w <= s->in_w) {
+                memcpy(d, X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x0 - s->pad_left) * s->in_c,
                        s->kernel_w * cg);
-                dst += s->kernel_w * cg;
+                d += s->kernel_w * cg;
                 continue;
             }
-            for (size_t kx = 0; kx < s->kernel_w; kx++) {
-                size_t y = oy * s->stride_h + ky * s->dilation_h, x = ox * s->stride_w + kx * s->dilation_w;
-                bool in = y >= s->pad_top && x >= s->pad_left && y - s->pad_top < s->in_h && x - s->pad_left < s->in_w;
-                if (in) memcpy(dst, X + ((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c + g * cg, cg);
-                else memset(dst, s->pad_byte, cg);
-                dst += cg;
+            for (size_t kx = 0; kx < s->kernel_w; kx++, d += cg) {
+                size_t x = x0 + kx * s->dilation_w;
+                bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
+                const uint8_t *src =
+                    in ? X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c : pad;
+                copy_groups(d, gs, src + g0 * cg, ng, cg);
             }
+        }
+        if (++ox == ow) {
+            ox = 0;
+            if (++oy == oh) oy = 0, b++;
         }
     }
 }
@@ -288,6 +320,23 @@ int ax_conv2d_oracle(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint
     return rc;
 }
 
+/* Rows per im2col chunk of row_bytes each: at most im2col_bytes of them in
+ * whole multiples of unit (320: five 64-row blocks, the AVX-512 LUT
+ * kernel's sub-panel), then the same number of chunks evened out in 64-row
+ * blocks, so no chunk ends in a short panel (layer4's 392 rows: 256 + 136,
+ * not 320 + 72). Grouped layers on the VNNI kernels (64-row panels) take
+ * multiples of 64: 320 pixels of every group's K may pass L2 (ResNeXt's
+ * layer4, 9 KiB a pixel), while the LUT kernels lose more on short panels
+ * than on L3 (measured both ways). */
+static size_t chunk_rows(const ax_gemm_plan *p, size_t M, size_t row_bytes, size_t unit)
+{
+    size_t chunk = p->im2col_bytes / (row_bytes ? row_bytes : 1) / unit * unit;
+    if (chunk < unit) chunk = unit;
+    size_t n_chunks = M ? (M + chunk - 1) / chunk : 1; /* batch 0 runs too */
+    chunk = ((M + n_chunks - 1) / n_chunks + 63) / 64 * 64;
+    return chunk > M ? M : chunk;
+}
+
 static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
@@ -297,31 +346,42 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */
-        for (size_t g = 0; g < s->groups; g++)
-            if (ax_gemm(p, M, X + g * cg, s->in_c, W->g[g], Y + g * og, s->out_c, accumulate, threads, err) != 0)
-                return -1;
-        return 0;
+        return ax_gemm_groups(p, s->groups, M, X, s->in_c, cg, W->g, Y, s->out_c, og, accumulate, threads, err);
     }
-    /* At most im2col_bytes of rows (whole multiples of 320: five 64-row
-     * blocks, the AVX-512 LUT kernel's sub-panel), then the same number of
-     * chunks evened out in 64-row blocks, so no chunk ends in a short panel
-     * (layer4's 392 rows: 256 + 136, not 320 + 72). */
-    size_t chunk = p->im2col_bytes / (K ? K : 1) / CHUNK_UNIT * CHUNK_UNIT;
-    if (chunk < CHUNK_UNIT) chunk = CHUNK_UNIT;
-    size_t n_chunks = M ? (M + chunk - 1) / chunk : 1; /* batch 0 runs too */
-    chunk = ((M + n_chunks - 1) / n_chunks + 63) / 64 * 64;
-    if (chunk > M) chunk = M;
+    /* Grouped layers: one im2col pass for all groups and their GEMMs as one
+     * job, unless the LUT plan takes another way there (AVX2's row tables
+     * amortize their builds over a chunk's rows: those run group by group
+     * on chunks of that group's K, as dense layers). */
+    size_t unit = s->groups > 1 && !p->lut ? 64 : CHUNK_UNIT;
+    size_t chunk = chunk_rows(p, M, s->groups * K, unit), ng = s->groups;
+    if (s->groups > 1 && ax_lut_choose(p, chunk, K, og) != AX_LUT_OWN) {
+        chunk = chunk_rows(p, M, K, CHUNK_UNIT);
+        ng = 1;
+    }
     size_t bytes;
-    uint8_t *buf = mul_ok(chunk, K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
-    if (!buf) return ax_fail(err, "conv2d: out of memory for %zu im2col rows of %zu bytes", chunk, K);
+    uint8_t *buf = mul_ok(chunk, ng * K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
+    uint8_t *pad = malloc(s->in_c);
+    if (!buf || !pad) {
+        free(buf), free(pad);
+        return ax_fail(err, "conv2d: out of memory for %zu im2col rows of %zu bytes", chunk, ng * K);
+    }
+    memset(pad, s->pad_byte, s->in_c);
     int rc = 0;
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk;
-        for (size_t g = 0; g < s->groups && rc == 0; g++) {
-            im2col(s, oh, ow, X, g, r0, rows, buf);
-            rc = ax_gemm(p, rows, buf, K, W->g[g], Y + r0 * s->out_c + g * og, s->out_c, accumulate, threads, err);
+        if (ng == s->groups) {
+            im2col(s, oh, ow, X, r0, rows, 0, ng, pad, buf);
+            rc = ax_gemm_groups(p, s->groups, rows, buf, K, rows * K, W->g, Y + r0 * s->out_c, s->out_c, og,
+                                accumulate, threads, err);
+        } else {
+            for (size_t g = 0; g < s->groups && rc == 0; g++) {
+                im2col(s, oh, ow, X, r0, rows, g, 1, pad, buf);
+                rc = ax_gemm(p, rows, buf, K, W->g[g], Y + r0 * s->out_c + g * og, s->out_c, accumulate, threads,
+                             err);
+            }
         }
     }
+    free(pad);
     free(buf);
     return rc;
 }

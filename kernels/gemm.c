@@ -35,6 +35,10 @@ typedef struct job {
     int32_t *C;
     bool accumulate, transposed;
     size_t panel_bytes, xpanel_bytes; /* LUT panel; exact sub-panel */
+    /* groups > 1 (ax_gemm_groups): tiles over every group, group g's
+     * weights wg[g], its A at A + g * a_step and C at C + g * c_step */
+    size_t groups, m_panels, a_step, c_step;
+    ax_packed_weights *const *wg;
 } job;
 
 typedef struct scratch {
@@ -88,17 +92,25 @@ static void run_exact(const job *j, size_t rows, size_t n0, size_t cn, const scr
     }
 }
 
-/* One tile; the scratch remembers which row panel it holds. */
+/* One tile; the scratch remembers which row panel (of which group) it holds. */
 static void run_tile(const job *j, size_t t, scratch *s)
 {
-    size_t mi = t / j->n_chunks, ni = t % j->n_chunks;
+    size_t pi = t / j->n_chunks, mi = pi % j->m_panels, ni = t % j->n_chunks;
+    job jg;
+    if (j->groups > 1) {
+        size_t g = pi / j->m_panels;
+        jg = *j;
+        jg.w = j->wg[g], jg.bt = jg.w->bt, jg.corr = jg.w->corr;
+        jg.A += g * j->a_step, jg.C += g * j->c_step;
+        j = &jg;
+    }
     size_t m0 = mi * j->mr, rows = j->M - m0 < j->mr ? j->M - m0 : j->mr;
     size_t n0 = ni * j->nc, nn = j->N - n0 < j->nc ? j->N - n0 : j->nc;
     const ax_gemm_plan *p = j->p;
     if (j->panels) s->panel = (uint8_t *)(uintptr_t)(j->panels + mi * j->panel_bytes);
-    else if (s->packed_mi != mi) {
+    else if (s->packed_mi != pi) {
         pack_tile(j, m0, rows, s);
-        s->packed_mi = mi;
+        s->packed_mi = pi;
     }
     if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
         p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, j->C + m0 * j->ldc + n0,
@@ -172,17 +184,18 @@ static int run_job(job *jp, int threads, ax_error *err)
     if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX) return ax_fail(err, "gemm: K %zu is too large", K);
     threads = ax_default_threads(threads);
     /* Split columns only when there are too few row panels to go round. */
-    size_t m_panels = (M + j.mr - 1) / j.mr;
+    size_t m_panels = (M + j.mr - 1) / j.mr, groups = j.groups > 1 ? j.groups : 1;
     size_t want = (size_t)threads * 4;
+    j.m_panels = m_panels;
     j.n_chunks = 1;
-    if (threads > 1 && m_panels < want) {
-        j.n_chunks = (want + m_panels - 1) / m_panels;
+    if (threads > 1 && groups * m_panels < want) {
+        j.n_chunks = (want + groups * m_panels - 1) / (groups * m_panels);
         size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
         if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
     }
     j.nc = (N + j.n_chunks - 1) / j.n_chunks;
     j.n_chunks = (N + j.nc - 1) / j.nc;
-    if (!run_tiles(&j, m_panels * j.n_chunks, threads)) return ax_fail(err, "gemm: out of memory for panels");
+    if (!run_tiles(&j, groups * m_panels * j.n_chunks, threads)) return ax_fail(err, "gemm: out of memory for panels");
     return 0;
 }
 
@@ -262,5 +275,32 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (way == AX_LUT_OWN_T) return gemm_transposed(p, M, A, lda, W, C, ldc, accumulate, threads, err);
     job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .bt = W->bt, .wstride = K,
              .corr = W->corr, .C = C, .accumulate = accumulate};
+    return run_job(&j, threads, err);
+}
+/* G GEMMs of one shape (a grouped convolution's groups: A + g * a_step,
+ * W[g], C + g * c_step) as one job, the tiles of every group shared out
+ * together: one set of scratch and one parallel region rather than G. What
+ * ax_gemm would run otherwise (K-chunks, oneDNN, row tables, the transposed
+ * problem) runs group by group. */
+int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, size_t lda, size_t a_step,
+                   ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate, int threads,
+                   ax_error *err)
+{
+    bool together = G > 1 && p && W && A && C && M > 0;
+    for (size_t g = 0; together && g < G; g++)
+        together = W[g] && W[g]->plan == p && !W[g]->n_chunks && W[g]->K == W[0]->K && W[g]->N == W[0]->N &&
+                   W[g]->K <= W[g]->max_k && !(W[g]->ob && M >= p->onednn_min_m);
+    size_t K = together ? W[0]->K : 0, N = together ? W[0]->N : 0;
+    if (together)
+        together = N > 0 && lda >= K && ldc >= N && K <= SIZE_MAX / 16 && ax_lut_choose(p, M, K, N) == AX_LUT_OWN;
+    if (!together) {
+        for (size_t g = 0; g < G; g++)
+            if (ax_gemm(p, M, A + g * a_step, lda, W[g], C + g * c_step, ldc, accumulate, threads, err) != 0)
+                return -1;
+        return 0;
+    }
+    job j = {.p = p, .w = W[0], .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .bt = W[0]->bt,
+             .wstride = K, .corr = W[0]->corr, .C = C, .accumulate = accumulate, .groups = G, .a_step = a_step,
+             .c_step = c_step, .wg = W};
     return run_job(&j, threads, err);
 }

@@ -218,6 +218,13 @@ struct ax_packed_weights {
     struct ax_packed_weights **chunk;
 };
 
+/* gemm.c: G GEMMs of one M x K x N shape, group g reading A + g * a_step
+ * (stride lda), weights W[g], writing C + g * c_step (stride ldc), as one
+ * job (conv2d.c's groups); the same bits as G ax_gemm calls. */
+int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, size_t lda, size_t a_step,
+                   ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate, int threads,
+                   ax_error *err);
+
 /* dwconv2d.c: a grouped convolution run directly (conv2d.c decides when);
  * wt: the weights as [out_c][tap] (tap = (ky*kw + kx)*cg + i), corr[o] =
  * sum over o's taps of p->dw_colmin (0 without). */

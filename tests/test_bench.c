@@ -9,6 +9,7 @@
 /* the layer tables themselves, checked against the networks' published sizes */
 #include "bench/shapes_mobilenetv2.c"
 #include "bench/shapes_resnet50.c"
+#include "bench/shapes_resnext50.c"
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -107,6 +108,11 @@ Test(bench, layer_tables_match_the_networks)
     network_size(bench_mobilenetv2, bench_mobilenetv2_count, &layers, &macs);
     cr_assert_eq(layers, 53, "MobileNetV2: 35 + 17 depthwise convs + 1 FC, got %d", layers);
     cr_assert(fabs(macs - 300.774e6) < 1e5, "MobileNetV2: 300.8 MMAC per image, got %.0f", macs);
+    /* ResNeXt-50 32x4d: one grouped 3x3 conv per bottleneck (3 + 4 + 6 + 3),
+     * each 56*56*128*4*9 MACs per image (width and resolution trade evenly) */
+    network_size(bench_resnext50, bench_resnext50_count, &layers, &macs);
+    cr_assert_eq(layers, 16, "ResNeXt-50: 16 grouped 3x3 convs, got %d", layers);
+    cr_assert(fabs(macs - 16 * 14450688.0) < 1, "ResNeXt-50 grouped convs: 231.2 MMAC per image, got %.0f", macs);
 }
 
 Test(bench, names_have_five_fields)
@@ -126,7 +132,9 @@ Test(bench, names_have_five_fields)
         cr_assert(one_of(f[0], ops), "op %s", f[0]);
         cr_assert(one_of(f[1], paths), "path %s", f[1]);
         if (strcmp(f[1], "naive") == 0) cr_assert_str_eq(f[2], "scalar");
-        cr_assert(strncmp(f[4], "resnet50.", 9) == 0 || strncmp(f[4], "mobilenetv2.", 12) == 0, "shape %s", f[4]);
+        cr_assert(strncmp(f[4], "resnet50.", 9) == 0 || strncmp(f[4], "mobilenetv2.", 12) == 0 ||
+                      strncmp(f[4], "resnext50.", 10) == 0,
+                  "shape %s", f[4]);
         dw += strcmp(f[0], "dwgemm") == 0;
     }
     cr_assert_gt(lines, 50, "only %d benchmarks in suite all", lines);

@@ -59,6 +59,14 @@ static const ccase CASES[] = {
     {1, 203, 190, 9, 9, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 9},  /* depthwise: bands at stride 2, odd sizes */
     {1, 100, 100, 24, 48, 5, 5, 2, 2, 2, 1, 4, 4, 3, 3, 24}, /* multiplier 2, dilation, bands of rows */
     {5, 7, 7, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 80},  /* 7x7 depthwise, stacked images, 5 blocks of 16 */
+    /* grouped GEMMs (> 4 channels per group): one im2col row of all groups, the groups' tiles in one job */
+    {2, 15, 13, 40, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5},  /* 8 channels per group, stride 2, padding */
+    {1, 9, 11, 64, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},   /* 16 channels, N = 24 per group */
+    {1, 10, 9, 20, 12, 3, 3, 1, 2, 2, 1, 2, 1, 2, 1, 4},   /* 5 channels, N = 3, dilation, stride 1x2 */
+    {1, 7, 8, 192, 192, 3, 3, 1, 1, 1, 1, 1, 0, 1, 1, 3},  /* 64 channels per group, K = 576 */
+    {1, 20, 20, 256, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32}, /* ResNeXt-like: 32 groups of 8, two chunks */
+    {1, 9, 9, 48, 24, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 6},   /* grouped 1x1 stride 2 (im2col), N = 4 */
+    {1, 6, 5, 96, 66, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},   /* 32 channels per group, N = 22, M = 30 (small M) */
 };
 
 /* Which kernel the layer must run: the oneDNN convolution primitive

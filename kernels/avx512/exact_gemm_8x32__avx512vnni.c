@@ -8,7 +8,8 @@
  * sum of A:
  *   u8 x s8: a . w                      s8 x u8: w . a (roles swapped)
  *   u8 x u8: a . (w - 128) + 128 sum a   s8 x s8: (w + 128) . a - 128 sum a
- * Tile: 8 rows x 32 columns, sixteen zmm accumulators, 4 k per instruction.
+ * Tile: 8 rows x 32 columns, sixteen zmm accumulators, 4 k per instruction
+ * (8 x 16 for a last block alone).
  *
  * "Panel": where the rows are, and their row sums (when needed). Weights:
  * blocks of 16 columns, each K/4 x 16 x 4 bytes (missing k or column: 0),
@@ -94,8 +95,11 @@ static inline int32_t quad(const uint8_t *row, size_t k4, size_t K)
     return q;
 }
 
-/* 8 rows x 32 columns over all K; rows past mn repeat row 0 and are dropped */
-static inline __attribute__((always_inline)) void tile(bool act_s8, const rows_ref *r, size_t m0, size_t mn,
+/* 8 rows x 16 nb columns (blocks b0, and b1 when nb = 2) over all K; rows
+ * past mn repeat row 0 and are dropped. One block serves a last block
+ * alone (grouped convolutions: N = 8 or 16 per group would spend half the
+ * vpdpbusd on the zero block). */
+static inline __attribute__((always_inline)) void tile(bool act_s8, int nb, const rows_ref *r, size_t m0, size_t mn,
                                                        size_t K, const __m512i *b0, const __m512i *b1,
                                                        uint32_t tmp[8][32])
 {
@@ -107,22 +111,22 @@ static inline __attribute__((always_inline)) void tile(bool act_s8, const rows_r
         row[i] = r->A + (m0 + ((size_t)i < mn ? (size_t)i : 0)) * r->lda;
     }
     for (size_t k4 = 0; k4 < K4; k4++) {
-        __m512i w0 = _mm512_load_si512(b0 + k4), w1 = _mm512_load_si512(b1 + k4);
+        __m512i w0 = _mm512_load_si512(b0 + k4), w1 = nb == 2 ? _mm512_load_si512(b1 + k4) : w0;
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
             __m512i x = _mm512_set1_epi32(quad(row[i], k4, K));
             if (act_s8) { /* the weights are the u8 side */
                 acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], w0, x);
-                acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], w1, x);
+                if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], w1, x);
             } else {
                 acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
-                acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+                if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
             }
         }
     }
     for (int i = 0; i < 8; i++) {
         _mm512_storeu_si512(tmp[i], acc[i][0]);
-        _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
+        if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
     }
 }
 
@@ -139,8 +143,14 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
         for (size_t m0 = 0; m0 < rows; m0 += 8) {
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
             uint32_t tmp[8][32];
-            if (act_s8) tile(true, r, m0, mn, K, b0, b1, tmp);
-            else tile(false, r, m0, mn, K, b0, b1, tmp);
+            if (c1 <= 16) { /* the last block alone */
+                if (act_s8) tile(true, 1, r, m0, mn, K, b0, b1, tmp);
+                else tile(false, 1, r, m0, mn, K, b0, b1, tmp);
+            } else if (act_s8) {
+                tile(true, 2, r, m0, mn, K, b0, b1, tmp);
+            } else {
+                tile(false, 2, r, m0, mn, K, b0, b1, tmp);
+            }
             for (size_t i = 0; i < mn; i++) {
                 uint32_t *o = out + (m0 + i) * ldo + (blk * 16 + c0 - n0);
                 for (size_t c = c0; c < c1; c++) *o++ = tmp[i][c] + (uint32_t)r->corr[m0 + i];

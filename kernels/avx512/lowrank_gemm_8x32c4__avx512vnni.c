@@ -15,7 +15,8 @@
  * (two vpermi2b and a blend on bit 7) stored contiguously.
  * Panel: the rows' per-row corrections, then MR rows of L = T * ceil4(K)
  * bytes each (stride S). Weights: blocks of 16 columns, each L/4 x 16 x 4
- * bytes, plus one zero block. Tile: 8 rows x 32 columns, sixteen zmm. */
+ * bytes, plus one zero block. Tile: 8 rows x 32 columns, sixteen zmm (8 x 16
+ * for a last block alone). */
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
@@ -137,12 +138,14 @@ static inline __attribute__((always_inline)) void put16(__m512i v, uint32_t row,
     _mm512_mask_storeu_epi32(C + off, k, v);
 }
 
-/* 8 rows x 32 columns (blocks blk, blk + 1) over L4 quads, straight into C;
- * rows past mn repeat row 0 and are dropped */
+/* 8 rows x 16 nb columns (blocks blk, and blk + 1 when nb = 2) over L4
+ * quads, straight into C; rows past mn repeat row 0 and are dropped. One
+ * block serves the last 16 columns (grouped convolutions: N = 8 or 16 per
+ * group would spend half the vpdpbusd on the zero block). */
 static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size_t S, const int32_t *rcorr, size_t mn,
-                                                       size_t L4, const __m512i *b0, const __m512i *b1, size_t c,
-                                                       const uint32_t *corr, int32_t *C, size_t ldc, size_t n0,
-                                                       size_t nn, bool accumulate)
+                                                       size_t L4, const __m512i *b0, const __m512i *b1, int nb,
+                                                       size_t c, const uint32_t *corr, int32_t *C, size_t ldc,
+                                                       size_t n0, size_t nn, bool accumulate)
 {
     __m512i acc[8][2];
     const uint8_t *row[8];
@@ -151,14 +154,14 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size
         row[i] = rows + ((size_t)i < mn ? (size_t)i : 0) * S;
     }
     for (size_t k4 = 0; k4 < L4; k4++) {
-        __m512i w0 = _mm512_load_si512(b0 + k4), w1 = _mm512_load_si512(b1 + k4);
+        __m512i w0 = _mm512_load_si512(b0 + k4), w1 = nb == 2 ? _mm512_load_si512(b1 + k4) : w0;
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++) {
             int32_t q;
             memcpy(&q, row[i] + 4 * k4, 4);
             __m512i x = _mm512_set1_epi32(q);
             acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
-            acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+            if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
         }
     }
     /* through memory: put16's registers and masks kept out of the k loop's
@@ -166,11 +169,12 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size
     uint32_t tmp[8][32];
     for (int i = 0; i < 8; i++) {
         _mm512_storeu_si512(tmp[i], acc[i][0]);
-        _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
+        if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
     }
     for (size_t i = 0; i < mn; i++) {
         put16(_mm512_loadu_si512(tmp[i]), (uint32_t)rcorr[i], corr, C + i * ldc, c, n0, nn, accumulate);
-        put16(_mm512_loadu_si512(tmp[i] + 16), (uint32_t)rcorr[i], corr, C + i * ldc, c + 16, n0, nn, accumulate);
+        if (nb == 2)
+            put16(_mm512_loadu_si512(tmp[i] + 16), (uint32_t)rcorr[i], corr, C + i * ldc, c + 16, n0, nn, accumulate);
     }
 }
 
@@ -184,10 +188,15 @@ static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size
     const int32_t *rcorr = (const int32_t *)panel;
     for (size_t blk = n0 / 16; blk * 16 < n0 + nn; blk += 2) {
         const __m512i *b0 = (const __m512i *)(bx + blk * L4 * 64), *b1 = (const __m512i *)(bx + (blk + 1) * L4 * 64);
+        bool one = (blk + 1) * 16 >= n0 + nn; /* the last block: no columns in blk + 1 */
         for (size_t m0 = 0; m0 < rows; m0 += 8) {
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
-            tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, blk * 16, corr, C + m0 * ldc, ldc, n0, nn,
-                 accumulate);
+            if (one)
+                tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, 1, blk * 16, corr, C + m0 * ldc, ldc, n0,
+                     nn, accumulate);
+            else
+                tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, 2, blk * 16, corr, C + m0 * ldc, ldc, n0,
+                     nn, accumulate);
         }
     }
 }
