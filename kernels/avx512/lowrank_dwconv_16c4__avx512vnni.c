@@ -131,98 +131,117 @@ static inline __attribute__((always_inline)) __m512i map(const row_ctx *r, size_
  * channels of a pixel are read in memory order. kh: the kernel's rows, or
  * 4 for a stride-1 pair (rows oy .. oy + 3). */
 typedef struct build_args {
-    size_t x0, x1, cb0, cb1, g;
-    __mmask64 live;
-    __m128i pad;
-    __m512i perm;
+    size_t x0, x1, g;
+    bool live[4];
+    __m512i pad;
+    __m512i ilo, ihi, io0, io1;
     const uint8_t *pre;
     __m512i *I;
 } build_args;
 
 /* the columns inside the image; kind: r->kind[0] when one term (the loop
- * specialized on it), else -1 */
+ * specialized on it), else -1. Per 64 channels: one load per row, the map,
+ * then two rounds of vpermi2b (rows 0|1 and 2|3 byte-interleaved, then
+ * those word-interleaved per block of 16): 2 permutes and one load per
+ * block rather than four 16-byte loads, three inserts and a vpermb */
 static inline __attribute__((always_inline)) void interior(const row_ctx *r, const build_args *a,
                                                             const uint8_t *const row[4], const size_t step[4],
                                                             int kind, bool one)
 {
     const ax_conv2d_shape *s = r->s;
-    size_t C = s->in_c, wp = r->wp, G = r->G, T = one ? 1 : r->T;
-    __mmask16 cm = C % 16 ? (__mmask16)((1u << (C % 16)) - 1) : (__mmask16)0xffff;
-    size_t nfull = C / 16 < a->cb1 ? C / 16 : a->cb1;
+    size_t C = s->in_c, wp = r->wp, G = r->G, T = one ? 1 : r->T, nb = (C + 15) / 16;
     for (size_t ix = a->x0; ix < a->x1; ix++) {
         size_t off = (ix - s->pad_left) * C;
-        const uint8_t *q0 = row[0] + off * step[0], *q1 = row[1] + off * step[1];
-        const uint8_t *q2 = row[2] + off * step[2], *q3 = row[3] + off * step[3];
-        size_t s0 = 16 * step[0], s1 = 16 * step[1], s2 = 16 * step[2], s3 = 16 * step[3];
         if (a->pre)
             for (size_t c = 0; c < C; c += 64) _mm_prefetch((const char *)(a->pre + off + c), _MM_HINT_T0);
-        q0 += a->cb0 * s0, q1 += a->cb0 * s1, q2 += a->cb0 * s2, q3 += a->cb0 * s3;
         __m512i *d = a->I + (a->g * T) * wp + ix;
-        for (size_t cb = a->cb0; cb < a->cb1; cb++, d += G * T * wp) {
-            __m512i v;
-            if (cb < nfull) {
-                v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q0));
-                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q1), 1);
-                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q2), 2);
-                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q3), 3);
-            } else { /* the last channels: pad bytes do not matter (weights 0), reads must stay inside */
-                v = _mm512_castsi128_si512(_mm_mask_loadu_epi8(a->pad, cm, q0));
-                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q1), 1);
-                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q2), 2);
-                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q3), 3);
+        for (size_t c0 = 0; c0 < C; c0 += 64) {
+            __m512i x[4];
+            size_t rest = C - c0;
+            __mmask64 cm = rest >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rest) - 1;
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) { /* pad bytes past C do not matter (weights 0); reads stay inside */
+                const uint8_t *q = row[j] + (off + c0) * step[j];
+                x[j] = rest >= 64 ? _mm512_loadu_si512(q) : _mm512_mask_loadu_epi8(a->pad, cm, q);
             }
-            q0 += s0, q1 += s1, q2 += s2, q3 += s3;
+            size_t n = nb - c0 / 16 < 4 ? nb - c0 / 16 : 4;
             for (size_t t = 0; t < T; t++) {
-                __m512i m = kind == 1   ? v
-                            : kind == 2 ? _mm512_ternarylogic_epi32(v, r->fx[0], r->fm[0], 0x28)
-                            : kind == 0 ? lookup(r->tab[0], v)
-                                        : map(r, t, v);
-                d[t * wp] = _mm512_permutexvar_epi8(a->perm, _mm512_maskz_mov_epi8(a->live, m));
+                __m512i m[4];
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    __m512i v = kind == 1   ? x[j]
+                                : kind == 2 ? _mm512_ternarylogic_epi32(x[j], r->fx[0], r->fm[0], 0x28)
+                                : kind == 0 ? lookup(r->tab[0], x[j])
+                                            : map(r, t, x[j]);
+                    m[j] = a->live[j] ? v : _mm512_setzero_si512();
+                }
+                __m512i u01 = _mm512_permutex2var_epi8(m[0], a->ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], a->ihi, m[1]);
+                __m512i v01 = _mm512_permutex2var_epi8(m[2], a->ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], a->ihi, m[3]);
+                __m512i *e = d + (c0 / 16 * G * T + t) * wp;
+                e[0] = _mm512_permutex2var_epi8(u01, a->io0, v01);
+                if (n > 1) e[G * T * wp] = _mm512_permutex2var_epi8(u01, a->io1, v01);
+                if (n > 2) e[2 * G * T * wp] = _mm512_permutex2var_epi8(u23, a->io0, v23);
+                if (n > 3) e[3 * G * T * wp] = _mm512_permutex2var_epi8(u23, a->io1, v23);
             }
         }
     }
 }
 
-static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, size_t cb0, size_t cb1,
-                  __m512i *I)
+/* interleave indices (interior): ilo/ihi byte 2k + j = k (+ 32) of row j
+ * (k < 32); io0/io1 byte 4c + j = channel c of row j, block 0/1 of a pair */
+static const uint8_t ilv_b[4][64] = {
+#define P2(k, o) (k) + (o), 64 + (k) + (o)
+#define P8(k, o) P2(k, o), P2((k) + 1, o), P2((k) + 2, o), P2((k) + 3, o)
+#define Q4(c, o) 2 * (c) + (o), 2 * (c) + 1 + (o), 64 + 2 * (c) + (o), 65 + 2 * (c) + (o)
+#define Q16(c, o) Q4(c, o), Q4((c) + 1, o), Q4((c) + 2, o), Q4((c) + 3, o)
+    {P8(0, 0), P8(4, 0), P8(8, 0), P8(12, 0), P8(16, 0), P8(20, 0), P8(24, 0), P8(28, 0)},
+    {P8(0, 32), P8(4, 32), P8(8, 32), P8(12, 32), P8(16, 32), P8(20, 32), P8(24, 32), P8(28, 32)},
+    {Q16(0, 0), Q16(4, 0), Q16(8, 0), Q16(12, 0)},
+    {Q16(0, 32), Q16(4, 32), Q16(8, 32), Q16(12, 32)},
+#undef P2
+#undef P8
+#undef Q4
+#undef Q16
+};
+
+static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
-    size_t C = s->in_c, wp = r->wp, G = r->G, T = r->T;
-    uint8_t padv[16] __attribute__((aligned(16)));
-    memset(padv, s->pad_byte, 16);
-    __m128i pad = _mm_load_si128((const __m128i *)padv);
+    size_t C = s->in_c, wp = r->wp, G = r->G, T = r->T, nb = (C + 15) / 16;
+    uint8_t padv[64] __attribute__((aligned(64)));
+    memset(padv, s->pad_byte, 64);
+    __m512i pad = _mm512_load_si512(padv);
     const __m512i perm = _mm512_loadu_si512(perm_b);
     __m512i padz[AX_LOWRANK_TERMS]; /* a column of pad pixels, per term */
     for (size_t g = 0; g < G; g++) {
         const uint8_t *row[4];
         size_t step[4];
         __mmask64 live = 0;
+        build_args a = {.g = g, .pad = pad, .I = I, .ilo = _mm512_loadu_si512(ilv_b[0]),
+                        .ihi = _mm512_loadu_si512(ilv_b[1]), .io0 = _mm512_loadu_si512(ilv_b[2]),
+                        .io1 = _mm512_loadu_si512(ilv_b[3])};
         for (size_t j = 0; j < 4; j++) {
             size_t ky = 4 * g + j, iy = oy * s->stride_h + ky * s->dilation_h;
-            row[j] = padv, step[j] = 0;
+            row[j] = padv, step[j] = 0, a.live[j] = ky < kh;
             if (ky >= kh) continue;
             live |= (__mmask64)0xffff << (16 * j);
             if (iy >= s->pad_top && iy - s->pad_top < s->in_h)
                 row[j] = X + ((b * s->in_h + iy - s->pad_top) * s->in_w) * C, step[j] = 1;
         }
-        __m512i pv = _mm512_broadcast_i32x4(pad);
         for (size_t t = 0; t < T; t++)
-            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pv)));
+            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pad)));
         /* the rows the next output row adds: fetched while this one builds */
-        const uint8_t *pre = NULL;
         size_t ny = oy * s->stride_h + (kh - 1) * s->dilation_h + s->stride_h;
-        if (g == 0 && cb0 == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
-            pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
-        size_t x0 = s->pad_left < wp ? s->pad_left : wp, x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
-        for (size_t cb = cb0; cb < cb1; cb++) {
-            __m512i *d = I + ((cb - cb0) * G + g) * T * wp;
+        if (g == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
+            a.pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
+        a.x0 = s->pad_left < wp ? s->pad_left : wp, a.x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
+        for (size_t cb = 0; cb < nb; cb++) {
+            __m512i *d = I + (cb * G + g) * T * wp;
             for (size_t t = 0; t < T; t++) {
-                for (size_t ix = 0; ix < x0; ix++) d[t * wp + ix] = padz[t];
-                for (size_t ix = x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = 0; ix < a.x0; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = a.x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
             }
         }
-        const build_args a = {.x0 = x0, .x1 = x1, .cb0 = cb0, .cb1 = cb1, .g = g, .live = live, .pad = pad,
-                              .perm = perm, .pre = pre, .I = I};
         if (T == 1 && r->kind[0] == 1) interior(r, &a, row, step, 1, true);
         else if (T == 1 && r->kind[0] == 2) interior(r, &a, row, step, 2, true);
         else if (T == 1) interior(r, &a, row, step, 0, true);
@@ -450,10 +469,10 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
               s->batch * oh * ow * C * 4 > NT_L2 * ax_cpu_caches_get()->l2;
     if (pair2) {
         __m512i *A = I, *B = I + nb * r.wp;
-        build(&r, X, b, oy0, 4, 0, nb, A);
+        build(&r, X, b, oy0, 4, A);
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            if (two) build(&r, X, b, oy + 2, 4, 0, nb, B);
+            if (two) build(&r, X, b, oy + 2, 4, B);
             pair_args g = {.A = A, .B = B, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                            .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = two ? Yb + (oy + 1) * ow * C : NULL,
                            .accumulate = accumulate};
@@ -464,7 +483,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     } else
         for (size_t oy = oy0; oy < oy0 + rows; oy++) {
             if (pair && oy + 1 < oy0 + rows) {
-                build(&r, X, b, oy, 4, 0, nb, I);
+                build(&r, X, b, oy, 4, I);
                 pair_args g = {.A = I, .B = I, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                                .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = Yb + (oy + 1) * ow * C,
                                .accumulate = accumulate};
@@ -472,7 +491,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 oy++;
                 continue;
             }
-            build(&r, X, b, oy, s->kernel_h, 0, nb, I);
+            build(&r, X, b, oy, s->kernel_h, I);
             for (size_t c0 = 0; c0 < C; c0 += 16) {
                 __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
                 const __m512i *I0 = I + c0 / 16 * r.G * r.T * r.wp;
