@@ -337,11 +337,10 @@ Test(conv, factored_ident_u8)
     check_mult(m);
 }
 
-/* LOWRANK depthwise on AVX-512 with outputs of ~10 MB, past the size where
- * its kernel stores non-temporally (8 L2s of 1 MiB here), into a 64-byte
- * aligned output (those stores need whole lines) and a misaligned one:
- * stride 1 and 2, 48 channels and 40 (a masked last block), odd widths,
- * accumulate, 1 and 2 threads */
+/* LOWRANK depthwise on AVX-512 with outputs of ~10 MB (larger than the
+ * caches of this machine but its L3), into a 64-byte aligned output and a
+ * misaligned one: stride 1 and 2, 48 channels and 40 (a masked last block),
+ * odd widths (tails of the 4-pixel groups), accumulate, 1 and 2 threads */
 Test(conv, lowrank_dw_large)
 {
     if (!ax_cpu_supports(AX_ISA_AVX512) || ax_test_reduced()) return;
@@ -357,7 +356,7 @@ Test(conv, lowrank_dw_large)
         /* b  h    w   c   o  kh kw sh sw dh dw pt pl pb pr g */
         {1, 255, 201, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48}, /* s1: 9.8 MB */
         {2, 331, 299, 48, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48}, /* s2: 9.6 MB */
-        {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40}, /* s2: 11.5 MB, 40 channels: stored plainly */
+        {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40}, /* s2: 11.5 MB, unpadded top/right */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const ccase *c = &cases[i];

@@ -7,12 +7,15 @@
  * Lanes are channels: an int32 lane holds one channel, its four bytes four
  * kernel rows (ky = 4g .. 4g+3) of one kernel column. For an output row, each
  * padded input column ix gets, per 16 channels, one zmm of the four input
- * rows' mapped bytes interleaved (four 16-byte loads, the f'_t lookup, one
- * vpermb; rows past the kernel are 0), built once and read by every output
- * pixel whose window covers that column (kw of them at stride 1; there one
- * build of rows oy..oy+3 serves output rows oy and oy+1). An output
- * pixel of 16 channels is then kw * groups * terms vpdpbusd against weight
- * vectors that stay in registers, and one 64-byte NHWC store.
+ * rows' mapped bytes interleaved (per 64 channels: a 64-byte load per row,
+ * the f'_t map, two rounds of vpermi2b; rows past the kernel are 0), built
+ * once and read by every output pixel whose window covers that column (kw
+ * of them at stride 1; there one build of rows oy..oy+3 serves output rows
+ * oy and oy+1; at stride 2 one build of 2oy..2oy+3 and the next serve oy and
+ * oy+1). An output pixel of 16 channels is then kw * groups * terms vpdpbusd
+ * and one 64-byte NHWC store; a pair of rows is written 4 pixels (of every
+ * channel block) at a time, so that the output's lines go out nearly in
+ * memory order.
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -22,9 +25,6 @@
 
 #include <immintrin.h>
 #include <string.h>
-
-/* non-temporal stores past this many L2s of output (rows_fn) */
-enum { NT_L2 = 8 };
 
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -175,8 +175,10 @@ static inline __attribute__((always_inline)) void interior(const row_ctx *r, con
                                             : map(r, t, x[j]);
                     m[j] = a->live[j] ? v : _mm512_setzero_si512();
                 }
-                __m512i u01 = _mm512_permutex2var_epi8(m[0], a->ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], a->ihi, m[1]);
-                __m512i v01 = _mm512_permutex2var_epi8(m[2], a->ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], a->ihi, m[3]);
+                __m512i u01 = _mm512_permutex2var_epi8(m[0], a->ilo, m[1]);
+                __m512i u23 = _mm512_permutex2var_epi8(m[0], a->ihi, m[1]);
+                __m512i v01 = _mm512_permutex2var_epi8(m[2], a->ilo, m[3]);
+                __m512i v23 = _mm512_permutex2var_epi8(m[2], a->ihi, m[3]);
                 __m512i *e = d + (c0 / 16 * G * T + t) * wp;
                 e[0] = _mm512_permutex2var_epi8(u01, a->io0, v01);
                 if (n > 1) e[G * T * wp] = _mm512_permutex2var_epi8(u01, a->io1, v01);
@@ -249,16 +251,14 @@ static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_
     }
 }
 
-/* v (+ the row correction) + corr (+ Y) into 16 channels of one pixel; nt:
- * a non-temporal store (whole aligned lines only, see rows_fn) */
+/* v (+ the row correction) + corr (+ Y) into 16 channels of one pixel */
 static inline __attribute__((always_inline)) void put(__m512i v, __m512i corr, int32_t *y, __mmask16 cm,
-                                                       bool accumulate, bool nt)
+                                                       bool accumulate)
 {
     v = _mm512_add_epi32(v, corr);
     if (cm == 0xffff) { /* masked stores measured slower here */
         if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
-        if (nt) _mm512_stream_si512((void *)y, v);
-        else _mm512_storeu_si512(y, v);
+        _mm512_storeu_si512(y, v);
         return;
     }
     if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(cm, y));
@@ -268,7 +268,7 @@ static inline __attribute__((always_inline)) void put(__m512i v, __m512i corr, i
 /* 3 kernel columns, one group, one term, no row correction: 4 pixels at a
  * time, the three weight vectors in registers */
 static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m512i *W, __m512i corr, int32_t *Y,
-                   size_t ldy, __mmask16 cm, bool accumulate, bool nt)
+                   size_t ldy, __mmask16 cm, bool accumulate)
 {
     __m512i w0 = W[0], w1 = W[1], w2 = W[2];
     size_t ox = 0;
@@ -282,28 +282,26 @@ static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m5
             a[i] = _mm512_dpbusd_epi32(a[i], c[2 * dw], w2);
         }
 #pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) put(a[i], corr, Y + (ox + (size_t)i) * ldy, cm, accumulate, nt);
+        for (int i = 0; i < 4; i++) put(a[i], corr, Y + (ox + (size_t)i) * ldy, cm, accumulate);
     }
     for (; ox < ow; ox++) {
         const __m512i *c = I + ox * sw;
         __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
         a = _mm512_dpbusd_epi32(a, c[dw], w1);
         a = _mm512_dpbusd_epi32(a, c[2 * dw], w2);
-        put(a, corr, Y + ox * ldy, cm, accumulate, nt);
+        put(a, corr, Y + ox * ldy, cm, accumulate);
     }
 }
 
-/* How pair_px stores: plain (whole blocks, no accumulate), non-temporal
- * (also whole, aligned lines), or put's general case (the masked last block,
- * accumulate) */
-enum { ST_PLAIN, ST_NT, ST_ANY };
+/* How pair_px stores: plain (whole blocks, no accumulate) or put's general
+ * case (the masked last block, accumulate) */
+enum { ST_PLAIN, ST_ANY };
 
 static inline __attribute__((always_inline)) void store_px(__m512i v, __m512i cv, int32_t *y, __mmask16 cm,
                                                             bool accumulate, int mode)
 {
     if (mode == ST_PLAIN) _mm512_storeu_si512(y, _mm512_add_epi32(v, cv));
-    else if (mode == ST_NT) _mm512_stream_si512((void *)y, _mm512_add_epi32(v, cv));
-    else put(v, cv, y, cm, accumulate, false);
+    else put(v, cv, y, cm, accumulate);
 }
 
 /* Output rows oy (Y0) and oy + 1 (Y1), pixels [ox, ox + n), one block of 16
@@ -365,9 +363,9 @@ typedef struct pair_args {
  * from one build (pair_px), pixel after pixel: 4 pixels of every block, then
  * the next 4, so that the output's lines are written nearly in memory order
  * (one block along the row at a time, lines C * 4 bytes apart, ran at a
- * third of the speed of in-order stores once the output left the cache).
- * mode: how the full blocks store (the last, partial one: ST_ANY). */
-static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, int mode, bool s2, bool unit)
+ * third of the speed of in-order stores once the output left the cache:
+ * tools/dw_roofline.c) */
+static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool s2, bool unit)
 {
     size_t C = g->C, nfull = g->accumulate ? 0 : C / 16;
     for (size_t ox = 0; ox < g->ow;) {
@@ -379,8 +377,9 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
             const __m512i *W = (const __m512i *)(g->pw + cb * g->nv * 64), *A = g->A + at, *B = g->B + at;
             int32_t *y0 = g->Y0 + ox * C + c0, *y1 = g->Y1 ? g->Y1 + ox * C + c0 : NULL;
             bool acc = g->accumulate;
-            int m = cb < nfull ? mode : ST_ANY;
-            if (n == 4 && m == mode) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, false, mode, 4, s2, unit);
+            int m = cb < nfull ? ST_PLAIN : ST_ANY;
+            if (n == 4 && m == ST_PLAIN)
+                pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, false, ST_PLAIN, 4, s2, unit);
             else if (n == 4) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, ST_ANY, 4, s2, unit);
             else if (n == 3) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 3, s2, unit);
             else if (n == 2) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 2, s2, unit);
@@ -390,24 +389,17 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
     }
 }
 
-static __attribute__((noinline)) void pair_rows_s1(const pair_args *g, int mode)
+static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
 {
-    if (g->sw == 1 && g->dw == 1) {
-        if (mode == ST_NT) pair_rows(g, ST_NT, false, true);
-        else pair_rows(g, ST_PLAIN, false, true);
-    } else
-        pair_rows(g, mode == ST_NT ? ST_NT : ST_PLAIN, false, false);
+    if (g->sw == 1 && g->dw == 1) pair_rows(g, false, true);
+    else pair_rows(g, false, false);
 }
 
-static __attribute__((noinline)) void pair_rows_s2(const pair_args *g, int mode)
-{
-    if (mode == ST_NT) pair_rows(g, ST_NT, true, false);
-    else pair_rows(g, ST_PLAIN, true, false);
-}
+static __attribute__((noinline)) void pair_rows_s2(const pair_args *g) { pair_rows(g, true, false); }
 
 /* any kernel, terms, row correction */
 static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
-                    size_t ldy, __mmask16 cm, bool accumulate, bool nt)
+                    size_t ldy, __mmask16 cm, bool accumulate)
 {
     const ax_conv2d_shape *s = r->s;
     const ax_lowrank *lr = r->p->lr;
@@ -425,7 +417,7 @@ static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i
                 }
                 if (lr->row_corr) a = _mm512_add_epi32(a, _mm512_mullo_epi32(f, _mm512_set1_epi32(lr->w_off[t])));
             }
-        put(a, corr, Y + ox * ldy, cm, accumulate, nt);
+        put(a, corr, Y + ox * ldy, cm, accumulate);
     }
 }
 
@@ -461,12 +453,6 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     __m512i *I = buf;
     size_t nb = (C + 15) / 16, sw = s->stride_w, dw = s->dilation_w;
     int32_t *Yb = Y + b * oh * ow * C;
-    /* Non-temporal stores when the output is much larger than the caches
-     * (NT_L2 x L2): there in-order stores still wait for each line's read
-     * for ownership, while smaller outputs stay in L3 where those reads are
-     * cheap and the next layer finds them (measured, docs/kernels.md) */
-    bool nt = !accumulate && C % 16 == 0 && ((uintptr_t)Y & 63) == 0 &&
-              s->batch * oh * ow * C * 4 > NT_L2 * ax_cpu_caches_get()->l2;
     if (pair2) {
         __m512i *A = I, *B = I + nb * r.wp;
         build(&r, X, b, oy0, 4, A);
@@ -476,7 +462,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
             pair_args g = {.A = A, .B = B, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                            .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = two ? Yb + (oy + 1) * ow * C : NULL,
                            .accumulate = accumulate};
-            pair_rows_s2(&g, nt ? ST_NT : ST_PLAIN);
+            pair_rows_s2(&g);
             __m512i *t = A;
             A = B, B = t;
         }
@@ -487,7 +473,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 pair_args g = {.A = I, .B = I, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                                .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = Yb + (oy + 1) * ow * C,
                                .accumulate = accumulate};
-                pair_rows_s1(&g, nt ? ST_NT : ST_PLAIN);
+                pair_rows_s1(&g);
                 oy++;
                 continue;
             }
@@ -498,11 +484,10 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
                 __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
                 int32_t *y = Yb + oy * ow * C + c0;
-                if (fast) row_k3(I0, ow, sw, dw, W, cv, y, C, cm, accumulate, nt);
-                else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate, nt);
+                if (fast) row_k3(I0, ow, sw, dw, W, cv, y, C, cm, accumulate);
+                else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
             }
         }
-    if (nt) _mm_sfence(); /* the task's lines visible before its thread reports done */
 }
 
 const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni = {.name = "lowrank_dwconv_16c4__avx512vnni",
