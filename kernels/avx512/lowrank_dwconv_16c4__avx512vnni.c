@@ -7,12 +7,15 @@
  * Lanes are channels: an int32 lane holds one channel, its four bytes four
  * kernel rows (ky = 4g .. 4g+3) of one kernel column. For an output row, each
  * padded input column ix gets, per 16 channels, one zmm of the four input
- * rows' mapped bytes interleaved (four 16-byte loads, the f'_t lookup, one
- * vpermb; rows past the kernel are 0), built once and read by every output
- * pixel whose window covers that column (kw of them at stride 1; there one
- * build of rows oy..oy+3 serves output rows oy and oy+1). An output
- * pixel of 16 channels is then kw * groups * terms vpdpbusd against weight
- * vectors that stay in registers, and one 64-byte NHWC store.
+ * rows' mapped bytes interleaved (per 64 channels: a 64-byte load per row,
+ * the f'_t map, two rounds of vpermi2b; rows past the kernel are 0), built
+ * once and read by every output pixel whose window covers that column (kw
+ * of them at stride 1; there one build of rows oy..oy+3 serves output rows
+ * oy and oy+1; at stride 2 one build of 2oy..2oy+3 and the next serve oy and
+ * oy+1). An output pixel of 16 channels is then kw * groups * terms vpdpbusd
+ * and one 64-byte NHWC store; a pair of rows is written 4 pixels (of every
+ * channel block) at a time, so that the output's lines go out nearly in
+ * memory order.
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -34,35 +37,17 @@ static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     return (s->out_c + 15) / 16 * vecs(p, s) * 64;
 }
 
-/* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
- * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
- * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
- * the second output row of a stride-1 pair; then 2 kw for the second row of
- * a stride-2 pair (kh = 3): rows 0, 1 in bytes 2, 3 (of the first build),
- * row 2 in byte 0 (of the next) (rows_fn) */
-static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
+/* byte 16j + c -> 4c + j: four rows of 16 channels into a lane per channel */
+static const uint8_t perm_b[64] = {0, 16, 32, 48, 1, 17, 33, 49, 2, 18, 34, 50, 3, 19, 35, 51,
+                                   4, 20, 36, 52, 5, 21, 37, 53, 6, 22, 38, 54, 7, 23, 39, 55,
+                                   8, 24, 40, 56, 9, 25, 41, 57, 10, 26, 42, 58, 11, 27, 43, 59,
+                                   12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+
+/* a 256-byte table (f'_t, g'_t) at 64 bytes */
+static inline __m512i lookup(const __m512i tab[4], __m512i x)
 {
-    const ax_lowrank *lr = p->lr;
-    size_t T = (size_t)lr->terms, G = groups_of(s), kh = s->kernel_h, kw = s->kernel_w, ntaps = kh * kw;
-    memset(pw, 0, w_bytes(p, s));
-    for (size_t o = 0; o < s->out_c; o++) {
-        uint8_t *blk = pw + o / 16 * vecs(p, s) * 64 + o % 16 * 4;
-        uint32_t c = 0;
-        for (size_t t = 0; t < T; t++) c += (uint32_t)ntaps * (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
-        for (size_t ky = 0; ky < kh; ky++)
-            for (size_t kx = 0; kx < kw; kx++) {
-                uint8_t w = wt[o * ntaps + ky * kw + kx];
-                for (size_t t = 0; t < T; t++) {
-                    blk[((ky / 4 * T + t) * kw + kx) * 64 + ky % 4] = (uint8_t)lr->wbyte[t][w];
-                    if (t == 0 && kh <= 3) blk[(G * T * kw + kx) * 64 + ky + 1] = (uint8_t)lr->wbyte[t][w];
-                    if (t == 0 && kh == 3)
-                        blk[((G * T + 1 + ky / 2) * kw + kx) * 64 + (ky + 2) % 4] = (uint8_t)lr->wbyte[t][w];
-                    c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)lr->wbyte[t][w];
-                }
-            }
-        corr[o] = c;
-    }
-    (void)G;
+    __m512i lo = _mm512_permutex2var_epi8(tab[0], x, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], x, tab[3]);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
 }
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors */
@@ -71,11 +56,54 @@ static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     return 2 * (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
 }
 
-/* f' of 64 bytes */
-static inline __m512i lookup(const __m512i tab[4], __m512i x)
-{
-    __m512i lo = _mm512_permutex2var_epi8(tab[0], x, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], x, tab[3]);
-    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
+/* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
+ * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
+ * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
+ * the second output row of a stride-1 pair; then 2 kw for the second row of
+ * a stride-2 pair (kh = 3): rows 0, 1 in bytes 2, 3 (of the first build),
+ * row 2 in byte 0 (of the next) (rows_fn) */
+static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
+{ /* per block and (g, kx): the weight bytes gathered as rows x channels,
+   * then per term a vector lookup and the build's vpermb; the corrections
+   * from the packed vectors (one vpdpbusd against ones per vector) */
+    const ax_lowrank *lr = p->lr;
+    size_t T = (size_t)lr->terms, G = groups_of(s), kh = s->kernel_h, kw = s->kernel_w, ntaps = kh * kw;
+    size_t nv = vecs(p, s), C = s->out_c;
+    const __m512i perm = _mm512_loadu_si512(perm_b), ones = _mm512_set1_epi8(1);
+    __m512i tab[AX_LOWRANK_TERMS][4];
+    uint32_t c0 = 0;
+    for (size_t t = 0; t < T; t++) {
+        c0 += (uint32_t)ntaps * (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
+        for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->wbyte[t] + 64 * q);
+    }
+    for (size_t o0 = 0; o0 < C; o0 += 16) {
+        size_t nc = C - o0 < 16 ? C - o0 : 16;
+        __m512i *blk = (__m512i *)(pw + o0 / 16 * nv * 64), sum = _mm512_set1_epi32((int)c0);
+        memset(blk, 0, nv * 64); /* vectors this kernel shape does not use */
+        for (size_t g = 0; g < G; g++)
+            for (size_t kx = 0; kx < kw; kx++) {
+                uint8_t raw[64] __attribute__((aligned(64))) = {0};
+                __mmask64 live = 0;
+                for (size_t j = 0, ky = 4 * g; j < 4 && ky < kh; j++, ky++) {
+                    live |= (__mmask64)((1u << nc) - 1) << (16 * j);
+                    for (size_t c = 0; c < nc; c++) raw[16 * j + c] = wt[(o0 + c) * ntaps + ky * kw + kx];
+                }
+                __m512i x = _mm512_load_si512(raw);
+                for (size_t t = 0; t < T; t++) {
+                    __m512i v = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, lookup(tab[t], x)));
+                    _mm512_storeu_si512(blk + (g * T + t) * kw + kx, v);
+                    sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v),
+                                                                   _mm512_set1_epi32(lr->a_off[t])));
+                    if (t == 0 && kh <= 3) /* G = 1 */
+                        _mm512_storeu_si512(blk + G * T * kw + kx, _mm512_slli_epi32(v, 8));
+                    if (t == 0 && kh == 3) {
+                        _mm512_storeu_si512(blk + (G * T + 1) * kw + kx, _mm512_slli_epi32(v, 16));
+                        _mm512_storeu_si512(blk + (G * T + 2) * kw + kx, _mm512_srli_epi32(v, 16));
+                    }
+                }
+            }
+        _mm512_mask_storeu_epi32(corr + o0, (__mmask16)((1u << nc) - 1), sum);
+    }
 }
 
 typedef struct row_ctx {
@@ -103,103 +131,119 @@ static inline __attribute__((always_inline)) __m512i map(const row_ctx *r, size_
  * channels of a pixel are read in memory order. kh: the kernel's rows, or
  * 4 for a stride-1 pair (rows oy .. oy + 3). */
 typedef struct build_args {
-    size_t x0, x1, cb0, cb1, g;
-    __mmask64 live;
-    __m128i pad;
-    __m512i perm;
+    size_t x0, x1, g;
+    bool live[4];
+    __m512i pad;
+    __m512i ilo, ihi, io0, io1;
     const uint8_t *pre;
     __m512i *I;
 } build_args;
 
 /* the columns inside the image; kind: r->kind[0] when one term (the loop
- * specialized on it), else -1 */
+ * specialized on it), else -1. Per 64 channels: one load per row, the map,
+ * then two rounds of vpermi2b (rows 0|1 and 2|3 byte-interleaved, then
+ * those word-interleaved per block of 16): 2 permutes and one load per
+ * block rather than four 16-byte loads, three inserts and a vpermb */
 static inline __attribute__((always_inline)) void interior(const row_ctx *r, const build_args *a,
                                                             const uint8_t *const row[4], const size_t step[4],
                                                             int kind, bool one)
 {
     const ax_conv2d_shape *s = r->s;
-    size_t C = s->in_c, wp = r->wp, G = r->G, T = one ? 1 : r->T;
-    __mmask16 cm = C % 16 ? (__mmask16)((1u << (C % 16)) - 1) : (__mmask16)0xffff;
-    size_t nfull = C / 16 < a->cb1 ? C / 16 : a->cb1;
+    size_t C = s->in_c, wp = r->wp, G = r->G, T = one ? 1 : r->T, nb = (C + 15) / 16;
     for (size_t ix = a->x0; ix < a->x1; ix++) {
         size_t off = (ix - s->pad_left) * C;
-        const uint8_t *q0 = row[0] + off * step[0], *q1 = row[1] + off * step[1];
-        const uint8_t *q2 = row[2] + off * step[2], *q3 = row[3] + off * step[3];
-        size_t s0 = 16 * step[0], s1 = 16 * step[1], s2 = 16 * step[2], s3 = 16 * step[3];
         if (a->pre)
             for (size_t c = 0; c < C; c += 64) _mm_prefetch((const char *)(a->pre + off + c), _MM_HINT_T0);
-        q0 += a->cb0 * s0, q1 += a->cb0 * s1, q2 += a->cb0 * s2, q3 += a->cb0 * s3;
         __m512i *d = a->I + (a->g * T) * wp + ix;
-        for (size_t cb = a->cb0; cb < a->cb1; cb++, d += G * T * wp) {
-            __m512i v;
-            if (cb < nfull) {
-                v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q0));
-                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q1), 1);
-                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q2), 2);
-                v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q3), 3);
-            } else { /* the last channels: pad bytes do not matter (weights 0), reads must stay inside */
-                v = _mm512_castsi128_si512(_mm_mask_loadu_epi8(a->pad, cm, q0));
-                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q1), 1);
-                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q2), 2);
-                v = _mm512_inserti32x4(v, _mm_mask_loadu_epi8(a->pad, cm, q3), 3);
+        for (size_t c0 = 0; c0 < C; c0 += 64) {
+            __m512i x[4];
+            size_t rest = C - c0;
+            __mmask64 cm = rest >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rest) - 1;
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) { /* pad bytes past C do not matter (weights 0); reads stay inside */
+                const uint8_t *q = row[j] + (off + c0) * step[j];
+                x[j] = rest >= 64 ? _mm512_loadu_si512(q) : _mm512_mask_loadu_epi8(a->pad, cm, q);
             }
-            q0 += s0, q1 += s1, q2 += s2, q3 += s3;
+            size_t n = nb - c0 / 16 < 4 ? nb - c0 / 16 : 4;
             for (size_t t = 0; t < T; t++) {
-                __m512i m = kind == 1   ? v
-                            : kind == 2 ? _mm512_ternarylogic_epi32(v, r->fx[0], r->fm[0], 0x28)
-                            : kind == 0 ? lookup(r->tab[0], v)
-                                        : map(r, t, v);
-                d[t * wp] = _mm512_permutexvar_epi8(a->perm, _mm512_maskz_mov_epi8(a->live, m));
+                __m512i m[4];
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    __m512i v = kind == 1   ? x[j]
+                                : kind == 2 ? _mm512_ternarylogic_epi32(x[j], r->fx[0], r->fm[0], 0x28)
+                                : kind == 0 ? lookup(r->tab[0], x[j])
+                                            : map(r, t, x[j]);
+                    m[j] = a->live[j] ? v : _mm512_setzero_si512();
+                }
+                __m512i u01 = _mm512_permutex2var_epi8(m[0], a->ilo, m[1]);
+                __m512i u23 = _mm512_permutex2var_epi8(m[0], a->ihi, m[1]);
+                __m512i v01 = _mm512_permutex2var_epi8(m[2], a->ilo, m[3]);
+                __m512i v23 = _mm512_permutex2var_epi8(m[2], a->ihi, m[3]);
+                __m512i *e = d + (c0 / 16 * G * T + t) * wp;
+                e[0] = _mm512_permutex2var_epi8(u01, a->io0, v01);
+                if (n > 1) e[G * T * wp] = _mm512_permutex2var_epi8(u01, a->io1, v01);
+                if (n > 2) e[2 * G * T * wp] = _mm512_permutex2var_epi8(u23, a->io0, v23);
+                if (n > 3) e[3 * G * T * wp] = _mm512_permutex2var_epi8(u23, a->io1, v23);
             }
         }
     }
 }
 
-static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, size_t cb0, size_t cb1,
-                  __m512i *I)
+/* interleave indices (interior): ilo/ihi byte 2k + j = k (+ 32) of row j
+ * (k < 32); io0/io1 byte 4c + j = channel c of row j, block 0/1 of a pair */
+static const uint8_t ilv_b[4][64] = {
+#define P2(k, o) (k) + (o), 64 + (k) + (o)
+#define P8(k, o) P2(k, o), P2((k) + 1, o), P2((k) + 2, o), P2((k) + 3, o)
+#define Q4(c, o) 2 * (c) + (o), 2 * (c) + 1 + (o), 64 + 2 * (c) + (o), 65 + 2 * (c) + (o)
+#define Q16(c, o) Q4(c, o), Q4((c) + 1, o), Q4((c) + 2, o), Q4((c) + 3, o)
+    {P8(0, 0), P8(4, 0), P8(8, 0), P8(12, 0), P8(16, 0), P8(20, 0), P8(24, 0), P8(28, 0)},
+    {P8(0, 32), P8(4, 32), P8(8, 32), P8(12, 32), P8(16, 32), P8(20, 32), P8(24, 32), P8(28, 32)},
+    {Q16(0, 0), Q16(4, 0), Q16(8, 0), Q16(12, 0)},
+    {Q16(0, 32), Q16(4, 32), Q16(8, 32), Q16(12, 32)},
+#undef P2
+#undef P8
+#undef Q4
+#undef Q16
+};
+
+static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
-    size_t C = s->in_c, wp = r->wp, G = r->G, T = r->T;
-    uint8_t padv[16] __attribute__((aligned(16)));
-    memset(padv, s->pad_byte, 16);
-    __m128i pad = _mm_load_si128((const __m128i *)padv);
-    /* byte 16j + c -> 4c + j */
-    static const uint8_t perm_b[64] = {0, 16, 32, 48, 1, 17, 33, 49, 2, 18, 34, 50, 3, 19, 35, 51,
-                                       4, 20, 36, 52, 5, 21, 37, 53, 6, 22, 38, 54, 7, 23, 39, 55,
-                                       8, 24, 40, 56, 9, 25, 41, 57, 10, 26, 42, 58, 11, 27, 43, 59,
-                                       12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+    size_t C = s->in_c, wp = r->wp, G = r->G, T = r->T, nb = (C + 15) / 16;
+    uint8_t padv[64] __attribute__((aligned(64)));
+    memset(padv, s->pad_byte, 64);
+    __m512i pad = _mm512_load_si512(padv);
     const __m512i perm = _mm512_loadu_si512(perm_b);
     __m512i padz[AX_LOWRANK_TERMS]; /* a column of pad pixels, per term */
     for (size_t g = 0; g < G; g++) {
         const uint8_t *row[4];
         size_t step[4];
         __mmask64 live = 0;
+        build_args a = {.g = g, .pad = pad, .I = I, .ilo = _mm512_loadu_si512(ilv_b[0]),
+                        .ihi = _mm512_loadu_si512(ilv_b[1]), .io0 = _mm512_loadu_si512(ilv_b[2]),
+                        .io1 = _mm512_loadu_si512(ilv_b[3])};
         for (size_t j = 0; j < 4; j++) {
             size_t ky = 4 * g + j, iy = oy * s->stride_h + ky * s->dilation_h;
-            row[j] = padv, step[j] = 0;
+            row[j] = padv, step[j] = 0, a.live[j] = ky < kh;
             if (ky >= kh) continue;
             live |= (__mmask64)0xffff << (16 * j);
             if (iy >= s->pad_top && iy - s->pad_top < s->in_h)
                 row[j] = X + ((b * s->in_h + iy - s->pad_top) * s->in_w) * C, step[j] = 1;
         }
-        __m512i pv = _mm512_broadcast_i32x4(pad);
         for (size_t t = 0; t < T; t++)
-            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pv)));
+            padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pad)));
         /* the rows the next output row adds: fetched while this one builds */
-        const uint8_t *pre = NULL;
         size_t ny = oy * s->stride_h + (kh - 1) * s->dilation_h + s->stride_h;
-        if (g == 0 && cb0 == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
-            pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
-        size_t x0 = s->pad_left < wp ? s->pad_left : wp, x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
-        for (size_t cb = cb0; cb < cb1; cb++) {
-            __m512i *d = I + ((cb - cb0) * G + g) * T * wp;
+        if (g == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
+            a.pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
+        a.x0 = s->pad_left < wp ? s->pad_left : wp, a.x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
+        for (size_t cb = 0; cb < nb; cb++) {
+            __m512i *d = I + (cb * G + g) * T * wp;
             for (size_t t = 0; t < T; t++) {
-                for (size_t ix = 0; ix < x0; ix++) d[t * wp + ix] = padz[t];
-                for (size_t ix = x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = 0; ix < a.x0; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = a.x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
             }
         }
-        const build_args a = {.x0 = x0, .x1 = x1, .cb0 = cb0, .cb1 = cb1, .g = g, .live = live, .pad = pad,
-                              .perm = perm, .pre = pre, .I = I};
         if (T == 1 && r->kind[0] == 1) interior(r, &a, row, step, 1, true);
         else if (T == 1 && r->kind[0] == 2) interior(r, &a, row, step, 2, true);
         else if (T == 1) interior(r, &a, row, step, 0, true);
@@ -249,23 +293,109 @@ static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m5
     }
 }
 
-/* the second row of a stride-2 pair: kernel rows 0, 1 from bytes 2, 3 of
- * A's columns (W), row 2 from byte 0 of B's (V) */
-static void row_k3x2(const __m512i *A, const __m512i *B, size_t ow, size_t sw, size_t dw, const __m512i *W,
-                     const __m512i *V, __m512i corr, int32_t *Y, size_t ldy, __mmask16 cm, bool accumulate)
+/* How pair_px stores: plain (whole blocks, no accumulate) or put's general
+ * case (the masked last block, accumulate) */
+enum { ST_PLAIN, ST_ANY };
+
+static inline __attribute__((always_inline)) void store_px(__m512i v, __m512i cv, int32_t *y, __mmask16 cm,
+                                                            bool accumulate, int mode)
 {
-    __m512i w0 = W[0], w1 = W[1], w2 = W[2], v0 = V[0], v1 = V[1], v2 = V[2];
-    for (size_t ox = 0; ox < ow; ox++) {
-        const __m512i *c = A + ox * sw, *d = B + ox * sw;
-        __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
-        __m512i e = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[0], v0);
-        a = _mm512_dpbusd_epi32(a, c[dw], w1);
-        e = _mm512_dpbusd_epi32(e, d[dw], v1);
-        a = _mm512_dpbusd_epi32(a, c[2 * dw], w2);
-        e = _mm512_dpbusd_epi32(e, d[2 * dw], v2);
-        put(_mm512_add_epi32(a, e), corr, Y + ox * ldy, cm, accumulate);
+    if (mode == ST_PLAIN) _mm512_storeu_si512(y, _mm512_add_epi32(v, cv));
+    else put(v, cv, y, cm, accumulate);
+}
+
+/* Output rows oy (Y0) and oy + 1 (Y1), pixels [ox, ox + n), one block of 16
+ * channels, from one build of rows oy .. oy + 3 (stride 1: W[0..2] bytes
+ * 0..2, W[3..5] the same shifted to bytes 1..3) or of rows 2oy .. 2oy + 3 and
+ * the next, B (s2: row oy W[0..2] from A; row oy + 1 rows 0, 1 from A's
+ * bytes 2, 3 (W[6..8]) and row 2 from byte 0 of B's (W[9..11])). unit: sw =
+ * dw = 1, each column loaded once for the pixels that share it. Every load
+ * comes before the first store (Y may alias the columns for the compiler). */
+static inline __attribute__((always_inline)) void pair_px(const __m512i *A, const __m512i *B, size_t sw, size_t dw,
+                                                           const __m512i *W, __m512i cv, int32_t *Y0, int32_t *Y1,
+                                                           size_t ldy, __mmask16 cm, bool accumulate, int mode, int n,
+                                                           bool s2, bool unit)
+{
+    __m512i a[4], e[4], col[6];
+    if (unit)
+#pragma GCC unroll 6
+        for (int k = 0; k < n + 2; k++) col[k] = A[k];
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) {
+        const __m512i *c = A + (size_t)i * sw;
+        __m512i x0 = unit ? col[i] : c[0], x1 = unit ? col[i + 1] : c[dw], x2 = unit ? col[i + 2] : c[2 * dw];
+        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[0]);
+        a[i] = _mm512_dpbusd_epi32(a[i], x1, W[1]);
+        a[i] = _mm512_dpbusd_epi32(a[i], x2, W[2]);
+        if (!s2) {
+            e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[3]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x1, W[4]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x2, W[5]);
+            continue;
+        }
+        const __m512i *d = B + (size_t)i * sw;
+        __m512i f = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[0], W[9]);
+        e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[6]);
+        f = _mm512_dpbusd_epi32(f, d[dw], W[10]);
+        e[i] = _mm512_dpbusd_epi32(e[i], x1, W[7]);
+        f = _mm512_dpbusd_epi32(f, d[2 * dw], W[11]);
+        e[i] = _mm512_dpbusd_epi32(e[i], x2, W[8]);
+        e[i] = _mm512_add_epi32(e[i], f);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, cm, accumulate, mode);
+    if (!Y1) return;
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, cm, accumulate, mode);
+}
+
+/* the arguments of pair_rows */
+typedef struct pair_args {
+    const __m512i *A, *B;
+    size_t wp, nb, ow, sw, dw, nv, C;
+    const uint8_t *pw;
+    const uint32_t *corr;
+    int32_t *Y0, *Y1;
+    bool accumulate;
+} pair_args;
+
+/* Output rows oy (Y0) and oy + 1 (Y1; NULL: only oy) of every channel block
+ * from one build (pair_px), pixel after pixel: 4 pixels of every block, then
+ * the next 4, so that the output's lines are written nearly in memory order
+ * (one block along the row at a time, lines C * 4 bytes apart, ran at a
+ * third of the speed of in-order stores once the output left the cache:
+ * tools/dw_roofline.c) */
+static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool s2, bool unit)
+{
+    size_t C = g->C, nfull = g->accumulate ? 0 : C / 16;
+    for (size_t ox = 0; ox < g->ow;) {
+        size_t n = g->ow - ox >= 4 ? 4 : g->ow - ox;
+        for (size_t cb = 0; cb < g->nb; cb++) {
+            size_t c0 = 16 * cb, at = cb * g->wp + ox * g->sw;
+            __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
+            __m512i cv = _mm512_maskz_loadu_epi32(cm, g->corr + c0);
+            const __m512i *W = (const __m512i *)(g->pw + cb * g->nv * 64), *A = g->A + at, *B = g->B + at;
+            int32_t *y0 = g->Y0 + ox * C + c0, *y1 = g->Y1 ? g->Y1 + ox * C + c0 : NULL;
+            bool acc = g->accumulate;
+            int m = cb < nfull ? ST_PLAIN : ST_ANY;
+            if (n == 4 && m == ST_PLAIN)
+                pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, false, ST_PLAIN, 4, s2, unit);
+            else if (n == 4) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, ST_ANY, 4, s2, unit);
+            else if (n == 3) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 3, s2, unit);
+            else if (n == 2) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 2, s2, unit);
+            else pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 1, s2, unit);
+        }
+        ox += n;
     }
 }
+
+static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
+{
+    if (g->sw == 1 && g->dw == 1) pair_rows(g, false, true);
+    else pair_rows(g, false, false);
+}
+
+static __attribute__((noinline)) void pair_rows_s2(const pair_args *g) { pair_rows(g, true, false); }
 
 /* any kernel, terms, row correction */
 static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
@@ -321,59 +451,43 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
      * (bytes 2, 3): each input row mapped once, not 1.5 times */
     bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3;
     __m512i *I = buf;
-    /* channel blocks per build: all of them. Builds of <= 16 KiB (to stay in
-     * L1 until the pixels read them) measured 15-25% slower on
-     * features.2.conv.1.0 (each chunk re-reads the input rows) */
-    size_t nb = (C + 15) / 16, per = nb;
+    size_t nb = (C + 15) / 16, sw = s->stride_w, dw = s->dilation_w;
+    int32_t *Yb = Y + b * oh * ow * C;
     if (pair2) {
         __m512i *A = I, *B = I + nb * r.wp;
-        build(&r, X, b, oy0, 4, 0, nb, A);
+        build(&r, X, b, oy0, 4, A);
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            if (two) build(&r, X, b, oy + 2, 4, 0, nb, B);
-            for (size_t c0 = 0; c0 < C; c0 += 16) {
-                __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
-                const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
-                __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
-                int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
-                row_k3(A + c0 / 16 * r.wp, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
-                if (two)
-                    row_k3x2(A + c0 / 16 * r.wp, B + c0 / 16 * r.wp, ow, s->stride_w, s->dilation_w, W + 6, W + 9, cv,
-                             y + ow * C, C, cm, accumulate);
-            }
+            if (two) build(&r, X, b, oy + 2, 4, B);
+            pair_args g = {.A = A, .B = B, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
+                           .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = two ? Yb + (oy + 1) * ow * C : NULL,
+                           .accumulate = accumulate};
+            pair_rows_s2(&g);
             __m512i *t = A;
             A = B, B = t;
         }
-        return;
-    }
-    for (size_t oy = oy0; oy < oy0 + rows; oy++)
-      for (size_t cb0 = 0; cb0 < nb; cb0 += per) {
-        size_t cb1 = cb0 + per < nb ? cb0 + per : nb;
-        if (pair && oy + 1 < oy0 + rows) {
-            build(&r, X, b, oy, 4, cb0, cb1, I);
-            for (size_t c0 = 16 * cb0; c0 < 16 * cb1 && c0 < C; c0 += 16) {
+    } else
+        for (size_t oy = oy0; oy < oy0 + rows; oy++) {
+            if (pair && oy + 1 < oy0 + rows) {
+                build(&r, X, b, oy, 4, I);
+                pair_args g = {.A = I, .B = I, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
+                               .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = Yb + (oy + 1) * ow * C,
+                               .accumulate = accumulate};
+                pair_rows_s1(&g);
+                oy++;
+                continue;
+            }
+            build(&r, X, b, oy, s->kernel_h, I);
+            for (size_t c0 = 0; c0 < C; c0 += 16) {
                 __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
-                const __m512i *I0 = I + (c0 / 16 - cb0) * r.wp;
+                const __m512i *I0 = I + c0 / 16 * r.G * r.T * r.wp;
                 const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
                 __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
-                int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
-                row_k3(I0, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
-                row_k3(I0, ow, s->stride_w, s->dilation_w, W + 3, cv, y + ow * C, C, cm, accumulate);
+                int32_t *y = Yb + oy * ow * C + c0;
+                if (fast) row_k3(I0, ow, sw, dw, W, cv, y, C, cm, accumulate);
+                else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
             }
-            if (cb1 == nb) oy++;
-            continue;
         }
-        build(&r, X, b, oy, s->kernel_h, cb0, cb1, I);
-        for (size_t c0 = 16 * cb0; c0 < 16 * cb1 && c0 < C; c0 += 16) {
-            __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
-            const __m512i *I0 = I + (c0 / 16 - cb0) * r.G * r.T * r.wp;
-            const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
-            __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
-            int32_t *y = Y + ((b * oh + oy) * ow) * C + c0;
-            if (fast) row_k3(I0, ow, s->stride_w, s->dilation_w, W, cv, y, C, cm, accumulate);
-            else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
-        }
-    }
 }
 
 const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni = {.name = "lowrank_dwconv_16c4__avx512vnni",
