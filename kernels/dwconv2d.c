@@ -121,7 +121,7 @@ static void in_range(const ax_conv2d_shape *s, size_t o0, size_t nch, size_t *ci
  * out (img), then per block of 16 output channels, chunks of stacked wide
  * rows (the rows between two images' outputs are computed and dropped). */
 static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t **pix, const uint8_t *padpix,
-                     const uint8_t **src, uint32_t *acc)
+                     const uint8_t **src, uint32_t *acc, uint32_t **dst, uint32_t *sink)
 {
     const ax_conv2d_shape *s = j->s;
     size_t band = task % j->n_band, cgi = task / j->n_band % j->n_cg, b0 = task / j->n_band / j->n_cg * j->nimg;
@@ -131,6 +131,13 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
     in_range(s, cb0 * CB, (s->out_c < cb1 * CB ? s->out_c : cb1 * CB) - cb0 * CB, &ci0, &nc);
     to_planes(j, b0, nb, ci0, nc, oy0, img, pix, padpix);
     size_t rows_all = (nb - 1) * j->hb + Rb;
+    /* every wide pixel's output pixel (channel 0), or the sink: the rows
+     * between two images' outputs and the columns past ow */
+    for (size_t r = 0, i = 0; r < rows_all; r++) {
+        size_t b = r / j->hb, rr = r % j->hb;
+        uint32_t *row = rr < Rb ? (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c : NULL;
+        for (size_t x = 0; x < j->ws; x++, i++) dst[i] = row && x < j->ow ? row + x * s->out_c : sink;
+    }
     for (size_t cb = cb0; cb < cb1; cb++) {
         size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
         for (size_t r0 = 0; r0 < rows_all; r0 += j->rows_per) {
@@ -141,17 +148,7 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
                 for (size_t t = 0; t < j->ntaps; t++) src[t] = base + (ci + j->tap_ch[t]) * j->pb + j->tap_off[t];
                 j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
             }
-            for (size_t r = r0; r < r0 + rows;) { /* the output rows of each image in the chunk */
-                size_t b = r / j->hb, rr = r % j->hb, m = j->hb - rr;
-                if (m > r0 + rows - r) m = r0 + rows - r;
-                if (rr < Rb) {
-                    size_t k = Rb - rr < m ? Rb - rr : m;
-                    uint32_t *Y = (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c + o0;
-                    j->p->dw->store(acc + (r - r0) * j->ws, j->lda, nch, j->corr + o0, k, j->ow, j->ws, Y,
-                                    s->out_c, j->accumulate);
-                }
-                r += m;
-            }
+            j->p->dw->store(acc, j->lda, nch, j->corr + o0, n, dst + r0 * j->ws, o0, j->accumulate);
         }
     }
 }
@@ -269,9 +266,11 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 #endif
     {
         const uint8_t **src = malloc(j.ntaps * sizeof *src), **pix = malloc(j.pb * sizeof *pix);
-        uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc);
-        uint8_t *img = malloc(j.cin * j.pb), *padpix = malloc(s->in_c + 16);
-        if (!src || !pix || !acc || !img || !padpix) {
+        uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc), **dst = malloc(j.pl * sizeof *dst);
+        uint32_t *sink = malloc((s->out_c + CB) * sizeof *sink);
+        /* + 64: the kernel reads whole blocks of 64 pixels past a run's end */
+        uint8_t *img = malloc(j.cin * j.pb + 64), *padpix = malloc(s->in_c + 16);
+        if (!src || !pix || !acc || !dst || !sink || !img || !padpix) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -284,10 +283,12 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (size_t t = 0; t < tasks; t++)
-            if (ok) run_task(&j, t, img, pix, padpix, src, acc);
+            if (ok) run_task(&j, t, img, pix, padpix, src, acc, dst, sink);
         free(src);
         free(pix);
         free(acc);
+        free(dst);
+        free(sink);
         free(img);
         free(padpix);
     }
