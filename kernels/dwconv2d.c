@@ -31,7 +31,7 @@
 #endif
 
 /* output channels per block (the store's width); wide pixels per chunk: the
- * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, stay in L1) */
+ * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, in L2) */
 enum { CB = 16 };
 
 typedef struct dw_job {

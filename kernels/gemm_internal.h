@@ -130,8 +130,10 @@ struct ax_gemm_plan {
      * columns load; <= 256 for the 16-bit sums); lowrank_kv: virtual k per
      * LOWRANK weight chunk (a 64-row int16 panel, 128 x lowrank_kv bytes, is
      * L2/8; a byte panel, 64 x lowrank_kv, L2/2); im2col_bytes: im2col rows per
-     * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
-     * channels' int32 sums fill <= L1/2). Results never depend on them. */
+     * conv chunk (L2); dw_pix: wide output pixels per depthwise chunk (16
+     * channels' int32 sums, 3 x L1 in L2: a channel's tap tables then come
+     * from L2 once per chunk, from L1 for the rest of its pixels; L1/2
+     * measured ~10% slower). Results never depend on them. */
     size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
     /* EXACT through oneDNN (exact_onednn.c), verified at plan creation,
      * for GEMMs of at least onednn_min_m rows, onednn_min_n columns and
