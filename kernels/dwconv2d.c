@@ -12,6 +12,9 @@
  *   pixels reads a contiguous run of input bytes, whatever the stride.
  * - Output rows are computed "wide": ws pixels a row, of which the first ow
  *   are kept, so a chunk of output rows is one contiguous run per tap.
+ *   Neighbouring rows (and stacked images) share their pad columns (rows):
+ *   fewer pixels computed and dropped (7x7 images: 64 wide pixels an image
+ *   instead of 81).
  * - The microkernel (ax_dw_ukernel: byte-plane permutes on AVX-512, table
  *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
  *   sums are then written into NHWC together.
@@ -31,7 +34,7 @@
 #endif
 
 /* output channels per block (the store's width); wide pixels per chunk: the
- * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, stay in L1) */
+ * plan's dw_pix (the channels' int32 sums, CB x dw_pix x 4 bytes, in L2) */
 enum { CB = 16 };
 
 typedef struct dw_job {
@@ -44,7 +47,8 @@ typedef struct dw_job {
      * stacked: a phase plane = nimg x hb rows of ws) or of a band of R output
      * rows of one image (hb = R + the taps' extra plane rows). */
     size_t nimg, hb, R, n_band, n_bg, n_cg;
-    size_t pl, pb;             /* bytes per phase plane (nimg*hb*ws), per channel (all phases) */
+    size_t hl, slack;          /* plane rows of the last image; bytes past the last row (shared pads) */
+    size_t pl, pb;             /* bytes per phase plane ((nimg-1)*hb + hl rows of ws, + slack), per channel */
     size_t cin;                /* most input channels a task lays out */
     size_t ntaps, rows_per, n_cb, lda;
     const uint8_t *wt;         /* [o][t] */
@@ -94,17 +98,19 @@ static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t 
     const ax_conv2d_shape *s = j->s;
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, i = 0;
     for (size_t py = 0; py < sh; py++)
-        for (size_t px = 0; px < sw; px++)
-            for (size_t b = b0; b < b0 + j->nimg; b++)
-                for (size_t r = 0; r < j->hb; r++) {
-                    size_t y = (pr0 + r) * sh + py - s->pad_top; /* wraps when above the image */
-                    bool in = b < b0 + nb && y < s->in_h;
-                    const uint8_t *row = in ? j->X + ((b * s->in_h + y) * s->in_w) * C + ci0 : padpix;
-                    for (size_t x = 0; x < j->ws; x++) {
-                        size_t xi = x * sw + px - s->pad_left;
-                        pix[i++] = in && xi < s->in_w ? row + xi * C : padpix;
-                    }
+        for (size_t px = 0; px < sw; px++) {
+            for (size_t r = 0; r < (j->nimg - 1) * j->hb + j->hl; r++) {
+                size_t b = r / j->hb < j->nimg ? r / j->hb : j->nimg - 1;
+                size_t y = (pr0 + r - b * j->hb) * sh + py - s->pad_top; /* wraps when above the image */
+                bool in = b < nb && y < s->in_h;
+                const uint8_t *row = in ? j->X + (((b0 + b) * s->in_h + y) * s->in_w) * C + ci0 : padpix;
+                for (size_t x = 0; x < j->ws; x++) {
+                    size_t xi = x * sw + px - s->pad_left;
+                    pix[i++] = in && xi < s->in_w ? row + xi * C : padpix;
                 }
+            }
+            for (size_t k = 0; k < j->slack; k++) pix[i++] = padpix;
+        }
     (j->p->dw->transpose ? j->p->dw->transpose : transpose_ptr)(j->pb, nc, pix, img, j->pb);
 }
 
@@ -121,7 +127,7 @@ static void in_range(const ax_conv2d_shape *s, size_t o0, size_t nch, size_t *ci
  * out (img), then per block of 16 output channels, chunks of stacked wide
  * rows (the rows between two images' outputs are computed and dropped). */
 static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t **pix, const uint8_t *padpix,
-                     const uint8_t **src, uint32_t *acc)
+                     const uint8_t **src, uint32_t *acc, uint32_t **dst, uint32_t *sink)
 {
     const ax_conv2d_shape *s = j->s;
     size_t band = task % j->n_band, cgi = task / j->n_band % j->n_cg, b0 = task / j->n_band / j->n_cg * j->nimg;
@@ -131,6 +137,13 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
     in_range(s, cb0 * CB, (s->out_c < cb1 * CB ? s->out_c : cb1 * CB) - cb0 * CB, &ci0, &nc);
     to_planes(j, b0, nb, ci0, nc, oy0, img, pix, padpix);
     size_t rows_all = (nb - 1) * j->hb + Rb;
+    /* every wide pixel's output pixel (channel 0), or the sink: the rows
+     * between two images' outputs and the columns past ow */
+    for (size_t r = 0, i = 0; r < rows_all; r++) {
+        size_t b = r / j->hb, rr = r % j->hb;
+        uint32_t *row = rr < Rb ? (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c : NULL;
+        for (size_t x = 0; x < j->ws; x++, i++) dst[i] = row && x < j->ow ? row + x * s->out_c : sink;
+    }
     for (size_t cb = cb0; cb < cb1; cb++) {
         size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
         for (size_t r0 = 0; r0 < rows_all; r0 += j->rows_per) {
@@ -141,17 +154,7 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
                 for (size_t t = 0; t < j->ntaps; t++) src[t] = base + (ci + j->tap_ch[t]) * j->pb + j->tap_off[t];
                 j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
             }
-            for (size_t r = r0; r < r0 + rows;) { /* the output rows of each image in the chunk */
-                size_t b = r / j->hb, rr = r % j->hb, m = j->hb - rr;
-                if (m > r0 + rows - r) m = r0 + rows - r;
-                if (rr < Rb) {
-                    size_t k = Rb - rr < m ? Rb - rr : m;
-                    uint32_t *Y = (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c + o0;
-                    j->p->dw->store(acc + (r - r0) * j->ws, j->lda, nch, j->corr + o0, k, j->ow, j->ws, Y,
-                                    s->out_c, j->accumulate);
-                }
-                r += m;
-            }
+            j->p->dw->store(acc, j->lda, nch, j->corr + o0, n, dst + r0 * j->ws, o0, j->accumulate);
         }
     }
 }
@@ -241,15 +244,26 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     if (mul_overflows(j.ws * j.cin, s->stride_h * s->stride_w, &row) || mul_overflows(row, j.hs, &one) ||
         one > SIZE_MAX / 2 - 64)
         return ax_fail(err, "conv2d: sizes too large");
-    j.nimg = 1, j.hb = j.hs, j.R = oh;
+    /* Pads shared: a row's right pad columns are the next row's left ones,
+     * an image's bottom pad rows the next image's top ones (both all pad
+     * bytes), so rows are in_w + max(pad) wide, images in_h + max(pad) rows
+     * apart, when the output still fits (the taps' reads past a row land in
+     * the next row's pad); the last row's overhang is the plane's slack. */
+    size_t mw = s->pad_left > s->pad_right ? s->pad_left : s->pad_right, ws = j.ws;
+    size_t mh = s->pad_top > s->pad_bottom ? s->pad_top : s->pad_bottom;
+    size_t wsh = (s->in_w + mw + s->stride_w - 1) / s->stride_w, hsh = (s->in_h + mh + s->stride_h - 1) / s->stride_h;
+    if (ow <= wsh) j.ws = wsh;
+    j.slack = ws - j.ws;
+    j.nimg = 1, j.hb = j.hl = j.hs, j.R = oh;
     if (one <= budget) {
         j.nimg = budget / one > s->batch ? s->batch : budget / one;
+        if (oh <= hsh) j.hb = hsh;
     } else if (budget / row > extra + 1) {
         j.R = budget / row - extra;
-        if (j.R < oh) j.hb = j.R + extra;
+        if (j.R < oh) j.hb = j.hl = j.R + extra;
         else j.R = oh;
     }
-    j.pl = j.nimg * j.hb * j.ws, j.pb = j.pl * s->stride_h * s->stride_w;
+    j.pl = ((j.nimg - 1) * j.hb + j.hl) * j.ws + j.slack, j.pb = j.pl * s->stride_h * s->stride_w;
     j.n_bg = (s->batch + j.nimg - 1) / j.nimg, j.n_band = (oh + j.R - 1) / j.R;
     size_t rows_all = (j.nimg - 1) * j.hb + j.R;
     j.rows_per = p->dw_pix / j.ws ? p->dw_pix / j.ws : 1;
@@ -269,9 +283,11 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 #endif
     {
         const uint8_t **src = malloc(j.ntaps * sizeof *src), **pix = malloc(j.pb * sizeof *pix);
-        uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc);
-        uint8_t *img = malloc(j.cin * j.pb), *padpix = malloc(s->in_c + 16);
-        if (!src || !pix || !acc || !img || !padpix) {
+        uint32_t *acc = ax_aligned_alloc(64, CB * j.lda * sizeof *acc), **dst = malloc(j.pl * sizeof *dst);
+        uint32_t *sink = malloc((s->out_c + CB) * sizeof *sink);
+        /* + 64: the kernel reads whole blocks of 64 pixels past a run's end */
+        uint8_t *img = malloc(j.cin * j.pb + 64), *padpix = malloc(s->in_c + 16);
+        if (!src || !pix || !acc || !dst || !sink || !img || !padpix) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
@@ -284,10 +300,12 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (size_t t = 0; t < tasks; t++)
-            if (ok) run_task(&j, t, img, pix, padpix, src, acc);
+            if (ok) run_task(&j, t, img, pix, padpix, src, acc, dst, sink);
         free(src);
         free(pix);
         free(acc);
+        free(dst);
+        free(sink);
         free(img);
         free(padpix);
     }

@@ -64,16 +64,18 @@ typedef struct ax_exact_ukernel {
  *   acc[i] = sum_{t < ntaps} col[w[t]][src[t][i]]   (mod 2^32)
  * with col the plan's dw columns (minus dw_colmin when set): one output
  * channel over a run of n output pixels, each tap reading a contiguous run
- * of input bytes (dwconv2d.c lays the input out so). acc has room for n
- * rounded up to 64. `store` writes nch <= 16 channels' sums into NHWC:
- *   Y[(r*ow + x)*ldy + j] (+)= acc[j*lda + r*ws + x] + corr[j]
- * for r < rows, x < ow (ws >= ow: the wide rows of dwconv2d.c). */
+ * of input bytes (dwconv2d.c lays the input out so, with 64 readable bytes
+ * past every run). acc has room for n rounded up to 64, and holds the sums
+ * in the kernel's own order within each block of 64 pixels (AVX-512: the
+ * order its widening leaves them in). `store` writes nch <= 16 channels'
+ * sums into NHWC, pixel i at dst[i] (a sink for pixels not kept):
+ *   dst[i][c0 + j] (+)= acc[j*lda + i] + corr[j]   for i < n, j < nch. */
 typedef struct ax_dw_ukernel {
     const char *name;
     void (*run)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps, size_t n,
                 uint32_t *acc);
-    void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
-                  size_t ws, uint32_t *Y, size_t ldy, bool accumulate);
+    void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
+                  uint32_t *const *dst, size_t c0, bool accumulate);
     /* Optional (NULL: dwconv2d.c's own SSE2/plain loops): the layout's
      * transpose dst[k*ldd + m] = pix[m][k], m < n, k < C */
     void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
@@ -128,8 +130,10 @@ struct ax_gemm_plan {
      * columns load; <= 256 for the 16-bit sums); lowrank_kv: virtual k per
      * LOWRANK weight chunk (a 64-row int16 panel, 128 x lowrank_kv bytes, is
      * L2/8; a byte panel, 64 x lowrank_kv, L2/2); im2col_bytes: im2col rows per
-     * conv chunk (L2); dw_pix: wide output pixels per depthwise task (16
-     * channels' int32 sums fill <= L1/2). Results never depend on them. */
+     * conv chunk (L2); dw_pix: wide output pixels per depthwise chunk (16
+     * channels' int32 sums, 3 x L1 in L2: a channel's tap tables then come
+     * from L2 once per chunk, from L1 for the rest of its pixels; L1/2
+     * measured ~10% slower). Results never depend on them. */
     size_t lut_kc, lowrank_kv, im2col_bytes, dw_pix;
     /* EXACT through oneDNN (exact_onednn.c), verified at plan creation,
      * for GEMMs of at least onednn_min_m rows, onednn_min_n columns and

@@ -222,7 +222,7 @@ static void blocking(ax_gemm_plan *p)
      * 5-8% slower on the ResNet-50 layer4 layers (one term, K = 4608) */
     p->lowrank_kv = bytes ? clamp_down(c->l2 / 2 / 64, 2048, 65536, 64) : clamp_down(c->l2 / 8 / 128, 512, 8192, 64);
     p->im2col_bytes = clamp_down(c->l2, 1 << 18, 1 << 23, 4096);
-    p->dw_pix = clamp_down(c->l1d / 2 / (16 * 4), 128, 2048, 64);
+    p->dw_pix = clamp_down(c->l1d * 3 / (16 * 4), 128, 8192, 64);
 }
 
 /* The plan of T^T for the transposed problem (struct ax_gemm_plan, tp):

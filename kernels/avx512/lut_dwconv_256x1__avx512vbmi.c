@@ -6,8 +6,11 @@
  * (four zmm per plane) and serve four blocks of 64 pixels, each a
  * contiguous run of input bytes (the phase planes of dwconv2d.c), looked
  * up with two vpermi2b and a blend per plane (lut_planes_avx512.h). 16-bit
- * partial sums are widened into int32 every 256 taps, all planes at once. The store writes 16 channels of a
- * pixel as one 64-byte row of the NHWC output (16x16 int32 transposes). Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
+ * partial sums are widened into int32 every 128 taps, all planes at once,
+ * by vpermt2w and vpmaddwd. The store writes 16 channels of a pixel as one
+ * 64-byte row of the NHWC output (16x16 int32 transposes), each pixel at
+ * its own destination (dwconv2d.c: the sink for the pixels dropped).
+ * Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/avx512/lut_planes_avx512.h"
 #include "kernels/gemm_internal.h"
 
@@ -15,49 +18,61 @@
 #include <stdbool.h>
 #include <string.h>
 
-enum { TC = 256 }; /* taps per round of 16-bit sums */
+/* taps per round of 16-bit sums: 255 * 128 fits vpmaddwd's signed words */
+enum { TC = 128 };
 
-/* Adds (or, first, stores) the 16-bit sums (S[q], O[q]) of P planes for 64
- * pixels into acc[64]: a lane of S[q] holds even + 256*odd and one of O[q]
- * the odd byte's sum (mod 2^16), both exact for up to 256 additions; the
- * planes are joined in int32 (plane q << 8q), so acc is read and written
- * once for all of them. */
+/* The 16-bit sums of P planes for 64 pixels as int32, added (or, first,
+ * stored) into acc[64]: a lane of S[q] holds even + 256*odd and one of O[q]
+ * the odd byte's sum (mod 2^16), so E = S - 256*O is the even byte's. One
+ * vpermt2w per plane and 32 pixels puts the even and odd pixels' words in
+ * the order the interleave of planes (q, q+1) wants, and one vpmaddwd by
+ * (1, 256) of that interleave joins each pixel's pair of planes: int32 in
+ * natural pixel order without vpmovzx or 64-bit lane permutes. */
 static inline __attribute__((always_inline)) void widen(const __m512i *S, const __m512i *O, int P, bool first,
                                                         uint32_t *acc)
 {
-    __m512i d[4];
-#pragma GCC unroll 4
-    for (int q = 0; q < P; q++) {
-        __m512i e[4];
-        ax_lut_sums32(S[q], O[q], e);
-        for (int i = 0; i < 4; i++) {
-            if (q) e[i] = _mm512_slli_epi32(e[i], (unsigned)(8 * q));
-            d[i] = q ? _mm512_add_epi32(d[i], e[i]) : e[i];
+    /* word 8c + j of half h: pixel 32h + 4c + j, word 8c + 4 + j: pixel
+     * 32h + 16 + 4c + j (j < 4); pixel p is word p/2 of E (even p) or of O */
+    static const uint16_t ix[2][32] = {
+        {0,  32, 1,  33, 8,  40, 9,  41, 2,  34, 3,  35, 10, 42, 11, 43,
+         4,  36, 5,  37, 12, 44, 13, 45, 6,  38, 7,  39, 14, 46, 15, 47},
+        {16, 48, 17, 49, 24, 56, 25, 57, 18, 50, 19, 51, 26, 58, 27, 59,
+         20, 52, 21, 53, 28, 60, 29, 61, 22, 54, 23, 55, 30, 62, 31, 63}};
+    const __m512i c = _mm512_set1_epi32(0x01000001), z = _mm512_setzero_si512();
+    __m512i E[4];
+    for (int q = 0; q < P; q++) E[q] = _mm512_sub_epi16(S[q], _mm512_slli_epi16(O[q], 8));
+    for (int h = 0; h < 2; h++) {
+        const __m512i idx = _mm512_loadu_si512(ix[h]);
+        __m512i A[4];
+        for (int q = 0; q < P; q++) A[q] = _mm512_permutex2var_epi16(E[q], idx, O[q]);
+        for (int u = 0; u < 2; u++) {
+            __m512i d = u ? _mm512_unpackhi_epi16(A[0], P > 1 ? A[1] : z) : _mm512_unpacklo_epi16(A[0], P > 1 ? A[1] : z);
+            if (P > 1) d = _mm512_madd_epi16(d, c);
+            if (P > 2) {
+                __m512i e = u ? _mm512_unpackhi_epi16(A[2], P > 3 ? A[3] : z) : _mm512_unpacklo_epi16(A[2], P > 3 ? A[3] : z);
+                if (P > 3) e = _mm512_madd_epi16(e, c);
+                d = _mm512_add_epi32(d, _mm512_slli_epi32(e, 16));
+            }
+            uint32_t *a = acc + 32 * h + 16 * u;
+            if (!first) d = _mm512_add_epi32(d, _mm512_load_si512(a));
+            _mm512_store_si512(a, d);
         }
-    }
-    for (int i = 0; i < 4; i++) {
-        if (!first) d[i] = _mm512_add_epi32(d[i], _mm512_loadu_si512(acc + 16 * i));
-        _mm512_storeu_si512(acc + 16 * i, d[i]);
     }
 }
 
-/* SB blocks of 64 pixels from pixel i0 (n pixels in all: later lanes are
- * masked off), taps [t0, t1), P planes: stores (t0 = 0) or adds the sums
- * into acc + i0. Each plane is looked up with two vpermi2b and a blend on
- * bit 7 (ax_lut256), one vpmovb2m per block for all planes. */
+/* SB blocks of 64 pixels from pixel i0, taps [t0, t1), P planes: stores
+ * (t0 = 0) or adds the sums into acc + i0 (lanes past the run: garbage, read
+ * from the 64 bytes past it). Each plane is looked up with two vpermi2b and
+ * a blend on bit 7 (ax_lut256), one vpmovb2m per block for all planes. */
 static inline __attribute__((always_inline)) void block(const uint8_t *planes, int P, int SB,
                                                         const uint8_t *const *src, const uint8_t *w, size_t t0,
-                                                        size_t t1, size_t i0, size_t n, uint32_t *acc)
+                                                        size_t t1, size_t i0, uint32_t *acc)
 {
     __m512i S[4][4], O[4][4];
-    __mmask64 live[4];
 #pragma GCC unroll 4
-    for (int s = 0; s < SB; s++) {
-        size_t at = i0 + 64 * (size_t)s, left = n > at ? n - at : 0;
-        live[s] = left >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)left);
+    for (int s = 0; s < SB; s++)
 #pragma GCC unroll 4
         for (int q = 0; q < P; q++) S[s][q] = O[s][q] = _mm512_setzero_si512();
-    }
     for (size_t t = t0; t < t1; t++) {
         const uint8_t *tab = planes + (size_t)w[t] * (size_t)P * 256;
         __m512i T[4][4];
@@ -68,7 +83,7 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
         const uint8_t *a = src[t] + i0;
 #pragma GCC unroll 4
         for (int s = 0; s < SB; s++) {
-            __m512i x = _mm512_maskz_loadu_epi8(live[s], a + 64 * s);
+            __m512i x = _mm512_loadu_si512(a + 64 * s);
             __mmask64 b7 = _mm512_movepi8_mask(x);
 #pragma GCC unroll 4
             for (int q = 0; q < P; q++) {
@@ -85,16 +100,16 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
 
 #define BLOCK_FN(P, SB)                                                                                       \
     static void block_##P##_##SB(const uint8_t *planes, const uint8_t *const *src, const uint8_t *w, size_t t0, \
-                                 size_t t1, size_t i0, size_t n, uint32_t *acc)                              \
+                                 size_t t1, size_t i0, uint32_t *acc)                                        \
     {                                                                                                         \
-        block(planes, P, SB, src, w, t0, t1, i0, n, acc);                                                     \
+        block(planes, P, SB, src, w, t0, t1, i0, acc);                                                        \
     }
 BLOCK_FN(1, 1) BLOCK_FN(1, 2) BLOCK_FN(1, 3) BLOCK_FN(1, 4)
 BLOCK_FN(2, 1) BLOCK_FN(2, 2) BLOCK_FN(2, 3) BLOCK_FN(2, 4)
 BLOCK_FN(3, 1) BLOCK_FN(3, 2)
 BLOCK_FN(4, 1)
 
-typedef void (*block_fn)(const uint8_t *, const uint8_t *const *, const uint8_t *, size_t, size_t, size_t, size_t,
+typedef void (*block_fn)(const uint8_t *, const uint8_t *const *, const uint8_t *, size_t, size_t, size_t,
                          uint32_t *);
 static const block_fn blocks[4][4] = {{block_1_1, block_1_2, block_1_3, block_1_4},
                                       {block_2_1, block_2_2, block_2_3, block_2_4},
@@ -111,7 +126,7 @@ static void run(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t 
     for (size_t b0 = 0; b0 < nb;) {
         size_t sb = nb - b0 < max_sb[P - 1] ? nb - b0 : max_sb[P - 1];
         for (size_t t0 = 0; t0 < ntaps; t0 += TC)
-            blocks[P - 1][sb - 1](p->dw_planes, src, w, t0, ntaps - t0 < TC ? ntaps : t0 + TC, b0 * 64, n, acc);
+            blocks[P - 1][sb - 1](p->dw_planes, src, w, t0, ntaps - t0 < TC ? ntaps : t0 + TC, b0 * 64, acc);
         b0 += sb;
     }
 }
@@ -142,35 +157,34 @@ static inline __attribute__((always_inline)) void transpose16(const __m512i r[16
 }
 
 /* 16 pixels x 16 channels at a time: the channels' runs are loaded as rows
- * and transposed into one 64-byte output row per pixel. */
-static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
-                  size_t ws, uint32_t *Y, size_t ldy, bool accumulate)
+ * and transposed into one 64-byte output row per pixel, stored at its dst
+ * (the sink for pixels not kept: no tests). */
+static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
+                  uint32_t *const *dst, size_t c0, bool accumulate)
 {
     __mmask16 m = nch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nch) - 1);
     __m512i c = _mm512_maskz_loadu_epi32(m, corr);
-    for (size_t r = 0; r < rows; r++)
-        for (size_t x0 = 0; x0 < ow; x0 += 16) {
-            size_t xn = ow - x0 < 16 ? ow - x0 : 16;
-            __mmask16 mx = (__mmask16)_bzhi_u32(0xffff, (unsigned)xn);
-            __m512i in[16], out[16];
-            for (size_t j = 0; j < 16; j++)
-                in[j] = j < nch ? _mm512_maskz_loadu_epi32(mx, acc + j * lda + r * ws + x0) : _mm512_setzero_si512();
-            transpose16(in, out);
-            if (m == 0xffff) /* masked stores measured slower here (Zen 5) */
-                for (size_t i = 0; i < xn; i++) {
-                    uint32_t *y = Y + (r * ow + x0 + i) * ldy;
-                    __m512i v = _mm512_add_epi32(out[i], c);
-                    if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
-                    _mm512_storeu_si512(y, v);
-                }
-            else
-                for (size_t i = 0; i < xn; i++) {
-                    uint32_t *y = Y + (r * ow + x0 + i) * ldy;
-                    __m512i v = _mm512_add_epi32(out[i], c);
-                    if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, y));
-                    _mm512_mask_storeu_epi32(y, m, v);
-                }
-        }
+    for (size_t i0 = 0; i0 < n; i0 += 16) {
+        __m512i in[16], out[16];
+        for (size_t j = 0; j < 16; j++)
+            in[j] = j < nch ? _mm512_load_si512(acc + j * lda + i0) : _mm512_setzero_si512();
+        transpose16(in, out);
+        size_t ni = n - i0 < 16 ? n - i0 : 16;
+        if (m == 0xffff) /* masked stores measured slower here (Zen 5) */
+            for (size_t i = 0; i < ni; i++) {
+                uint32_t *y = dst[i0 + i] + c0;
+                __m512i v = _mm512_add_epi32(out[i], c);
+                if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
+                _mm512_storeu_si512(y, v);
+            }
+        else
+            for (size_t i = 0; i < ni; i++) {
+                uint32_t *y = dst[i0 + i] + c0;
+                __m512i v = _mm512_add_epi32(out[i], c);
+                if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m, y));
+                _mm512_mask_storeu_epi32(y, m, v);
+            }
+    }
 }
 
 /* 16 pixels x 16 channels (pixel m's channels at pix[m] + k) into o[j]:

@@ -3,7 +3,7 @@
  * table (9 of them for a 3x3 kernel) stay in L1; four output pixels at a
  * time are summed over all taps in registers, each tap's four activation
  * bytes coming from one load of its contiguous run. The sums of up to 16
- * channels are then written into NHWC pixel by pixel. */
+ * channels are then written into NHWC pixel by pixel, in natural order. */
 #include "kernels/gemm_internal.h"
 
 #include <string.h>
@@ -31,15 +31,13 @@ static void run(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t 
     }
 }
 
-static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t rows, size_t ow,
-                  size_t ws, uint32_t *Y, size_t ldy, bool accumulate)
+static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
+                  uint32_t *const *dst, size_t c0, bool accumulate)
 {
-    for (size_t r = 0; r < rows; r++)
-        for (size_t x = 0; x < ow; x++) {
-            uint32_t *y = Y + (r * ow + x) * ldy;
-            const uint32_t *a = acc + r * ws + x;
-            for (size_t j = 0; j < nch; j++) y[j] = (accumulate ? y[j] : 0) + a[j * lda] + corr[j];
-        }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t *y = dst[i] + c0;
+        for (size_t j = 0; j < nch; j++) y[j] = (accumulate ? y[j] : 0) + acc[j * lda + i] + corr[j];
+    }
 }
 
 const ax_dw_ukernel ax_dw_ukernel_scalar = {.name = "lut_dwconv_1x1__scalar", .run = run, .store = store};
