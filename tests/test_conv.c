@@ -59,6 +59,11 @@ static const ccase CASES[] = {
     {1, 203, 190, 9, 9, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 9},  /* depthwise: bands at stride 2, odd sizes */
     {1, 100, 100, 24, 48, 5, 5, 2, 2, 2, 1, 4, 4, 3, 3, 24}, /* multiplier 2, dilation, bands of rows */
     {5, 7, 7, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 80},  /* 7x7 depthwise, stacked images, 5 blocks of 16 */
+    /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
+    {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
+    {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
+    {1, 13, 9, 257, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 257: oneDNN again */
+    {2, 13, 13, 130, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1}, /* 1x1 stride 2 (im2col chunks), K % 4 = 2 */
 };
 
 /* Which kernel the layer must run: the oneDNN convolution primitive
@@ -78,9 +83,16 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                        s->pad_byte);
     if (ax_gemm_plan_isa(p) == AX_ISA_AVX2 && !getenv("AX_ISA")) cr_assert(!dnn, "AVX2 plan ran oneDNN's convolution");
     const char *always = getenv("AX_ONEDNN"), *s8 = getenv("AX_ONEDNN_CONV_S8");
-    if (may && always && strcmp(always, "always") == 0 && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
+    bool all = always && strcmp(always, "always") == 0;
+    if (may && all && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
         cr_assert(dnn, "%s: %s plan kept %s for a layer oneDNN must take", m->name, ax_isa_name(ax_gemm_plan_isa(p)),
                   got);
+    /* s8 x s8, 1x1 unpadded, K <= 256: our VNNI kernel (conv2d.c, own_exact) */
+    const char *pk = ax_gemm_plan_kernel_name(p); /* oneDNN verified on AVX-512: VNNI (its u8s8 saturates without) */
+    bool vnni = strstr(pk, "avx512vnni") || (strcmp(pk, "exact_gemm__onednn") == 0 && ax_gemm_plan_isa(p) == AX_ISA_AVX512);
+    bool own = m->act == AX_S8 && m->wgt == AX_S8 && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
+               s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni;
+    if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
 }
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans, bool pad_zero)
