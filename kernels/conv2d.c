@@ -131,7 +131,8 @@ enum { OWN_MAX_K = 256 };
 static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
-    return p->path == AX_PATH_EXACT && p->exact == &ax_exact_ukernel_avx512vnni && p->act == AX_S8 &&
+    /* an EXACT plan on AVX-512 with VNNI runs exact_gemm_6x64__avx512vnni (gemm_plan.c) */
+    return p->path == AX_PATH_EXACT && p->isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni() && p->act == AX_S8 &&
            p->wgt == AX_S8 && !p->onednn_always && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
            s->groups == 1 && s->in_c <= OWN_MAX_K;
 }

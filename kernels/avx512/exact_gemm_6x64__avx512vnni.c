@@ -152,16 +152,16 @@ static inline __attribute__((always_inline)) void tile(const int NB, const bool 
         for (int j = 0; j < NB; j++) acc[i][j] = _mm512_add_epi32(w[j], rc);
         row[i] = r->A + m * r->lda;
     }
-    /* short K: the next tile's output lines for writing and its rows'
-     * first lines, so that their misses overlap this tile's sums (56x56x64
-     * -> 256: 0.75 -> 0.95x oneDNN; at K = 256 the hardware's prefetch
-     * keeps up, and this measured slightly slower) */
+    /* short K: the next tile's output lines and its rows' first lines, so
+     * that their misses overlap this tile's sums (56x56x64 -> 256: 0.75 ->
+     * 0.95x oneDNN; at K = 256 the hardware's prefetch keeps up, and this
+     * measured slightly slower) */
     if (K <= PREFETCH_MAX_K)
 #pragma GCC unroll 6
     for (int i = 0; i < TR; i++) {
         const int32_t *d = C + (m0 + TR + i) * ldc + (c - n0);
 #pragma GCC unroll 4
-        for (int j = 0; j < NB; j++) _mm_prefetch((const char *)(d + 16 * j), _MM_HINT_ET0);
+        for (int j = 0; j < NB; j++) _mm_prefetch((const char *)(d + 16 * j), _MM_HINT_T0);
         _mm_prefetch((const char *)(r->A + (m0 + TR + i) * r->lda), _MM_HINT_T0);
     }
     size_t K4 = K / 4;
