@@ -121,17 +121,37 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
     return ax_conv2d_pack_weights_ex(p, s, W, NULL, out, err);
 }
 
+/* Layers of an EXACT s8 x s8 plan that our AVX-512 VNNI kernel runs
+ * rather than oneDNN's convolution: 1x1, unpadded, K <= OWN_MAX_K. oneDNN
+ * takes u8 sources: s8 ones cost it a compensation per output (native) or
+ * a shifted copy of the input (ext, shift), a large share of a short-K
+ * layer, while our kernel flips the bytes in registers and folds the
+ * correction into its sums' start (exact_gemm_6x64__avx512vnni.c); past
+ * K = 256 oneDNN's blocking wins (measured on ResNet-50 at batch 8,
+ * docs/kernels.md). Their weights are not packed for oneDNN's GEMM either. */
+enum { OWN_MAX_K = 256 };
+static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
+    /* an EXACT plan on AVX-512 with VNNI runs exact_gemm_6x64__avx512vnni (gemm_plan.c) */
+    return p->path == AX_PATH_EXACT && p->isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni() && p->act == AX_S8 &&
+           p->wgt == AX_S8 && !p->onednn_always && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
+           s->groups == 1 && s->in_c <= OWN_MAX_K;
+}
+
 /* Whether oneDNN's convolution may run this layer of plan p: an EXACT plan
  * whose GEMMs verified on oneDNN, s8 weights (oneDNN has no u8 ones),
  * padding that means 0 (oneDNN pads with 0), and where it pays: every dense
  * or grouped layer with more than DIRECT_MAX_CG channels per group, and
  * depthwise layers with one output per input channel (oneDNN's depthwise
- * kernel); the rest only under $AX_ONEDNN=always. The primitive checks
+ * kernel); the rest only under $AX_ONEDNN=always; never the layers of
+ * own_exact. The primitive checks
  * itself before use (exact_conv_onednn.c). */
 static bool onednn_wanted(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
-    if (!p->onednn || p->path != AX_PATH_EXACT || p->wgt != AX_S8 || (padded && s->pad_byte != 0)) return false;
+    if (!p->onednn || p->path != AX_PATH_EXACT || p->wgt != AX_S8 || (padded && s->pad_byte != 0) || own_exact(p, s))
+        return false;
     return p->onednn_always || !use_direct(s) || (s->groups == s->in_c && s->out_c == s->in_c);
 }
 
@@ -156,7 +176,8 @@ int ax_conv2d_pack_weights_ex(const ax_gemm_plan *p, const ax_conv2d_shape *s, c
 const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
 {
     if (!w) return "";
-    return w->dnn ? "exact_conv__onednn" : ax_gemm_plan_kernel_name(w->plan);
+    if (w->dnn) return "exact_conv__onednn";
+    return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
 
 static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W, const ax_acc_extra *extra,
@@ -200,7 +221,7 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     for (size_t g = 0; g < s->groups; g++) {
         for (size_t k = 0; k < K; k++) /* row k = (ky*kw + kx)*cg + i of HWIO */
             memcpy(B + k * og, W + k * s->out_c + g * og, og);
-        if (ax_gemm_pack_weights_ex(p, K, og, B, og, extra, &cw->g[g], err) != 0) {
+        if (ax_gemm_pack_weights_for(p, K, og, B, og, extra, !own_exact(p, s), &cw->g[g], err) != 0) {
             free(B);
             ax_conv2d_weights_free(cw);
             return -1;

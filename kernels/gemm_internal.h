@@ -249,6 +249,10 @@ int ax_default_threads(int threads);
 void *ax_aligned_alloc(size_t align, size_t size); /* NULL on overflow/OOM */
 /* -1 with a clear message when K products (plus extra) can leave int32. */
 int ax_check_k(const ax_gemm_plan *p, size_t K, const ax_acc_extra *extra, const char *what, ax_error *err);
+/* ax_gemm_pack_weights_ex; onednn false: never for oneDNN's GEMM, so
+ * ax_gemm runs the plan's own kernel on them (conv2d.c's own route) */
+int ax_gemm_pack_weights_for(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                             const ax_acc_extra *extra, bool onednn, ax_packed_weights **out, ax_error *err);
 bool ax_cpu_has_avx512vnni(void);
 /* exact_onednn.c (stubs without oneDNN): whether oneDNN reproduces the exact
  * table `table` bit for bit on the probe, for the ISA in force; the weights

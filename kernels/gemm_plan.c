@@ -539,6 +539,12 @@ int ax_gemm_pack_weights(const ax_gemm_plan *p, size_t K, size_t N, const uint8_
 int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
                             const ax_acc_extra *extra, ax_packed_weights **out, ax_error *err)
 {
+    return ax_gemm_pack_weights_for(p, K, N, B, ldb, extra, true, out, err);
+}
+
+int ax_gemm_pack_weights_for(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
+                             const ax_acc_extra *extra, bool onednn, ax_packed_weights **out, ax_error *err)
+{
     *out = NULL;
     if (!p) return ax_fail(err, "gemm weights: no plan");
     if (ax_check_k(p, K, extra, "gemm weights", err) != 0) return -1;
@@ -564,7 +570,7 @@ int ax_gemm_pack_weights_ex(const ax_gemm_plan *p, size_t K, size_t N, const uin
     w->max_k = max_k;
     w->plan = p;
     w->corr = calloc(N ? N : 1, sizeof *w->corr);
-    if (p->onednn && N >= p->onednn_min_n && K >= p->onednn_min_k && w->corr && ax_onednn_pack(p, K, N, B, ldb, w, err) != 0) {
+    if (onednn && p->onednn && N >= p->onednn_min_n && K >= p->onednn_min_k && w->corr && ax_onednn_pack(p, K, N, B, ldb, w, err) != 0) {
         ax_packed_weights_free(w);
         return -1;
     }

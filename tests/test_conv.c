@@ -70,6 +70,11 @@ static const ccase CASES[] = {
     {1, 20, 20, 256, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32}, /* ResNeXt-like: 32 groups of 8, two chunks */
     {1, 9, 9, 48, 24, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 6},   /* grouped 1x1 stride 2 (im2col), N = 4 */
     {1, 6, 5, 96, 66, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},   /* 32 channels per group, N = 22, M = 30 (small M) */
+    /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
+    {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
+    {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
+    {1, 13, 9, 257, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 257: oneDNN again */
+    {2, 13, 13, 130, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1}, /* 1x1 stride 2 (im2col chunks), K % 4 = 2 */
 };
 
 /* Which kernel the layer must run: the oneDNN convolution primitive
@@ -89,9 +94,16 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                        s->pad_byte);
     if (ax_gemm_plan_isa(p) == AX_ISA_AVX2 && !getenv("AX_ISA")) cr_assert(!dnn, "AVX2 plan ran oneDNN's convolution");
     const char *always = getenv("AX_ONEDNN"), *s8 = getenv("AX_ONEDNN_CONV_S8");
-    if (may && always && strcmp(always, "always") == 0 && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
+    bool all = always && strcmp(always, "always") == 0;
+    if (may && all && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
         cr_assert(dnn, "%s: %s plan kept %s for a layer oneDNN must take", m->name, ax_isa_name(ax_gemm_plan_isa(p)),
                   got);
+    /* s8 x s8, 1x1 unpadded, K <= 256: our VNNI kernel (conv2d.c, own_exact) */
+    const char *pk = ax_gemm_plan_kernel_name(p); /* oneDNN verified on AVX-512: VNNI (its u8s8 saturates without) */
+    bool vnni = strstr(pk, "avx512vnni") || (strcmp(pk, "exact_gemm__onednn") == 0 && ax_gemm_plan_isa(p) == AX_ISA_AVX512);
+    bool own = m->act == AX_S8 && m->wgt == AX_S8 && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
+               s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni;
+    if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
 }
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans, bool pad_zero)

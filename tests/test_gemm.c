@@ -204,7 +204,7 @@ Test(gemm, onednn_plan)
             cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, path, &p, &err), 0, "%s", err.msg);
             cr_assert_eq(ax_gemm_plan_path(p), AX_PATH_EXACT);
             cr_assert_str_eq(ax_gemm_plan_kernel_name(p),
-                             path == AX_PATH_EXACT_OWN ? "exact_gemm_8x32__avx512vnni" : "exact_gemm__onednn", "%s %s",
+                             path == AX_PATH_EXACT_OWN ? "exact_gemm_6x64__avx512vnni" : "exact_gemm__onednn", "%s %s",
                              m->name, ax_path_name(path));
             ax_gemm_plan_free(p);
         }
@@ -252,7 +252,7 @@ Test(gemm, onednn_avx2_fallback)
     ax_gemm_plan_free(p);
     if (ax_cpu_supports(AX_ISA_AVX512)) {
         cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_EXACT, &p, &err), 0, "%s", err.msg);
-        cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "exact_gemm_8x32__avx512vnni");
+        cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "exact_gemm_6x64__avx512vnni");
         ax_gemm_plan_free(p);
     }
     check_and_free(m, 42);
