@@ -277,6 +277,7 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
              .corr = W->corr, .C = C, .accumulate = accumulate};
     return run_job(&j, threads, err);
 }
+
 /* G GEMMs of one shape (a grouped convolution's groups: A + g * a_step,
  * W[g], C + g * c_step) as one job, the tiles of every group shared out
  * together: one set of scratch and one parallel region rather than G. What

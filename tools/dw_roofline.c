@@ -15,6 +15,7 @@
  *   build/tools/dw-roofline [reps]                      MobileNetV2 layers, batch 8
  *   build/tools/dw-roofline reps H W C stride batch     one layer (3x3, pad 1)
  */
+#include <errno.h>
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ static int run(const layer *l, size_t batch, int reps)
     size_t in_row = (l->w * l->c + 63) / 64 * 64, n_in = batch * l->h, n_out = batch * oh;
     uint8_t *X = aligned_alloc(64, n_in * in_row);
     int32_t *Y = aligned_alloc(64, n_out * ow * C * 4);
-    if (!X || !Y) return free(X), free(Y), fprintf(stderr, "out of memory\n"), 1;
+    if (!X || !Y) return free(X), free(Y), fprintf(stderr, "dw-roofline: out of memory for %s\n", l->name), 1;
     memset(X, 1, n_in * in_row);
     memset(Y, 0, n_out * ow * C * 4);
     double macs = (double)batch * oh * ow * l->c * 9;
@@ -103,6 +104,18 @@ static int run(const layer *l, size_t batch, int reps)
     return 0;
 }
 
+/* a whole decimal number in [1, max], else a line naming the argument */
+static int parse(const char *arg, const char *what, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || v < 1 || v > max)
+        return fprintf(stderr, "dw-roofline: %s '%s' is not a whole number in 1..%zu\n", what, arg, max), -1;
+    *out = (size_t)v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const layer mbv2[] = {
@@ -110,17 +123,21 @@ int main(int argc, char **argv)
         {"features.5", 28, 28, 192, 1},  {"features.7", 28, 28, 192, 2},  {"features.8", 14, 14, 384, 1},
         {"features.12", 14, 14, 576, 1}, {"features.14", 14, 14, 576, 2}, {"features.15", 7, 7, 960, 1},
     };
-    int reps = argc > 1 ? atoi(argv[1]) : 30;
-    if (reps < 1) reps = 1;
+    if (argc != 1 && argc != 2 && argc != 7)
+        return fprintf(stderr, "usage: %s [reps [H W C stride batch]]\n", argv[0]), 2;
+    if (!__builtin_cpu_supports("avx512f")) return fprintf(stderr, "dw-roofline: this CPU has no AVX-512\n"), 1;
+    size_t reps = 30;
+    if (argc > 1 && parse(argv[1], "reps", 1000000, &reps)) return 2;
     if (argc == 7) {
-        layer l = {"custom", strtoul(argv[2], 0, 10), strtoul(argv[3], 0, 10), strtoul(argv[4], 0, 10),
-                   strtoul(argv[5], 0, 10)};
-        size_t batch = strtoul(argv[6], 0, 10);
-        if (!l.h || !l.w || !l.c || !l.stride || !batch) return fprintf(stderr, "H W C stride batch: > 0\n"), 2;
-        return run(&l, batch, reps);
+        layer l = {"custom", 0, 0, 0, 0};
+        size_t batch;
+        /* bounds keep every buffer size within size_t */
+        if (parse(argv[2], "H", 65536, &l.h) || parse(argv[3], "W", 65536, &l.w) || parse(argv[4], "C", 65536, &l.c) ||
+            parse(argv[5], "stride", 16, &l.stride) || parse(argv[6], "batch", 4096, &batch))
+            return 2;
+        return run(&l, batch, (int)reps);
     }
-    if (argc > 2) return fprintf(stderr, "usage: %s [reps [H W C stride batch]]\n", argv[0]), 2;
     for (size_t i = 0; i < sizeof mbv2 / sizeof *mbv2; i++)
-        if (run(&mbv2[i], 8, reps)) return 1;
+        if (run(&mbv2[i], 8, (int)reps)) return 1;
     return 0;
 }
