@@ -122,21 +122,26 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
 }
 
 /* Layers of an EXACT s8 x s8 plan that our AVX-512 VNNI kernel runs
- * rather than oneDNN's convolution: 1x1, unpadded, K <= OWN_MAX_K. oneDNN
- * takes u8 sources: s8 ones cost it a compensation per output (native) or
- * a shifted copy of the input (ext, shift), a large share of a short-K
- * layer, while our kernel flips the bytes in registers and folds the
- * correction into its sums' start (exact_gemm_6x64__avx512vnni.c); past
- * K = 256 oneDNN's blocking wins (measured on ResNet-50 at batch 8,
+ * rather than oneDNN's convolution: 1x1, unpadded, K <= OWN_MAX_K, at most
+ * OWN_MAX_PIXELS output pixels an image. oneDNN takes u8 sources: s8 ones
+ * cost it a compensation per output (native) or a shifted copy of the
+ * input (ext, shift), a large share of a short-K layer, while our kernel
+ * flips the bytes in registers and folds the correction into its sums'
+ * start (exact_gemm_6x64__avx512vnni.c); past K = 256 oneDNN's blocking
+ * wins, and so it does on ResNet-50's 56x56 1x1 layers (quiet machine,
+ * alternated runs: 0.80 vs 0.69x of the u8 layer at K = N = 64), while the
+ * 28x28 and 14x14 ones go ours (l2.0.downsample.0 1.01 vs 0.86;
  * docs/kernels.md). Their weights are not packed for oneDNN's GEMM either. */
-enum { OWN_MAX_K = 256 };
+enum { OWN_MAX_K = 256, OWN_MAX_PIXELS = 28 * 28 };
 static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
+    size_t oh = s->stride_h ? (s->in_h + s->stride_h - 1) / s->stride_h : 0; /* 1x1, unpadded */
+    size_t ow = s->stride_w ? (s->in_w + s->stride_w - 1) / s->stride_w : 0;
     /* an EXACT plan on AVX-512 with VNNI runs exact_gemm_6x64__avx512vnni (gemm_plan.c) */
     return p->path == AX_PATH_EXACT && p->isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni() && p->act == AX_S8 &&
            p->wgt == AX_S8 && !p->onednn_always && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
-           s->groups == 1 && s->in_c <= OWN_MAX_K;
+           s->groups == 1 && s->in_c <= OWN_MAX_K && oh * ow <= OWN_MAX_PIXELS;
 }
 
 /* Whether oneDNN's convolution may run this layer of plan p: an EXACT plan
