@@ -90,24 +90,24 @@ typedef struct ctx {
     uint8_t pad[16];
 } ctx;
 
-/* f_t of 16 channels' bytes as int16 in the unpack's order: channels 0-3,
- * 8-11 | 4-7, 12-15, so that unpacking two rows gives channels 0-7 | 8-15;
- * kind -1: the term's own (several terms) */
-static inline __attribute__((always_inline)) __m256i map16(const ctx *c, size_t t, const uint8_t *q, int kind,
-                                                            bool sext)
+/* the two ymm of 16 channels' f_t of rows qa, qb, int16 2c + i of lane c
+ * from row i: kind 1 (v(a) & mask) by interleaving the bytes and widening
+ * them, else looked up; kind -1: the term's own (several terms) */
+static inline __attribute__((always_inline)) void map2(const ctx *c, size_t t, const uint8_t *qa, const uint8_t *qb,
+                                                       int kind, bool sext, __m256i *d)
 {
-    __m128i x = _mm_loadu_si128((const __m128i *)q);
-    __m256i v;
     if (kind < 0) kind = c->kind[t], sext = c->sext[t];
     if (kind == 1) {
-        v = sext ? _mm256_cvtepi8_epi16(x) : _mm256_cvtepu8_epi16(x);
-        v = _mm256_and_si256(v, c->mask[t]);
-    } else {
-        int16_t tmp[16] __attribute__((aligned(32)));
-        for (int i = 0; i < 16; i++) tmp[i] = c->p->lr->amap[t][q[i]];
-        v = _mm256_load_si256((const __m256i *)tmp);
+        __m128i xa = _mm_loadu_si128((const __m128i *)qa), xb = _mm_loadu_si128((const __m128i *)qb);
+        __m128i lo = _mm_unpacklo_epi8(xa, xb), hi = _mm_unpackhi_epi8(xa, xb);
+        __m256i l = sext ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
+        __m256i h = sext ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
+        d[0] = _mm256_and_si256(l, c->mask[t]), d[1] = _mm256_and_si256(h, c->mask[t]);
+        return;
     }
-    return _mm256_permute4x64_epi64(v, 0xd8);
+    int16_t tmp[32] __attribute__((aligned(32)));
+    for (int i = 0; i < 16; i++) tmp[2 * i] = c->p->lr->amap[t][qa[i]], tmp[2 * i + 1] = c->p->lr->amap[t][qb[i]];
+    d[0] = _mm256_load_si256((const __m256i *)tmp), d[1] = _mm256_load_si256((const __m256i *)tmp + 1);
 }
 
 /* the input row of padded row y (NULL: a pad row) */
@@ -118,10 +118,11 @@ static const uint8_t *in_row(const ctx *c, size_t y)
     return c->X + ((c->b * s->in_h + y - s->pad_top) * s->in_w) * s->in_c;
 }
 
-/* One slot D from padded rows ya, yb: per term, block and padded column,
- * the two ymm of the rows' mapped int16 interleaved. */
+/* One slot D from input rows ra, rb (NULL: pad rows): per term, block and
+ * padded column, the two ymm of the rows' f_t interleaved (map2). */
 static inline __attribute__((always_inline)) void build_k(const ctx *c, const uint8_t *ra, const uint8_t *rb,
-                                                           __m256i *D, int kind, bool sext, size_t T)
+                                                           const uint8_t *pa, const uint8_t *pb, __m256i *D, int kind,
+                                                           bool sext, size_t T)
 {
     const ax_conv2d_shape *s = c->s;
     size_t C = s->in_c, wp = c->wp, x0 = s->pad_left, x1 = s->pad_left + s->in_w;
@@ -131,35 +132,37 @@ static inline __attribute__((always_inline)) void build_k(const ctx *c, const ui
             for (size_t ix = 0; ix < x0; ix++) d[2 * ix] = d[2 * ix + 1] = c->padcol[t];
             for (size_t ix = x1; ix < wp; ix++) d[2 * ix] = d[2 * ix + 1] = c->padcol[t];
         }
-    for (size_t cb = 0; cb < c->nb; cb++) {
-        size_t c0 = 16 * cb;
-        bool full = C - c0 >= 16;
-        for (size_t ix = x0; ix < x1; ix++) {
-            size_t off = (ix - x0) * C + c0;
+    /* pixel after pixel, its channels in memory order; the rows of the
+     * next pair (pa, pb) fetched meanwhile */
+    size_t nfull = C / 16;
+    for (size_t ix = x0; ix < x1; ix++) {
+        size_t off = (ix - x0) * C;
+        for (size_t k = 0; k < C; k += 64) {
+            if (pa) _mm_prefetch((const char *)(pa + off + k), _MM_HINT_T0);
+            if (pb) _mm_prefetch((const char *)(pb + off + k), _MM_HINT_T0);
+        }
+        for (size_t cb = 0; cb < nfull; cb++) {
+            const uint8_t *qa = ra ? ra + off + 16 * cb : c->pad, *qb = rb ? rb + off + 16 * cb : c->pad;
+            for (size_t t = 0; t < T; t++) map2(c, t, qa, qb, kind, sext, D + ((t * c->nb + cb) * wp + ix) * 2);
+        }
+        if (nfull < c->nb) { /* the last block: channels past C read as pad (their weights are 0) */
+            size_t c0 = 16 * nfull;
             uint8_t ta[16], tb[16];
-            const uint8_t *qa = ra ? ra + off : c->pad, *qb = rb ? rb + off : c->pad;
-            if (!full) { /* the last block: channels past C read as pad (their weights are 0) */
-                memcpy(ta, c->pad, 16), memcpy(tb, c->pad, 16);
-                if (ra) memcpy(ta, qa, C - c0);
-                if (rb) memcpy(tb, qb, C - c0);
-                qa = ta, qb = tb;
-            }
-            for (size_t t = 0; t < T; t++) {
-                __m256i a = map16(c, t, qa, kind, sext), bb = map16(c, t, qb, kind, sext);
-                __m256i *d = D + ((t * c->nb + cb) * wp + ix) * 2;
-                d[0] = _mm256_unpacklo_epi16(a, bb);
-                d[1] = _mm256_unpackhi_epi16(a, bb);
-            }
+            memcpy(ta, c->pad, 16), memcpy(tb, c->pad, 16);
+            if (ra) memcpy(ta, ra + off + c0, C - c0);
+            if (rb) memcpy(tb, rb + off + c0, C - c0);
+            for (size_t t = 0; t < T; t++) map2(c, t, ta, tb, kind, sext, D + ((t * c->nb + nfull) * wp + ix) * 2);
         }
     }
 }
 
-static void build(const ctx *c, size_t ya, size_t yb, __m256i *D)
+/* rows ya, yb into D, fetching rows ya + dy, yb + dy (the next build's) */
+static void build(const ctx *c, size_t ya, size_t yb, size_t dy, __m256i *D)
 {
-    const uint8_t *ra = in_row(c, ya), *rb = in_row(c, yb);
-    if (c->T == 1 && c->kind[0] == 1 && c->sext[0]) build_k(c, ra, rb, D, 1, true, 1);
-    else if (c->T == 1 && c->kind[0] == 1) build_k(c, ra, rb, D, 1, false, 1);
-    else build_k(c, ra, rb, D, -1, false, c->T);
+    const uint8_t *ra = in_row(c, ya), *rb = in_row(c, yb), *pa = in_row(c, ya + dy), *pb = in_row(c, yb + dy);
+    if (c->T == 1 && c->kind[0] == 1 && c->sext[0]) build_k(c, ra, rb, pa, pb, D, 1, true, 1);
+    else if (c->T == 1 && c->kind[0] == 1) build_k(c, ra, rb, pa, pb, D, 1, false, 1);
+    else build_k(c, ra, rb, pa, pb, D, -1, false, c->T);
 }
 
 /* v (+ Y) into the channels [c0, c0 + 8) of one pixel, n of them live */
@@ -199,22 +202,20 @@ static inline __attribute__((always_inline)) void px(const __m256i *const *S, si
     for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate);
 }
 
-/* One output row: pixels four at a time, every block (both halves) of
- * them before the next four. k3: kw = 3, one term (constants for the
- * compiler). */
-static inline __attribute__((always_inline)) void out_row(const ctx *c, const __m256i *const *S, size_t G,
-                                                          const uint8_t *pw, size_t e, int32_t *y, size_t ow,
-                                                          bool accumulate, bool k3)
+/* One output row, any kernel and terms: pixels four at a time, every
+ * block (both halves) of them before the next four. */
+static __attribute__((noinline)) void out_row_any(const ctx *c, const __m256i *const *S, size_t G,
+                                                  const uint8_t *pw, size_t e, int32_t *y, size_t ow, bool accumulate)
 {
     const ax_conv2d_shape *s = c->s;
-    size_t C = s->out_c, T = k3 ? 1 : c->T, kw = k3 ? 3 : s->kernel_w, sw = s->stride_w, dw = s->dilation_w;
-    size_t wv = 2 * ngroups(s) * c->T * s->kernel_w * 2, ts = c->nb * c->wp * 2, Gp = ngroups(s);
+    size_t C = s->out_c, T = c->T, kw = s->kernel_w, sw = s->stride_w, dw = s->dilation_w;
+    size_t wv = w_vecs(c->p, s), ts = c->nb * c->wp * 2, Gp = ngroups(s);
     for (size_t ox = 0; ox < ow; ox += 4) {
         int n = ow - ox >= 4 ? 4 : (int)(ow - ox);
         for (size_t cb = 0; cb < c->nb; cb++) {
             const __m256i *Sb[G];
             for (size_t j = 0; j < G; j++) Sb[j] = S[j] + cb * c->wp * 2;
-            const __m256i *W = (const __m256i *)pw + cb * wv + e * Gp * c->T * s->kernel_w * 2;
+            const __m256i *W = (const __m256i *)pw + cb * wv + e * Gp * T * kw * 2;
             for (size_t h = 0; h < 2; h++) {
                 size_t c0 = 16 * cb + 8 * h;
                 if (c0 >= C) break;
@@ -229,16 +230,58 @@ static inline __attribute__((always_inline)) void out_row(const ctx *c, const __
     }
 }
 
-static __attribute__((noinline)) void out_row_k3(const ctx *c, const __m256i *const *S, size_t G, const uint8_t *pw,
-                                                 size_t e, int32_t *y, size_t ow, bool accumulate)
+/* 3x3, dilation 1 rows, one term (two groups, both parities): n pixels of
+ * one half, the six weights in registers; unit: sw = dw = 1, columns
+ * shared by neighbouring pixels loaded once */
+static inline __attribute__((always_inline)) void px3(const __m256i *A, const __m256i *B, const __m256i *W,
+                                                      size_t sw, size_t dw, int32_t *y, size_t C, size_t live,
+                                                      bool accumulate, int n, bool unit)
 {
-    out_row(c, S, G, pw, e, y, ow, accumulate, true);
+    __m256i a[4], w[6];
+#pragma GCC unroll 6
+    for (int k = 0; k < 6; k++) w[k] = W[2 * k];
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) {
+        const __m256i *p = A + 2 * (unit ? (size_t)i : (size_t)i * sw), *q = B + 2 * (unit ? (size_t)i : (size_t)i * sw);
+        size_t d = unit ? 2 : 2 * dw;
+        __m256i u = _mm256_add_epi32(_mm256_madd_epi16(p[0], w[0]), _mm256_madd_epi16(q[0], w[3]));
+        __m256i v = _mm256_add_epi32(_mm256_madd_epi16(p[d], w[1]), _mm256_madd_epi16(q[d], w[4]));
+        __m256i x = _mm256_add_epi32(_mm256_madd_epi16(p[2 * d], w[2]), _mm256_madd_epi16(q[2 * d], w[5]));
+        a[i] = _mm256_add_epi32(_mm256_add_epi32(u, v), x);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate);
 }
 
-static __attribute__((noinline)) void out_row_any(const ctx *c, const __m256i *const *S, size_t G,
-                                                  const uint8_t *pw, size_t e, int32_t *y, size_t ow, bool accumulate)
+static inline __attribute__((always_inline)) void row3(const ctx *c, const __m256i *const *S, const uint8_t *pw,
+                                                       size_t e, int32_t *y, size_t ow, bool accumulate, bool unit)
 {
-    out_row(c, S, G, pw, e, y, ow, accumulate, false);
+    size_t C = c->s->out_c, sw = c->s->stride_w, dw = c->s->dilation_w, wv = w_vecs(c->p, c->s), wp = c->wp;
+    for (size_t ox = 0; ox < ow; ox += 4) {
+        int n = ow - ox >= 4 ? 4 : (int)(ow - ox);
+        for (size_t cb = 0; cb < c->nb; cb++) {
+            const __m256i *A = S[0] + (cb * wp + ox * sw) * 2, *B = S[1] + (cb * wp + ox * sw) * 2;
+            const __m256i *W = (const __m256i *)pw + cb * wv + e * 12;
+            for (size_t h = 0; h < 2; h++) {
+                size_t c0 = 16 * cb + 8 * h;
+                if (c0 >= C) break;
+                size_t live = C - c0;
+                int32_t *yy = y + ox * C + c0;
+                if (n == 4 && live >= 8 && !accumulate) px3(A + h, B + h, W + h, sw, dw, yy, C, 8, false, 4, unit);
+                else if (n == 4) px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 4, unit);
+                else if (n == 3) px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 3, unit);
+                else if (n == 2) px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 2, unit);
+                else px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 1, unit);
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void out_row3(const ctx *c, const __m256i *const *S, const uint8_t *pw, size_t e,
+                                               int32_t *y, size_t ow, bool accumulate)
+{
+    if (c->s->stride_w == 1 && c->s->dilation_w == 1) row3(c, S, pw, e, y, ow, accumulate, true);
+    else row3(c, S, pw, e, y, ow, accumulate, false);
 }
 
 static void classify(ctx *c)
@@ -274,7 +317,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     __m256i *B = buf;
     size_t S = slots(s), tag[S], C = s->out_c, kh = s->kernel_h, dh = s->dilation_h;
     for (size_t i = 0; i < S; i++) tag[i] = SIZE_MAX;
-    bool k3 = s->kernel_w == 3 && c.T == 1;
+    bool k3 = s->kernel_h == 3 && s->kernel_w == 3 && dh == 1 && c.T == 1;
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
         size_t y0 = oy * s->stride_h, e = 0, G;
         const __m256i *Sp[S];
@@ -282,18 +325,18 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
             e = y0 & 1, G = (e + kh + 1) / 2;
             for (size_t j = 0; j < G; j++) {
                 size_t pr = y0 / 2 + j, sl = pr % S;
-                if (tag[sl] != pr) build(&c, 2 * pr, 2 * pr + 1, B + sl * c.sv), tag[sl] = pr;
+                if (tag[sl] != pr) build(&c, 2 * pr, 2 * pr + 1, 2, B + sl * c.sv), tag[sl] = pr;
                 Sp[j] = B + sl * c.sv;
             }
         } else { /* kernel rows 2j, 2j + 1 (past the kernel: any row, its weights are 0) */
             G = (kh + 1) / 2;
             for (size_t j = 0; j < G; j++) {
-                build(&c, y0 + 2 * j * dh, y0 + (2 * j + 1) * dh, B + j * c.sv);
+                build(&c, y0 + 2 * j * dh, y0 + (2 * j + 1) * dh, s->stride_h, B + j * c.sv);
                 Sp[j] = B + j * c.sv;
             }
         }
         int32_t *y = Y + ((b * oh + oy) * ow) * C;
-        if (k3) out_row_k3(&c, Sp, G, pw, e, y, ow, accumulate);
+        if (k3) out_row3(&c, Sp, pw, e, y, ow, accumulate);
         else out_row_any(&c, Sp, G, pw, e, y, ow, accumulate);
     }
 }
