@@ -290,6 +290,7 @@ extern const ax_exact_ukernel ax_lowrank_ukernel_avx2;
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx512vnni;
 extern const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni;
 extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
+extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;

@@ -145,7 +145,10 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
 {
     p->dw = &ax_dw_ukernel_scalar;
 #if defined(__x86_64__)
-    if (p->isa == AX_ISA_AVX2 && p->exact == &ax_lowrank_ukernel_avx2) p->dwlr = &ax_dwlr_ukernel_avx2;
+    if (p->isa == AX_ISA_AVX2) {
+        p->dw = &ax_dw_ukernel_avx2;
+        if (p->exact == &ax_lowrank_ukernel_avx2) p->dwlr = &ax_dwlr_ukernel_avx2;
+    }
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
     if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
