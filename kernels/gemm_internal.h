@@ -153,8 +153,8 @@ struct ax_gemm_plan {
     int dw_nplanes;
     uint8_t *dw_own;
     uint32_t *dw_own_colmin;
-    /* LOWRANK byte forms on AVX-512 VNNI: the depthwise kernel over the byte
-     * terms (NULL: the planes above serve LOWRANK too) */
+    /* LOWRANK byte forms on AVX-512 VNNI, any form on AVX2: the depthwise
+     * kernel over the terms (NULL: the planes above serve LOWRANK too) */
     const struct ax_dwlr_ukernel *dwlr;
     /* LUT and LUTROW: the row-table kernel (lutrow.h), NULL when the ISA has
      * none; a LUT plan runs it when ax_lutrow_wanted says so. lut_name: the
@@ -290,7 +290,9 @@ extern const ax_exact_ukernel ax_lowrank_ukernel_avx2;
 extern const ax_exact_ukernel ax_lowrank_ukernel_avx512vnni;
 extern const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni;
 extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
+extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
+extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx512vbmi;
 extern const ax_exact_ukernel ax_exact_ukernel_avx2;

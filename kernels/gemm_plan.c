@@ -140,11 +140,15 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
 
 /* The depthwise kernel: byte planes of the plain table on AVX-512 (the LUT
  * plan's own when it has no linear base), else the scalar loop over the
- * transposed table. */
+ * transposed table; LOWRANK plans on AVX2 their int16 terms (vpmaddwd). */
 static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
 {
     p->dw = &ax_dw_ukernel_scalar;
 #if defined(__x86_64__)
+    if (p->isa == AX_ISA_AVX2) {
+        p->dw = &ax_dw_ukernel_avx2;
+        if (p->exact == &ax_lowrank_ukernel_avx2) p->dwlr = &ax_dwlr_ukernel_avx2;
+    }
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
     if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni) p->dwlr = &ax_dwlr_ukernel_avx512vnni;

@@ -62,6 +62,13 @@ static const ccase CASES[] = {
     {4, 10, 12, 24, 24, 3, 3, 2, 2, 1, 1, 1, 2, 2, 1, 24}, /* stacked, stride 2, uneven pads shared, 16 + 8 */
     {3, 8, 6, 20, 20, 3, 3, 1, 1, 2, 2, 2, 1, 1, 2, 20},  /* stacked, dilation 2: reads across shared pads */
     {2, 6, 5, 8, 8, 1, 3, 1, 1, 1, 1, 1, 0, 1, 2, 8},     /* output taller than in_h + max pad: no row sharing */
+    /* AVX2 depthwise (lut_dwconv_16x1, lowrank_dwconv_16c2): channels past groups of 8 and 16, the 3x3 rows at
+     * stride 1 with dilated columns, stride 3 (no pair shared), an even kernel height (both row parities) */
+    {1, 11, 9, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 12}, /* 8 + 4 channels, stride 2, odd sizes */
+    {2, 7, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},     /* 5 channels, small images */
+    {1, 9, 13, 16, 16, 3, 3, 1, 1, 1, 2, 1, 2, 1, 2, 16}, /* dilation 1x2 */
+    {1, 13, 14, 10, 10, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 10}, /* stride 3 */
+    {1, 10, 9, 24, 24, 2, 3, 1, 2, 1, 1, 0, 1, 1, 1, 24}, /* 2x3 kernel */
     /* grouped GEMMs (> 4 channels per group): one im2col row of all groups, the groups' tiles in one job */
     {2, 15, 13, 40, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5},  /* 8 channels per group, stride 2, padding */
     {1, 9, 11, 64, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},   /* 16 channels, N = 24 per group */
@@ -351,6 +358,16 @@ Test(conv, factored_perm_u8)
     m->act = m->wgt = AX_U8;
     snprintf(m->name, sizeof m->name, "perm-u8");
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)((i >> 8) * 7 % 256) * (int32_t)((i & 255) / 3);
+    check_mult(m);
+}
+/* two terms of the table itself (a*w + (a >> 4)(w & 7)): the AVX2
+ * depthwise kernel's several-term build */
+Test(conv, factored_two_terms_u8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "two-terms-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)((i >> 8) * (i & 255) + (i >> 12) * (i & 7));
     check_mult(m);
 }
 Test(conv, factored_ident_u8)

@@ -1,0 +1,90 @@
+/* lut_dwconv_16x1__avx2.c - the depthwise LUT microkernel on AVX2 (see
+ * dwconv2d.c and ax_dw_ukernel): one channel, 16 output pixels at a time,
+ * each tap's 16 activation bytes from one load of its contiguous run and
+ * looked up in the tap's 1 KiB column of the transposed table (the columns
+ * of a 3x3 kernel, 9 KiB, stay in L1) by scalar loads gathered into ymm
+ * (vmovd + vpinsrd; vpgatherdd ran at half this speed, purely scalar sums
+ * at 0.7x: both load- or ALU-bound on the byte extraction), two ymm of sums
+ * over all taps. The sums of up to 16 channels then go into NHWC through
+ * 8x8 int32 transposes. */
+#include "kernels/gemm_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* col[byte j of x], j < 8, as int32 lanes: pairs of scalar loads (vmovd,
+ * vpinsrd) joined, so the inserts do not form one long chain */
+static inline __m256i look8(const uint32_t *col, uint64_t x)
+{
+    __m128i p0 = _mm_insert_epi32(_mm_cvtsi32_si128((int)col[x & 255]), (int)col[x >> 8 & 255], 1);
+    __m128i p1 = _mm_insert_epi32(_mm_cvtsi32_si128((int)col[x >> 16 & 255]), (int)col[x >> 24 & 255], 1);
+    __m128i p2 = _mm_insert_epi32(_mm_cvtsi32_si128((int)col[x >> 32 & 255]), (int)col[x >> 40 & 255], 1);
+    __m128i p3 = _mm_insert_epi32(_mm_cvtsi32_si128((int)col[x >> 48 & 255]), (int)col[x >> 56], 1);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi64(p0, p1)), _mm_unpacklo_epi64(p2, p3), 1);
+}
+
+static void run(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps, size_t n,
+                uint32_t *acc)
+{
+    const uint32_t *tab = (const uint32_t *)p->table_t;
+    for (size_t i = 0; i < n; i += 16) { /* dwconv2d.c: 64 readable bytes past every run, acc rounded up to 64 */
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+        for (size_t t = 0; t < ntaps; t++) {
+            const uint32_t *col = tab + w[t] * 256u;
+            uint64_t x[2];
+            memcpy(x, src[t] + i, 16); /* little-endian: byte j is pixel i + j */
+            a0 = _mm256_add_epi32(a0, look8(col, x[0]));
+            a1 = _mm256_add_epi32(a1, look8(col, x[1]));
+        }
+        _mm256_storeu_si256((__m256i *)(acc + i), a0);
+        _mm256_storeu_si256((__m256i *)(acc + i + 8), a1);
+    }
+}
+
+/* r[k] (8 channels of pixel k) from c[j] (8 pixels of channel j) */
+static inline void transpose8(const __m256i c[8], __m256i r[8])
+{
+    __m256i t[8], u[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_epi32(c[k], c[k + 1]);
+        t[k + 1] = _mm256_unpackhi_epi32(c[k], c[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = _mm256_unpacklo_epi64(t[k], t[k + 2]);
+        u[k + 1] = _mm256_unpackhi_epi64(t[k], t[k + 2]);
+        u[k + 2] = _mm256_unpacklo_epi64(t[k + 1], t[k + 3]);
+        u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x31);
+    }
+}
+
+static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
+                  uint32_t *const *dst, size_t c0, bool accumulate)
+{
+    size_t i = 0;
+    for (size_t h = 0; h + 8 <= nch; h += 8) { /* whole groups of 8 channels, 8 pixels at a time */
+        __m256i cv = _mm256_loadu_si256((const __m256i *)(corr + h));
+        for (i = 0; i + 8 <= n; i += 8) {
+            __m256i c[8], r[8];
+            for (int j = 0; j < 8; j++) c[j] = _mm256_loadu_si256((const __m256i *)(acc + (h + j) * lda + i));
+            transpose8(c, r);
+            for (int k = 0; k < 8; k++) {
+                __m256i *y = (__m256i *)(dst[i + k] + c0 + h), v = _mm256_add_epi32(r[k], cv);
+                if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256(y));
+                _mm256_storeu_si256(y, v);
+            }
+        }
+        for (; i < n; i++)
+            for (size_t j = h; j < h + 8; j++)
+                dst[i][c0 + j] = (accumulate ? dst[i][c0 + j] : 0) + acc[j * lda + i] + corr[j];
+    }
+    for (size_t j0 = nch / 8 * 8; j0 < nch; j0 = nch) /* the channels past the last group of 8 */
+        for (i = 0; i < n; i++)
+            for (size_t j = j0; j < nch; j++)
+                dst[i][c0 + j] = (accumulate ? dst[i][c0 + j] : 0) + acc[j * lda + i] + corr[j];
+}
+
+const ax_dw_ukernel ax_dw_ukernel_avx2 = {.name = "lut_dwconv_16x1__avx2", .run = run, .store = store};
