@@ -50,9 +50,11 @@ static size_t slot_vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     return (size_t)p->lr->terms * ((s->in_c + 15) / 16) * wpad(s) * 2;
 }
 
+/* the slots, then per slot its pair's tag and pointer (kernels may be tall:
+ * not on the stack) */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
-    return slots(s) * slot_vecs(p, s) * 32;
+    return slots(s) * (slot_vecs(p, s) * 32 + sizeof(size_t) + sizeof(__m256i *));
 }
 
 /* pw: per 16 channels, vector ((e*G + j)*T + t)*kw + kx, half h (channels
@@ -315,12 +317,13 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     memset(c.pad, s->pad_byte, sizeof c.pad);
     classify(&c);
     __m256i *B = buf;
-    size_t S = slots(s), tag[S], C = s->out_c, kh = s->kernel_h, dh = s->dilation_h;
+    size_t S = slots(s), C = s->out_c, kh = s->kernel_h, dh = s->dilation_h;
+    size_t *tag = (size_t *)(B + S * c.sv);
+    const __m256i **Sp = (const __m256i **)(tag + S);
     for (size_t i = 0; i < S; i++) tag[i] = SIZE_MAX;
     bool k3 = s->kernel_h == 3 && s->kernel_w == 3 && dh == 1 && c.T == 1;
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
         size_t y0 = oy * s->stride_h, e = 0, G;
-        const __m256i *Sp[S];
         if (dh == 1) { /* pairs y0/2 .. (y0 + kh - 1)/2 from the ring */
             e = y0 & 1, G = (e + kh + 1) / 2;
             for (size_t j = 0; j < G; j++) {
