@@ -187,10 +187,9 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
         return ax_fail(err, "conv2d: out of memory");
     }
     k->pack_w(p, s, wt, pw, corr);
-    /* output rows per task, even (pairs of rows); 8 at stride 2, where a
-     * task of R rows builds R/2 + 1 sets of columns (8 measured 5-10% faster
-     * than 4 there; no gain at stride 1) */
-    size_t per = s->stride_h == 2 ? 8 : 4;
+    /* output rows per task: two pairs of rows (a pair shares its column
+     * builds; tasks share nothing) */
+    size_t per = 4;
     size_t n_rc = (oh + per - 1) / per, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
     bool ok = true;
 #ifdef _OPENMP

@@ -59,6 +59,9 @@ static const ccase CASES[] = {
     {1, 203, 190, 9, 9, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 9},  /* depthwise: bands at stride 2, odd sizes */
     {1, 100, 100, 24, 48, 5, 5, 2, 2, 2, 1, 4, 4, 3, 3, 24}, /* multiplier 2, dilation, bands of rows */
     {5, 7, 7, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 80},  /* 7x7 depthwise, stacked images, 5 blocks of 16 */
+    {1, 15, 17, 72, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 72}, /* depthwise s2: 64 + 8 channels, odd sizes, a lone last row */
+    {2, 10, 9, 144, 144, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 144}, /* depthwise s2: 128 + 16 channels, unpadded top, right */
+    {1, 11, 12, 70, 70, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 70}, /* depthwise stride 2x1 */
     {4, 10, 12, 24, 24, 3, 3, 2, 2, 1, 1, 1, 2, 2, 1, 24}, /* stacked, stride 2, uneven pads shared, 16 + 8 */
     {3, 8, 6, 20, 20, 3, 3, 1, 1, 2, 2, 2, 1, 1, 2, 20},  /* stacked, dilation 2: reads across shared pads */
     {2, 6, 5, 8, 8, 1, 3, 1, 1, 1, 1, 1, 0, 1, 2, 8},     /* output taller than in_h + max pad: no row sharing */

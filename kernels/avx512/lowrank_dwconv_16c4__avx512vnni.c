@@ -11,11 +11,12 @@
  * the f'_t map, two rounds of vpermi2b; rows past the kernel are 0), built
  * once and read by every output pixel whose window covers that column (kw
  * of them at stride 1; there one build of rows oy..oy+3 serves output rows
- * oy and oy+1; at stride 2 one build of 2oy..2oy+3 and the next serve oy and
- * oy+1). An output pixel of 16 channels is then kw * groups * terms vpdpbusd
- * and one 64-byte NHWC store; a pair of rows is written 4 pixels (of every
- * channel block) at a time, so that the output's lines go out nearly in
- * memory order.
+ * oy and oy+1). An output pixel of 16 channels is then kw * groups * terms
+ * vpdpbusd and one 64-byte NHWC store; a pair of rows is written 4 pixels
+ * (of every channel block) at a time, so that the output's lines go out
+ * nearly in memory order. 3x3 at stride 2 (pair_s2) builds, per 4 output
+ * pixels and 64 channels, only the 9 columns they read, into a few KiB that
+ * stay in L1: rows 2oy..2oy+3 for row oy, 2oy+2..2oy+4 for row oy+1.
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -29,7 +30,7 @@
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 { /* weight vectors per 16 channels */
-    return (groups_of(s) * (size_t)p->lr->terms + 3) * s->kernel_w;
+    return (groups_of(s) * (size_t)p->lr->terms + 1) * s->kernel_w;
 }
 
 static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -50,18 +51,18 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
 }
 
-/* the interleaved columns of one output row: C/16 * G * T * wp vectors */
+/* the interleaved columns of one output row: C/16 * G * T * wp vectors, or
+ * pair_s2's 2 x 9 columns of 4 blocks */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
-{ /* rows_fn builds at most all the blocks, twice (stride-2 pairs) */
-    return 2 * (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right) * 64;
+{
+    size_t n = (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
+    return (n > 72 ? n : 72) * 64;
 }
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
  * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
  * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
- * the second output row of a stride-1 pair; then 2 kw for the second row of
- * a stride-2 pair (kh = 3): rows 0, 1 in bytes 2, 3 (of the first build),
- * row 2 in byte 0 (of the next) (rows_fn) */
+ * the second output row of a stride-1 pair (rows_fn) */
 static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
 { /* per block and (g, kx): the weight bytes gathered as rows x channels,
    * then per term a vector lookup and the build's vpermb; the corrections
@@ -96,10 +97,6 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                                                                    _mm512_set1_epi32(lr->a_off[t])));
                     if (t == 0 && kh <= 3) /* G = 1 */
                         _mm512_storeu_si512(blk + G * T * kw + kx, _mm512_slli_epi32(v, 8));
-                    if (t == 0 && kh == 3) {
-                        _mm512_storeu_si512(blk + (G * T + 1) * kw + kx, _mm512_slli_epi32(v, 16));
-                        _mm512_storeu_si512(blk + (G * T + 2) * kw + kx, _mm512_srli_epi32(v, 16));
-                    }
                 }
             }
         _mm512_mask_storeu_epi32(corr + o0, (__mmask16)((1u << nc) - 1), sum);
@@ -109,7 +106,7 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
 typedef struct row_ctx {
     const ax_gemm_plan *p;
     const ax_conv2d_shape *s;
-    size_t wp, G, T;
+    size_t wp, G, T, cs; /* cs: vectors per column (nb * G * T) */
     /* f'_t: 0 a lookup, 1 identity, 2 (a ^ fx) & fm (signed forms that drop
      * low bits, e.g. mul8s_1L2J: one vpternlogd instead of four) */
     int kind[AX_LOWRANK_TERMS];
@@ -125,65 +122,91 @@ static inline __attribute__((always_inline)) __m512i map(const row_ctx *r, size_
 }
 
 /* Input columns [0, wp) of output row oy, every channel of image b, into
- * I[((c/16 * G + g)*T + t)*wp + ix]: byte 4c' + j = f'_t(x) of kernel row
- * 4g + j (0 past the kernel). Rows outside the image read a pad vector
- * (step 0), so the loop over the columns inside has no branches, and the
- * channels of a pixel are read in memory order. kh: the kernel's rows, or
- * 4 for a stride-1 pair (rows oy .. oy + 3). */
+ * I[((ix * nb + c/16) * G + g) * T + t] (a column's vectors together, so
+ * that builds write and rows read in memory order): byte 4c' + j = f'_t(x)
+ * of kernel row 4g + j (0 past the kernel). Rows outside the image read a
+ * pad vector (step 0), so the loop over the columns inside has no branches,
+ * and the channels of a pixel are read in memory order. kh: the kernel's
+ * rows, or 4 for a stride-1 pair (rows oy .. oy + 3); next: output rows to
+ * the next build (its new rows are prefetched). */
 typedef struct build_args {
     size_t x0, x1, g;
     bool live[4];
     __m512i pad;
     __m512i ilo, ihi, io0, io1;
-    const uint8_t *pre;
+    const uint8_t *pre[4]; /* rows the next build adds (npre): prefetched */
+    size_t npre;
     __m512i *I;
 } build_args;
 
 /* the columns inside the image; kind: r->kind[0] when one term (the loop
- * specialized on it), else -1. Per 64 channels: one load per row, the map,
- * then two rounds of vpermi2b (rows 0|1 and 2|3 byte-interleaved, then
- * those word-interleaved per block of 16): 2 permutes and one load per
- * block rather than four 16-byte loads, three inserts and a vpermb */
+ * specialized on it), else -1; all: every row live (the pair builds).
+ * Per 64 channels: one load per row, the map, then two rounds of vpermi2b
+ * (rows 0|1 and 2|3 byte-interleaved, then those word-interleaved per block
+ * of 16): 2 permutes and one load per block rather than four 16-byte loads,
+ * three inserts and a vpermb. Everything the loop reads is copied to locals
+ * first: the vector stores may alias any memory for the compiler, which
+ * otherwise reloads the arguments and constants after each of them. */
 static inline __attribute__((always_inline)) void interior(const row_ctx *r, const build_args *a,
                                                             const uint8_t *const row[4], const size_t step[4],
-                                                            int kind, bool one)
+                                                            int kind, bool one, bool all)
 {
     const ax_conv2d_shape *s = r->s;
-    size_t C = s->in_c, wp = r->wp, G = r->G, T = one ? 1 : r->T, nb = (C + 15) / 16;
-    for (size_t ix = a->x0; ix < a->x1; ix++) {
-        size_t off = (ix - s->pad_left) * C;
-        if (a->pre)
-            for (size_t c = 0; c < C; c += 64) _mm_prefetch((const char *)(a->pre + off + c), _MM_HINT_T0);
-        __m512i *d = a->I + (a->g * T) * wp + ix;
-        for (size_t c0 = 0; c0 < C; c0 += 64) {
-            __m512i x[4];
-            size_t rest = C - c0;
-            __mmask64 cm = rest >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rest) - 1;
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) { /* pad bytes past C do not matter (weights 0); reads stay inside */
-                const uint8_t *q = row[j] + (off + c0) * step[j];
-                x[j] = rest >= 64 ? _mm512_loadu_si512(q) : _mm512_mask_loadu_epi8(a->pad, cm, q);
-            }
-            size_t n = nb - c0 / 16 < 4 ? nb - c0 / 16 : 4;
+    const size_t C = s->in_c, G = r->G, T = one ? 1 : r->T, gt = G * r->T, cs = r->cs;
+    const size_t x0 = a->x0, x1 = a->x1, full = C / 64 * 64, rest = C - full, nt = (rest + 15) / 16;
+    const __m512i ilo = a->ilo, ihi = a->ihi, io0 = a->io0, io1 = a->io1, pad = a->pad;
+    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
+                  t3 = r->tab[0][3];
+    const __mmask64 cm = rest ? ((__mmask64)1 << rest) - 1 : 0;
+    const bool l0 = all || a->live[0], l1 = all || a->live[1], l2 = all || a->live[2], l3 = all || a->live[3];
+    const uint8_t *const pre0 = a->pre[0], *const pre1 = a->pre[1], *const pre2 = a->pre[2], *const pre3 = a->pre[3];
+    const size_t npre = a->npre;
+    /* per row: the first inside column, the step per column and per 64
+     * channels (0 for pad rows: they read the pad vector) */
+    const size_t i0 = C * step[0], i1 = C * step[1], i2 = C * step[2], i3 = C * step[3];
+    const size_t k0 = 64 * step[0], k1 = 64 * step[1], k2 = 64 * step[2], k3 = 64 * step[3];
+    const uint8_t *q0 = row[0] + (x0 - s->pad_left) * i0, *q1 = row[1] + (x0 - s->pad_left) * i1,
+                  *q2 = row[2] + (x0 - s->pad_left) * i2, *q3 = row[3] + (x0 - s->pad_left) * i3;
+    __m512i *d = a->I + x0 * cs + a->g * T;
+    for (size_t ix = x0; ix < x1; ix++, d += cs, q0 += i0, q1 += i1, q2 += i2, q3 += i3) {
+        for (size_t c = (ix - s->pad_left) * C, ce = c + C; c < ce; c += 64) {
+            if (npre > 0) _mm_prefetch((const char *)(pre0 + c), _MM_HINT_T0);
+            if (npre > 1) _mm_prefetch((const char *)(pre1 + c), _MM_HINT_T0);
+            if (npre > 2) _mm_prefetch((const char *)(pre2 + c), _MM_HINT_T0);
+            if (npre > 3) _mm_prefetch((const char *)(pre3 + c), _MM_HINT_T0);
+        }
+        const uint8_t *p0 = q0, *p1 = q1, *p2 = q2, *p3 = q3;
+        __m512i *e0 = d;
+        for (size_t c0 = 0; c0 <= C; c0 += 64, p0 += k0, p1 += k1, p2 += k2, p3 += k3, e0 += 4 * gt) {
+            if (c0 == full && !rest) break;
+            bool last = c0 == full; /* pad bytes past C do not matter (weights 0); reads stay inside */
+            __m512i x[4] = {last ? _mm512_mask_loadu_epi8(pad, cm, p0) : _mm512_loadu_si512(p0),
+                            last ? _mm512_mask_loadu_epi8(pad, cm, p1) : _mm512_loadu_si512(p1),
+                            last ? _mm512_mask_loadu_epi8(pad, cm, p2) : _mm512_loadu_si512(p2),
+                            last ? _mm512_mask_loadu_epi8(pad, cm, p3) : _mm512_loadu_si512(p3)};
+            const bool lv[4] = {l0, l1, l2, l3};
+            size_t n = last ? nt : 4;
             for (size_t t = 0; t < T; t++) {
                 __m512i m[4];
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++) {
                     __m512i v = kind == 1   ? x[j]
-                                : kind == 2 ? _mm512_ternarylogic_epi32(x[j], r->fx[0], r->fm[0], 0x28)
-                                : kind == 0 ? lookup(r->tab[0], x[j])
+                                : kind == 2 ? _mm512_ternarylogic_epi32(x[j], fx, fm, 0x28)
+                                : kind == 0 ? _mm512_mask_blend_epi8(_mm512_movepi8_mask(x[j]),
+                                                                     _mm512_permutex2var_epi8(t0, x[j], t1),
+                                                                     _mm512_permutex2var_epi8(t2, x[j], t3))
                                             : map(r, t, x[j]);
-                    m[j] = a->live[j] ? v : _mm512_setzero_si512();
+                    m[j] = lv[j] ? v : _mm512_setzero_si512();
                 }
-                __m512i u01 = _mm512_permutex2var_epi8(m[0], a->ilo, m[1]);
-                __m512i u23 = _mm512_permutex2var_epi8(m[0], a->ihi, m[1]);
-                __m512i v01 = _mm512_permutex2var_epi8(m[2], a->ilo, m[3]);
-                __m512i v23 = _mm512_permutex2var_epi8(m[2], a->ihi, m[3]);
-                __m512i *e = d + (c0 / 16 * G * T + t) * wp;
-                e[0] = _mm512_permutex2var_epi8(u01, a->io0, v01);
-                if (n > 1) e[G * T * wp] = _mm512_permutex2var_epi8(u01, a->io1, v01);
-                if (n > 2) e[2 * G * T * wp] = _mm512_permutex2var_epi8(u23, a->io0, v23);
-                if (n > 3) e[3 * G * T * wp] = _mm512_permutex2var_epi8(u23, a->io1, v23);
+                __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]);
+                __m512i u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
+                __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]);
+                __m512i v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
+                __m512i *e = e0 + t;
+                e[0] = _mm512_permutex2var_epi8(u01, io0, v01);
+                if (n > 1) e[gt] = _mm512_permutex2var_epi8(u01, io1, v01);
+                if (n > 2) e[2 * gt] = _mm512_permutex2var_epi8(u23, io0, v23);
+                if (n > 3) e[3 * gt] = _mm512_permutex2var_epi8(u23, io1, v23);
             }
         }
     }
@@ -206,7 +229,7 @@ static const uint8_t ilv_b[4][64] = {
 #undef Q16
 };
 
-static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, __m512i *I)
+static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, size_t next, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
     size_t C = s->in_c, wp = r->wp, G = r->G, T = r->T, nb = (C + 15) / 16;
@@ -232,22 +255,26 @@ static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_
         }
         for (size_t t = 0; t < T; t++)
             padz[t] = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, map(r, t, pad)));
-        /* the rows the next output row adds: fetched while this one builds */
-        size_t ny = oy * s->stride_h + (kh - 1) * s->dilation_h + s->stride_h;
-        if (g == 0 && ny >= s->pad_top && ny - s->pad_top < s->in_h)
-            a.pre = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
+        /* the rows the next build adds: fetched while this one builds */
+        for (size_t ky = 0, last = oy * s->stride_h + (kh - 1) * s->dilation_h; g == 0 && ky < kh; ky++) {
+            size_t ny = (oy + next) * s->stride_h + ky * s->dilation_h;
+            if (a.npre < 4 && ny > last && ny >= s->pad_top && ny - s->pad_top < s->in_h)
+                a.pre[a.npre++] = X + ((b * s->in_h + ny - s->pad_top) * s->in_w) * C;
+        }
         a.x0 = s->pad_left < wp ? s->pad_left : wp, a.x1 = s->pad_left + s->in_w < wp ? s->pad_left + s->in_w : wp;
         for (size_t cb = 0; cb < nb; cb++) {
-            __m512i *d = I + (cb * G + g) * T * wp;
+            __m512i *d = I + (cb * G + g) * T;
             for (size_t t = 0; t < T; t++) {
-                for (size_t ix = 0; ix < a.x0; ix++) d[t * wp + ix] = padz[t];
-                for (size_t ix = a.x1; ix < wp; ix++) d[t * wp + ix] = padz[t];
+                for (size_t ix = 0; ix < a.x0; ix++) d[t + ix * r->cs] = padz[t];
+                for (size_t ix = a.x1; ix < wp; ix++) d[t + ix * r->cs] = padz[t];
             }
         }
-        if (T == 1 && r->kind[0] == 1) interior(r, &a, row, step, 1, true);
-        else if (T == 1 && r->kind[0] == 2) interior(r, &a, row, step, 2, true);
-        else if (T == 1) interior(r, &a, row, step, 0, true);
-        else interior(r, &a, row, step, -1, false);
+        bool all = a.live[0] && a.live[1] && a.live[2] && a.live[3];
+        if (T == 1 && all && r->kind[0] == 2) interior(r, &a, row, step, 2, true, true);
+        else if (T == 1 && r->kind[0] == 1) interior(r, &a, row, step, 1, true, false);
+        else if (T == 1 && r->kind[0] == 2) interior(r, &a, row, step, 2, true, false);
+        else if (T == 1) interior(r, &a, row, step, 0, true, false);
+        else interior(r, &a, row, step, -1, false, false);
     }
 }
 
@@ -306,20 +333,18 @@ static inline __attribute__((always_inline)) void store_px(__m512i v, __m512i cv
 
 /* Output rows oy (Y0) and oy + 1 (Y1), pixels [ox, ox + n), one block of 16
  * channels, from one build of rows oy .. oy + 3 (stride 1: W[0..2] bytes
- * 0..2, W[3..5] the same shifted to bytes 1..3) or of rows 2oy .. 2oy + 3 and
- * the next, B (s2: row oy W[0..2] from A; row oy + 1 rows 0, 1 from A's
- * bytes 2, 3 (W[6..8]) and row 2 from byte 0 of B's (W[9..11])). unit: sw =
- * dw = 1, each column loaded once for the pixels that share it. Every load
- * comes before the first store (Y may alias the columns for the compiler). */
-static inline __attribute__((always_inline)) void pair_px(const __m512i *A, const __m512i *B, size_t sw, size_t dw,
-                                                           const __m512i *W, __m512i cv, int32_t *Y0, int32_t *Y1,
-                                                           size_t ldy, __mmask16 cm, bool accumulate, int mode, int n,
-                                                           bool s2, bool unit)
+ * 0..2, W[3..5] the same shifted to bytes 1..3). unit: stride and dilation
+ * 1 along x, each column loaded once for the pixels that share it. Every
+ * load comes before the first store (Y may alias the columns for the
+ * compiler). */
+static inline __attribute__((always_inline)) void pair_px(const __m512i *A, size_t sw, size_t dw, const __m512i *W,
+                                                           __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
+                                                           __mmask16 cm, bool accumulate, int mode, int n, bool unit)
 {
     __m512i a[4], e[4], col[6];
     if (unit)
 #pragma GCC unroll 6
-        for (int k = 0; k < n + 2; k++) col[k] = A[k];
+        for (int k = 0; k < n + 2; k++) col[k] = A[(size_t)k * sw];
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) {
         const __m512i *c = A + (size_t)i * sw;
@@ -327,63 +352,52 @@ static inline __attribute__((always_inline)) void pair_px(const __m512i *A, cons
         a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[0]);
         a[i] = _mm512_dpbusd_epi32(a[i], x1, W[1]);
         a[i] = _mm512_dpbusd_epi32(a[i], x2, W[2]);
-        if (!s2) {
-            e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[3]);
-            e[i] = _mm512_dpbusd_epi32(e[i], x1, W[4]);
-            e[i] = _mm512_dpbusd_epi32(e[i], x2, W[5]);
-            continue;
-        }
-        const __m512i *d = B + (size_t)i * sw;
-        __m512i f = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[0], W[9]);
-        e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[6]);
-        f = _mm512_dpbusd_epi32(f, d[dw], W[10]);
-        e[i] = _mm512_dpbusd_epi32(e[i], x1, W[7]);
-        f = _mm512_dpbusd_epi32(f, d[2 * dw], W[11]);
-        e[i] = _mm512_dpbusd_epi32(e[i], x2, W[8]);
-        e[i] = _mm512_add_epi32(e[i], f);
+        e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[3]);
+        e[i] = _mm512_dpbusd_epi32(e[i], x1, W[4]);
+        e[i] = _mm512_dpbusd_epi32(e[i], x2, W[5]);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, cm, accumulate, mode);
-    if (!Y1) return;
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, cm, accumulate, mode);
 }
 
 /* the arguments of pair_rows */
 typedef struct pair_args {
-    const __m512i *A, *B;
-    size_t wp, nb, ow, sw, dw, nv, C;
+    const __m512i *A;
+    size_t nb, ow, sw, dw, nv, C; /* sw, dw in vectors */
+    bool unit;                    /* stride and dilation 1 along x */
     const uint8_t *pw;
     const uint32_t *corr;
     int32_t *Y0, *Y1;
     bool accumulate;
 } pair_args;
 
-/* Output rows oy (Y0) and oy + 1 (Y1; NULL: only oy) of every channel block
+/* Output rows oy (Y0) and oy + 1 (Y1) of every channel block
  * from one build (pair_px), pixel after pixel: 4 pixels of every block, then
  * the next 4, so that the output's lines are written nearly in memory order
  * (one block along the row at a time, lines C * 4 bytes apart, ran at a
  * third of the speed of in-order stores once the output left the cache:
  * tools/dw_roofline.c) */
-static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool s2, bool unit)
+static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool unit)
 {
     size_t C = g->C, nfull = g->accumulate ? 0 : C / 16;
     for (size_t ox = 0; ox < g->ow;) {
         size_t n = g->ow - ox >= 4 ? 4 : g->ow - ox;
         for (size_t cb = 0; cb < g->nb; cb++) {
-            size_t c0 = 16 * cb, at = cb * g->wp + ox * g->sw;
+            size_t c0 = 16 * cb, at = cb + ox * g->sw;
             __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
             __m512i cv = _mm512_maskz_loadu_epi32(cm, g->corr + c0);
-            const __m512i *W = (const __m512i *)(g->pw + cb * g->nv * 64), *A = g->A + at, *B = g->B + at;
-            int32_t *y0 = g->Y0 + ox * C + c0, *y1 = g->Y1 ? g->Y1 + ox * C + c0 : NULL;
+            const __m512i *W = (const __m512i *)(g->pw + cb * g->nv * 64), *A = g->A + at;
+            int32_t *y0 = g->Y0 + ox * C + c0, *y1 = g->Y1 + ox * C + c0;
             bool acc = g->accumulate;
             int m = cb < nfull ? ST_PLAIN : ST_ANY;
             if (n == 4 && m == ST_PLAIN)
-                pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, false, ST_PLAIN, 4, s2, unit);
-            else if (n == 4) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, ST_ANY, 4, s2, unit);
-            else if (n == 3) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 3, s2, unit);
-            else if (n == 2) pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 2, s2, unit);
-            else pair_px(A, B, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 1, s2, unit);
+                pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, false, ST_PLAIN, 4, unit);
+            else if (n == 4) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, ST_ANY, 4, unit);
+            else if (n == 3) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 3, unit);
+            else if (n == 2) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 2, unit);
+            else pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 1, unit);
         }
         ox += n;
     }
@@ -391,11 +405,156 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
 
 static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
 {
-    if (g->sw == 1 && g->dw == 1) pair_rows(g, false, true);
-    else pair_rows(g, false, false);
+    if (g->unit) pair_rows(g, true);
+    else pair_rows(g, false);
 }
 
-static __attribute__((noinline)) void pair_rows_s2(const pair_args *g) { pair_rows(g, true, false); }
+/* pair_s2's n pixels of one block from its columns A (rows 2oy .. 2oy + 3)
+ * and B (rows 2oy + 2 .. 2oy + 4), 4 vectors apart ([column][block]); w:
+ * W[0..2], the weights of both; two: row oy + 1 too */
+static inline __attribute__((always_inline)) void s2_px(const __m512i *A, const __m512i *B, const __m512i w[3],
+                                                         __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
+                                                         __mmask16 cm, bool accumulate, int mode, int n, bool two)
+{
+    __m512i a[4], e[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                          _mm512_setzero_si512()};
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) {
+        const __m512i *c = A + 8 * i, *d = B + 8 * i;
+        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w[0]);
+        if (two) e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[0], w[0]);
+        a[i] = _mm512_dpbusd_epi32(a[i], c[4], w[1]);
+        if (two) e[i] = _mm512_dpbusd_epi32(e[i], d[4], w[1]);
+        a[i] = _mm512_dpbusd_epi32(a[i], c[8], w[2]);
+        if (two) e[i] = _mm512_dpbusd_epi32(e[i], d[8], w[2]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, cm, accumulate, mode);
+    if (!two) return;
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, cm, accumulate, mode);
+}
+
+/* Stride 2 (stride_w 2, dilation 1, 3x3): output rows oy (Y0) and oy + 1
+ * (Y1; NULL: only oy) of image b, 4 pixels at a time, each over every 64
+ * channels: the 9 columns those pixels read are built into S (in L1) and
+ * used at once, so nothing larger than a few KiB is written and read back.
+ * Rows 2oy .. 2oy + 3 interleaved as in interior (A, for row oy), rows
+ * 2oy + 2 .. 2oy + 4 too (B, for row oy + 1; its byte 3, under a 0 weight,
+ * repeats row 2oy + 4; rows 2|3 reuse A's first round): 12 permutes per 64
+ * channels and 3 vpdpbusd per pixel and row, where row 2oy + 4 alone (4
+ * vpermb) and row oy + 1 from A's bytes 2, 3 and its byte 0 took 10 and
+ * 4.5. Each column is built once per pixel group (9 for 8 pixel
+ * columns) and each input row read 1.25 times, against a whole row of
+ * columns per build (tens of KiB: the builds and the reads of them ran from
+ * L2). */
+static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
+                                                             size_t ow, const uint8_t *pw, const uint32_t *corr,
+                                                             int32_t *Y0, int32_t *Y1, bool accumulate, __m512i *S,
+                                                             int kind, bool inner)
+{ /* inner: rows 2oy .. 2oy + 8 inside the image and Y1 set (most pairs): the
+   * rows addressed from one pointer, fewer live registers */
+    const ax_conv2d_shape *s = r->s;
+    const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w;
+    const size_t full = C / 64 * 64;
+    const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
+    uint8_t padv[64] __attribute__((aligned(64)));
+    memset(padv, s->pad_byte, 64);
+    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
+                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
+                  io1 = _mm512_loadu_si512(ilv_b[3]);
+    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
+                  t3 = r->tab[0][3];
+#define MAP(v)                                                                                                    \
+    (kind == 1   ? (v)                                                                                            \
+     : kind == 2 ? _mm512_ternarylogic_epi32((v), fx, fm, 0x28)                                                   \
+                 : _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(t0, (v), t1),          \
+                                          _mm512_permutex2var_epi8(t2, (v), t3)))
+    /* rows 2oy .. 2oy + 4: their first pixel, or the pad vector (step 0);
+     * then the next pair's new rows 2oy + 5 .. 2oy + 8, prefetched (the
+     * same pad row when outside: one line fetched again) */
+    const uint8_t *row[9];
+    size_t step[9];
+    for (size_t j = 0; j < 9; j++) {
+        size_t iy = 2 * oy + j;
+        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
+        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * inw * C : padv, step[j] = in;
+    }
+    const size_t rs = inw * C;
+    const bool two = inner || Y1;
+    /* a pad column: every row the pad byte */
+    __m512i mp = MAP(pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
+    const __m512i padA = _mm512_permutex2var_epi8(up, io0, up);
+    __m512i *SA = S, *SB = S + 36; /* [column][block] */
+    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
+        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
+        for (size_t c0 = 0; c0 < C; c0 += 64) {
+            const bool last = c0 == full;
+            const size_t nblk = last ? (C - full + 15) / 16 : 4;
+            for (size_t l = 0; l < L; l++) {
+                size_t ix = 2 * ox0 + l;
+                __m512i *ea = SA + 4 * l, *eb = SB + 4 * l;
+                if (ix < pl || ix - pl >= inw) {
+                    ea[0] = ea[1] = ea[2] = ea[3] = padA;
+                    eb[0] = eb[1] = eb[2] = eb[3] = padA;
+                    continue;
+                }
+                size_t off = (ix - pl) * C + c0;
+                const uint8_t *q0 = row[0] + off;
+#pragma GCC unroll 4
+                for (int j = 5; j < 9; j++)
+                    _mm_prefetch((const char *)(inner ? q0 + j * rs : row[j] + off * step[j]), _MM_HINT_T0);
+                __m512i m[5];
+#pragma GCC unroll 5
+                for (int j = 0; j < 5; j++) {
+                    const uint8_t *q = inner ? q0 + j * rs : row[j] + off * step[j];
+                    __m512i x = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
+                    m[j] = MAP(x);
+                }
+                __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
+                __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
+                ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
+                ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
+                ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
+                ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+                if (two) {
+                    __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]), w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
+                    eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
+                    eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
+                    eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
+                    eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
+                }
+            }
+            for (size_t k = 0; k < nblk; k++) {
+                size_t cb = c0 / 16 + k, ch = 16 * cb;
+                const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
+                const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
+                const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
+                const int mode = bm == 0xffff && !accumulate ? ST_PLAIN : ST_ANY;
+                int32_t *y0 = Y0 + ox0 * C + ch, *y1 = two ? Y1 + ox0 * C + ch : NULL;
+                const __m512i w[3] = {W[0], W[1], W[2]};
+                if (n == 4 && mode == ST_PLAIN) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, false, ST_PLAIN, 4, two);
+                else if (n == 4) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, ST_ANY, 4, two);
+                else if (n == 3) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 3, two);
+                else if (n == 2) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 2, two);
+                else s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 1, two);
+            }
+        }
+    }
+#undef MAP
+}
+
+static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
+                                              const uint8_t *pw, const uint32_t *corr, int32_t *Y0, int32_t *Y1,
+                                              bool accumulate, __m512i *S)
+{
+    const ax_conv2d_shape *s = r->s;
+    bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 8 < s->pad_top + s->in_h;
+    if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, true);
+    else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, false);
+    else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 1, false);
+    else pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, false);
+}
 
 /* any kernel, terms, row correction */
 static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
@@ -403,13 +562,13 @@ static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i
 {
     const ax_conv2d_shape *s = r->s;
     const ax_lowrank *lr = r->p->lr;
-    size_t kw = s->kernel_w, sw = s->stride_w, dw = s->dilation_w, wp = r->wp;
+    size_t kw = s->kernel_w, sw = s->stride_w * r->cs, dw = s->dilation_w * r->cs;
     const __m512i ones = _mm512_set1_epi8(1); /* f' past the kernel is 0: no mask needed */
     for (size_t ox = 0; ox < ow; ox++) {
         __m512i a = _mm512_setzero_si512();
         for (size_t g = 0; g < r->G; g++)
             for (size_t t = 0; t < r->T; t++) {
-                const __m512i *c = I + (g * r->T + t) * wp + ox * sw, *w = W + (g * r->T + t) * kw;
+                const __m512i *c = I + g * r->T + t + ox * sw, *w = W + (g * r->T + t) * kw;
                 __m512i f = _mm512_setzero_si512();
                 for (size_t kx = 0; kx < kw; kx++) {
                     a = _mm512_dpbusd_epi32(a, c[kx * dw], w[kx]);
@@ -428,6 +587,8 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
 {
     const ax_lowrank *lr = p->lr;
     row_ctx r = {.p = p, .s = s, .wp = s->in_w + s->pad_left + s->pad_right, .G = groups_of(s), .T = (size_t)lr->terms};
+    size_t nb = (s->in_c + 15) / 16;
+    r.cs = nb * r.G * r.T;
     for (size_t t = 0; t < r.T; t++) {
         bool id = true, bits = false;
         for (int a = 0; a < 256 && id; a++) id = lr->abyte[t][a] == a;
@@ -449,38 +610,32 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
      * (bytes 2, 3): each input row mapped once, not 1.5 times */
-    bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3;
+    bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
+                 s->dilation_w == 1;
     __m512i *I = buf;
-    size_t nb = (C + 15) / 16, sw = s->stride_w, dw = s->dilation_w;
+    size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
     int32_t *Yb = Y + b * oh * ow * C;
-    if (pair2) {
-        __m512i *A = I, *B = I + nb * r.wp;
-        build(&r, X, b, oy0, 4, A);
+    if (pair2)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            if (two) build(&r, X, b, oy + 2, 4, B);
-            pair_args g = {.A = A, .B = B, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
-                           .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = two ? Yb + (oy + 1) * ow * C : NULL,
-                           .accumulate = accumulate};
-            pair_rows_s2(&g);
-            __m512i *t = A;
-            A = B, B = t;
+            pair_s2(&r, X, b, oy, ow, pw, corr, Yb + oy * ow * C, two ? Yb + (oy + 1) * ow * C : NULL, accumulate, I);
         }
-    } else
+    else
         for (size_t oy = oy0; oy < oy0 + rows; oy++) {
             if (pair && oy + 1 < oy0 + rows) {
-                build(&r, X, b, oy, 4, I);
-                pair_args g = {.A = I, .B = I, .wp = r.wp, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
+                build(&r, X, b, oy, 4, 2, I);
+                pair_args g = {.A = I, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
+                               .unit = s->stride_w == 1 && s->dilation_w == 1,
                                .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = Yb + (oy + 1) * ow * C,
                                .accumulate = accumulate};
                 pair_rows_s1(&g);
                 oy++;
                 continue;
             }
-            build(&r, X, b, oy, s->kernel_h, I);
+            build(&r, X, b, oy, s->kernel_h, 1, I);
             for (size_t c0 = 0; c0 < C; c0 += 16) {
                 __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
-                const __m512i *I0 = I + c0 / 16 * r.G * r.T * r.wp;
+                const __m512i *I0 = I + c0 / 16 * r.G * r.T;
                 const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
                 __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
                 int32_t *y = Yb + oy * ow * C + c0;
