@@ -10,7 +10,10 @@
  * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). An
  * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
- * its own packed weights kept for what the primitive cannot serve. */
+ * its own packed weights kept for what the primitive cannot serve. Grouped
+ * layers on a one-term LOWRANK byte form without row corrections map the
+ * input through f' once and run the grouped kernel on im2col rows of the
+ * mapped bytes, no packing of A (run_glr). */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
@@ -30,6 +33,8 @@ struct ax_conv2d_weights {
     uint8_t *direct;       /* or, for the direct loop (dwconv2d.c): the weights as [out_c][tap] */
     uint32_t *direct_corr; /* and per output channel, the sum of its taps' dw_colmin */
     ax_onednn_conv *dnn;   /* or NULL: the layer as one oneDNN primitive (exact_conv_onednn.c) */
+    uint8_t *glr;          /* or the grouped kernel's weights (run_glr), glr_unit bytes per unit of glr_per groups */
+    size_t glr_unit, glr_per;
 };
 
 static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
@@ -43,6 +48,17 @@ static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
 }
 
 static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in_c / s->groups <= DIRECT_MAX_CG; }
+
+/* Groups per unit of the grouped LOWRANK kernel (p->glr): 1 for channels
+ * per group a multiple of 16, 2 for 8 (an even number of groups: the
+ * pairs' 16 bytes interleaved by its map); 0: not that kernel. */
+static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    size_t cg = s->in_c / s->groups;
+    if (!p->glr || s->groups < 2 || use_direct(s)) return 0;
+    if (cg % 16 == 0) return 1;
+    return cg == 8 && s->groups % 2 == 0 ? 2 : 0;
+}
 
 
 static int mul_ok(size_t a, size_t b, size_t *out)
@@ -182,6 +198,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
 {
     if (!w) return "";
     if (w->dnn) return "exact_conv__onednn";
+    if (w->glr) return w->plan->glr->name;
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
 
@@ -223,6 +240,20 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
         *out = cw;
         return 0;
     }
+    size_t per = glr_per(p, s);
+    if (per) {
+        free(B);
+        cw->glr_per = per;
+        cw->glr_unit = p->glr->w_bytes(K, og, per);
+        if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
+            ax_conv2d_weights_free(cw);
+            return ax_fail(err, "conv2d weights: out of memory");
+        }
+        for (size_t u = 0; u < s->groups / per; u++)
+            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
+        *out = cw;
+        return 0;
+    }
     for (size_t g = 0; g < s->groups; g++) {
         for (size_t k = 0; k < K; k++) /* row k = (ky*kw + kx)*cg + i of HWIO */
             memcpy(B + k * og, W + k * s->out_c + g * og, og);
@@ -244,6 +275,7 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
     free(w->g);
     free(w->direct);
     free(w->direct_corr);
+    free(w->glr);
     ax_onednn_conv_free(w->dnn);
     free(w);
 }
@@ -363,12 +395,66 @@ static size_t chunk_rows(const ax_gemm_plan *p, size_t M, size_t row_bytes, size
     return chunk > M ? M : chunk;
 }
 
+/* The grouped LOWRANK kernel (glr_per): the input mapped through f' once
+ * (each input byte looked up once, not once per tap as packing im2col rows
+ * would), then per chunk one im2col pass of the mapped bytes (units as its
+ * groups: a unit's rows together) and tasks of (unit, 64 rows) reading
+ * those rows in place; a 1x1 stride-1 unpadded layer reads the mapped
+ * pixels themselves. */
+static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                   const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
+{
+    const ax_glr_ukernel *gk = p->glr;
+    size_t per = W->glr_per, units = s->groups / per, cg = s->in_c / s->groups, og = s->out_c / s->groups;
+    size_t K = s->kernel_h * s->kernel_w * cg, Ku = per * K, M = s->batch * oh * ow, nx;
+    if (!M) return 0;
+    if (!mul_ok(s->batch * s->in_h, s->in_w, &nx) || !mul_ok(nx, s->in_c, &nx))
+        return ax_fail(err, "conv2d: sizes too large");
+    bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
+                    !s->pad_left && !s->pad_bottom && !s->pad_right;
+    size_t chunk = in_place ? M : chunk_rows(p, M, s->groups * K, 64), bytes = 0;
+    uint8_t *xm = malloc(nx), *buf = NULL, *pad = malloc(s->in_c);
+    if (!in_place && mul_ok(chunk, units * Ku, &bytes)) buf = malloc(bytes ? bytes : 1);
+    if (!xm || !pad || (!in_place && !buf)) {
+        free(xm), free(buf), free(pad);
+        return ax_fail(err, "conv2d: out of memory for the mapped input");
+    }
+    threads = ax_default_threads(threads);
+    enum { PIECE = 1 << 16 }; /* a multiple of 64 */
+    size_t pieces = (nx + PIECE - 1) / PIECE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && pieces > 1)
+#endif
+    for (size_t i = 0; i < pieces; i++)
+        gk->map(p, nx - i * PIECE < PIECE ? nx - i * PIECE : PIECE, X + i * PIECE, xm + i * PIECE, per == 2);
+    memset(pad, p->lr->abyte[0][s->pad_byte], s->in_c);
+    ax_conv2d_shape su = *s;
+    su.groups = units;
+    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+        size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64, tasks = units * blocks;
+        if (!in_place) im2col(&su, oh, ow, xm, r0, rows, 0, units, pad, buf);
+        const uint8_t *A = in_place ? xm + r0 * s->in_c : buf;
+        size_t lda = in_place ? s->in_c : Ku, a_step = in_place ? Ku : rows * Ku;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && tasks > 1)
+#endif
+        for (size_t t = 0; t < tasks; t++) {
+            size_t u = t / blocks, m0 = t % blocks * 64, mn = rows - m0 < 64 ? rows - m0 : 64;
+            gk->run(mn, A + u * a_step + m0 * lda, lda, K, og, per, W->glr + u * W->glr_unit,
+                    Y + (r0 + m0) * s->out_c + u * per * og, s->out_c, accumulate);
+        }
+    }
+    free(xm), free(buf), free(pad);
+    return 0;
+}
+
 static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
     size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
     size_t K = s->kernel_h * s->kernel_w * cg;
     if (W->direct) return ax_dwconv2d(p, s, oh, ow, X, W->direct, W->direct_corr, Y, accumulate, threads, err);
+    if (W->glr) return run_glr(p, s, oh, ow, X, W, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */
