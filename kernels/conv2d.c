@@ -395,56 +395,95 @@ static size_t chunk_rows(const ax_gemm_plan *p, size_t M, size_t row_bytes, size
     return chunk > M ? M : chunk;
 }
 
-/* The grouped LOWRANK kernel (glr_per): the input mapped through f' once
- * (each input byte looked up once, not once per tap as packing im2col rows
- * would), then per chunk one im2col pass of the mapped bytes (units as its
- * groups: a unit's rows together) and tasks of (unit, 64 rows) reading
- * those rows in place; a 1x1 stride-1 unpadded layer reads the mapped
- * pixels themselves. */
+/* The input bytes [lo, hi) that output rows [r0, r0 + rows) read: from
+ * the first row's image and top tap row to the last row's image and bottom
+ * tap row (whole input rows; clamped to the image) */
+static void glr_span(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, size_t rows, size_t *lo, size_t *hi)
+{
+    size_t r1 = r0 + rows - 1, row = s->in_w * s->in_c;
+    size_t b0 = r0 / (oh * ow), y0 = r0 / ow % oh * s->stride_h, b1 = r1 / (oh * ow);
+    size_t y1 = r1 / ow % oh * s->stride_h + (s->kernel_h - 1) * s->dilation_h + 1; /* padded rows, exclusive */
+    y0 = y0 > s->pad_top ? y0 - s->pad_top : 0;
+    y1 = y1 > s->pad_top ? y1 - s->pad_top : 0;
+    if (y1 > s->in_h) y1 = s->in_h;
+    *lo = (b0 * s->in_h + y0) * row;
+    *hi = (b1 * s->in_h + y1) * row;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* The grouped LOWRANK kernel (glr_per): per chunk of output rows, the input
+ * rows they read mapped through f' (each input byte looked up about once,
+ * not once per tap as packing im2col rows would), a table of each row's tap
+ * pointers into them (pad taps at a mapped pad pixel), and tasks of (64
+ * rows, a slice of the units) reading the mapped pixels in place: no
+ * im2col copy. A task runs its units one after another over the same
+ * pixels, whose lines they share (16 bytes of a unit each), while in L1. */
 static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
     const ax_glr_ukernel *gk = p->glr;
     size_t per = W->glr_per, units = s->groups / per, cg = s->in_c / s->groups, og = s->out_c / s->groups;
-    size_t K = s->kernel_h * s->kernel_w * cg, Ku = per * K, M = s->batch * oh * ow, nx;
+    size_t ntaps = s->kernel_h * s->kernel_w, K = ntaps * cg, M = s->batch * oh * ow;
     if (!M) return 0;
-    if (!mul_ok(s->batch * s->in_h, s->in_w, &nx) || !mul_ok(nx, s->in_c, &nx))
-        return ax_fail(err, "conv2d: sizes too large");
-    bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
-                    !s->pad_left && !s->pad_bottom && !s->pad_right;
-    size_t chunk = in_place ? M : chunk_rows(p, M, s->groups * K, 64), bytes = 0;
-    uint8_t *xm = malloc(nx), *buf = NULL, *pad = malloc(s->in_c);
-    if (!in_place && mul_ok(chunk, units * Ku, &bytes)) buf = malloc(bytes ? bytes : 1);
-    if (!xm || !pad || (!in_place && !buf)) {
-        free(xm), free(buf), free(pad);
+    /* chunks: the mapped input rows within L2/2 at most (in_c * stride bytes an output pixel) */
+    size_t chunk = chunk_rows(p, M, 2 * s->in_c * s->stride_h * s->stride_w, 64), span = 0, lo, hi, bytes;
+    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+        glr_span(s, oh, ow, r0, M - r0 < chunk ? M - r0 : chunk, &lo, &hi);
+        if (hi - lo > span) span = hi - lo;
+    }
+    const uint8_t **px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
+    uint8_t *xm = malloc(span + 1), *pad = malloc(s->in_c);
+    if (!px || !xm || !pad) {
+        free(px), free(xm), free(pad);
         return ax_fail(err, "conv2d: out of memory for the mapped input");
     }
     threads = ax_default_threads(threads);
-    enum { PIECE = 1 << 16 }; /* a multiple of 64 */
-    size_t pieces = (nx + PIECE - 1) / PIECE;
+    memset(pad, p->lr->abyte[0][s->pad_byte], s->in_c);
+    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+        size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64;
+        glr_span(s, oh, ow, r0, rows, &lo, &hi);
+        enum { PIECE = 1 << 14 }; /* a multiple of 64 */
+        size_t pieces = (hi - lo + PIECE - 1) / PIECE;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && pieces > 1)
 #endif
-    for (size_t i = 0; i < pieces; i++)
-        gk->map(p, nx - i * PIECE < PIECE ? nx - i * PIECE : PIECE, X + i * PIECE, xm + i * PIECE, per == 2);
-    memset(pad, p->lr->abyte[0][s->pad_byte], s->in_c);
-    ax_conv2d_shape su = *s;
-    su.groups = units;
-    for (size_t r0 = 0; r0 < M; r0 += chunk) {
-        size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64, tasks = units * blocks;
-        if (!in_place) im2col(&su, oh, ow, xm, r0, rows, 0, units, pad, buf);
-        const uint8_t *A = in_place ? xm + r0 * s->in_c : buf;
-        size_t lda = in_place ? s->in_c : Ku, a_step = in_place ? Ku : rows * Ku;
+        for (size_t i = 0; i < pieces; i++) {
+            size_t n = hi - lo - i * PIECE < PIECE ? hi - lo - i * PIECE : PIECE;
+            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE, per == 2);
+        }
+        size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
+        for (size_t r = 0; r < rows; r++) {
+            const uint8_t **pr = px + r * ntaps;
+            for (size_t ky = 0; ky < s->kernel_h; ky++) {
+                size_t y = oy * s->stride_h + ky * s->dilation_h;
+                bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
+                for (size_t kx = 0; kx < s->kernel_w; kx++) {
+                    size_t x = ox * s->stride_w + kx * s->dilation_w;
+                    bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
+                    *pr++ = in ? xm + (((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c - lo)
+                               : pad;
+                }
+            }
+            if (++ox == ow) {
+                ox = 0;
+                if (++oy == oh) oy = 0, b++;
+            }
+        }
+        /* enough tasks to share out: blocks x slices of the units */
+        size_t want = (size_t)threads * 4, slices = threads > 1 && blocks < want ? (want + blocks - 1) / blocks : 1;
+        if (slices > units) slices = units;
+        size_t tasks = blocks * slices;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && tasks > 1)
 #endif
         for (size_t t = 0; t < tasks; t++) {
-            size_t u = t / blocks, m0 = t % blocks * 64, mn = rows - m0 < 64 ? rows - m0 : 64;
-            gk->run(mn, A + u * a_step + m0 * lda, lda, K, og, per, W->glr + u * W->glr_unit,
-                    Y + (r0 + m0) * s->out_c + u * per * og, s->out_c, accumulate);
+            size_t m0 = t / slices * 64, sl = t % slices, mn = rows - m0 < 64 ? rows - m0 : 64;
+            for (size_t u = sl * units / slices; u < (sl + 1) * units / slices; u++)
+                gk->run(mn, px + m0 * ntaps, ntaps, u * per * cg, K, og, per, W->glr + u * W->glr_unit,
+                        Y + (r0 + m0) * s->out_c + u * per * og, s->out_c, accumulate);
         }
     }
-    free(xm), free(buf), free(pad);
+    free(px), free(xm), free(pad);
     return 0;
 }
 

@@ -99,18 +99,18 @@ typedef struct ax_dwlr_ukernel {
 /* Grouped convolutions on a LOWRANK byte form of one term without row
  * corrections (conv2d.c): map writes f'(x) of n input bytes (interleave:
  * dwords [0 2 1 3] of every 16 bytes, for units of two 8-channel groups),
- * im2col rows of the mapped bytes are the kernel's rows as they are. A unit
- * is `per` groups (1 or 2) of K k and N columns each; pack_w packs its
- * weights (group s's column j at W[k * ldw + s * N + j]) into w_bytes
- * (64-aligned), run writes (or adds) C[m][s * N + j] of rows m < rows, row
- * m's per * K bytes at A + m * lda. */
+ * and run reads the mapped pixels in place. A unit is `per` groups (1 or
+ * 2) of K = ntaps * cg k and N columns each; pack_w packs its weights
+ * (group s's column j at W[k * ldw + s * N + j]) into w_bytes (64-aligned);
+ * run writes (or adds) C[m][s * N + j] for rows m < rows, tap t of row m
+ * being the per * cg mapped bytes at px[m * ntaps + t] + coff. */
 typedef struct ax_glr_ukernel {
     const char *name;
     void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, bool interleave);
     size_t (*w_bytes)(size_t K, size_t N, size_t per);
     void (*pack_w)(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const uint8_t *W, size_t ldw, uint8_t *pw);
-    void (*run)(size_t rows, const uint8_t *A, size_t lda, size_t K, size_t N, size_t per, const uint8_t *pw,
-                int32_t *C, size_t ldc, bool accumulate);
+    void (*run)(size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
+                const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate);
 } ax_glr_ukernel;
 
 /* Paths as kernels: EXACT and LOWRANK run `exact` alone; LUT runs `lut`
