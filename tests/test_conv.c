@@ -71,7 +71,7 @@ static const ccase CASES[] = {
     {1, 9, 9, 48, 24, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 6},   /* grouped 1x1 stride 2 (im2col), N = 4 */
     {1, 6, 5, 96, 66, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},   /* 32 channels per group, N = 22, M = 30 (small M) */
     /* one-term LOWRANK byte forms on AVX-512: the grouped kernel (8 channels: pairs; 16k: single groups) */
-    {2, 20, 20, 1024, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 128}, /* pairs, N = 1; chunks end mid-row, mid-batch */
+    {2, 20, 20, 1024, 128, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 128}, /* pairs, N = 1, 1x3; chunks end mid-row, mid-batch */
     {2, 24, 24, 512, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64},   /* pairs, N = 1, stride 2, two chunks */
     {3, 23, 21, 96, 48, 3, 3, 2, 2, 2, 1, 2, 1, 1, 2, 12},  /* pairs, N = 4, stride 2, dilation 2x1 */
     {2, 11, 9, 80, 40, 3, 3, 1, 2, 1, 1, 0, 1, 2, 1, 5},    /* 16 channels, N = 8 (a part block), stride 1x2 */
