@@ -12,8 +12,8 @@
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
  * its own packed weights kept for what the primitive cannot serve. Grouped
  * layers on a one-term LOWRANK byte form without row corrections map the
- * input through f' once and run the grouped kernel on im2col rows of the
- * mapped bytes, no packing of A (run_glr). */
+ * input through f' once and run the grouped kernel on the mapped pixels in
+ * place through tap pointers: no im2col, no packing of A (run_glr). */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
