@@ -10,7 +10,10 @@
  * thousands of tiny GEMMs; they run directly instead (dwconv2d.c). An
  * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
- * its own packed weights kept for what the primitive cannot serve. */
+ * its own packed weights kept for what the primitive cannot serve. Grouped
+ * layers on a one-term LOWRANK byte form without row corrections map the
+ * input through f' once and run the grouped kernel on the mapped pixels in
+ * place through tap pointers: no im2col, no packing of A (run_glr). */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
@@ -30,6 +33,8 @@ struct ax_conv2d_weights {
     uint8_t *direct;       /* or, for the direct loop (dwconv2d.c): the weights as [out_c][tap] */
     uint32_t *direct_corr; /* and per output channel, the sum of its taps' dw_colmin */
     ax_onednn_conv *dnn;   /* or NULL: the layer as one oneDNN primitive (exact_conv_onednn.c) */
+    uint8_t *glr;          /* or the grouped kernel's weights (run_glr), glr_unit bytes per unit of glr_per groups */
+    size_t glr_unit, glr_per;
 };
 
 static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
@@ -43,6 +48,17 @@ static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
 }
 
 static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in_c / s->groups <= DIRECT_MAX_CG; }
+
+/* Groups per unit of the grouped LOWRANK kernel (p->glr): 1 for channels
+ * per group a multiple of 16, 2 for 8 (an even number of groups: the
+ * pairs' 16 bytes interleaved by its map); 0: not that kernel. */
+static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    size_t cg = s->in_c / s->groups;
+    if (!p->glr || s->groups < 2 || use_direct(s)) return 0;
+    if (cg % 16 == 0) return 1;
+    return cg == 8 && s->groups % 2 == 0 ? 2 : 0;
+}
 
 
 static int mul_ok(size_t a, size_t b, size_t *out)
@@ -182,6 +198,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
 {
     if (!w) return "";
     if (w->dnn) return "exact_conv__onednn";
+    if (w->glr) return w->plan->glr->name;
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
 
@@ -223,6 +240,20 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
         *out = cw;
         return 0;
     }
+    size_t per = glr_per(p, s);
+    if (per) {
+        free(B);
+        cw->glr_per = per;
+        cw->glr_unit = p->glr->w_bytes(K, og, per);
+        if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
+            ax_conv2d_weights_free(cw);
+            return ax_fail(err, "conv2d weights: out of memory");
+        }
+        for (size_t u = 0; u < s->groups / per; u++)
+            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
+        *out = cw;
+        return 0;
+    }
     for (size_t g = 0; g < s->groups; g++) {
         for (size_t k = 0; k < K; k++) /* row k = (ky*kw + kx)*cg + i of HWIO */
             memcpy(B + k * og, W + k * s->out_c + g * og, og);
@@ -244,6 +275,7 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w)
     free(w->g);
     free(w->direct);
     free(w->direct_corr);
+    free(w->glr);
     ax_onednn_conv_free(w->dnn);
     free(w);
 }
@@ -363,12 +395,105 @@ static size_t chunk_rows(const ax_gemm_plan *p, size_t M, size_t row_bytes, size
     return chunk > M ? M : chunk;
 }
 
+/* The input bytes [lo, hi) that output rows [r0, r0 + rows) read: from
+ * the first row's image and top tap row to the last row's image and bottom
+ * tap row (whole input rows; clamped to the image) */
+static void glr_span(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, size_t rows, size_t *lo, size_t *hi)
+{
+    size_t r1 = r0 + rows - 1, row = s->in_w * s->in_c;
+    size_t b0 = r0 / (oh * ow), y0 = r0 / ow % oh * s->stride_h, b1 = r1 / (oh * ow);
+    size_t y1 = r1 / ow % oh * s->stride_h + (s->kernel_h - 1) * s->dilation_h + 1; /* padded rows, exclusive */
+    y0 = y0 > s->pad_top ? y0 - s->pad_top : 0;
+    y1 = y1 > s->pad_top ? y1 - s->pad_top : 0;
+    if (y1 > s->in_h) y1 = s->in_h;
+    *lo = (b0 * s->in_h + y0) * row;
+    *hi = (b1 * s->in_h + y1) * row;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* The grouped LOWRANK kernel (glr_per): per chunk of output rows, the input
+ * rows they read mapped through f' (each input byte looked up about once,
+ * not once per tap as packing im2col rows would), a table of each row's tap
+ * pointers into them (pad taps at a mapped pad pixel), and tasks of (64
+ * rows, a slice of the units) reading the mapped pixels in place: no
+ * im2col copy. A task runs its units one after another over the same
+ * pixels, whose lines they share (16 bytes of a unit each), while in L1. */
+static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                   const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
+{
+    const ax_glr_ukernel *gk = p->glr;
+    size_t per = W->glr_per, units = s->groups / per, cg = s->in_c / s->groups, og = s->out_c / s->groups;
+    size_t ntaps = s->kernel_h * s->kernel_w, K = ntaps * cg, M = s->batch * oh * ow;
+    if (!M) return 0;
+    /* chunks: the mapped input rows within L2/2 at most (in_c * stride bytes an output pixel) */
+    size_t chunk = chunk_rows(p, M, 2 * s->in_c * s->stride_h * s->stride_w, 64), span = 0, lo, hi, bytes;
+    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+        glr_span(s, oh, ow, r0, M - r0 < chunk ? M - r0 : chunk, &lo, &hi);
+        if (hi - lo > span) span = hi - lo;
+    }
+    const uint8_t **px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
+    uint8_t *xm = malloc(span + 1), *pad = malloc(s->in_c);
+    if (!px || !xm || !pad) {
+        free(px), free(xm), free(pad);
+        return ax_fail(err, "conv2d: out of memory for the mapped input");
+    }
+    threads = ax_default_threads(threads);
+    memset(pad, p->lr->abyte[0][s->pad_byte], s->in_c);
+    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+        size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64;
+        glr_span(s, oh, ow, r0, rows, &lo, &hi);
+        enum { PIECE = 1 << 14 }; /* a multiple of 64 */
+        size_t pieces = (hi - lo + PIECE - 1) / PIECE;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && pieces > 1)
+#endif
+        for (size_t i = 0; i < pieces; i++) {
+            size_t n = hi - lo - i * PIECE < PIECE ? hi - lo - i * PIECE : PIECE;
+            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE, per == 2);
+        }
+        size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
+        for (size_t r = 0; r < rows; r++) {
+            const uint8_t **pr = px + r * ntaps;
+            for (size_t ky = 0; ky < s->kernel_h; ky++) {
+                size_t y = oy * s->stride_h + ky * s->dilation_h;
+                bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
+                for (size_t kx = 0; kx < s->kernel_w; kx++) {
+                    size_t x = ox * s->stride_w + kx * s->dilation_w;
+                    bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
+                    *pr++ = in ? xm + (((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c - lo)
+                               : pad;
+                }
+            }
+            if (++ox == ow) {
+                ox = 0;
+                if (++oy == oh) oy = 0, b++;
+            }
+        }
+        /* enough tasks to share out: blocks x slices of the units */
+        size_t want = (size_t)threads * 4, slices = threads > 1 && blocks < want ? (want + blocks - 1) / blocks : 1;
+        if (slices > units) slices = units;
+        size_t tasks = blocks * slices;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && tasks > 1)
+#endif
+        for (size_t t = 0; t < tasks; t++) {
+            size_t m0 = t / slices * 64, sl = t % slices, mn = rows - m0 < 64 ? rows - m0 : 64;
+            for (size_t u = sl * units / slices; u < (sl + 1) * units / slices; u++)
+                gk->run(mn, px + m0 * ntaps, ntaps, u * per * cg, K, og, per, W->glr + u * W->glr_unit,
+                        Y + (r0 + m0) * s->out_c + u * per * og, s->out_c, accumulate);
+        }
+    }
+    free(px), free(xm), free(pad);
+    return 0;
+}
+
 static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
     size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
     size_t K = s->kernel_h * s->kernel_w * cg;
     if (W->direct) return ax_dwconv2d(p, s, oh, ow, X, W->direct, W->direct_corr, Y, accumulate, threads, err);
+    if (W->glr) return run_glr(p, s, oh, ow, X, W, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */

@@ -152,6 +152,7 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
     if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
+    if (p->dwlr && p->lr->terms == 1 && !p->lr->row_corr) p->glr = &ax_glr_ukernel_avx512vnni;
     if (p->path == AX_PATH_LUT && p->lut && !p->linear) {
         p->dw_planes = p->planes, p->dw_colmin = p->colmin, p->dw_nplanes = p->nplanes;
         return 0;

@@ -80,6 +80,14 @@ static const ccase CASES[] = {
     {1, 20, 20, 256, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32}, /* ResNeXt-like: 32 groups of 8, two chunks */
     {1, 9, 9, 48, 24, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 6},   /* grouped 1x1 stride 2 (im2col), N = 4 */
     {1, 6, 5, 96, 66, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},   /* 32 channels per group, N = 22, M = 30 (small M) */
+    /* one-term LOWRANK byte forms on AVX-512: the grouped kernel (8 channels: pairs; 16k: single groups) */
+    {2, 20, 20, 1024, 128, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 128}, /* pairs, N = 1, 1x3; chunks end mid-row, mid-batch */
+    {2, 24, 24, 512, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 64},   /* pairs, N = 1, stride 2, two chunks */
+    {3, 23, 21, 96, 48, 3, 3, 2, 2, 2, 1, 2, 1, 1, 2, 12},  /* pairs, N = 4, stride 2, dilation 2x1 */
+    {2, 11, 9, 80, 40, 3, 3, 1, 2, 1, 1, 0, 1, 2, 1, 5},    /* 16 channels, N = 8 (a part block), stride 1x2 */
+    {1, 8, 9, 96, 144, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},    /* 48 channels, N = 72, 1x1 in place */
+    {1, 9, 8, 48, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},     /* 24 channels: not the grouped kernel */
+    {1, 2, 3, 32, 32, 3, 3, 1, 1, 1, 1, 3, 2, 3, 2, 4},     /* taps mostly in the padding */
     /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
@@ -93,6 +101,8 @@ static const ccase CASES[] = {
  * s8, the pad byte 0 or no padding, and oneDNN was asked to take every
  * shape (otherwise its cost model may keep depthwise layers on ours); never
  * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
+static int glr_layers; /* layers the grouped LOWRANK kernel took */
+
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
 {
@@ -116,6 +126,12 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni &&
                ((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28;
     if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
+    /* the grouped LOWRANK kernel: > 4 channels per group, 8 (in pairs) or a multiple of 16 */
+    if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
+        size_t cg = s->in_c / s->groups;
+        cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0)), "%s", m->name);
+        glr_layers++;
+    }
 }
 
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans, bool pad_zero)
@@ -350,7 +366,18 @@ static void check_drop1(ax_operand op)
         m->table[i] = (ax_operand_value(op, i >> 8) & ~1) * (ax_operand_value(op, i & 255) & ~1);
     check_mult(m);
 }
-Test(conv, factored_drop1_s8) { check_drop1(AX_S8); }
+Test(conv, factored_drop1_s8)
+{
+    check_drop1(AX_S8); /* one term, no row corrections: the grouped kernel on AVX-512 VNNI */
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    if (ax_cpu_supports(AX_ISA_AVX512) && ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err) == 0 &&
+        strstr(ax_gemm_plan_kernel_name(p), "8x32c4"))
+        cr_assert(glr_layers > 0, "no layer ran lowrank_gconv_8x32c4__avx512vnni");
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+}
 Test(conv, factored_drop1_u8) { check_drop1(AX_U8); }
 
 /* one byte term whose activation factor is a permutation of the bytes (the

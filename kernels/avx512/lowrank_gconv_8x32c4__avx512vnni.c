@@ -1,0 +1,223 @@
+/* lowrank_gconv_8x32c4__avx512vnni.c - grouped convolutions (8..64+
+ * channels per group) on a LOWRANK byte form of one term without row
+ * corrections (T = (f' + a_off) g', g' s8: mul8s_1L2J, exact s8 x s8): the
+ * input is mapped through f' once (map, per chunk of input rows), and the
+ * kernel reads the mapped pixels in place through a table of each output
+ * pixel's tap pointers (conv2d.c): no im2col copy and no packing of A (the
+ * dense byte kernel's pack_a looks up every im2col byte, 9x the input at
+ * 3x3, for only 8-32 columns per group).
+ *
+ * A unit is `per` groups sharing one im2col row. per = 1 (channels per
+ * group a multiple of 16): a dword broadcast of 4 k against 16 columns, as
+ * the dense kernel. per = 2 (8 channels per group): map interleaves the two
+ * groups' channel quads within every 16 bytes (g0 q0, g1 q0, g0 q1, g1 q1),
+ * so one qword broadcast puts group s's 4 k in the lanes 2j + s, whose
+ * weights are group s's column j: 8 columns of each group per vpdpbusd,
+ * where the dense kernel left half of its 16 lanes empty at N = 8. Either
+ * way step u of a pixel's taps holds k = 4u..4u+3 of each of its groups
+ * (k = tap * cg + channel, HWIO's order).
+ * Weights (pack_w): per block of 16 lanes, K/4 steps of 64 bytes, then the
+ * block's 16 corrections a_off sum_k g' in output order (per = 2: group 0's
+ * 8 columns, then group 1's). Tile: 8 rows x 2 blocks (or a last block
+ * alone), sixteen zmm of sums. */
+#include "kernels/gemm_internal.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* lanes -> output order (per = 2): even lanes (group 0) then odd ones */
+static const int32_t deint[16] = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
+
+static size_t block_cols(size_t per) { return 16 / per; }
+static size_t n_blocks(size_t N, size_t per) { return (N + block_cols(per) - 1) / block_cols(per); }
+static size_t block_bytes(size_t K) { return K / 4 * 64 + 64; }
+
+static size_t w_bytes(size_t K, size_t N, size_t per) { return n_blocks(N, per) * block_bytes(K); }
+
+/* W: the unit's HWIO rows (K of them, stride ldw), group s's column j at
+ * W[k * ldw + s * N + j] */
+static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const uint8_t *W, size_t ldw, uint8_t *pw)
+{
+    const ax_lowrank *lr = p->lr;
+    size_t bc = block_cols(per);
+    for (size_t b = 0; b < n_blocks(N, per); b++) {
+        uint8_t *blk = pw + b * block_bytes(K);
+        uint32_t *corr = (uint32_t *)(blk + K / 4 * 64);
+        memset(blk, 0, block_bytes(K));
+        for (size_t l = 0; l < 16; l++) {
+            size_t s = per == 2 ? l & 1 : 0, j = b * bc + (per == 2 ? l >> 1 : l);
+            if (j >= N) continue;
+            uint32_t sum = 0;
+            for (size_t k = 0; k < K; k++) {
+                int8_t g = lr->wbyte[0][W[k * ldw + s * N + j]];
+                blk[k / 4 * 64 + l * 4 + k % 4] = (uint8_t)g;
+                sum += (uint32_t)(int32_t)g;
+            }
+            corr[per == 2 ? (l & 1) * 8 + (l >> 1) : l] = (uint32_t)lr->a_off[0] * sum;
+        }
+    }
+}
+
+/* f' as (a ^ x) & m (x = 0 or the sign bit: signed forms that drop low
+ * bits, e.g. mul8s_1L2J's (a ^ 0x80) & 0xfe; the identity is m = 0xff):
+ * whether it is one, checked on all 256 entries at once */
+static bool bits_form(const uint8_t f[256], uint8_t *x, uint8_t *m)
+{
+    for (int xs = 0; xs < 256; xs += 128) {
+        __m512i want = _mm512_set1_epi8((char)f[xs ^ 255]), flip = _mm512_set1_epi8((char)xs);
+        __mmask64 bad = 0;
+        for (int q = 0; q < 4; q++) {
+            __m512i a = _mm512_add_epi8(_mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48,
+                                                        47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32,
+                                                        31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
+                                                        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                        _mm512_set1_epi8((char)(64 * q)));
+            __m512i g = _mm512_ternarylogic_epi32(a, flip, want, 0x28); /* (A ^ B) & C */
+            bad |= _mm512_cmpneq_epi8_mask(g, _mm512_loadu_si512(f + 64 * q));
+        }
+        if (!bad) {
+            *x = (uint8_t)xs, *m = f[xs ^ 255];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* y = f'(x) over n bytes; interleave: dwords [0 2 1 3] in every 16 bytes.
+ * The input comes from L3 (its first read in the layer): prefetched 1 KiB
+ * ahead (map 23% -> 13% of layer2.0/2.1's time, perf) */
+static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, bool interleave)
+{
+    __m512i tab[4];
+    for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(p->lr->abyte[0] + 64 * q);
+    uint8_t fx = 0, fm = 0;
+    bool bits = bits_form(p->lr->abyte[0], &fx, &fm);
+    __m512i vx = _mm512_set1_epi8((char)fx), vm = _mm512_set1_epi8((char)fm);
+    for (size_t i = 0; i < n; i += 64) {
+        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)(n - i));
+        __m512i v = n - i >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
+        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
+        if (bits) {
+            v = _mm512_ternarylogic_epi32(v, vx, vm, 0x28);
+        } else {
+            __m512i lo = _mm512_permutex2var_epi8(tab[0], v, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], v, tab[3]);
+            v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
+        }
+        if (interleave) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
+        _mm512_mask_storeu_epi8(y + i, m, v);
+    }
+}
+
+/* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group */
+static inline __attribute__((always_inline)) void put(__m512i v, const uint32_t *corr, int32_t *C, size_t N,
+                                                      size_t per, size_t cnt, bool accumulate)
+{
+    if (per == 2) {
+        v = _mm512_add_epi32(_mm512_permutexvar_epi32(_mm512_loadu_si512(deint), v), _mm512_loadu_si512(corr));
+        __m256i v0 = _mm512_castsi512_si256(v), v1 = _mm512_extracti64x4_epi64(v, 1);
+        if (cnt == 8) {
+            if (accumulate) {
+                v0 = _mm256_add_epi32(v0, _mm256_loadu_si256((const __m256i *)C));
+                v1 = _mm256_add_epi32(v1, _mm256_loadu_si256((const __m256i *)(C + N)));
+            }
+            _mm256_storeu_si256((__m256i *)C, v0);
+            _mm256_storeu_si256((__m256i *)(C + N), v1);
+            return;
+        }
+        __mmask8 k = (__mmask8)((1u << cnt) - 1);
+        if (accumulate) {
+            v0 = _mm256_add_epi32(v0, _mm256_maskz_loadu_epi32(k, C));
+            v1 = _mm256_add_epi32(v1, _mm256_maskz_loadu_epi32(k, C + N));
+        }
+        _mm256_mask_storeu_epi32(C, k, v0);
+        _mm256_mask_storeu_epi32(C + N, k, v1);
+        return;
+    }
+    v = _mm512_add_epi32(v, _mm512_loadu_si512(corr));
+    if (cnt == 16) { /* masked stores are slower here, even with a full mask */
+        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(C));
+        _mm512_storeu_si512(C, v);
+        return;
+    }
+    __mmask16 k = (__mmask16)((1u << cnt) - 1);
+    if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, C));
+    _mm512_mask_storeu_epi32(C, k, v);
+}
+
+/* 8 rows (mn kept; the rest repeat row 0) x nb blocks from block b; row
+ * i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
+ * slower: layer2.1 1.00 -> 0.85x oneDNN.) */
+static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
+                                                       size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
+                                                       int nb, int32_t *C, size_t ldc, bool accumulate)
+{
+    enum { RM = 8 };
+    const int R = 8;
+    __m512i acc[RM][2];
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    const __m512i *w0 = (const __m512i *)(pw + b * block_bytes(K)), *w1 = (const __m512i *)(pw + (b + 1) * block_bytes(K));
+    size_t spt = K / ntaps / 4; /* steps per tap: cg / 4 */
+    for (size_t t = 0; t < ntaps; t++) {
+        const uint8_t *row[RM];
+        for (int i = 0; i < R; i++) row[i] = px[((size_t)i < mn ? (size_t)i : 0) * ntaps + t] + coff;
+        for (size_t s = 0; s < spt; s++, w0++, w1++) {
+            __m512i x0 = _mm512_load_si512(w0), x1 = nb == 2 ? _mm512_load_si512(w1) : x0;
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++) {
+                __m512i x;
+                if (per == 2) {
+                    int64_t q;
+                    memcpy(&q, row[i] + 8 * s, 8);
+                    x = _mm512_set1_epi64(q);
+                } else {
+                    int32_t q;
+                    memcpy(&q, row[i] + 4 * s, 4);
+                    x = _mm512_set1_epi32(q);
+                }
+                acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, x0);
+                if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, x1);
+            }
+        }
+    }
+    /* through memory: put's registers kept out of the k loop's allocation */
+    uint32_t tmp[RM][32];
+    for (int i = 0; i < R; i++) {
+        _mm512_storeu_si512(tmp[i], acc[i][0]);
+        if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
+    }
+    size_t bc = block_cols(per);
+    for (int h = 0; h < nb; h++) {
+        size_t c0 = (b + h) * bc, cnt = N - c0 < bc ? N - c0 : bc;
+        const uint32_t *corr = (const uint32_t *)(pw + (b + h) * block_bytes(K) + K / 4 * 64);
+        for (size_t i = 0; i < mn; i++)
+            put(_mm512_loadu_si512(tmp[i] + 16 * h), corr, C + i * ldc + c0, N, per, cnt, accumulate);
+    }
+}
+
+static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
+                                                          size_t coff, size_t K, size_t N, size_t per,
+                                                          const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
+{
+    size_t nbk = n_blocks(N, per);
+    for (size_t b = 0; b < nbk; b += 2)
+        for (size_t m0 = 0; m0 < rows; m0 += 8) {
+            size_t mn = rows - m0 < 8 ? rows - m0 : 8;
+            if (b + 1 < nbk)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, C + m0 * ldc, ldc, accumulate);
+            else
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, C + m0 * ldc, ldc, accumulate);
+        }
+}
+
+static void run(size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
+                const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
+{
+    if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
+    else run_per(rows, px, ntaps, coff, K, N, 1, pw, C, ldc, accumulate);
+}
+
+const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
+                                                  .map = map,
+                                                  .w_bytes = w_bytes,
+                                                  .pack_w = pack_w,
+                                                  .run = run};
