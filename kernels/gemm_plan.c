@@ -140,14 +140,21 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
 
 /* The depthwise kernel: byte planes of the plain table on AVX-512 (the LUT
  * plan's own when it has no linear base), else the scalar loop over the
- * transposed table; LOWRANK plans on AVX2 their int16 terms (vpmaddwd). */
+ * transposed table; LOWRANK plans on AVX2 their int16 terms (vpmaddwd), and
+ * so do EXACT ones there, a*w as a one-term form (oneDNN's AVX2 int8
+ * saturates, so nothing faster serves them: 6x the LUT depthwise). */
 static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
 {
     p->dw = &ax_dw_ukernel_scalar;
 #if defined(__x86_64__)
     if (p->isa == AX_ISA_AVX2) {
         p->dw = &ax_dw_ukernel_avx2;
-        if (p->exact == &ax_lowrank_ukernel_avx2) p->dwlr = &ax_dwlr_ukernel_avx2;
+        if (p->path == AX_PATH_EXACT && !p->lr) {
+            if (!(p->lr = malloc(sizeof *p->lr))) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+            if (ax_lowrank_factor(m, 1, p->lr) != 0) free(p->lr), p->lr = NULL;
+        }
+        if (p->exact == &ax_lowrank_ukernel_avx2 || (p->path == AX_PATH_EXACT && p->lr))
+            p->dwlr = &ax_dwlr_ukernel_avx2;
     }
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
