@@ -20,9 +20,11 @@
  *   sums are then written into NHWC together.
  * Tasks are (64 output channels, a group of images or a band of output rows
  * of one image): independent, so any thread count gives the same bits.
- * Depthwise layers on a LOWRANK byte form (p->dwlr, in_c = out_c = groups)
- * take another route (run_lowrank): vpdpbusd over the byte terms with
- * channels as lanes, straight from and into NHWC (no planes, no transposes). */
+ * Depthwise layers with an integer form of the table (p->dwlr, in_c = out_c
+ * = groups: LOWRANK plans, and EXACT ones on AVX2) take another route
+ * (run_lowrank): vpdpbusd over byte terms (AVX-512 VNNI) or vpmaddwd over
+ * int16 terms (AVX2) with channels as lanes, straight from and into NHWC
+ * (no planes, no transposes). */
 #include "gemm_internal.h"
 #include "kernels/transpose_u8.h"
 #include "lut/ax_internal.h"
@@ -173,7 +175,7 @@ static void tap_layout(dw_job *j)
             }
 }
 
-/* Depthwise on a LOWRANK byte form (ax_dwlr_ukernel): the weights in the
+/* Depthwise on an integer form (ax_dwlr_ukernel): the weights in the
  * kernel's layout (a few KiB, packed per call from wt), then tasks of
  * (image, a few output rows), every channel, straight into NHWC. */
 static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
