@@ -81,7 +81,8 @@ typedef struct ax_dw_ukernel {
     void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
 } ax_dw_ukernel;
 
-/* Depthwise on a LOWRANK byte form (dwconv2d.c; in_c = out_c = groups):
+/* Depthwise on an integer form of the table, p->lr (dwconv2d.c; in_c =
+ * out_c = groups; byte terms on AVX-512 VNNI, int16 terms on AVX2):
  * straight from and into NHWC. pack_w turns wt ([o][tap]) into w_bytes of
  * the kernel's layout (64-aligned) and corr[o], the per-channel
  * correction; rows writes (or adds) output rows [oy0, oy0 + rows) of image
