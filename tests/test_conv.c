@@ -65,6 +65,15 @@ static const ccase CASES[] = {
     {4, 10, 12, 24, 24, 3, 3, 2, 2, 1, 1, 1, 2, 2, 1, 24}, /* stacked, stride 2, uneven pads shared, 16 + 8 */
     {3, 8, 6, 20, 20, 3, 3, 1, 1, 2, 2, 2, 1, 1, 2, 20},  /* stacked, dilation 2: reads across shared pads */
     {2, 6, 5, 8, 8, 1, 3, 1, 1, 1, 1, 1, 0, 1, 2, 8},     /* output taller than in_h + max pad: no row sharing */
+    /* AVX-512 LOWRANK depthwise at stride 1 (pair_s1: a ring of columns built along the row's byte stream) */
+    {2, 7, 9, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32},  /* 32 channels: two pixels a 64-byte step, a lone row */
+    {1, 14, 13, 96, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 96}, /* 96: steps across pixels, inner rows, odd width */
+    {1, 11, 10, 16, 16, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 16}, /* 16 channels (16-column ring), unpadded */
+    {1, 1, 1, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48},   /* 1x1 image */
+    {3, 2, 2, 160, 160, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 160}, /* 2x2 images, 160 channels */
+    {1, 3, 5, 32, 32, 3, 3, 1, 1, 1, 1, 2, 9, 2, 10, 32},  /* more pad columns than ring slots */
+    {1, 8, 10, 32, 32, 2, 3, 1, 1, 1, 1, 1, 1, 0, 1, 32},  /* 2x3 kernel, stride 1 */
+    {2, 5, 6, 72, 72, 3, 3, 1, 1, 1, 1, 1, 2, 1, 0, 72},   /* 64 + 8 channels: the per-row pair builds */
     /* AVX2 depthwise (lut_dwconv_16x1, lowrank_dwconv_16c2): channels past groups of 8 and 16, the 3x3 rows at
      * stride 1 with dilated columns, stride 3 (no pair shared), an even kernel height (both row parities) */
     {1, 11, 9, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 12}, /* 8 + 4 channels, stride 2, odd sizes */

@@ -17,6 +17,10 @@
  * nearly in memory order. 3x3 at stride 2 (pair_s2) builds, per 4 output
  * pixels and 64 channels, only the 9 columns they read, into a few KiB that
  * stay in L1: rows 2oy..2oy+3 for row oy, 2oy+2..2oy+4 for row oy+1.
+ * 3 wide at stride 1 with 16k channels (pair_s1), the columns of rows
+ * oy..oy+3 are built just ahead of the 4 pixels that read them into a ring
+ * of 8 columns in L1, 64 bytes of the rows at a time across pixels (so 32,
+ * 96 or 144 channels fill every permute).
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -52,10 +56,11 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
 }
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors, or
- * pair_s2's 2 x 9 columns of 4 blocks */
+ * pair_s2's 2 x 9 columns of 4 blocks, or pair_s1's ring (8 or 16 columns) */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
-    size_t n = (s->in_c + 15) / 16 * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
+    size_t nb = (s->in_c + 15) / 16, n = nb * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
+    n = n > 16 * nb ? n : 16 * nb;
     return (n > 72 ? n : 72) * 64;
 }
 
@@ -556,6 +561,141 @@ static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X
     else pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, false);
 }
 
+/* pair_s1's n pixels of one block: columns col[0 .. n + 1] (block cb),
+ * W[0..2] the weights of row oy (bytes 0..2), W[3..5] of row oy + 1 (bytes
+ * 1..3); two: row oy + 1 too */
+static inline __attribute__((always_inline)) void s1_px(const __m512i *const col[6], size_t cb, const __m512i *W,
+                                                         __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
+                                                         bool accumulate, int n, bool two)
+{
+    __m512i a[4], e[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                          _mm512_setzero_si512()}, x[6];
+#pragma GCC unroll 6
+    for (int k = 0; k < n + 2; k++) x[k] = col[k][cb];
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) {
+        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x[i], W[0]);
+        if (two) e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x[i], W[3]);
+        a[i] = _mm512_dpbusd_epi32(a[i], x[i + 1], W[1]);
+        if (two) e[i] = _mm512_dpbusd_epi32(e[i], x[i + 1], W[4]);
+        a[i] = _mm512_dpbusd_epi32(a[i], x[i + 2], W[2]);
+        if (two) e[i] = _mm512_dpbusd_epi32(e[i], x[i + 2], W[5]);
+    }
+    const int mode = accumulate ? ST_ANY : ST_PLAIN;
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, 0xffff, accumulate, mode);
+    if (!two) return;
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, 0xffff, accumulate, mode);
+}
+
+/* Stride 1 (3 wide, dilation 1, kh <= 3, C a multiple of 16): output rows
+ * oy (Y0) and oy + 1 (Y1; NULL: only oy) of image b, 4 pixels at a time,
+ * each over every channel, from the columns of rows oy .. oy + 3 as
+ * interior builds them, built just ahead of their use into a ring of rc
+ * columns (S, in L1): per 4 pixels the 4 new columns, so each column is
+ * built once per pair as before, but written and read in L1 where a whole
+ * row of columns (up to 36 KiB) went to L2 and back. With C % 16 = 0 an
+ * input row's bytes are the column vectors' stream: it is built in 64-byte
+ * steps along the row, across pixels, so 32, 96 or 144 channels fill every
+ * permute (64-channel steps masked off half of features.1's). */
+static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
+                                                             size_t ow, const uint8_t *pw, const uint32_t *corr,
+                                                             int32_t *Y0, int32_t *Y1, bool accumulate, __m512i *S,
+                                                             int kind, bool inner)
+{ /* inner: rows oy .. oy + 5 inside the image (the last two prefetched for
+   * the next pair): the rows addressed from one pointer */
+    const ax_conv2d_shape *s = r->s;
+    const size_t C = s->in_c, nb = C / 16, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w;
+    /* ring columns: the 6 a group reads plus a 64-byte step's overshoot
+     * (3 vectors) into the next ones; slot of padded column ix */
+    const size_t rc = nb == 1 ? 16 : 8, R = rc * nb, org = rc - pl % rc, end = inw * C;
+    const __mmask64 tm = end % 64 ? ((__mmask64)1 << (end % 64)) - 1 : ~(__mmask64)0;
+    uint8_t padv[64] __attribute__((aligned(64)));
+    memset(padv, s->pad_byte, 64);
+    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
+                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
+                  io1 = _mm512_loadu_si512(ilv_b[3]);
+    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
+                  t3 = r->tab[0][3];
+#define MAP(v)                                                                                                    \
+    (kind == 1   ? (v)                                                                                            \
+     : kind == 2 ? _mm512_ternarylogic_epi32((v), fx, fm, 0x28)                                                   \
+                 : _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(t0, (v), t1),          \
+                                          _mm512_permutex2var_epi8(t2, (v), t3)))
+    /* rows oy .. oy + 3, then oy + 4, oy + 5 (the next pair's new ones,
+     * prefetched): their first pixel, or the pad vector (step 0) */
+    const uint8_t *row[6];
+    size_t step[6];
+    for (size_t j = 0; j < 6; j++) {
+        size_t iy = oy + j;
+        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
+        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * end : padv, step[j] = in;
+    }
+    const size_t rs = end;
+    const bool two = inner || Y1;
+    __m512i mp = MAP(pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
+    const __m512i padA = _mm512_permutex2var_epi8(up, io0, up); /* a pad column */
+    size_t B = 0, v = 0; /* bytes of the rows built; their ring slot (vectors) */
+    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
+        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, hi = ox0 + n + 2; /* columns [ox0, hi) */
+        for (size_t ix = ox0 ? ox0 + 2 : 0; ix < hi; ix++)
+            if (ix < pl || ix - pl >= inw) {
+                __m512i *d = S + ((ix + org) & (rc - 1)) * nb;
+                for (size_t cb = 0; cb < nb; cb++) d[cb] = padA;
+            }
+        for (size_t need = hi > pl ? (hi - pl < inw ? hi - pl : inw) * C : 0; B < need; B += 64) {
+            const bool last = B + 64 > end;
+            const uint8_t *q0 = row[0] + B;
+            _mm_prefetch((const char *)(inner ? q0 + 4 * rs : row[4] + B * step[4]), _MM_HINT_T0);
+            _mm_prefetch((const char *)(inner ? q0 + 5 * rs : row[5] + B * step[5]), _MM_HINT_T0);
+            __m512i m[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const uint8_t *q = inner ? q0 + j * rs : row[j] + B * step[j];
+                __m512i x = last ? _mm512_mask_loadu_epi8(pad, tm, q) : _mm512_loadu_si512(q);
+                m[j] = MAP(x);
+            }
+            __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
+            __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
+            __m512i *e = S + v;
+            e[0] = _mm512_permutex2var_epi8(u01, io0, v01);
+            e[1] = _mm512_permutex2var_epi8(u01, io1, v01);
+            e[2] = _mm512_permutex2var_epi8(u23, io0, v23);
+            e[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+            v = v + 4 == R ? 0 : v + 4;
+        }
+        const __m512i *col[6];
+        for (size_t k = 0; k < 6; k++) col[k] = S + ((ox0 + k + org) & (rc - 1)) * nb;
+        for (size_t cb = 0; cb < nb; cb++) {
+            const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
+            const __m512i cv = _mm512_loadu_si512(corr + 16 * cb);
+            int32_t *y0 = Y0 + ox0 * C + 16 * cb, *y1 = two ? Y1 + ox0 * C + 16 * cb : NULL;
+            if (n == 4 && !accumulate) s1_px(col, cb, W, cv, y0, y1, C, false, 4, two);
+            else if (n == 4) s1_px(col, cb, W, cv, y0, y1, C, true, 4, two);
+            else if (n == 3) s1_px(col, cb, W, cv, y0, y1, C, accumulate, 3, two);
+            else if (n == 2) s1_px(col, cb, W, cv, y0, y1, C, accumulate, 2, two);
+            else s1_px(col, cb, W, cv, y0, y1, C, accumulate, 1, two);
+        }
+    }
+#undef MAP
+}
+
+static __attribute__((noinline)) void pair_s1(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
+                                              const uint8_t *pw, const uint32_t *corr, int32_t *Y0, int32_t *Y1,
+                                              bool accumulate, __m512i *S)
+{
+    const ax_conv2d_shape *s = r->s;
+    bool inner = Y1 && oy >= s->pad_top && oy + 5 < s->pad_top + s->in_h;
+    int kind = r->kind[0];
+    if (kind == 2 && inner) pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, true);
+    else if (kind == 2) pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, false);
+    else if (kind == 1 && inner) pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 1, true);
+    else if (kind == 1) pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 1, false);
+    else if (inner) pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, true);
+    else pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, false);
+}
+
 /* any kernel, terms, row correction */
 static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
                     size_t ldy, __mmask16 cm, bool accumulate)
@@ -612,13 +752,17 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
      * (bytes 2, 3): each input row mapped once, not 1.5 times */
     bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
                  s->dilation_w == 1;
+    /* the same, 3 wide at stride and dilation 1 along x, 16k channels:
+     * pair_s1 (columns built as they are used) */
+    bool pair1 = pair && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
     __m512i *I = buf;
     size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
     int32_t *Yb = Y + b * oh * ow * C;
-    if (pair2)
+    if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            pair_s2(&r, X, b, oy, ow, pw, corr, Yb + oy * ow * C, two ? Yb + (oy + 1) * ow * C : NULL, accumulate, I);
+            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Yb + oy * ow * C,
+                                        two ? Yb + (oy + 1) * ow * C : NULL, accumulate, I);
         }
     else
         for (size_t oy = oy0; oy < oy0 + rows; oy++) {
