@@ -32,7 +32,24 @@ static size_t block_cols(size_t per) { return 16 / per; }
 static size_t n_blocks(size_t N, size_t per) { return (N + block_cols(per) - 1) / block_cols(per); }
 static size_t block_bytes(size_t K) { return K / 4 * 64 + 64; }
 
-static size_t w_bytes(size_t K, size_t N, size_t per) { return n_blocks(N, per) * block_bytes(K); }
+static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
+{
+    (void)p;
+    return n_blocks(N, per) * block_bytes(K);
+}
+
+/* 8 channels per group in pairs (an even number of groups), or a multiple of 16 */
+static size_t per_of(size_t cg, size_t groups)
+{
+    if (cg % 16 == 0) return 1;
+    return cg == 8 && groups % 2 == 0 ? 2 : 0;
+}
+
+static size_t esize(const ax_gemm_plan *p)
+{
+    (void)p;
+    return 1;
+}
 
 /* W: the unit's HWIO rows (K of them, stride ldw), group s's column j at
  * W[k * ldw + s * N + j] */
@@ -209,14 +226,17 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
         }
 }
 
-static void run(size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
-                const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
+static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
+                size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
 {
+    (void)p;
     if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
     else run_per(rows, px, ntaps, coff, K, N, 1, pw, C, ldc, accumulate);
 }
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
+                                                  .per = per_of,
+                                                  .esize = esize,
                                                   .map = map,
                                                   .w_bytes = w_bytes,
                                                   .pack_w = pack_w,
