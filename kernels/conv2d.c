@@ -52,10 +52,11 @@ static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
 static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in_c / s->groups <= DIRECT_MAX_CG; }
 
 /* Groups per unit of the grouped LOWRANK kernel (p->glr; its per says
- * which channels per group it takes); 0: not that kernel. */
+ * which channels per group it takes, before the direct loop: AVX2's from
+ * 4); 0: not that kernel. */
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
-    if (!p->glr || s->groups < 2 || use_direct(s)) return 0;
+    if (!p->glr || s->groups < 2) return 0;
     return p->glr->per(s->in_c / s->groups, s->groups);
 }
 
@@ -221,6 +222,20 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     cw->shape = *s;
     cw->n_groups = s->groups;
     cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
+    size_t per = glr_per(p, s);
+    if (per) {
+        free(B);
+        cw->glr_per = per;
+        cw->glr_unit = p->glr->w_bytes(p, K, og, per);
+        if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
+            ax_conv2d_weights_free(cw);
+            return ax_fail(err, "conv2d weights: out of memory");
+        }
+        for (size_t u = 0; u < s->groups / per; u++)
+            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
+        *out = cw;
+        return 0;
+    }
     if (use_direct(s)) {
         free(B);
         cw->direct = malloc(K * s->out_c + 1);
@@ -235,20 +250,6 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
                 cw->direct[o * K + k] = w;
                 if (p->dw_colmin) cw->direct_corr[o] += p->dw_colmin[w];
             }
-        *out = cw;
-        return 0;
-    }
-    size_t per = glr_per(p, s);
-    if (per) {
-        free(B);
-        cw->glr_per = per;
-        cw->glr_unit = p->glr->w_bytes(p, K, og, per);
-        if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
-            ax_conv2d_weights_free(cw);
-            return ax_fail(err, "conv2d weights: out of memory");
-        }
-        for (size_t u = 0; u < s->groups / per; u++)
-            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
         *out = cw;
         return 0;
     }
@@ -438,7 +439,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     }
     threads = ax_default_threads(threads);
     memset(pb, s->pad_byte, s->in_c);
-    gk->map(p, s->in_c, pb, pad, per == 2); /* a mapped pad pixel */
+    gk->map(p, s->in_c, pb, pad, per == 2 ? 2 * cg : 0); /* a mapped pad pixel */
     free(pb);
     for (size_t r0 = 0; r0 < M; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64;
@@ -450,7 +451,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
 #endif
         for (size_t i = 0; i < pieces; i++) {
             size_t n = hi - lo - i * PIECE < PIECE ? hi - lo - i * PIECE : PIECE;
-            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE * es, per == 2);
+            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE * es, per == 2 ? 2 * cg : 0);
         }
         size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
         for (size_t r = 0; r < rows; r++) {

@@ -92,6 +92,9 @@ static const ccase CASES[] = {
     {3, 9, 10, 12, 18, 3, 3, 2, 2, 2, 1, 2, 1, 1, 2, 2},  /* 6 channels (3 pairs a tap), N = 9, dilation 2x1 */
     {2, 9, 7, 32, 48, 3, 3, 2, 1, 1, 1, 1, 0, 1, 1, 4},   /* pairs, N = 12: a pair of blocks and one alone */
     {1, 6, 9, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},   /* 10 channels, N = 10 */
+    {2, 11, 10, 24, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6}, /* 4 channels (pairs: 8-byte units), N = 4, stride 2 */
+    {1, 9, 8, 12, 6, 3, 3, 1, 1, 1, 1, 1, 0, 1, 1, 3},    /* 4 channels, 3 groups (single), N = 2 */
+    {3, 7, 5, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},    /* 4 channels, pairs, N = 8: in_c 8 (half a 16-byte map) */
     /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
@@ -136,9 +139,9 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0)), "%s", m->name);
         glr_layers++;
     }
-    /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number > 4 of channels
-     * per group takes it, and no other layer */
-    bool glr2 = ax_gemm_plan_isa(p) == AX_ISA_AVX2 && s->groups > 1 && cg > 4 && cg % 2 == 0 &&
+    /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number >= 4 of channels
+     * per group takes it (4: before the direct loop), and no other layer */
+    bool glr2 = ax_gemm_plan_isa(p) == AX_ISA_AVX2 && s->groups > 1 && cg >= 4 && cg % 2 == 0 &&
                 (ax_gemm_plan_path(p) == AX_PATH_LOWRANK || ax_gemm_plan_path(p) == AX_PATH_EXACT ||
                  ax_gemm_plan_path(p) == AX_PATH_EXACT_OWN);
     if (glr2 && !dnn) cr_assert_str_eq(got, "lowrank_gconv_6x16c2__avx2", "%s cg %zu", m->name, cg);

@@ -12,12 +12,12 @@
  * order); a dword broadcast holds two of them against 8 columns of
  * interleaved k pairs, summed by vpmaddwd (exact modulo 2^32: its only
  * overflow, (-2^15)^2 * 2, wraps to the right residue; vpmaddubsw would
- * saturate). per = 2 (8 channels per group, an even number of groups): map
- * interleaves the dwords of the two groups of every 16 input bytes, so a
- * qword broadcast puts group s's pair in the lanes 2j + s, whose weights
- * are group s's column j: 8 columns per broadcast where N = 8 would leave
- * a 16-column tile half empty. Either way step u of a tap holds virtual k
- * 2u, 2u+1 of each of its groups.
+ * saturate). per = 2 (4 or 8 channels per group, an even number of
+ * groups): map interleaves the dwords of the two groups of every 2 * cg
+ * input bytes, so a qword broadcast puts group s's pair in the lanes
+ * 2j + s, whose weights are group s's column j: twice the columns per
+ * broadcast where N = 4 or 8 would leave a tile half empty. Either way
+ * step u of a tap holds virtual k 2u, 2u+1 of each of its groups.
  * Weights (pack_w): per block of 8 lanes, K*T/2 steps of 32 bytes. No
  * corrections: the int16 form is exact as it is. Tile: 6 rows x 2 blocks
  * (or a last block alone), twelve ymm of sums. */
@@ -36,11 +36,12 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K * terms(p));
 }
 
-/* pairs of k within a tap: an even number of channels per group */
+/* pairs of k within a tap: an even number of channels per group, from 4
+ * (fewer: the direct loop, dwconv2d.c); 4 and 8 in pairs of groups */
 static size_t per_of(size_t cg, size_t groups)
 {
-    if (cg % 2) return 0;
-    return cg == 8 && groups % 2 == 0 ? 2 : 1;
+    if (cg % 2 || cg < 4) return 0;
+    return (cg == 4 || cg == 8) && groups % 2 == 0 ? 2 : 1;
 }
 
 static size_t esize(const ax_gemm_plan *p) { return 2 * terms(p); }
@@ -82,41 +83,38 @@ static bool masked_form(const ax_lowrank *lr, bool *sext, int16_t *m)
     return false;
 }
 
-/* the dwords of two groups' halves of 32 bytes interleaved: [0 4 1 5 2 6 3 7] */
-static inline __m256i inter(__m256i v) { return _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); }
-
-/* y = the T int16 factors of each of n bytes of x; interleave: per 16
- * input bytes (two groups of 8 channels, 8T dwords), the groups' dwords
- * alternate. One-term masked forms widen 16 bytes at a time, others look
- * the factors up byte by byte. */
-static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, bool interleave)
+/* y = the T int16 factors of each of n bytes of x; pair > 0: per pair
+ * input bytes (two groups, pair*T/4 dwords each), the groups' dwords
+ * alternate. One-term masked forms widen 16 bytes at a time (pair 8 or 16
+ * divides them), others look the factors up byte by byte. */
+static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t pair)
 {
     const ax_lowrank *lr = p->lr;
     size_t T = terms(p), i = 0;
     bool sext = false;
     int16_t m = 0;
-    if (masked_form(lr, &sext, &m)) {
+    if (masked_form(lr, &sext, &m) && (pair == 0 || pair == 8 || pair == 16)) {
         __m256i vm = _mm256_set1_epi16(m);
+        /* two groups' halves of 32 bytes (pair 16), or of each 16 (pair 8) */
+        __m256i perm = pair == 16 ? _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)
+                                  : _mm256_setr_epi32(0, 2, 1, 3, 4, 6, 5, 7);
         for (; i + 16 <= n; i += 16) {
             __m128i b = _mm_loadu_si128((const __m128i *)(x + i));
             __m256i v = _mm256_and_si256(sext ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b), vm);
-            if (interleave) v = inter(v);
+            if (pair) v = _mm256_permutevar8x32_epi32(v, perm);
             _mm256_storeu_si256((__m256i *)(y + 2 * i), v);
         }
-        for (; i < n; i++) { /* interleaved rows are whole 16-byte units */
-            int16_t f = lr->amap[0][x[i]];
-            memcpy(y + 2 * i, &f, 2);
-        }
-        return;
     }
-    for (; i < n; i++)
-        for (size_t t = 0; t < T; t++) memcpy(y + 2 * (i * T + t), &lr->amap[t][x[i]], 2);
-    if (!interleave) return;
+    /* the rest (a multiple of pair) */
+    uint8_t *z = y + 2 * T * i;
+    for (size_t r = i; r < n; r++)
+        for (size_t t = 0; t < T; t++) memcpy(y + 2 * (r * T + t), &lr->amap[t][x[r]], 2);
+    if (!pair) return;
     uint8_t tmp[32 * AX_LOWRANK_TERMS];
-    for (size_t u = 0; u < n; u += 16) { /* 16 bytes: 2 groups x 4T dwords */
-        uint8_t *d = y + 2 * T * u;
-        memcpy(tmp, d, 32 * T);
-        for (size_t q = 0; q < 4 * T; q++) memcpy(d + 8 * q, tmp + 4 * q, 4), memcpy(d + 8 * q + 4, tmp + 16 * T + 4 * q, 4);
+    size_t h = pair * T; /* bytes of one group's factors */
+    for (size_t u = i; u < n; u += pair, z += 2 * h) {
+        memcpy(tmp, z, 2 * h);
+        for (size_t q = 0; q < h / 4; q++) memcpy(z + 8 * q, tmp + 4 * q, 4), memcpy(z + 8 * q + 4, tmp + h + 4 * q, 4);
     }
 }
 
