@@ -413,11 +413,11 @@ static void glr_span(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, 
 /* The grouped LOWRANK kernel (glr_per): per chunk of output rows, the input
  * rows they read mapped to the form's factors (esize bytes per input byte;
  * each looked up about once, not once per tap as packing im2col rows
- * would), a table of each row's tap
- * pointers into them (pad taps at a mapped pad pixel), and tasks of (64
- * rows, a slice of the units) reading the mapped pixels in place: no
- * im2col copy. A task runs its units one after another over the same
- * pixels, whose lines they share (16 bytes of a unit each), while in L1. */
+ * would), a table of each row's tap pointers into them (pad taps at a
+ * mapped pad pixel), and tasks of (64 rows, a slice of the units) reading
+ * the mapped pixels in place: no im2col copy. A task runs its units one
+ * after another over the same pixels, whose lines they share (a unit's
+ * bytes of each), while in L1. */
 static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
