@@ -11,9 +11,11 @@
  * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
  * its own packed weights kept for what the primitive cannot serve. Grouped
- * layers on a one-term LOWRANK byte form without row corrections map the
- * input through f' once and run the grouped kernel on the mapped pixels in
- * place through tap pointers: no im2col, no packing of A (run_glr). */
+ * layers on an integer form the grouped kernel takes (AVX-512 VNNI: one
+ * LOWRANK byte term without row corrections; AVX2: the int16 terms of
+ * LOWRANK and EXACT plans) map the input through the activation factors
+ * once and run the grouped kernel on the mapped pixels in place through
+ * tap pointers: no im2col, no packing of A (run_glr). */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
@@ -49,17 +51,14 @@ static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
 
 static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in_c / s->groups <= DIRECT_MAX_CG; }
 
-/* Groups per unit of the grouped LOWRANK kernel (p->glr): 1 for channels
- * per group a multiple of 16, 2 for 8 (an even number of groups: the
- * pairs' 16 bytes interleaved by its map); 0: not that kernel. */
+/* Groups per unit of the grouped LOWRANK kernel (p->glr; its per says
+ * which channels per group it takes, before the direct loop: AVX2's from
+ * 4); 0: not that kernel. */
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
-    size_t cg = s->in_c / s->groups;
-    if (!p->glr || s->groups < 2 || use_direct(s)) return 0;
-    if (cg % 16 == 0) return 1;
-    return cg == 8 && s->groups % 2 == 0 ? 2 : 0;
+    if (!p->glr || s->groups < 2) return 0;
+    return p->glr->per(s->in_c / s->groups, s->groups);
 }
-
 
 static int mul_ok(size_t a, size_t b, size_t *out)
 {
@@ -223,6 +222,20 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     cw->shape = *s;
     cw->n_groups = s->groups;
     cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
+    size_t per = glr_per(p, s);
+    if (per) {
+        free(B);
+        cw->glr_per = per;
+        cw->glr_unit = p->glr->w_bytes(p, K, og, per);
+        if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
+            ax_conv2d_weights_free(cw);
+            return ax_fail(err, "conv2d weights: out of memory");
+        }
+        for (size_t u = 0; u < s->groups / per; u++)
+            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
+        *out = cw;
+        return 0;
+    }
     if (use_direct(s)) {
         free(B);
         cw->direct = malloc(K * s->out_c + 1);
@@ -237,20 +250,6 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
                 cw->direct[o * K + k] = w;
                 if (p->dw_colmin) cw->direct_corr[o] += p->dw_colmin[w];
             }
-        *out = cw;
-        return 0;
-    }
-    size_t per = glr_per(p, s);
-    if (per) {
-        free(B);
-        cw->glr_per = per;
-        cw->glr_unit = p->glr->w_bytes(K, og, per);
-        if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
-            ax_conv2d_weights_free(cw);
-            return ax_fail(err, "conv2d weights: out of memory");
-        }
-        for (size_t u = 0; u < s->groups / per; u++)
-            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
         *out = cw;
         return 0;
     }
@@ -412,33 +411,36 @@ static void glr_span(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, 
 }
 
 /* The grouped LOWRANK kernel (glr_per): per chunk of output rows, the input
- * rows they read mapped through f' (each input byte looked up about once,
- * not once per tap as packing im2col rows would), a table of each row's tap
- * pointers into them (pad taps at a mapped pad pixel), and tasks of (64
- * rows, a slice of the units) reading the mapped pixels in place: no
- * im2col copy. A task runs its units one after another over the same
- * pixels, whose lines they share (16 bytes of a unit each), while in L1. */
+ * rows they read mapped to the form's factors (esize bytes per input byte;
+ * each looked up about once, not once per tap as packing im2col rows
+ * would), a table of each row's tap pointers into them (pad taps at a
+ * mapped pad pixel), and tasks of (64 rows, a slice of the units) reading
+ * the mapped pixels in place: no im2col copy. A task runs its units one
+ * after another over the same pixels, whose lines they share (a unit's
+ * bytes of each), while in L1. */
 static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
     const ax_glr_ukernel *gk = p->glr;
     size_t per = W->glr_per, units = s->groups / per, cg = s->in_c / s->groups, og = s->out_c / s->groups;
-    size_t ntaps = s->kernel_h * s->kernel_w, K = ntaps * cg, M = s->batch * oh * ow;
+    size_t ntaps = s->kernel_h * s->kernel_w, K = ntaps * cg, M = s->batch * oh * ow, es = gk->esize(p);
     if (!M) return 0;
-    /* chunks: the mapped input rows within L2/2 at most (in_c * stride bytes an output pixel) */
-    size_t chunk = chunk_rows(p, M, 2 * s->in_c * s->stride_h * s->stride_w, 64), span = 0, lo, hi, bytes;
+    /* chunks: the mapped input rows within L2/2 at most (in_c * stride inputs an output pixel, es bytes each) */
+    size_t chunk = chunk_rows(p, M, 2 * es * s->in_c * s->stride_h * s->stride_w, 64), span = 0, lo, hi, bytes;
     for (size_t r0 = 0; r0 < M; r0 += chunk) {
         glr_span(s, oh, ow, r0, M - r0 < chunk ? M - r0 : chunk, &lo, &hi);
         if (hi - lo > span) span = hi - lo;
     }
     const uint8_t **px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
-    uint8_t *xm = malloc(span + 1), *pad = malloc(s->in_c);
-    if (!px || !xm || !pad) {
-        free(px), free(xm), free(pad);
+    uint8_t *xm = malloc(span * es + 1), *pad = malloc(s->in_c * es), *pb = malloc(s->in_c);
+    if (!px || !xm || !pad || !pb) {
+        free(px), free(xm), free(pad), free(pb);
         return ax_fail(err, "conv2d: out of memory for the mapped input");
     }
     threads = ax_default_threads(threads);
-    memset(pad, p->lr->abyte[0][s->pad_byte], s->in_c);
+    memset(pb, s->pad_byte, s->in_c);
+    gk->map(p, s->in_c, pb, pad, per == 2 ? 2 * cg : 0); /* a mapped pad pixel */
+    free(pb);
     for (size_t r0 = 0; r0 < M; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64;
         glr_span(s, oh, ow, r0, rows, &lo, &hi);
@@ -449,7 +451,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
 #endif
         for (size_t i = 0; i < pieces; i++) {
             size_t n = hi - lo - i * PIECE < PIECE ? hi - lo - i * PIECE : PIECE;
-            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE, per == 2);
+            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE * es, per == 2 ? 2 * cg : 0);
         }
         size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
         for (size_t r = 0; r < rows; r++) {
@@ -460,7 +462,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
                 for (size_t kx = 0; kx < s->kernel_w; kx++) {
                     size_t x = ox * s->stride_w + kx * s->dilation_w;
                     bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
-                    *pr++ = in ? xm + (((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c - lo)
+                    *pr++ = in ? xm + (((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c - lo) * es
                                : pad;
                 }
             }
@@ -479,7 +481,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
         for (size_t t = 0; t < tasks; t++) {
             size_t m0 = t / slices * 64, sl = t % slices, mn = rows - m0 < 64 ? rows - m0 : 64;
             for (size_t u = sl * units / slices; u < (sl + 1) * units / slices; u++)
-                gk->run(mn, px + m0 * ntaps, ntaps, u * per * cg, K, og, per, W->glr + u * W->glr_unit,
+                gk->run(p, mn, px + m0 * ntaps, ntaps, u * per * cg * es, K, og, per, W->glr + u * W->glr_unit,
                         Y + (r0 + m0) * s->out_c + u * per * og, s->out_c, accumulate);
         }
     }

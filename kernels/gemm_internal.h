@@ -97,21 +97,27 @@ typedef struct ax_dwlr_ukernel {
                  bool accumulate, void *buf);
 } ax_dwlr_ukernel;
 
-/* Grouped convolutions on a LOWRANK byte form of one term without row
- * corrections (conv2d.c): map writes f'(x) of n input bytes (interleave:
- * dwords [0 2 1 3] of every 16 bytes, for units of two 8-channel groups),
- * and run reads the mapped pixels in place. A unit is `per` groups (1 or
- * 2) of K = ntaps * cg k and N columns each; pack_w packs its weights
- * (group s's column j at W[k * ldw + s * N + j]) into w_bytes (64-aligned);
- * run writes (or adds) C[m][s * N + j] for rows m < rows, tap t of row m
- * being the per * cg mapped bytes at px[m * ntaps + t] + coff. */
+/* Grouped convolutions on an integer form of the table (conv2d.c): a
+ * byte form of one term without row corrections on AVX-512 VNNI, int16
+ * terms on AVX2. map writes the form's activation factors of n input bytes,
+ * esize bytes each (pair > 0: the two groups of every pair input bytes
+ * interleaved in the kernel's order, for units of two groups),
+ * and run reads the mapped pixels in place. per says how many groups (1 or
+ * 2) make a unit, given the channels per group and the groups (0: not this
+ * kernel). A unit is `per` groups of K = ntaps * cg k and N columns each;
+ * pack_w packs its weights (group s's column j at W[k * ldw + s * N + j])
+ * into w_bytes (64-aligned); run writes (or adds) C[m][s * N + j] for rows
+ * m < rows, tap t of row m being the per * cg mapped inputs at
+ * px[m * ntaps + t] + coff (coff in bytes). */
 typedef struct ax_glr_ukernel {
     const char *name;
-    void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, bool interleave);
-    size_t (*w_bytes)(size_t K, size_t N, size_t per);
+    size_t (*per)(size_t cg, size_t groups);
+    size_t (*esize)(const ax_gemm_plan *p);
+    void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t pair);
+    size_t (*w_bytes)(const ax_gemm_plan *p, size_t K, size_t N, size_t per);
     void (*pack_w)(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const uint8_t *W, size_t ldw, uint8_t *pw);
-    void (*run)(size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
-                const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate);
+    void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
+                size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate);
 } ax_glr_ukernel;
 
 /* Paths as kernels: EXACT and LOWRANK run `exact` alone; LUT runs `lut`
@@ -174,7 +180,8 @@ struct ax_gemm_plan {
     /* LOWRANK byte forms on AVX-512 VNNI, any form on AVX2: the depthwise
      * kernel over the terms (NULL: the planes above serve LOWRANK too) */
     const struct ax_dwlr_ukernel *dwlr;
-    /* and, one term without row corrections, the grouped kernel (NULL: none) */
+    /* and the grouped kernel (NULL: none): on AVX-512 VNNI for one term
+     * without row corrections, on AVX2 any form */
     const struct ax_glr_ukernel *glr;
     /* LUT and LUTROW: the row-table kernel (lutrow.h), NULL when the ISA has
      * none; a LUT plan runs it when ax_lutrow_wanted says so. lut_name: the
@@ -314,6 +321,7 @@ extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
 extern const ax_glr_ukernel ax_glr_ukernel_avx512vnni;
+extern const ax_glr_ukernel ax_glr_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx512vbmi;
 extern const ax_exact_ukernel ax_exact_ukernel_avx2;

@@ -142,7 +142,8 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
  * plan's own when it has no linear base), else the scalar loop over the
  * transposed table; LOWRANK plans on AVX2 their int16 terms (vpmaddwd), and
  * so do EXACT ones there, a*w as a one-term form (oneDNN's AVX2 int8
- * saturates, so nothing faster serves them: 6x the LUT depthwise). */
+ * saturates, so nothing faster serves them: 6x the LUT depthwise); the
+ * same terms serve their grouped layers (lowrank_gconv_6x16c2__avx2). */
 static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
 {
     p->dw = &ax_dw_ukernel_scalar;
@@ -154,7 +155,7 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
             if (ax_lowrank_factor(m, 1, p->lr) != 0) free(p->lr), p->lr = NULL;
         }
         if (p->exact == &ax_lowrank_ukernel_avx2 || (p->path == AX_PATH_EXACT && p->lr))
-            p->dwlr = &ax_dwlr_ukernel_avx2;
+            p->dwlr = &ax_dwlr_ukernel_avx2, p->glr = &ax_glr_ukernel_avx2;
     }
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;

@@ -97,6 +97,13 @@ static const ccase CASES[] = {
     {1, 8, 9, 96, 144, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},    /* 48 channels, N = 72, 1x1 in place */
     {1, 9, 8, 48, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},     /* 24 channels: not the grouped kernel */
     {1, 2, 3, 32, 32, 3, 3, 1, 1, 1, 1, 3, 2, 3, 2, 4},     /* taps mostly in the padding */
+    /* the AVX2 grouped kernel (int16 terms, any even number of channels per group; 8: pairs) */
+    {3, 9, 10, 12, 18, 3, 3, 2, 2, 2, 1, 2, 1, 1, 2, 2},  /* 6 channels (3 pairs a tap), N = 9, dilation 2x1 */
+    {2, 9, 7, 32, 48, 3, 3, 2, 1, 1, 1, 1, 0, 1, 1, 4},   /* pairs, N = 12: a pair of blocks and one alone */
+    {1, 6, 9, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},   /* 10 channels, N = 10 */
+    {2, 11, 10, 24, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6}, /* 4 channels (pairs: 8-byte units), N = 4, stride 2 */
+    {1, 9, 8, 12, 6, 3, 3, 1, 1, 1, 1, 1, 0, 1, 1, 3},    /* 4 channels, 3 groups (single), N = 2 */
+    {3, 7, 5, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},    /* 4 channels, pairs, N = 8: in_c 8 (half a 16-byte map) */
     /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
@@ -110,7 +117,7 @@ static const ccase CASES[] = {
  * s8, the pad byte 0 or no padding, and oneDNN was asked to take every
  * shape (otherwise its cost model may keep depthwise layers on ours); never
  * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
-static int glr_layers; /* layers the grouped LOWRANK kernel took */
+static int glr_layers, glr2_layers; /* layers the grouped LOWRANK kernels took (AVX-512, AVX2) */
 
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
@@ -136,10 +143,20 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                ((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28;
     if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
     /* the grouped LOWRANK kernel: > 4 channels per group, 8 (in pairs) or a multiple of 16 */
+    size_t cg = s->in_c / s->groups;
     if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
-        size_t cg = s->in_c / s->groups;
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0)), "%s", m->name);
         glr_layers++;
+    }
+    /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number >= 4 of channels
+     * per group takes it (4: before the direct loop), and no other layer */
+    bool glr2 = ax_gemm_plan_isa(p) == AX_ISA_AVX2 && s->groups > 1 && cg >= 4 && cg % 2 == 0 &&
+                (ax_gemm_plan_path(p) == AX_PATH_LOWRANK || ax_gemm_plan_path(p) == AX_PATH_EXACT ||
+                 ax_gemm_plan_path(p) == AX_PATH_EXACT_OWN);
+    if (glr2 && !dnn) cr_assert_str_eq(got, "lowrank_gconv_6x16c2__avx2", "%s cg %zu", m->name, cg);
+    if (strcmp(got, "lowrank_gconv_6x16c2__avx2") == 0) {
+        cr_assert(glr2, "%s: %zu channels per group", m->name, cg);
+        glr2_layers++;
     }
 }
 
@@ -218,6 +235,7 @@ Test(conv, exact_s8)
     snprintf(m->name, sizeof m->name, "exact-s8");
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = ax_exact_product(AX_S8, AX_S8, i >> 8, i & 255);
     check_mult(m);
+    if (ax_cpu_supports(AX_ISA_AVX2)) cr_assert(glr2_layers > 0, "no layer ran lowrank_gconv_6x16c2__avx2");
 }
 
 static ax_mult *exact_mult(ax_operand act, ax_operand wgt, const char *name)
@@ -378,6 +396,7 @@ static void check_drop1(ax_operand op)
 Test(conv, factored_drop1_s8)
 {
     check_drop1(AX_S8); /* one term, no row corrections: the grouped kernel on AVX-512 VNNI */
+    if (ax_cpu_supports(AX_ISA_AVX2)) cr_assert(glr2_layers > 0, "no layer ran lowrank_gconv_6x16c2__avx2");
     ax_gemm_plan *p = NULL;
     ax_error err = {{0}};
     ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
@@ -408,6 +427,7 @@ Test(conv, factored_two_terms_u8)
     snprintf(m->name, sizeof m->name, "two-terms-u8");
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)((i >> 8) * (i & 255) + (i >> 12) * (i & 7));
     check_mult(m);
+    if (ax_cpu_supports(AX_ISA_AVX2)) cr_assert(glr2_layers > 0, "no layer ran lowrank_gconv_6x16c2__avx2");
 }
 Test(conv, factored_ident_u8)
 {

@@ -32,7 +32,24 @@ static size_t block_cols(size_t per) { return 16 / per; }
 static size_t n_blocks(size_t N, size_t per) { return (N + block_cols(per) - 1) / block_cols(per); }
 static size_t block_bytes(size_t K) { return K / 4 * 64 + 64; }
 
-static size_t w_bytes(size_t K, size_t N, size_t per) { return n_blocks(N, per) * block_bytes(K); }
+static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
+{
+    (void)p;
+    return n_blocks(N, per) * block_bytes(K);
+}
+
+/* 8 channels per group in pairs (an even number of groups), or a multiple of 16 */
+static size_t per_of(size_t cg, size_t groups)
+{
+    if (cg % 16 == 0) return 1;
+    return cg == 8 && groups % 2 == 0 ? 2 : 0;
+}
+
+static size_t esize(const ax_gemm_plan *p)
+{
+    (void)p;
+    return 1;
+}
 
 /* W: the unit's HWIO rows (K of them, stride ldw), group s's column j at
  * W[k * ldw + s * N + j] */
@@ -83,11 +100,12 @@ static bool bits_form(const uint8_t f[256], uint8_t *x, uint8_t *m)
     return false;
 }
 
-/* y = f'(x) over n bytes; interleave: dwords [0 2 1 3] in every 16 bytes.
+/* y = f'(x) over n bytes; pair (16, two groups of 8): dwords [0 2 1 3] in every 16 bytes.
  * The input comes from L3 (its first read in the layer): prefetched 1 KiB
  * ahead (map 23% -> 13% of layer2.0/2.1's time, perf) */
-static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, bool interleave)
+static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t pair)
 {
+    bool interleave = pair != 0;
     __m512i tab[4];
     for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(p->lr->abyte[0] + 64 * q);
     uint8_t fx = 0, fm = 0;
@@ -209,14 +227,17 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
         }
 }
 
-static void run(size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
-                const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
+static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
+                size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
 {
+    (void)p;
     if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
     else run_per(rows, px, ntaps, coff, K, N, 1, pw, C, ldc, accumulate);
 }
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
+                                                  .per = per_of,
+                                                  .esize = esize,
                                                   .map = map,
                                                   .w_bytes = w_bytes,
                                                   .pack_w = pack_w,
