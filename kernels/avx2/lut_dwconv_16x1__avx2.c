@@ -87,4 +87,5 @@ static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *c
                 dst[i][c0 + j] = (accumulate ? dst[i][c0 + j] : 0) + acc[j * lda + i] + corr[j];
 }
 
-const ax_dw_ukernel ax_dw_ukernel_avx2 = {.name = "lut_dwconv_16x1__avx2", .run = run, .store = store};
+const ax_dw_ukernel ax_dw_ukernel_avx2 = {
+    .name = "lut_dwconv_16x1__avx2", .run = run, .store = store, .run_3x3 = ax_lut_dwconv_3x3__avx2};
