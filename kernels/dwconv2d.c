@@ -16,8 +16,10 @@
  *   fewer pixels computed and dropped (7x7 images: 64 wide pixels an image
  *   instead of 81).
  * - The microkernel (ax_dw_ukernel: byte-plane permutes on AVX-512, table
- *   loads elsewhere) sums one channel's taps over such a run; 16 channels'
- *   sums are then written into NHWC together.
+ *   loads elsewhere; on AVX2 3x3 kernels of one input channel, dilation 1,
+ *   stride 1 or 2 along the rows, its run_3x3: per-channel row tables)
+ *   sums one channel's taps over such a run; 16 channels' sums are then
+ *   written into NHWC together.
  * Tasks are (64 output channels, a group of images or a band of output rows
  * of one image): independent, so any thread count gives the same bits.
  * Depthwise layers with an integer form of the table (p->dwlr, in_c = out_c
