@@ -79,6 +79,10 @@ typedef struct ax_dw_ukernel {
     /* Optional (NULL: dwconv2d.c's own SSE2/plain loops): the layout's
      * transpose dst[k*ldd + m] = pix[m][k], m < n, k < C */
     void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
+    /* Optional (NULL: run): run's sums for a 3x3 kernel of one input
+     * channel, dilation 1, stride sw (1 or 2) along the rows (ntaps = 9) */
+    void (*run_3x3)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
+                    uint32_t *acc);
 } ax_dw_ukernel;
 
 /* Depthwise on an integer form of the table, p->lr (dwconv2d.c; in_c =
@@ -320,6 +324,8 @@ extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
 extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
+void ax_lut_dwconv_3x3__avx2(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
+                             uint32_t *acc);
 extern const ax_glr_ukernel ax_glr_ukernel_avx512vnni;
 extern const ax_glr_ukernel ax_glr_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;

@@ -81,6 +81,12 @@ static const ccase CASES[] = {
     {1, 9, 13, 16, 16, 3, 3, 1, 1, 1, 2, 1, 2, 1, 2, 16}, /* dilation 1x2 */
     {1, 13, 14, 10, 10, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 10}, /* stride 3 */
     {1, 10, 9, 24, 24, 2, 3, 1, 2, 1, 1, 0, 1, 1, 1, 24}, /* 2x3 kernel */
+    /* AVX2 3x3 row tables (lut_dwconv_3x3__avx2): 1x1 and 2x2 images, channel multipliers, stride 1x2 unpadded */
+    {2, 1, 1, 24, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 24},  /* 1x1 images */
+    {3, 2, 2, 17, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 17},  /* 2x2 images, stride 2 */
+    {2, 9, 11, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},   /* multiplier 2 */
+    {2, 6, 7, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16},  /* multiplier 2, stride 2 */
+    {1, 8, 9, 20, 20, 3, 3, 1, 2, 1, 1, 0, 0, 0, 0, 20},  /* stride 1x2, unpadded */
     /* grouped GEMMs (> 4 channels per group): one im2col row of all groups, the groups' tiles in one job */
     {2, 15, 13, 40, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5},  /* 8 channels per group, stride 2, padding */
     {1, 9, 11, 64, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},   /* 16 channels, N = 24 per group */
@@ -541,9 +547,10 @@ Test(conv, weights_mismatch)
 }
 
 /* One product at INT32_MAX / 18 (bound K = 18), the rest small: a dense 1x1
- * layer of 18 input channels and a 3x3 layer of 2 channels per group run
- * bit-exactly with every product at the extreme (sums at the edge of
- * int32); 19 channels, and a 19x1 depthwise kernel, are refused. */
+ * layer of 18 input channels, a 3x3 layer of 2 channels per group and a 3x3
+ * depthwise one at stride 2 (K = 9) run bit-exactly with every product at
+ * the extreme (sums at the edge of int32); 19 channels, and a 19x1
+ * depthwise kernel, are refused. */
 Test(conv, bound)
 {
     ax_mult *m = ax_mult_new();
@@ -556,17 +563,21 @@ Test(conv, bound)
          .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .groups = 1},
         {.batch = 1, .in_h = 6, .in_w = 7, .in_c = 4, .out_c = 4, .kernel_h = 3, .kernel_w = 3, .stride_h = 1,
          .stride_w = 1, .dilation_h = 1, .dilation_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
-         .pad_right = 1, .groups = 2}};
-    ax_conv2d_shape no[] = {ok[0], ok[1]};
+         .pad_right = 1, .groups = 2},
+        {.batch = 2, .in_h = 7, .in_w = 6, .in_c = 5, .out_c = 5, .kernel_h = 3, .kernel_w = 3, .stride_h = 2,
+         .stride_w = 2, .dilation_h = 1, .dilation_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+         .pad_right = 1, .groups = 5}}; /* depthwise 3x3: K = 9 */
+    ax_conv2d_shape no[] = {ok[0], ok[1], ok[1]};
     no[0].in_c = 19;
     no[1].in_c = no[1].out_c = no[1].groups = 3, no[1].kernel_h = 19, no[1].in_h = 19, no[1].pad_top = 0;
+    no[2] = no[1];
     for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_NEON; isa++) {
         if (!ax_cpu_supports(isa)) continue;
         ax_gemm_plan *p = NULL;
         ax_error err = {{0}};
         cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
         cr_assert_eq(ax_gemm_plan_max_k(p, 0), 18);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 3; i++) {
             size_t oh, ow;
             cr_assert_eq(ax_conv2d_output_size(&ok[i], &oh, &ow, &err), 0, "%s", err.msg);
             const ax_conv2d_shape *s = &ok[i];
@@ -575,7 +586,7 @@ Test(conv, bound)
             uint8_t *X = calloc(nx, 1), *W = calloc(nw, 1); /* every product T[0][0] */
             int32_t *want = calloc(ny, 4), *got = calloc(ny, 4);
             ax_conv2d_reference(m->table, s, X, W, want, false);
-            cr_assert_eq(want[ny - 1], 18 * (INT32_MAX / 18));
+            cr_assert_eq(want[ny - 1], (int32_t)(nw / s->out_c * (INT32_MAX / 18))); /* K products */
             ax_conv2d_weights *cw = NULL;
             cr_assert_eq(ax_conv2d_pack_weights(p, s, W, &cw, &err), 0, "%s", err.msg);
             for (int threads = 1; threads <= 3; threads++) {

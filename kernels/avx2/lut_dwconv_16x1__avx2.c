@@ -6,7 +6,9 @@
  * (vmovd + vpinsrd; vpgatherdd ran at half this speed, purely scalar sums
  * at 0.7x: both load- or ALU-bound on the byte extraction), two ymm of sums
  * over all taps. The sums of up to 16 channels then go into NHWC through
- * 8x8 int32 transposes. */
+ * 8x8 int32 transposes. 3x3 kernels of one input channel take run_3x3
+ * (lut_dwconv_3x3__avx2.c: row tables, 3 lookups per output); dwconv2d.c's
+ * layout takes this file's 32x16 byte transpose. */
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
@@ -87,4 +89,51 @@ static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *c
                 dst[i][c0 + j] = (accumulate ? dst[i][c0 + j] : 0) + acc[j * lda + i] + corr[j];
 }
 
-const ax_dw_ukernel ax_dw_ukernel_avx2 = {.name = "lut_dwconv_16x1__avx2", .run = run, .store = store};
+/* dst[k * ldd + m] = pix[m][k0 + k] for m < 32, k < 16:
+ * pixels i and i + 16 share a ymm (one 128-bit lane each), so the SSE2
+ * network of dwconv2d.c's 16x16 transpose runs once for both and each
+ * channel's 32 bytes go out in one store */
+static inline void transpose32x16(const uint8_t *const *pix, size_t k0, uint8_t *dst, size_t ldd)
+{
+    __m256i r[16], t[16], u[4][4], v[2][8];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(pix[i] + k0))),
+                                       _mm_loadu_si128((const __m128i *)(pix[i + 16] + k0)), 1);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm256_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int j = 0; j < 4; j++)
+        for (int h = 0; h < 2; h++) {
+            u[j][2 * h] = _mm256_unpacklo_epi16(t[4 * j + h], t[4 * j + 2 + h]);
+            u[j][2 * h + 1] = _mm256_unpackhi_epi16(t[4 * j + h], t[4 * j + 2 + h]);
+        }
+    for (int g = 0; g < 2; g++)
+        for (int q = 0; q < 4; q++) {
+            v[g][2 * q] = _mm256_unpacklo_epi32(u[2 * g][q], u[2 * g + 1][q]);
+            v[g][2 * q + 1] = _mm256_unpackhi_epi32(u[2 * g][q], u[2 * g + 1][q]);
+        }
+    for (int p = 0; p < 8; p++) {
+        _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * p) * ldd), _mm256_unpacklo_epi64(v[0][p], v[1][p]));
+        _mm256_storeu_si256((__m256i *)(dst + (size_t)(2 * p + 1) * ldd), _mm256_unpackhi_epi64(v[0][p], v[1][p]));
+    }
+}
+
+/* the layout (ax_dw_ukernel's transpose): blocks of 32 pixels x 16
+ * channels, the last block of a row overlapping the one before; channels
+ * past the last 16 (and runs under 32 pixels) byte by byte */
+static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
+{
+    size_t k16 = n >= 32 ? C / 16 * 16 : 0;
+    for (size_t k = 0; k < k16; k += 16)
+        for (size_t m = 0;; m += 32) {
+            if (m + 32 > n) m = n - 32;
+            transpose32x16(pix + m, k, dst + k * ldd + m, ldd);
+            if (m + 32 == n) break;
+        }
+    for (size_t m = 0; m < n; m++)
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
+}
+
+const ax_dw_ukernel ax_dw_ukernel_avx2 = {
+    .name = "lut_dwconv_16x1__avx2", .run = run, .store = store, .transpose = transpose, .run_3x3 = ax_lut_dwconv_3x3__avx2};
