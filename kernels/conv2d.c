@@ -25,7 +25,7 @@
 /* most input channels per group for the direct loop (dwconv2d.c); the
  * im2col rows per chunk follow the plan's im2col_bytes (L2-sized), in
  * multiples of CHUNK_UNIT (run_own) */
-enum { DIRECT_MAX_CG = 4, CHUNK_UNIT = 320 };
+enum { DIRECT_MAX_CG = 4, CHUNK_UNIT = 320, LINE = 64 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
@@ -506,13 +506,17 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
      * amortize their builds over a chunk's rows: those run group by group
      * on chunks of that group's K, as dense layers). */
     size_t unit = s->groups > 1 && !p->lut ? 64 : CHUNK_UNIT;
-    size_t chunk = chunk_rows(p, M, s->groups * K, unit), ng = s->groups;
+    size_t chunk = chunk_rows(p, M, s->groups * K, unit), ng = s->groups, nb = s->groups;
     if (s->groups > 1 && ax_lut_choose(p, chunk, K, og) != AX_LUT_OWN) {
         chunk = chunk_rows(p, M, K, CHUNK_UNIT);
+        /* im2col for the groups sharing an input cache line at once (the
+         * input is then read once per line, not once per group) */
+        nb = cg < LINE ? LINE / cg : 1;
+        if (nb > s->groups) nb = s->groups;
         ng = 1;
     }
     size_t bytes;
-    uint8_t *buf = mul_ok(chunk, ng * K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
+    uint8_t *buf = mul_ok(chunk, nb * K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
     uint8_t *pad = malloc(s->in_c);
     if (!buf || !pad) {
         free(buf), free(pad);
@@ -528,9 +532,9 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
                                 accumulate, threads, err);
         } else {
             for (size_t g = 0; g < s->groups && rc == 0; g++) {
-                im2col(s, oh, ow, X, r0, rows, g, 1, pad, buf);
-                rc = ax_gemm(p, rows, buf, K, W->g[g], Y + r0 * s->out_c + g * og, s->out_c, accumulate, threads,
-                             err);
+                if (g % nb == 0) im2col(s, oh, ow, X, r0, rows, g, s->groups - g < nb ? s->groups - g : nb, pad, buf);
+                rc = ax_gemm(p, rows, buf + g % nb * rows * K, K, W->g[g], Y + r0 * s->out_c + g * og, s->out_c,
+                             accumulate, threads, err);
             }
         }
     }

@@ -17,8 +17,9 @@
  *   instead of 81).
  * - The microkernel (ax_dw_ukernel: byte-plane permutes on AVX-512, table
  *   loads elsewhere; on AVX2 3x3 kernels of one input channel, dilation 1,
- *   stride 1 or 2 along the rows, its run_3x3: per-channel row tables)
- *   sums one channel's taps over such a run; 16 channels' sums are then
+ *   stride 1 or 2 along the rows, its run_3x3: per-channel row tables,
+ *   one call per input channel of a group) sums one channel's taps over
+ *   such a run; 16 channels' sums are then
  *   written into NHWC together.
  * Tasks are (64 output channels, a group of images or a band of output rows
  * of one image): independent, so any thread count gives the same bits.
@@ -62,7 +63,7 @@ typedef struct dw_job {
     bool accumulate;
     /* the kernel's 3x3 form when the layer has that shape (else NULL) */
     void (*run_3x3)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
-                    uint32_t *acc);
+                    uint32_t *acc, bool add);
 } dw_job;
 
 enum { GB = 4 }; /* channel blocks per task: 64 channels, a cache line of a pixel */
@@ -159,8 +160,13 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
             for (size_t c = 0; c < nch; c++) {
                 size_t o = o0 + c, ci = o / og * cg - ci0;
                 for (size_t t = 0; t < j->ntaps; t++) src[t] = base + (ci + j->tap_ch[t]) * j->pb + j->tap_off[t];
-                if (j->run_3x3)
-                    j->run_3x3(j->p, src, j->wt + o * j->ntaps, s->stride_w, n, acc + c * j->lda);
+                if (j->run_3x3) /* one call per input channel: taps t * cg + i */
+                    for (size_t i = 0; i < cg; i++) {
+                        const uint8_t *src9[9], *wo = j->wt + o * j->ntaps;
+                        uint8_t w9[9];
+                        for (size_t t = 0; t < 9; t++) src9[t] = src[t * cg + i], w9[t] = wo[t * cg + i];
+                        j->run_3x3(j->p, src9, w9, s->stride_w, n, acc + c * j->lda, i > 0);
+                    }
                 else
                     j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
             }
@@ -240,7 +246,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
     j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;
     j.ntaps = s->kernel_h * s->kernel_w * (s->in_c / s->groups);
-    if (j.ntaps == 9 && s->kernel_h == 3 && s->dilation_h == 1 && s->dilation_w == 1 && s->stride_w <= 2)
+    if (s->kernel_h == 3 && s->kernel_w == 3 && s->dilation_h == 1 && s->dilation_w == 1 && s->stride_w <= 2)
         j.run_3x3 = p->dw->run_3x3;
     j.n_cb = (s->out_c + CB - 1) / CB;
     j.n_cg = (j.n_cb + GB - 1) / GB;

@@ -80,9 +80,10 @@ typedef struct ax_dw_ukernel {
      * transpose dst[k*ldd + m] = pix[m][k], m < n, k < C */
     void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
     /* Optional (NULL: run): run's sums for a 3x3 kernel of one input
-     * channel, dilation 1, stride sw (1 or 2) along the rows (ntaps = 9) */
+     * channel, dilation 1, stride sw (1 or 2) along the rows (ntaps = 9),
+     * added to acc's (add: several input channels per group) or not */
     void (*run_3x3)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
-                    uint32_t *acc);
+                    uint32_t *acc, bool add);
 } ax_dw_ukernel;
 
 /* Depthwise on an integer form of the table, p->lr (dwconv2d.c; in_c =
@@ -325,7 +326,7 @@ extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
 void ax_lut_dwconv_3x3__avx2(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
-                             uint32_t *acc);
+                             uint32_t *acc, bool add);
 extern const ax_glr_ukernel ax_glr_ukernel_avx512vnni;
 extern const ax_glr_ukernel ax_glr_ukernel_avx2;
 extern const ax_lut_ukernel ax_lut_ukernel_avx2;

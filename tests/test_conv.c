@@ -87,6 +87,10 @@ static const ccase CASES[] = {
     {2, 9, 11, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},   /* multiplier 2 */
     {2, 6, 7, 16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16},  /* multiplier 2, stride 2 */
     {1, 8, 9, 20, 20, 3, 3, 1, 2, 1, 1, 0, 0, 0, 0, 20},  /* stride 1x2, unpadded */
+    /* ... with 2-4 input channels per group (one call per channel, added): ResNeXt layer1-like */
+    {2, 12, 14, 12, 12, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 6},  /* 2 channels per group, stride 1x2 */
+    {3, 11, 9, 48, 96, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16}, /* 3 channels, multiplier 2, stride 2, stacked */
+    {1, 90, 80, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32}, /* 4 channels, 32 groups, bands of rows */
     /* grouped GEMMs (> 4 channels per group): one im2col row of all groups, the groups' tiles in one job */
     {2, 15, 13, 40, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 5},  /* 8 channels per group, stride 2, padding */
     {1, 9, 11, 64, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},   /* 16 channels, N = 24 per group */

@@ -78,17 +78,19 @@ static void build_s2(const ax_gemm_plan *p, const uint8_t *w, uint64_t *T)
         __m128i s0 = _mm_add_epi32(_mm_srli_si128(S, 4), t0), s1 = _mm_add_epi32(_mm_srli_si128(S, 8), u1);    \
         __m128i s2 = _mm_add_epi32(_mm_srli_si128(S, 12), u2);                                                 \
         S = _mm_add_epi32(_mm_srli_si128(u2, 4), t3);                                                          \
-        _mm_storeu_si128((__m128i *)(acc + i),                                                                 \
-                         _mm_unpacklo_epi64(_mm_unpacklo_epi32(s0, s1), _mm_unpacklo_epi32(s2, S)));            \
+        __m128i o = _mm_unpacklo_epi64(_mm_unpacklo_epi32(s0, s1), _mm_unpacklo_epi32(s2, S));                 \
+        if (add) o = _mm_add_epi32(o, _mm_loadu_si128((const __m128i *)(acc + i)));                            \
+        _mm_storeu_si128((__m128i *)(acc + i), o);                                                             \
     } while (0)
 
 /* src as ax_dw_ukernel's run (9 taps, tap = 3 dy + dx): kernel row dy
  * reads the run at src[3dy] (stride 2: the even phase; the odd phase's at
  * src[3dy + 1]); position i + 2 (stride 2: i + 1) completes output i.
  * Outputs go in blocks of 4 (acc has room for n rounded up to 64, the runs
- * 64 readable bytes past their end). */
+ * 64 readable bytes past their end). add: onto acc's sums (grouped layers
+ * of several input channels: one call per channel). */
 void ax_lut_dwconv_3x3__avx2(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
-                             uint32_t *acc)
+                             uint32_t *acc, bool add)
 {
     _Alignas(64) __m128i R[3 * 256 + 1];
     const uint8_t *q0 = src[0], *q1 = src[3], *q2 = src[6];
