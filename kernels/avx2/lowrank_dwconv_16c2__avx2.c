@@ -233,19 +233,20 @@ static __attribute__((noinline)) void out_row_any(const ctx *c, const __m256i *c
 }
 
 /* 3x3, dilation 1 rows, one term (two groups, both parities): n pixels of
- * one half, the six weights in registers; unit: sw = dw = 1, columns
- * shared by neighbouring pixels loaded once */
-static inline __attribute__((always_inline)) void px3(const __m256i *A, const __m256i *B, const __m256i *W,
+ * one half, the six weights in registers. SW: the column stride (1 or 2,
+ * dw = 1) as a constant, so the columns neighbouring pixels share are
+ * loaded once; 0: sw, dw from the shape. */
+static inline __attribute__((always_inline)) void px3(const __m256i *A, const __m256i *B, const __m256i *W, int SW,
                                                       size_t sw, size_t dw, int32_t *y, size_t C, size_t live,
-                                                      bool accumulate, int n, bool unit)
+                                                      bool accumulate, int n)
 {
     __m256i a[4], w[6];
 #pragma GCC unroll 6
     for (int k = 0; k < 6; k++) w[k] = W[2 * k];
+    size_t st = SW ? (size_t)SW : sw, d = SW ? 2 : 2 * dw;
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) {
-        const __m256i *p = A + 2 * (unit ? (size_t)i : (size_t)i * sw), *q = B + 2 * (unit ? (size_t)i : (size_t)i * sw);
-        size_t d = unit ? 2 : 2 * dw;
+        const __m256i *p = A + 2 * (size_t)i * st, *q = B + 2 * (size_t)i * st;
         __m256i u = _mm256_add_epi32(_mm256_madd_epi16(p[0], w[0]), _mm256_madd_epi16(q[0], w[3]));
         __m256i v = _mm256_add_epi32(_mm256_madd_epi16(p[d], w[1]), _mm256_madd_epi16(q[d], w[4]));
         __m256i x = _mm256_add_epi32(_mm256_madd_epi16(p[2 * d], w[2]), _mm256_madd_epi16(q[2 * d], w[5]));
@@ -256,24 +257,36 @@ static inline __attribute__((always_inline)) void px3(const __m256i *A, const __
 }
 
 static inline __attribute__((always_inline)) void row3(const ctx *c, const __m256i *const *S, const uint8_t *pw,
-                                                       size_t e, int32_t *y, size_t ow, bool accumulate, bool unit)
+                                                       size_t e, int32_t *y, size_t ow, bool accumulate, int SW)
 {
     size_t C = c->s->out_c, sw = c->s->stride_w, dw = c->s->dilation_w, wv = w_vecs(c->p, c->s), wp = c->wp;
-    for (size_t ox = 0; ox < ow; ox += 4) {
+    size_t st = SW ? (size_t)SW : sw;
+    /* at stride 2, whole groups of 4 pixels over full blocks, stored: one
+     * pointer step per block, no per-half tests (GCC kept the general
+     * loop's state on the stack; at stride 1 this loop measured slower) */
+    size_t ow4 = SW == 2 && C % 16 == 0 && !accumulate ? ow / 4 * 4 : 0, nb = c->nb;
+    for (size_t ox = 0; ox < ow4; ox += 4) {
+        const __m256i *A = S[0] + ox * st * 2, *B = S[1] + ox * st * 2, *W = (const __m256i *)pw + e * 12;
+        int32_t *yy = y + ox * C;
+        for (size_t cb = 0; cb < nb; cb++, A += wp * 2, B += wp * 2, W += wv, yy += 16) {
+            px3(A, B, W, SW, sw, dw, yy, C, 8, false, 4);
+            px3(A + 1, B + 1, W + 1, SW, sw, dw, yy + 8, C, 8, false, 4);
+        }
+    }
+    for (size_t ox = ow4; ox < ow; ox += 4) {
         int n = ow - ox >= 4 ? 4 : (int)(ow - ox);
-        for (size_t cb = 0; cb < c->nb; cb++) {
-            const __m256i *A = S[0] + (cb * wp + ox * sw) * 2, *B = S[1] + (cb * wp + ox * sw) * 2;
+        for (size_t cb = 0; cb < nb; cb++) {
+            const __m256i *A = S[0] + (cb * wp + ox * st) * 2, *B = S[1] + (cb * wp + ox * st) * 2;
             const __m256i *W = (const __m256i *)pw + cb * wv + e * 12;
             for (size_t h = 0; h < 2; h++) {
                 size_t c0 = 16 * cb + 8 * h;
                 if (c0 >= C) break;
                 size_t live = C - c0;
                 int32_t *yy = y + ox * C + c0;
-                if (n == 4 && live >= 8 && !accumulate) px3(A + h, B + h, W + h, sw, dw, yy, C, 8, false, 4, unit);
-                else if (n == 4) px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 4, unit);
-                else if (n == 3) px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 3, unit);
-                else if (n == 2) px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 2, unit);
-                else px3(A + h, B + h, W + h, sw, dw, yy, C, live, accumulate, 1, unit);
+                if (n == 4) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 4);
+                else if (n == 3) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 3);
+                else if (n == 2) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 2);
+                else px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 1);
             }
         }
     }
@@ -282,8 +295,9 @@ static inline __attribute__((always_inline)) void row3(const ctx *c, const __m25
 static __attribute__((noinline)) void out_row3(const ctx *c, const __m256i *const *S, const uint8_t *pw, size_t e,
                                                int32_t *y, size_t ow, bool accumulate)
 {
-    if (c->s->stride_w == 1 && c->s->dilation_w == 1) row3(c, S, pw, e, y, ow, accumulate, true);
-    else row3(c, S, pw, e, y, ow, accumulate, false);
+    if (c->s->dilation_w == 1 && c->s->stride_w == 1) row3(c, S, pw, e, y, ow, accumulate, 1);
+    else if (c->s->dilation_w == 1 && c->s->stride_w == 2) row3(c, S, pw, e, y, ow, accumulate, 2);
+    else row3(c, S, pw, e, y, ow, accumulate, 0);
 }
 
 static void classify(ctx *c)
