@@ -39,9 +39,24 @@ static size_t w_vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     return 2 * ngroups(s) * (size_t)p->lr->terms * s->kernel_w * 2;
 }
 
-static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+/* how each term's activation factor is built, classified once per call
+ * (pack_w) and stored after the weights: kind 1 amap = v(a) & mask (v: the
+ * operand's value, sext or zext), 0 a byte-by-byte lookup */
+typedef struct form {
+    __m256i mask[AX_LOWRANK_TERMS];
+    __m256i padcol[AX_LOWRANK_TERMS]; /* f(pad) in both rows */
+    int kind[AX_LOWRANK_TERMS];
+    bool sext[AX_LOWRANK_TERMS];
+} form;
+
+static size_t wt_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     return (s->out_c + 15) / 16 * w_vecs(p, s) * 32;
+}
+
+static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    return wt_bytes(p, s) + (sizeof(form) + 31) / 32 * 32;
 }
 
 /* the slots: terms x 16-channel blocks x padded columns x 2 ymm each */
@@ -55,6 +70,23 @@ static size_t slot_vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     return slots(s) * (slot_vecs(p, s) * 32 + sizeof(size_t) + sizeof(__m256i *));
+}
+
+static void classify(const ax_lowrank *lr, uint8_t pad_byte, form *f)
+{
+    memset(f, 0, sizeof *f);
+    for (size_t t = 0; t < (size_t)lr->terms; t++) {
+        for (int sx = 0; sx < 2 && !f->kind[t]; sx++) { /* amap[t][a] = v(a) & m, m = amap[t][v^-1(-1 or 255)] */
+            int16_t m = lr->amap[t][255];
+            bool ok = true;
+            for (int a = 0; a < 256 && ok; a++) {
+                int v = sx ? (int8_t)a : a;
+                ok = lr->amap[t][a] == (int16_t)(v & m);
+            }
+            if (ok) f->kind[t] = 1, f->sext[t] = sx, f->mask[t] = _mm256_set1_epi16(m);
+        }
+        f->padcol[t] = _mm256_set1_epi16(lr->amap[t][pad_byte]);
+    }
 }
 
 /* pw: per 16 channels, vector ((e*G + j)*T + t)*kw + kx, half h (channels
@@ -76,6 +108,7 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                             size_t c = o0 + l / 2, ky = 2 * j + l % 2 - e;
                             *v = c < C && ky < kh ? lr->wmap[t][wt[c * kh * kw + ky * kw + kx]] : 0;
                         }
+    classify(lr, s->pad_byte, (form *)(pw + wt_bytes(p, s)));
 }
 
 typedef struct ctx {
@@ -83,12 +116,7 @@ typedef struct ctx {
     const ax_conv2d_shape *s;
     const uint8_t *X;
     size_t b, T, G, nb, wp, sv;
-    /* per term: 1 amap = v(a) & mask (v: the operand's value, sext or
-     * zext), 0 a byte-by-byte lookup */
-    int kind[AX_LOWRANK_TERMS];
-    bool sext[AX_LOWRANK_TERMS];
-    __m256i mask[AX_LOWRANK_TERMS];
-    __m256i padcol[AX_LOWRANK_TERMS]; /* f(pad) in both rows */
+    const form *f;
     uint8_t pad[16];
 } ctx;
 
@@ -98,13 +126,13 @@ typedef struct ctx {
 static inline __attribute__((always_inline)) void map2(const ctx *c, size_t t, const uint8_t *qa, const uint8_t *qb,
                                                        int kind, bool sext, __m256i *d)
 {
-    if (kind < 0) kind = c->kind[t], sext = c->sext[t];
+    if (kind < 0) kind = c->f->kind[t], sext = c->f->sext[t];
     if (kind == 1) {
         __m128i xa = _mm_loadu_si128((const __m128i *)qa), xb = _mm_loadu_si128((const __m128i *)qb);
         __m128i lo = _mm_unpacklo_epi8(xa, xb), hi = _mm_unpackhi_epi8(xa, xb);
         __m256i l = sext ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
         __m256i h = sext ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
-        d[0] = _mm256_and_si256(l, c->mask[t]), d[1] = _mm256_and_si256(h, c->mask[t]);
+        d[0] = _mm256_and_si256(l, c->f->mask[t]), d[1] = _mm256_and_si256(h, c->f->mask[t]);
         return;
     }
     int16_t tmp[32] __attribute__((aligned(32)));
@@ -131,8 +159,8 @@ static inline __attribute__((always_inline)) void build_k(const ctx *c, const ui
     for (size_t t = 0; t < T; t++)
         for (size_t cb = 0; cb < c->nb; cb++) {
             __m256i *d = D + (t * c->nb + cb) * wp * 2;
-            for (size_t ix = 0; ix < x0; ix++) d[2 * ix] = d[2 * ix + 1] = c->padcol[t];
-            for (size_t ix = x1; ix < wp; ix++) d[2 * ix] = d[2 * ix + 1] = c->padcol[t];
+            for (size_t ix = 0; ix < x0; ix++) d[2 * ix] = d[2 * ix + 1] = c->f->padcol[t];
+            for (size_t ix = x1; ix < wp; ix++) d[2 * ix] = d[2 * ix + 1] = c->f->padcol[t];
         }
     /* pixel after pixel, its channels in memory order; the rows of the
      * next pair (pa, pb) fetched meanwhile */
@@ -162,8 +190,8 @@ static inline __attribute__((always_inline)) void build_k(const ctx *c, const ui
 static void build(const ctx *c, size_t ya, size_t yb, size_t dy, __m256i *D)
 {
     const uint8_t *ra = in_row(c, ya), *rb = in_row(c, yb), *pa = in_row(c, ya + dy), *pb = in_row(c, yb + dy);
-    if (c->T == 1 && c->kind[0] == 1 && c->sext[0]) build_k(c, ra, rb, pa, pb, D, 1, true, 1);
-    else if (c->T == 1 && c->kind[0] == 1) build_k(c, ra, rb, pa, pb, D, 1, false, 1);
+    if (c->T == 1 && c->f->kind[0] == 1 && c->f->sext[0]) build_k(c, ra, rb, pa, pb, D, 1, true, 1);
+    else if (c->T == 1 && c->f->kind[0] == 1) build_k(c, ra, rb, pa, pb, D, 1, false, 1);
     else build_k(c, ra, rb, pa, pb, D, -1, false, c->T);
 }
 
@@ -300,25 +328,6 @@ static __attribute__((noinline)) void out_row3(const ctx *c, const __m256i *cons
     else row3(c, S, pw, e, y, ow, accumulate, 0);
 }
 
-static void classify(ctx *c)
-{
-    const ax_lowrank *lr = c->p->lr;
-    for (size_t t = 0; t < c->T; t++) {
-        c->kind[t] = 0;
-        for (int sx = 0; sx < 2 && !c->kind[t]; sx++) { /* amap[t][a] = v(a) & m, m = amap[t][v^-1(-1 or 255)] */
-            int16_t m = lr->amap[t][255];
-            bool ok = true;
-            for (int a = 0; a < 256 && ok; a++) {
-                int v = sx ? (int8_t)a : a;
-                ok = lr->amap[t][a] == (int16_t)(v & m);
-            }
-            if (ok) c->kind[t] = 1, c->sext[t] = sx, c->mask[t] = _mm256_set1_epi16(m);
-        }
-        int16_t f = lr->amap[t][c->s->pad_byte];
-        c->padcol[t] = _mm256_set1_epi16(f);
-    }
-}
-
 /* Output rows [oy0, oy0 + rows) of image b, all channels. */
 static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                     const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
@@ -329,7 +338,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
              .wp = wpad(s)};
     c.sv = slot_vecs(p, s);
     memset(c.pad, s->pad_byte, sizeof c.pad);
-    classify(&c);
+    c.f = (const form *)(pw + wt_bytes(p, s));
     __m256i *B = buf;
     size_t S = slots(s), C = s->out_c, kh = s->kernel_h, dh = s->dilation_h;
     size_t *tag = (size_t *)(B + S * c.sv);
@@ -362,4 +371,5 @@ const ax_dwlr_ukernel ax_dwlr_ukernel_avx2 = {.name = "lowrank_dwconv_16c2__avx2
                                               .w_bytes = w_bytes,
                                               .pack_w = pack_w,
                                               .buf_bytes = buf_bytes,
-                                              .rows = rows_fn};
+                                              .rows = rows_fn,
+                                              .long_tasks = true};
