@@ -195,9 +195,14 @@ static void build(const ctx *c, size_t ya, size_t yb, size_t dy, __m256i *D)
     else build_k(c, ra, rb, pa, pb, D, -1, false, c->T);
 }
 
-/* v (+ Y) into the channels [c0, c0 + 8) of one pixel, n of them live */
-static inline __attribute__((always_inline)) void put(__m256i v, int32_t *y, size_t n, bool accumulate)
+/* v (+ Y) into the channels [c0, c0 + 8) of one pixel, n of them live;
+ * nt: a non-temporal store (y 32-byte aligned, not accumulating) */
+static inline __attribute__((always_inline)) void put(__m256i v, int32_t *y, size_t n, bool accumulate, bool nt)
 {
+    if (nt && n >= 8) {
+        _mm256_stream_si256((__m256i *)y, v);
+        return;
+    }
     if (n >= 8) {
         if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)y));
         _mm256_storeu_si256((__m256i *)y, v);
@@ -229,7 +234,7 @@ static inline __attribute__((always_inline)) void px(const __m256i *const *S, si
             }
         }
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate);
+    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate, false);
 }
 
 /* One output row, any kernel and terms: pixels four at a time, every
@@ -266,7 +271,7 @@ static __attribute__((noinline)) void out_row_any(const ctx *c, const __m256i *c
  * loaded once; 0: sw, dw from the shape. */
 static inline __attribute__((always_inline)) void px3(const __m256i *A, const __m256i *B, const __m256i *W, int SW,
                                                       size_t sw, size_t dw, int32_t *y, size_t C, size_t live,
-                                                      bool accumulate, int n)
+                                                      bool accumulate, bool nt, int n)
 {
     __m256i a[4], w[6];
 #pragma GCC unroll 6
@@ -281,11 +286,12 @@ static inline __attribute__((always_inline)) void px3(const __m256i *A, const __
         a[i] = _mm256_add_epi32(_mm256_add_epi32(u, v), x);
     }
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate);
+    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate, nt);
 }
 
 static inline __attribute__((always_inline)) void row3(const ctx *c, const __m256i *const *S, const uint8_t *pw,
-                                                       size_t e, int32_t *y, size_t ow, bool accumulate, int SW)
+                                                       size_t e, int32_t *y, size_t ow, bool accumulate, int SW,
+                                                       bool NT)
 {
     size_t C = c->s->out_c, sw = c->s->stride_w, dw = c->s->dilation_w, wv = w_vecs(c->p, c->s), wp = c->wp;
     size_t st = SW ? (size_t)SW : sw;
@@ -297,8 +303,8 @@ static inline __attribute__((always_inline)) void row3(const ctx *c, const __m25
         const __m256i *A = S[0] + ox * st * 2, *B = S[1] + ox * st * 2, *W = (const __m256i *)pw + e * 12;
         int32_t *yy = y + ox * C;
         for (size_t cb = 0; cb < nb; cb++, A += wp * 2, B += wp * 2, W += wv, yy += 16) {
-            px3(A, B, W, SW, sw, dw, yy, C, 8, false, 4);
-            px3(A + 1, B + 1, W + 1, SW, sw, dw, yy + 8, C, 8, false, 4);
+            px3(A, B, W, SW, sw, dw, yy, C, 8, false, NT, 4);
+            px3(A + 1, B + 1, W + 1, SW, sw, dw, yy + 8, C, 8, false, NT, 4);
         }
     }
     for (size_t ox = ow4; ox < ow; ox += 4) {
@@ -311,21 +317,24 @@ static inline __attribute__((always_inline)) void row3(const ctx *c, const __m25
                 if (c0 >= C) break;
                 size_t live = C - c0;
                 int32_t *yy = y + ox * C + c0;
-                if (n == 4) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 4);
-                else if (n == 3) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 3);
-                else if (n == 2) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 2);
-                else px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 1);
+                if (n == 4) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, NT, 4);
+                else if (n == 3) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, false, 3);
+                else if (n == 2) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, false, 2);
+                else px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, false, 1);
             }
         }
     }
 }
 
 static __attribute__((noinline)) void out_row3(const ctx *c, const __m256i *const *S, const uint8_t *pw, size_t e,
-                                               int32_t *y, size_t ow, bool accumulate)
+                                               int32_t *y, size_t ow, bool accumulate, bool nt)
 {
-    if (c->s->dilation_w == 1 && c->s->stride_w == 1) row3(c, S, pw, e, y, ow, accumulate, 1);
-    else if (c->s->dilation_w == 1 && c->s->stride_w == 2) row3(c, S, pw, e, y, ow, accumulate, 2);
-    else row3(c, S, pw, e, y, ow, accumulate, 0);
+    bool d1 = c->s->dilation_w == 1;
+    if (d1 && c->s->stride_w == 1 && nt) row3(c, S, pw, e, y, ow, accumulate, 1, true);
+    else if (d1 && c->s->stride_w == 1) row3(c, S, pw, e, y, ow, accumulate, 1, false);
+    else if (d1 && c->s->stride_w == 2 && nt) row3(c, S, pw, e, y, ow, accumulate, 2, true);
+    else if (d1 && c->s->stride_w == 2) row3(c, S, pw, e, y, ow, accumulate, 2, false);
+    else row3(c, S, pw, e, y, ow, accumulate, 0, false);
 }
 
 /* Output rows [oy0, oy0 + rows) of image b, all channels. */
@@ -345,6 +354,11 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     const __m256i **Sp = (const __m256i **)(tag + S);
     for (size_t i = 0; i < S; i++) tag[i] = SIZE_MAX;
     bool k3 = s->kernel_h == 3 && s->kernel_w == 3 && dh == 1 && c.T == 1;
+    /* outputs past 8 L2s (the layer's, not the task's) go past the caches:
+     * whole lines (16k channels) by non-temporal stores, no read for
+     * ownership */
+    bool nt = k3 && !accumulate && C % 16 == 0 && (uintptr_t)Y % 32 == 0 &&
+              s->batch * oh * ow * C * sizeof *Y > 8 * ax_cpu_caches_get()->l2;
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
         size_t y0 = oy * s->stride_h, e = 0, G;
         if (dh == 1) { /* pairs y0/2 .. (y0 + kh - 1)/2 from the ring */
@@ -362,9 +376,10 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
             }
         }
         int32_t *y = Y + ((b * oh + oy) * ow) * C;
-        if (k3) out_row3(&c, Sp, pw, e, y, ow, accumulate);
+        if (k3) out_row3(&c, Sp, pw, e, y, ow, accumulate, nt);
         else out_row_any(&c, Sp, G, pw, e, y, ow, accumulate);
     }
+    if (nt) _mm_sfence(); /* the streamed lines visible to the thread that joins */
 }
 
 const ax_dwlr_ukernel ax_dwlr_ukernel_avx2 = {.name = "lowrank_dwconv_16c2__avx2",
