@@ -15,13 +15,15 @@
  * output row whose window covers them (with dilation 1: output row oy reads
  * pairs oy*sh/2 .. (oy*sh + kh - 1)/2, the weights packed for both parities
  * of oy*sh, so a kernel row pairs with the one below whatever the output
- * row). Pairs live in a ring of slots for one task's rows; with dilation
+ * row). Pairs live in a ring of slots for one task's rows (tasks as long
+ * as the threads allow: long_tasks, each pair built once); with dilation
  * above 1 the kernel rows (2j, 2j+1) of each output row are built afresh.
  * Activation factors that are the operand's value, masked (mul8s_1L2J:
  * a & ~1), widen with vpmovsx/zxbw (+ vpand); others are looked up byte by
  * byte. Output pixels go four at a time, all channel blocks of a pixel in
  * memory order (as the AVX-512 kernel found, in-order output lines store
- * fastest). */
+ * fastest), by non-temporal stores when the layer's output is past the
+ * caches. */
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
