@@ -204,12 +204,20 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
     }
     k->pack_w(p, s, wt, pw, corr);
     /* output rows per task: two pairs of rows (a pair shares its column
-     * builds; tasks share nothing) */
+     * builds; tasks share nothing), or with long_tasks an even count
+     * leaving 4 tasks per thread */
+#ifdef _OPENMP
+    threads = ax_default_threads(threads);
+#endif
     size_t per = 4;
+    if (k->long_tasks) {
+        size_t want = 4 * (size_t)(threads > 1 ? threads : 1), bands = (want + s->batch - 1) / s->batch;
+        size_t r = (oh + bands - 1) / bands;
+        if (r > per) per = (r + 1) / 2 * 2;
+    }
     size_t n_rc = (oh + per - 1) / per, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
     bool ok = true;
 #ifdef _OPENMP
-    threads = ax_default_threads(threads);
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #else
     (void)threads;

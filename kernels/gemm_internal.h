@@ -100,6 +100,9 @@ typedef struct ax_dwlr_ukernel {
     void (*rows)(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                  const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
                  bool accumulate, void *buf);
+    /* rows shares its builds between the rows of one call: tasks as long
+     * as the threads allow (else 4 rows) */
+    bool long_tasks;
 } ax_dwlr_ukernel;
 
 /* Grouped convolutions on an integer form of the table (conv2d.c): a

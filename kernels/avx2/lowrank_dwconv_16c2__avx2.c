@@ -15,13 +15,15 @@
  * output row whose window covers them (with dilation 1: output row oy reads
  * pairs oy*sh/2 .. (oy*sh + kh - 1)/2, the weights packed for both parities
  * of oy*sh, so a kernel row pairs with the one below whatever the output
- * row). Pairs live in a ring of slots for one task's rows; with dilation
+ * row). Pairs live in a ring of slots for one task's rows (tasks as long
+ * as the threads allow: long_tasks, each pair built once); with dilation
  * above 1 the kernel rows (2j, 2j+1) of each output row are built afresh.
  * Activation factors that are the operand's value, masked (mul8s_1L2J:
  * a & ~1), widen with vpmovsx/zxbw (+ vpand); others are looked up byte by
  * byte. Output pixels go four at a time, all channel blocks of a pixel in
  * memory order (as the AVX-512 kernel found, in-order output lines store
- * fastest). */
+ * fastest), by non-temporal stores when the layer's output is past the
+ * caches. */
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
@@ -39,9 +41,24 @@ static size_t w_vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     return 2 * ngroups(s) * (size_t)p->lr->terms * s->kernel_w * 2;
 }
 
-static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+/* how each term's activation factor is built, classified once per call
+ * (pack_w) and stored after the weights: kind 1 amap = v(a) & mask (v: the
+ * operand's value, sext or zext), 0 a byte-by-byte lookup */
+typedef struct form {
+    __m256i mask[AX_LOWRANK_TERMS];
+    __m256i padcol[AX_LOWRANK_TERMS]; /* f(pad) in both rows */
+    int kind[AX_LOWRANK_TERMS];
+    bool sext[AX_LOWRANK_TERMS];
+} form;
+
+static size_t wt_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     return (s->out_c + 15) / 16 * w_vecs(p, s) * 32;
+}
+
+static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    return wt_bytes(p, s) + (sizeof(form) + 31) / 32 * 32;
 }
 
 /* the slots: terms x 16-channel blocks x padded columns x 2 ymm each */
@@ -55,6 +72,23 @@ static size_t slot_vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     return slots(s) * (slot_vecs(p, s) * 32 + sizeof(size_t) + sizeof(__m256i *));
+}
+
+static void classify(const ax_lowrank *lr, uint8_t pad_byte, form *f)
+{
+    memset(f, 0, sizeof *f);
+    for (size_t t = 0; t < (size_t)lr->terms; t++) {
+        for (int sx = 0; sx < 2 && !f->kind[t]; sx++) { /* amap[t][a] = v(a) & m, m = amap[t][v^-1(-1 or 255)] */
+            int16_t m = lr->amap[t][255];
+            bool ok = true;
+            for (int a = 0; a < 256 && ok; a++) {
+                int v = sx ? (int8_t)a : a;
+                ok = lr->amap[t][a] == (int16_t)(v & m);
+            }
+            if (ok) f->kind[t] = 1, f->sext[t] = sx, f->mask[t] = _mm256_set1_epi16(m);
+        }
+        f->padcol[t] = _mm256_set1_epi16(lr->amap[t][pad_byte]);
+    }
 }
 
 /* pw: per 16 channels, vector ((e*G + j)*T + t)*kw + kx, half h (channels
@@ -76,6 +110,7 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                             size_t c = o0 + l / 2, ky = 2 * j + l % 2 - e;
                             *v = c < C && ky < kh ? lr->wmap[t][wt[c * kh * kw + ky * kw + kx]] : 0;
                         }
+    classify(lr, s->pad_byte, (form *)(pw + wt_bytes(p, s)));
 }
 
 typedef struct ctx {
@@ -83,12 +118,7 @@ typedef struct ctx {
     const ax_conv2d_shape *s;
     const uint8_t *X;
     size_t b, T, G, nb, wp, sv;
-    /* per term: 1 amap = v(a) & mask (v: the operand's value, sext or
-     * zext), 0 a byte-by-byte lookup */
-    int kind[AX_LOWRANK_TERMS];
-    bool sext[AX_LOWRANK_TERMS];
-    __m256i mask[AX_LOWRANK_TERMS];
-    __m256i padcol[AX_LOWRANK_TERMS]; /* f(pad) in both rows */
+    const form *f;
     uint8_t pad[16];
 } ctx;
 
@@ -98,13 +128,13 @@ typedef struct ctx {
 static inline __attribute__((always_inline)) void map2(const ctx *c, size_t t, const uint8_t *qa, const uint8_t *qb,
                                                        int kind, bool sext, __m256i *d)
 {
-    if (kind < 0) kind = c->kind[t], sext = c->sext[t];
+    if (kind < 0) kind = c->f->kind[t], sext = c->f->sext[t];
     if (kind == 1) {
         __m128i xa = _mm_loadu_si128((const __m128i *)qa), xb = _mm_loadu_si128((const __m128i *)qb);
         __m128i lo = _mm_unpacklo_epi8(xa, xb), hi = _mm_unpackhi_epi8(xa, xb);
         __m256i l = sext ? _mm256_cvtepi8_epi16(lo) : _mm256_cvtepu8_epi16(lo);
         __m256i h = sext ? _mm256_cvtepi8_epi16(hi) : _mm256_cvtepu8_epi16(hi);
-        d[0] = _mm256_and_si256(l, c->mask[t]), d[1] = _mm256_and_si256(h, c->mask[t]);
+        d[0] = _mm256_and_si256(l, c->f->mask[t]), d[1] = _mm256_and_si256(h, c->f->mask[t]);
         return;
     }
     int16_t tmp[32] __attribute__((aligned(32)));
@@ -131,8 +161,8 @@ static inline __attribute__((always_inline)) void build_k(const ctx *c, const ui
     for (size_t t = 0; t < T; t++)
         for (size_t cb = 0; cb < c->nb; cb++) {
             __m256i *d = D + (t * c->nb + cb) * wp * 2;
-            for (size_t ix = 0; ix < x0; ix++) d[2 * ix] = d[2 * ix + 1] = c->padcol[t];
-            for (size_t ix = x1; ix < wp; ix++) d[2 * ix] = d[2 * ix + 1] = c->padcol[t];
+            for (size_t ix = 0; ix < x0; ix++) d[2 * ix] = d[2 * ix + 1] = c->f->padcol[t];
+            for (size_t ix = x1; ix < wp; ix++) d[2 * ix] = d[2 * ix + 1] = c->f->padcol[t];
         }
     /* pixel after pixel, its channels in memory order; the rows of the
      * next pair (pa, pb) fetched meanwhile */
@@ -162,14 +192,19 @@ static inline __attribute__((always_inline)) void build_k(const ctx *c, const ui
 static void build(const ctx *c, size_t ya, size_t yb, size_t dy, __m256i *D)
 {
     const uint8_t *ra = in_row(c, ya), *rb = in_row(c, yb), *pa = in_row(c, ya + dy), *pb = in_row(c, yb + dy);
-    if (c->T == 1 && c->kind[0] == 1 && c->sext[0]) build_k(c, ra, rb, pa, pb, D, 1, true, 1);
-    else if (c->T == 1 && c->kind[0] == 1) build_k(c, ra, rb, pa, pb, D, 1, false, 1);
+    if (c->T == 1 && c->f->kind[0] == 1 && c->f->sext[0]) build_k(c, ra, rb, pa, pb, D, 1, true, 1);
+    else if (c->T == 1 && c->f->kind[0] == 1) build_k(c, ra, rb, pa, pb, D, 1, false, 1);
     else build_k(c, ra, rb, pa, pb, D, -1, false, c->T);
 }
 
-/* v (+ Y) into the channels [c0, c0 + 8) of one pixel, n of them live */
-static inline __attribute__((always_inline)) void put(__m256i v, int32_t *y, size_t n, bool accumulate)
+/* v (+ Y) into the channels [c0, c0 + 8) of one pixel, n of them live;
+ * nt: a non-temporal store (y 32-byte aligned, not accumulating) */
+static inline __attribute__((always_inline)) void put(__m256i v, int32_t *y, size_t n, bool accumulate, bool nt)
 {
+    if (nt && n >= 8) {
+        _mm256_stream_si256((__m256i *)y, v);
+        return;
+    }
     if (n >= 8) {
         if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)y));
         _mm256_storeu_si256((__m256i *)y, v);
@@ -201,7 +236,7 @@ static inline __attribute__((always_inline)) void px(const __m256i *const *S, si
             }
         }
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate);
+    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate, false);
 }
 
 /* One output row, any kernel and terms: pixels four at a time, every
@@ -238,7 +273,7 @@ static __attribute__((noinline)) void out_row_any(const ctx *c, const __m256i *c
  * loaded once; 0: sw, dw from the shape. */
 static inline __attribute__((always_inline)) void px3(const __m256i *A, const __m256i *B, const __m256i *W, int SW,
                                                       size_t sw, size_t dw, int32_t *y, size_t C, size_t live,
-                                                      bool accumulate, int n)
+                                                      bool accumulate, bool nt, int n)
 {
     __m256i a[4], w[6];
 #pragma GCC unroll 6
@@ -253,11 +288,12 @@ static inline __attribute__((always_inline)) void px3(const __m256i *A, const __
         a[i] = _mm256_add_epi32(_mm256_add_epi32(u, v), x);
     }
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate);
+    for (int i = 0; i < n; i++) put(a[i], y + (size_t)i * C, live, accumulate, nt);
 }
 
 static inline __attribute__((always_inline)) void row3(const ctx *c, const __m256i *const *S, const uint8_t *pw,
-                                                       size_t e, int32_t *y, size_t ow, bool accumulate, int SW)
+                                                       size_t e, int32_t *y, size_t ow, bool accumulate, int SW,
+                                                       bool NT)
 {
     size_t C = c->s->out_c, sw = c->s->stride_w, dw = c->s->dilation_w, wv = w_vecs(c->p, c->s), wp = c->wp;
     size_t st = SW ? (size_t)SW : sw;
@@ -269,8 +305,8 @@ static inline __attribute__((always_inline)) void row3(const ctx *c, const __m25
         const __m256i *A = S[0] + ox * st * 2, *B = S[1] + ox * st * 2, *W = (const __m256i *)pw + e * 12;
         int32_t *yy = y + ox * C;
         for (size_t cb = 0; cb < nb; cb++, A += wp * 2, B += wp * 2, W += wv, yy += 16) {
-            px3(A, B, W, SW, sw, dw, yy, C, 8, false, 4);
-            px3(A + 1, B + 1, W + 1, SW, sw, dw, yy + 8, C, 8, false, 4);
+            px3(A, B, W, SW, sw, dw, yy, C, 8, false, NT, 4);
+            px3(A + 1, B + 1, W + 1, SW, sw, dw, yy + 8, C, 8, false, NT, 4);
         }
     }
     for (size_t ox = ow4; ox < ow; ox += 4) {
@@ -283,40 +319,24 @@ static inline __attribute__((always_inline)) void row3(const ctx *c, const __m25
                 if (c0 >= C) break;
                 size_t live = C - c0;
                 int32_t *yy = y + ox * C + c0;
-                if (n == 4) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 4);
-                else if (n == 3) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 3);
-                else if (n == 2) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 2);
-                else px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, 1);
+                if (n == 4) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, NT, 4);
+                else if (n == 3) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, false, 3);
+                else if (n == 2) px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, false, 2);
+                else px3(A + h, B + h, W + h, SW, sw, dw, yy, C, live, accumulate, false, 1);
             }
         }
     }
 }
 
 static __attribute__((noinline)) void out_row3(const ctx *c, const __m256i *const *S, const uint8_t *pw, size_t e,
-                                               int32_t *y, size_t ow, bool accumulate)
+                                               int32_t *y, size_t ow, bool accumulate, bool nt)
 {
-    if (c->s->dilation_w == 1 && c->s->stride_w == 1) row3(c, S, pw, e, y, ow, accumulate, 1);
-    else if (c->s->dilation_w == 1 && c->s->stride_w == 2) row3(c, S, pw, e, y, ow, accumulate, 2);
-    else row3(c, S, pw, e, y, ow, accumulate, 0);
-}
-
-static void classify(ctx *c)
-{
-    const ax_lowrank *lr = c->p->lr;
-    for (size_t t = 0; t < c->T; t++) {
-        c->kind[t] = 0;
-        for (int sx = 0; sx < 2 && !c->kind[t]; sx++) { /* amap[t][a] = v(a) & m, m = amap[t][v^-1(-1 or 255)] */
-            int16_t m = lr->amap[t][255];
-            bool ok = true;
-            for (int a = 0; a < 256 && ok; a++) {
-                int v = sx ? (int8_t)a : a;
-                ok = lr->amap[t][a] == (int16_t)(v & m);
-            }
-            if (ok) c->kind[t] = 1, c->sext[t] = sx, c->mask[t] = _mm256_set1_epi16(m);
-        }
-        int16_t f = lr->amap[t][c->s->pad_byte];
-        c->padcol[t] = _mm256_set1_epi16(f);
-    }
+    bool d1 = c->s->dilation_w == 1;
+    if (d1 && c->s->stride_w == 1 && nt) row3(c, S, pw, e, y, ow, accumulate, 1, true);
+    else if (d1 && c->s->stride_w == 1) row3(c, S, pw, e, y, ow, accumulate, 1, false);
+    else if (d1 && c->s->stride_w == 2 && nt) row3(c, S, pw, e, y, ow, accumulate, 2, true);
+    else if (d1 && c->s->stride_w == 2) row3(c, S, pw, e, y, ow, accumulate, 2, false);
+    else row3(c, S, pw, e, y, ow, accumulate, 0, false);
 }
 
 /* Output rows [oy0, oy0 + rows) of image b, all channels. */
@@ -329,13 +349,18 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
              .wp = wpad(s)};
     c.sv = slot_vecs(p, s);
     memset(c.pad, s->pad_byte, sizeof c.pad);
-    classify(&c);
+    c.f = (const form *)(pw + wt_bytes(p, s));
     __m256i *B = buf;
     size_t S = slots(s), C = s->out_c, kh = s->kernel_h, dh = s->dilation_h;
     size_t *tag = (size_t *)(B + S * c.sv);
     const __m256i **Sp = (const __m256i **)(tag + S);
     for (size_t i = 0; i < S; i++) tag[i] = SIZE_MAX;
     bool k3 = s->kernel_h == 3 && s->kernel_w == 3 && dh == 1 && c.T == 1;
+    /* outputs past 8 L2s (the layer's, not the task's) go past the caches:
+     * whole lines (16k channels) by non-temporal stores, no read for
+     * ownership */
+    bool nt = k3 && !accumulate && C % 16 == 0 && (uintptr_t)Y % 32 == 0 &&
+              s->batch * oh * ow * C * sizeof *Y > 8 * ax_cpu_caches_get()->l2;
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
         size_t y0 = oy * s->stride_h, e = 0, G;
         if (dh == 1) { /* pairs y0/2 .. (y0 + kh - 1)/2 from the ring */
@@ -353,13 +378,15 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
             }
         }
         int32_t *y = Y + ((b * oh + oy) * ow) * C;
-        if (k3) out_row3(&c, Sp, pw, e, y, ow, accumulate);
+        if (k3) out_row3(&c, Sp, pw, e, y, ow, accumulate, nt);
         else out_row_any(&c, Sp, G, pw, e, y, ow, accumulate);
     }
+    if (nt) _mm_sfence(); /* the streamed lines visible to the thread that joins */
 }
 
 const ax_dwlr_ukernel ax_dwlr_ukernel_avx2 = {.name = "lowrank_dwconv_16c2__avx2",
                                               .w_bytes = w_bytes,
                                               .pack_w = pack_w,
                                               .buf_bytes = buf_bytes,
-                                              .rows = rows_fn};
+                                              .rows = rows_fn,
+                                              .long_tasks = true};
