@@ -234,6 +234,70 @@ static const uint8_t ilv_b[4][64] = {
 #undef Q16
 };
 
+/* The constants of the pair builds (pair_s1, pair_s2): the pad vector, the
+ * interleave indices, the f'_0 map of a one-term form and a pad column.
+ * Built once per call into a local (always inline, never address-taken
+ * outside pair_map) so that GCC keeps them in registers across the column
+ * stores, which may alias anything for it. */
+typedef struct pair_k {
+    __m512i pad, ilo, ihi, io0, io1, padA;
+    __m512i fx, fm, t0, t1, t2, t3;
+    int kind; /* row_ctx's kind[0]; a constant where inlined */
+} pair_k;
+
+static inline __attribute__((always_inline)) __m512i pair_map(const pair_k *k, __m512i v)
+{
+    if (k->kind == 1) return v;
+    if (k->kind == 2) return _mm512_ternarylogic_epi32(v, k->fx, k->fm, 0x28);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(k->t0, v, k->t1),
+                                  _mm512_permutex2var_epi8(k->t2, v, k->t3));
+}
+
+/* padv: 64 pad bytes the caller keeps (rows outside the image point there) */
+static inline __attribute__((always_inline)) pair_k pair_consts(const row_ctx *r, int kind, uint8_t padv[64])
+{
+    memset(padv, r->s->pad_byte, 64);
+    pair_k k = {.pad = _mm512_load_si512(padv), .ilo = _mm512_loadu_si512(ilv_b[0]),
+                .ihi = _mm512_loadu_si512(ilv_b[1]), .io0 = _mm512_loadu_si512(ilv_b[2]),
+                .io1 = _mm512_loadu_si512(ilv_b[3]), .fx = r->fx[0], .fm = r->fm[0], .t0 = r->tab[0][0],
+                .t1 = r->tab[0][1], .t2 = r->tab[0][2], .t3 = r->tab[0][3], .kind = kind};
+    __m512i mp = pair_map(&k, k.pad), up = _mm512_permutex2var_epi8(mp, k.ilo, mp);
+    k.padA = _mm512_permutex2var_epi8(up, k.io0, up);
+    return k;
+}
+
+/* 64 bytes of a row (the last step: only cm of them, the rest pad), mapped */
+static inline __attribute__((always_inline)) __m512i load_map(const pair_k *k, const uint8_t *q, bool last,
+                                                               __mmask64 cm)
+{
+    return pair_map(k, last ? _mm512_mask_loadu_epi8(k->pad, cm, q) : _mm512_loadu_si512(q));
+}
+
+/* mapped rows m[0..3] of 64 channels into the columns of their 4 blocks
+ * e[0..3]; v: rows 2|3 byte-interleaved (pair_s2's B columns reuse them) */
+static inline __attribute__((always_inline)) void ilv4(const pair_k *k, const __m512i m[4], __m512i *e, __m512i v[2])
+{
+    __m512i u01 = _mm512_permutex2var_epi8(m[0], k->ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], k->ihi, m[1]);
+    v[0] = _mm512_permutex2var_epi8(m[2], k->ilo, m[3]), v[1] = _mm512_permutex2var_epi8(m[2], k->ihi, m[3]);
+    e[0] = _mm512_permutex2var_epi8(u01, k->io0, v[0]);
+    e[1] = _mm512_permutex2var_epi8(u01, k->io1, v[0]);
+    e[2] = _mm512_permutex2var_epi8(u23, k->io0, v[1]);
+    e[3] = _mm512_permutex2var_epi8(u23, k->io1, v[1]);
+}
+
+/* input rows iy0 .. iy0 + n - 1 of image b: their first pixel, or padv
+ * with step 0 outside the image (so one loop serves both) */
+static inline __attribute__((always_inline)) void rows_at(const ax_conv2d_shape *s, const uint8_t *X, size_t b,
+                                                           size_t iy0, size_t n, const uint8_t *padv,
+                                                           const uint8_t **row, size_t *step)
+{
+    for (size_t j = 0; j < n; j++) {
+        size_t iy = iy0 + j;
+        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
+        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * s->in_w * s->in_c : padv, step[j] = in;
+    }
+}
+
 static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, size_t next, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
@@ -464,32 +528,16 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
     const size_t full = C / 64 * 64;
     const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
     uint8_t padv[64] __attribute__((aligned(64)));
-    memset(padv, s->pad_byte, 64);
-    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
-                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
-                  io1 = _mm512_loadu_si512(ilv_b[3]);
-    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
-                  t3 = r->tab[0][3];
-#define MAP(v)                                                                                                    \
-    (kind == 1   ? (v)                                                                                            \
-     : kind == 2 ? _mm512_ternarylogic_epi32((v), fx, fm, 0x28)                                                   \
-                 : _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(t0, (v), t1),          \
-                                          _mm512_permutex2var_epi8(t2, (v), t3)))
+    const pair_k k = pair_consts(r, kind, padv);
+    const __m512i ilo = k.ilo, ihi = k.ihi, io0 = k.io0, io1 = k.io1, padA = k.padA;
     /* rows 2oy .. 2oy + 4: their first pixel, or the pad vector (step 0);
      * then the next pair's new rows 2oy + 5 .. 2oy + 8, prefetched (the
      * same pad row when outside: one line fetched again) */
     const uint8_t *row[9];
     size_t step[9];
-    for (size_t j = 0; j < 9; j++) {
-        size_t iy = 2 * oy + j;
-        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
-        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * inw * C : padv, step[j] = in;
-    }
+    rows_at(s, X, b, 2 * oy, 9, padv, row, step);
     const size_t rs = inw * C;
     const bool two = inner || Y1;
-    /* a pad column: every row the pad byte */
-    __m512i mp = MAP(pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
-    const __m512i padA = _mm512_permutex2var_epi8(up, io0, up);
     __m512i *SA = S, *SB = S + 36; /* [column][block] */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
         const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
@@ -509,19 +557,11 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
 #pragma GCC unroll 4
                 for (int j = 5; j < 9; j++)
                     _mm_prefetch((const char *)(inner ? q0 + j * rs : row[j] + off * step[j]), _MM_HINT_T0);
-                __m512i m[5];
+                __m512i m[5], v[2];
 #pragma GCC unroll 5
-                for (int j = 0; j < 5; j++) {
-                    const uint8_t *q = inner ? q0 + j * rs : row[j] + off * step[j];
-                    __m512i x = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
-                    m[j] = MAP(x);
-                }
-                __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
-                __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
-                ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
-                ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
-                ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
-                ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+                for (int j = 0; j < 5; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
+                ilv4(&k, m, ea, v);
+                const __m512i v01 = v[0], v23 = v[1];
                 if (two) {
                     __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]), w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
                     eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
@@ -546,7 +586,6 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
             }
         }
     }
-#undef MAP
 }
 
 static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
@@ -612,30 +651,15 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
     const size_t rc = nb == 1 ? 16 : 8, R = rc * nb, org = rc - pl % rc, end = inw * C;
     const __mmask64 tm = end % 64 ? ((__mmask64)1 << (end % 64)) - 1 : ~(__mmask64)0;
     uint8_t padv[64] __attribute__((aligned(64)));
-    memset(padv, s->pad_byte, 64);
-    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
-                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
-                  io1 = _mm512_loadu_si512(ilv_b[3]);
-    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
-                  t3 = r->tab[0][3];
-#define MAP(v)                                                                                                    \
-    (kind == 1   ? (v)                                                                                            \
-     : kind == 2 ? _mm512_ternarylogic_epi32((v), fx, fm, 0x28)                                                   \
-                 : _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(t0, (v), t1),          \
-                                          _mm512_permutex2var_epi8(t2, (v), t3)))
+    const pair_k k = pair_consts(r, kind, padv);
+    const __m512i padA = k.padA;
     /* rows oy .. oy + 3, then oy + 4, oy + 5 (the next pair's new ones,
      * prefetched): their first pixel, or the pad vector (step 0) */
     const uint8_t *row[6];
     size_t step[6];
-    for (size_t j = 0; j < 6; j++) {
-        size_t iy = oy + j;
-        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
-        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * end : padv, step[j] = in;
-    }
+    rows_at(s, X, b, oy, 6, padv, row, step);
     const size_t rs = end;
     const bool two = inner || Y1;
-    __m512i mp = MAP(pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
-    const __m512i padA = _mm512_permutex2var_epi8(up, io0, up); /* a pad column */
     size_t B = 0, v = 0; /* bytes of the rows built; their ring slot (vectors) */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
         const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, hi = ox0 + n + 2; /* columns [ox0, hi) */
@@ -649,20 +673,10 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
             const uint8_t *q0 = row[0] + B;
             _mm_prefetch((const char *)(inner ? q0 + 4 * rs : row[4] + B * step[4]), _MM_HINT_T0);
             _mm_prefetch((const char *)(inner ? q0 + 5 * rs : row[5] + B * step[5]), _MM_HINT_T0);
-            __m512i m[4];
+            __m512i m[4], u[2];
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const uint8_t *q = inner ? q0 + j * rs : row[j] + B * step[j];
-                __m512i x = last ? _mm512_mask_loadu_epi8(pad, tm, q) : _mm512_loadu_si512(q);
-                m[j] = MAP(x);
-            }
-            __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
-            __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
-            __m512i *e = S + v;
-            e[0] = _mm512_permutex2var_epi8(u01, io0, v01);
-            e[1] = _mm512_permutex2var_epi8(u01, io1, v01);
-            e[2] = _mm512_permutex2var_epi8(u23, io0, v23);
-            e[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+            for (int j = 0; j < 4; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + B * step[j], last, tm);
+            ilv4(&k, m, S + v, u);
             v = v + 4 == R ? 0 : v + 4;
         }
         const __m512i *col[6];
@@ -678,7 +692,6 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
             else s1_px(col, cb, W, cv, y0, y1, C, accumulate, 1, two);
         }
     }
-#undef MAP
 }
 
 static __attribute__((noinline)) void pair_s1(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
