@@ -521,8 +521,9 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
                                                              size_t ow, const uint8_t *pw, const uint32_t *corr,
                                                              int32_t *Y0, int32_t *Y1, bool accumulate, __m512i *S,
                                                              int kind, bool inner)
-{ /* inner: rows 2oy .. 2oy + 8 inside the image and Y1 set (most pairs): the
-   * rows addressed from one pointer, fewer live registers */
+{ /* inner: rows 2oy .. 2oy + 4 inside the image and Y1 set (most pairs): the
+   * rows addressed from one pointer, fewer live registers (the next pair's
+   * rows past the image: row 2oy + 4 prefetched again) */
     const ax_conv2d_shape *s = r->s;
     const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w;
     const size_t full = C / 64 * 64;
@@ -537,6 +538,8 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
     size_t step[9];
     rows_at(s, X, b, 2 * oy, 9, padv, row, step);
     const size_t rs = inw * C;
+    size_t po[4]; /* inner: offsets of the prefetched rows from row 2oy */
+    for (size_t j = 0; j < 4; j++) po[j] = (step[5 + j] ? 5 + j : 4) * rs;
     const bool two = inner || Y1;
     __m512i *SA = S, *SB = S + 36; /* [column][block] */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
@@ -556,7 +559,7 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
                 const uint8_t *q0 = row[0] + off;
 #pragma GCC unroll 4
                 for (int j = 5; j < 9; j++)
-                    _mm_prefetch((const char *)(inner ? q0 + j * rs : row[j] + off * step[j]), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(inner ? q0 + po[j - 5] : row[j] + off * step[j]), _MM_HINT_T0);
                 __m512i m[5], v[2];
 #pragma GCC unroll 5
                 for (int j = 0; j < 5; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
@@ -593,7 +596,7 @@ static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X
                                               bool accumulate, __m512i *S)
 {
     const ax_conv2d_shape *s = r->s;
-    bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 8 < s->pad_top + s->in_h;
+    bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 4 < s->pad_top + s->in_h;
     if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, true);
     else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, false);
     else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 1, false);
@@ -733,26 +736,48 @@ static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i
     }
 }
 
+/* row_ctx's kind of f'_t (its 256 bytes in tab), 64 bytes at a time: this
+ * runs per task, and the scalar scan took 4-7% of the stride-2 layers */
+static int classify(const __m512i tab[4], const uint8_t f[256], __m512i *fx, __m512i *fm)
+{
+    const __m512i iota = _mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45,
+                                         44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26,
+                                         25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+                                         5, 4, 3, 2, 1, 0);
+    __m512i a[4];
+    __mmask64 id = ~(__mmask64)0;
+    for (int q = 0; q < 4; q++) {
+        a[q] = _mm512_add_epi8(iota, _mm512_set1_epi8((char)(64 * q)));
+        id &= _mm512_cmpeq_epi8_mask(tab[q], a[q]);
+    }
+    *fx = *fm = _mm512_setzero_si512(); /* read (unused) by pair_consts for any kind */
+    if (id == ~(__mmask64)0) return 1;
+    for (int x = 0; x < 256; x += 128) { /* fx: 0 or the sign bit */
+        __m512i vx = _mm512_set1_epi8((char)x), vm = _mm512_set1_epi8((char)f[x ^ 255]);
+        __mmask64 eq = ~(__mmask64)0;
+        for (int q = 0; q < 4; q++)
+            eq &= _mm512_cmpeq_epi8_mask(tab[q], _mm512_ternarylogic_epi32(a[q], vx, vm, 0x28));
+        if (eq == ~(__mmask64)0) {
+            *fx = vx, *fm = vm;
+            return 2;
+        }
+    }
+    return 0;
+}
+
 /* Output rows [oy0, oy0 + rows) of image b, all channels. */
 static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                     const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
                     bool accumulate, void *buf)
 {
     const ax_lowrank *lr = p->lr;
-    row_ctx r = {.p = p, .s = s, .wp = s->in_w + s->pad_left + s->pad_right, .G = groups_of(s), .T = (size_t)lr->terms};
+    row_ctx r; /* not zero-initialized: its tables are 3 KiB, and this runs per task */
+    r.p = p, r.s = s, r.wp = s->in_w + s->pad_left + s->pad_right, r.G = groups_of(s), r.T = (size_t)lr->terms;
     size_t nb = (s->in_c + 15) / 16;
     r.cs = nb * r.G * r.T;
     for (size_t t = 0; t < r.T; t++) {
-        bool id = true, bits = false;
-        for (int a = 0; a < 256 && id; a++) id = lr->abyte[t][a] == a;
-        for (int x = 0; x < 256 && !id && !bits; x += 128) { /* fx: 0 or the sign bit */
-            int m = lr->abyte[t][x ^ 255];
-            bits = true;
-            for (int a = 0; a < 256 && bits; a++) bits = lr->abyte[t][a] == ((a ^ x) & m);
-            r.fx[t] = _mm512_set1_epi8((char)x), r.fm[t] = _mm512_set1_epi8((char)m);
-        }
-        r.kind[t] = id ? 1 : bits ? 2 : 0;
         for (int q = 0; q < 4; q++) r.tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+        r.kind[t] = classify(r.tab[t], lr->abyte[t], &r.fx[t], &r.fm[t]);
     }
     size_t C = s->out_c, nv = vecs(p, s);
     bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
