@@ -74,6 +74,13 @@ static const ccase CASES[] = {
     {1, 3, 5, 32, 32, 3, 3, 1, 1, 1, 1, 2, 9, 2, 10, 32},  /* more pad columns than ring slots */
     {1, 8, 10, 32, 32, 2, 3, 1, 1, 1, 1, 1, 1, 0, 1, 32},  /* 2x3 kernel, stride 1 */
     {2, 5, 6, 72, 72, 3, 3, 1, 1, 1, 1, 1, 2, 1, 0, 72},   /* 64 + 8 channels: the per-row pair builds */
+    /* AVX-512 LOWRANK depthwise at stride 2 (pair_s2): tiny images, pads 0 and 1, pairs whose next pair's rows
+     * (prefetched) leave the image */
+    {2, 3, 3, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 16},    /* 3x3 images, 16 channels */
+    {1, 2, 2, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 32},    /* 2x2 image */
+    {3, 1, 1, 48, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48},    /* 1x1 images */
+    {1, 13, 11, 160, 160, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 160}, /* unpadded, odd sizes, 128 + 32 */
+    {2, 11, 13, 96, 96, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 96},  /* 64 + 32, odd sizes, inner pairs near the bottom */
     /* AVX2 depthwise (lut_dwconv_16x1, lowrank_dwconv_16c2): channels past groups of 8 and 16, the 3x3 rows at
      * stride 1 with dilated columns, stride 3 (no pair shared), an even kernel height (both row parities) */
     {1, 11, 9, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 12}, /* 8 + 4 channels, stride 2, odd sizes */

@@ -234,6 +234,70 @@ static const uint8_t ilv_b[4][64] = {
 #undef Q16
 };
 
+/* The constants of the pair builds (pair_s1, pair_s2): the pad vector, the
+ * interleave indices, the f'_0 map of a one-term form and a pad column.
+ * Built once per call into a local (always inline, never address-taken
+ * outside pair_map) so that GCC keeps them in registers across the column
+ * stores, which may alias anything for it. */
+typedef struct pair_k {
+    __m512i pad, ilo, ihi, io0, io1, padA;
+    __m512i fx, fm, t0, t1, t2, t3;
+    int kind; /* row_ctx's kind[0]; a constant where inlined */
+} pair_k;
+
+static inline __attribute__((always_inline)) __m512i pair_map(const pair_k *k, __m512i v)
+{
+    if (k->kind == 1) return v;
+    if (k->kind == 2) return _mm512_ternarylogic_epi32(v, k->fx, k->fm, 0x28);
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(k->t0, v, k->t1),
+                                  _mm512_permutex2var_epi8(k->t2, v, k->t3));
+}
+
+/* padv: 64 pad bytes the caller keeps (rows outside the image point there) */
+static inline __attribute__((always_inline)) pair_k pair_consts(const row_ctx *r, int kind, uint8_t padv[64])
+{
+    memset(padv, r->s->pad_byte, 64);
+    pair_k k = {.pad = _mm512_load_si512(padv), .ilo = _mm512_loadu_si512(ilv_b[0]),
+                .ihi = _mm512_loadu_si512(ilv_b[1]), .io0 = _mm512_loadu_si512(ilv_b[2]),
+                .io1 = _mm512_loadu_si512(ilv_b[3]), .fx = r->fx[0], .fm = r->fm[0], .t0 = r->tab[0][0],
+                .t1 = r->tab[0][1], .t2 = r->tab[0][2], .t3 = r->tab[0][3], .kind = kind};
+    __m512i mp = pair_map(&k, k.pad), up = _mm512_permutex2var_epi8(mp, k.ilo, mp);
+    k.padA = _mm512_permutex2var_epi8(up, k.io0, up);
+    return k;
+}
+
+/* 64 bytes of a row (the last step: only cm of them, the rest pad), mapped */
+static inline __attribute__((always_inline)) __m512i load_map(const pair_k *k, const uint8_t *q, bool last,
+                                                               __mmask64 cm)
+{
+    return pair_map(k, last ? _mm512_mask_loadu_epi8(k->pad, cm, q) : _mm512_loadu_si512(q));
+}
+
+/* mapped rows m[0..3] of 64 channels into the columns of their 4 blocks
+ * e[0..3]; v: rows 2|3 byte-interleaved (pair_s2's B columns reuse them) */
+static inline __attribute__((always_inline)) void ilv4(const pair_k *k, const __m512i m[4], __m512i *e, __m512i v[2])
+{
+    __m512i u01 = _mm512_permutex2var_epi8(m[0], k->ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], k->ihi, m[1]);
+    v[0] = _mm512_permutex2var_epi8(m[2], k->ilo, m[3]), v[1] = _mm512_permutex2var_epi8(m[2], k->ihi, m[3]);
+    e[0] = _mm512_permutex2var_epi8(u01, k->io0, v[0]);
+    e[1] = _mm512_permutex2var_epi8(u01, k->io1, v[0]);
+    e[2] = _mm512_permutex2var_epi8(u23, k->io0, v[1]);
+    e[3] = _mm512_permutex2var_epi8(u23, k->io1, v[1]);
+}
+
+/* input rows iy0 .. iy0 + n - 1 of image b: their first pixel, or padv
+ * with step 0 outside the image (so one loop serves both) */
+static inline __attribute__((always_inline)) void rows_at(const ax_conv2d_shape *s, const uint8_t *X, size_t b,
+                                                           size_t iy0, size_t n, const uint8_t *padv,
+                                                           const uint8_t **row, size_t *step)
+{
+    for (size_t j = 0; j < n; j++) {
+        size_t iy = iy0 + j;
+        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
+        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * s->in_w * s->in_c : padv, step[j] = in;
+    }
+}
+
 static void build(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t kh, size_t next, __m512i *I)
 {
     const ax_conv2d_shape *s = r->s;
@@ -457,39 +521,26 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
                                                              size_t ow, const uint8_t *pw, const uint32_t *corr,
                                                              int32_t *Y0, int32_t *Y1, bool accumulate, __m512i *S,
                                                              int kind, bool inner)
-{ /* inner: rows 2oy .. 2oy + 8 inside the image and Y1 set (most pairs): the
-   * rows addressed from one pointer, fewer live registers */
+{ /* inner: rows 2oy .. 2oy + 4 inside the image and Y1 set (most pairs): the
+   * rows addressed from one pointer, fewer live registers (the next pair's
+   * rows past the image: row 2oy + 4 prefetched again) */
     const ax_conv2d_shape *s = r->s;
     const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w;
     const size_t full = C / 64 * 64;
     const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
     uint8_t padv[64] __attribute__((aligned(64)));
-    memset(padv, s->pad_byte, 64);
-    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
-                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
-                  io1 = _mm512_loadu_si512(ilv_b[3]);
-    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
-                  t3 = r->tab[0][3];
-#define MAP(v)                                                                                                    \
-    (kind == 1   ? (v)                                                                                            \
-     : kind == 2 ? _mm512_ternarylogic_epi32((v), fx, fm, 0x28)                                                   \
-                 : _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(t0, (v), t1),          \
-                                          _mm512_permutex2var_epi8(t2, (v), t3)))
+    const pair_k k = pair_consts(r, kind, padv);
+    const __m512i ilo = k.ilo, ihi = k.ihi, io0 = k.io0, io1 = k.io1, padA = k.padA;
     /* rows 2oy .. 2oy + 4: their first pixel, or the pad vector (step 0);
      * then the next pair's new rows 2oy + 5 .. 2oy + 8, prefetched (the
      * same pad row when outside: one line fetched again) */
     const uint8_t *row[9];
     size_t step[9];
-    for (size_t j = 0; j < 9; j++) {
-        size_t iy = 2 * oy + j;
-        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
-        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * inw * C : padv, step[j] = in;
-    }
+    rows_at(s, X, b, 2 * oy, 9, padv, row, step);
     const size_t rs = inw * C;
+    size_t po[4]; /* inner: offsets of the prefetched rows from row 2oy */
+    for (size_t j = 0; j < 4; j++) po[j] = (step[5 + j] ? 5 + j : 4) * rs;
     const bool two = inner || Y1;
-    /* a pad column: every row the pad byte */
-    __m512i mp = MAP(pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
-    const __m512i padA = _mm512_permutex2var_epi8(up, io0, up);
     __m512i *SA = S, *SB = S + 36; /* [column][block] */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
         const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
@@ -508,20 +559,12 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
                 const uint8_t *q0 = row[0] + off;
 #pragma GCC unroll 4
                 for (int j = 5; j < 9; j++)
-                    _mm_prefetch((const char *)(inner ? q0 + j * rs : row[j] + off * step[j]), _MM_HINT_T0);
-                __m512i m[5];
+                    _mm_prefetch((const char *)(inner ? q0 + po[j - 5] : row[j] + off * step[j]), _MM_HINT_T0);
+                __m512i m[5], v[2];
 #pragma GCC unroll 5
-                for (int j = 0; j < 5; j++) {
-                    const uint8_t *q = inner ? q0 + j * rs : row[j] + off * step[j];
-                    __m512i x = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
-                    m[j] = MAP(x);
-                }
-                __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
-                __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
-                ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
-                ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
-                ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
-                ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+                for (int j = 0; j < 5; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
+                ilv4(&k, m, ea, v);
+                const __m512i v01 = v[0], v23 = v[1];
                 if (two) {
                     __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]), w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
                     eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
@@ -546,7 +589,6 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
             }
         }
     }
-#undef MAP
 }
 
 static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
@@ -554,7 +596,7 @@ static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X
                                               bool accumulate, __m512i *S)
 {
     const ax_conv2d_shape *s = r->s;
-    bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 8 < s->pad_top + s->in_h;
+    bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 4 < s->pad_top + s->in_h;
     if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, true);
     else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, false);
     else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 1, false);
@@ -612,30 +654,15 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
     const size_t rc = nb == 1 ? 16 : 8, R = rc * nb, org = rc - pl % rc, end = inw * C;
     const __mmask64 tm = end % 64 ? ((__mmask64)1 << (end % 64)) - 1 : ~(__mmask64)0;
     uint8_t padv[64] __attribute__((aligned(64)));
-    memset(padv, s->pad_byte, 64);
-    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
-                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
-                  io1 = _mm512_loadu_si512(ilv_b[3]);
-    const __m512i fx = r->fx[0], fm = r->fm[0], t0 = r->tab[0][0], t1 = r->tab[0][1], t2 = r->tab[0][2],
-                  t3 = r->tab[0][3];
-#define MAP(v)                                                                                                    \
-    (kind == 1   ? (v)                                                                                            \
-     : kind == 2 ? _mm512_ternarylogic_epi32((v), fx, fm, 0x28)                                                   \
-                 : _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), _mm512_permutex2var_epi8(t0, (v), t1),          \
-                                          _mm512_permutex2var_epi8(t2, (v), t3)))
+    const pair_k k = pair_consts(r, kind, padv);
+    const __m512i padA = k.padA;
     /* rows oy .. oy + 3, then oy + 4, oy + 5 (the next pair's new ones,
      * prefetched): their first pixel, or the pad vector (step 0) */
     const uint8_t *row[6];
     size_t step[6];
-    for (size_t j = 0; j < 6; j++) {
-        size_t iy = oy + j;
-        bool in = iy >= s->pad_top && iy - s->pad_top < s->in_h;
-        row[j] = in ? X + (b * s->in_h + iy - s->pad_top) * end : padv, step[j] = in;
-    }
+    rows_at(s, X, b, oy, 6, padv, row, step);
     const size_t rs = end;
     const bool two = inner || Y1;
-    __m512i mp = MAP(pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
-    const __m512i padA = _mm512_permutex2var_epi8(up, io0, up); /* a pad column */
     size_t B = 0, v = 0; /* bytes of the rows built; their ring slot (vectors) */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
         const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, hi = ox0 + n + 2; /* columns [ox0, hi) */
@@ -649,20 +676,10 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
             const uint8_t *q0 = row[0] + B;
             _mm_prefetch((const char *)(inner ? q0 + 4 * rs : row[4] + B * step[4]), _MM_HINT_T0);
             _mm_prefetch((const char *)(inner ? q0 + 5 * rs : row[5] + B * step[5]), _MM_HINT_T0);
-            __m512i m[4];
+            __m512i m[4], u[2];
 #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) {
-                const uint8_t *q = inner ? q0 + j * rs : row[j] + B * step[j];
-                __m512i x = last ? _mm512_mask_loadu_epi8(pad, tm, q) : _mm512_loadu_si512(q);
-                m[j] = MAP(x);
-            }
-            __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
-            __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
-            __m512i *e = S + v;
-            e[0] = _mm512_permutex2var_epi8(u01, io0, v01);
-            e[1] = _mm512_permutex2var_epi8(u01, io1, v01);
-            e[2] = _mm512_permutex2var_epi8(u23, io0, v23);
-            e[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+            for (int j = 0; j < 4; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + B * step[j], last, tm);
+            ilv4(&k, m, S + v, u);
             v = v + 4 == R ? 0 : v + 4;
         }
         const __m512i *col[6];
@@ -678,7 +695,6 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
             else s1_px(col, cb, W, cv, y0, y1, C, accumulate, 1, two);
         }
     }
-#undef MAP
 }
 
 static __attribute__((noinline)) void pair_s1(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
@@ -720,26 +736,48 @@ static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i
     }
 }
 
+/* row_ctx's kind of f'_t (its 256 bytes in tab), 64 bytes at a time: this
+ * runs per task, and the scalar scan took 4-7% of the stride-2 layers */
+static int classify(const __m512i tab[4], const uint8_t f[256], __m512i *fx, __m512i *fm)
+{
+    const __m512i iota = _mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45,
+                                         44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26,
+                                         25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+                                         5, 4, 3, 2, 1, 0);
+    __m512i a[4];
+    __mmask64 id = ~(__mmask64)0;
+    for (int q = 0; q < 4; q++) {
+        a[q] = _mm512_add_epi8(iota, _mm512_set1_epi8((char)(64 * q)));
+        id &= _mm512_cmpeq_epi8_mask(tab[q], a[q]);
+    }
+    *fx = *fm = _mm512_setzero_si512(); /* read (unused) by pair_consts for any kind */
+    if (id == ~(__mmask64)0) return 1;
+    for (int x = 0; x < 256; x += 128) { /* fx: 0 or the sign bit */
+        __m512i vx = _mm512_set1_epi8((char)x), vm = _mm512_set1_epi8((char)f[x ^ 255]);
+        __mmask64 eq = ~(__mmask64)0;
+        for (int q = 0; q < 4; q++)
+            eq &= _mm512_cmpeq_epi8_mask(tab[q], _mm512_ternarylogic_epi32(a[q], vx, vm, 0x28));
+        if (eq == ~(__mmask64)0) {
+            *fx = vx, *fm = vm;
+            return 2;
+        }
+    }
+    return 0;
+}
+
 /* Output rows [oy0, oy0 + rows) of image b, all channels. */
 static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                     const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
                     bool accumulate, void *buf)
 {
     const ax_lowrank *lr = p->lr;
-    row_ctx r = {.p = p, .s = s, .wp = s->in_w + s->pad_left + s->pad_right, .G = groups_of(s), .T = (size_t)lr->terms};
+    row_ctx r; /* not zero-initialized: its tables are 3 KiB, and this runs per task */
+    r.p = p, r.s = s, r.wp = s->in_w + s->pad_left + s->pad_right, r.G = groups_of(s), r.T = (size_t)lr->terms;
     size_t nb = (s->in_c + 15) / 16;
     r.cs = nb * r.G * r.T;
     for (size_t t = 0; t < r.T; t++) {
-        bool id = true, bits = false;
-        for (int a = 0; a < 256 && id; a++) id = lr->abyte[t][a] == a;
-        for (int x = 0; x < 256 && !id && !bits; x += 128) { /* fx: 0 or the sign bit */
-            int m = lr->abyte[t][x ^ 255];
-            bits = true;
-            for (int a = 0; a < 256 && bits; a++) bits = lr->abyte[t][a] == ((a ^ x) & m);
-            r.fx[t] = _mm512_set1_epi8((char)x), r.fm[t] = _mm512_set1_epi8((char)m);
-        }
-        r.kind[t] = id ? 1 : bits ? 2 : 0;
         for (int q = 0; q < 4; q++) r.tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+        r.kind[t] = classify(r.tab[t], lr->abyte[t], &r.fx[t], &r.fm[t]);
     }
     size_t C = s->out_c, nv = vecs(p, s);
     bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
