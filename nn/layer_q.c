@@ -199,29 +199,44 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
 }
 
 /* sum of activation values over each output's receptive field, per group;
- * padding reads za. suma: [pixels][groups]. */
+ * padding reads za. suma: [pixels][groups]. Per output pixel, tap by tap,
+ * the groups' sums of an input pixel are added into the pixel's row: the
+ * loop over groups is contiguous and vectorizes (depthwise: one byte per
+ * group). Tap by tap per group, scalar, this took ~100x a LUT depthwise
+ * layer's kernel time. */
 static void conv_suma(const axnn_layer_rt *l, const uint8_t *xa, int32_t *suma)
 {
     const ax_conv2d_shape *s = &l->shape;
     const axnn_value *y = l->y;
-    size_t cg = s->in_c / s->groups;
+    size_t G = s->groups, cg = s->in_c / G;
+    bool s8 = l->a_type == AX_S8;
     for (size_t oy = 0; oy < y->h; oy++)
-        for (size_t ox = 0; ox < y->w; ox++)
-            for (size_t g = 0; g < s->groups; g++) {
-                int64_t acc = 0;
-                for (size_t ky = 0; ky < s->kernel_h; ky++)
-                    for (size_t kx = 0; kx < s->kernel_w; kx++) {
-                        long iy = (long)(oy * s->stride_h + ky * s->dilation_h) - (long)s->pad_top;
-                        long ix = (long)(ox * s->stride_w + kx * s->dilation_w) - (long)s->pad_left;
-                        if (iy < 0 || ix < 0 || iy >= (long)s->in_h || ix >= (long)s->in_w) {
-                            acc += (int64_t)l->za * (int64_t)cg;
-                            continue;
-                        }
-                        const uint8_t *p = xa + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c + g * cg;
-                        for (size_t i = 0; i < cg; i++) acc += ax_operand_value(l->a_type, p[i]);
+        for (size_t ox = 0; ox < y->w; ox++) {
+            int32_t *o = suma + (oy * y->w + ox) * G, npad = 0;
+            for (size_t g = 0; g < G; g++) o[g] = 0;
+            for (size_t ky = 0; ky < s->kernel_h; ky++)
+                for (size_t kx = 0; kx < s->kernel_w; kx++) {
+                    long iy = (long)(oy * s->stride_h + ky * s->dilation_h) - (long)s->pad_top;
+                    long ix = (long)(ox * s->stride_w + kx * s->dilation_w) - (long)s->pad_left;
+                    if (iy < 0 || ix < 0 || iy >= (long)s->in_h || ix >= (long)s->in_w) {
+                        npad++;
+                        continue;
                     }
-                suma[(oy * y->w + ox) * s->groups + g] = (int32_t)acc;
-            }
+                    const uint8_t *p = xa + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c;
+                    if (cg == 1 && s8)
+                        for (size_t g = 0; g < G; g++) o[g] += (int8_t)p[g];
+                    else if (cg == 1)
+                        for (size_t g = 0; g < G; g++) o[g] += p[g];
+                    else
+                        for (size_t g = 0; g < G; g++) {
+                            int32_t a = 0;
+                            for (size_t i = 0; i < cg; i++) a += ax_operand_value(l->a_type, p[g * cg + i]);
+                            o[g] += a;
+                        }
+                }
+            int32_t pad = npad * (int32_t)cg * (int32_t)l->za;
+            for (size_t g = 0; g < G; g++) o[g] += pad;
+        }
 }
 
 static inline uint8_t requantize(const axnn_layer_rt *l, int32_t acc, size_t c)
@@ -286,25 +301,29 @@ static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, si
     if (yf) axnn_float_act(l->n, yf, pixels * oc);
 }
 
-/* One image of a conv layer: input bytes mapped to the multiplier's type,
- * the convolution (weights packed once for batch 1), the zero-point sums and
- * the requantized outputs. ws: scratch for xa, acc and suma. */
-static int conv_image(const axnn_layer_rt *l, const uint8_t *xq, uint8_t *yq, float *yf, uint8_t *ws, int threads,
-                      double *kernel_s, ax_error *err)
+/* n consecutive images of a conv layer: input bytes mapped to the
+ * multiplier's type, the convolution (weights packed once for batch 1, valid
+ * for any batch), the zero-point sums and the requantized outputs. ws:
+ * scratch for xa, acc and suma (conv_scratch_bytes per image). */
+static int conv_images(const axnn_layer_rt *l, size_t n, const uint8_t *xq, uint8_t *yq, float *yf, uint8_t *ws,
+                       int threads, double *kernel_s, ax_error *err)
 {
     size_t xs = axnn_value_size(l->x), ys = axnn_value_size(l->y), pixels = l->y->h * l->y->w;
-    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + ys : NULL;
+    size_t ss = l->need_suma ? pixels * l->n->groups : 0;
+    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + n * ys : NULL;
     const uint8_t *in = xq;
     if (l->a_xor) {
-        uint8_t *xa = ws + (ys + (suma ? pixels * l->n->groups : 0)) * sizeof(int32_t);
-        for (size_t i = 0; i < xs; i++) xa[i] = xq[i] ^ l->a_xor;
+        uint8_t *xa = ws + n * (ys + ss) * sizeof(int32_t);
+        for (size_t i = 0; i < n * xs; i++) xa[i] = xq[i] ^ l->a_xor;
         in = xa;
     }
+    ax_conv2d_shape s = l->shape;
+    s.batch = n;
     double t0 = axnn_now();
-    if (ax_conv2d(l->plan, &l->shape, in, l->cw, acc, false, threads, err) != 0) return -1;
+    if (ax_conv2d(l->plan, &s, in, l->cw, acc, false, threads, err) != 0) return -1;
     *kernel_s += axnn_now() - t0;
-    if (suma) conv_suma(l, in, suma);
-    finish(l, acc, suma, pixels, yq, yf);
+    for (size_t b = 0; suma && b < n; b++) conv_suma(l, in + b * xs, suma + b * ss);
+    finish(l, acc, suma, n * pixels, yq, yf);
     return 0;
 }
 
@@ -314,10 +333,17 @@ static size_t conv_scratch_bytes(const axnn_layer_rt *l)
     return (ys + (l->need_suma ? pixels * l->n->groups : 0)) * sizeof(int32_t) + (l->a_xor ? axnn_value_size(l->x) : 0);
 }
 
-/* Grouped (depthwise) convs: images in parallel, one thread each (every
- * stage is per image and the kernels give the same bits for any thread
- * count); a batch smaller than the thread count runs image by image with
- * the threads inside. */
+/* Grouped (depthwise) convs: runs of consecutive images per ax_conv2d call,
+ * as many as keep a run's scratch within GROUP_BYTES (the direct kernels
+ * stack small images' planes: a 7x7 LUT depthwise layer ran image by image
+ * at 0.4-0.5x its speed on 8 images, its runs of 49 pixels too short for
+ * the byte planes' and row tables' set-up; large images stay one per call,
+ * their int32 outputs in L2). Runs in parallel, one thread each, when there
+ * are runs for every thread (every stage is per image and the kernels give
+ * the same bits for any thread count and batch); else one run at a time
+ * with the threads inside. oneDNN's convolutions stay image by image (their
+ * primitives are cached per batch size). */
+#define GROUP_BYTES ((size_t)2 << 20)
 static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                     axnn_scratch *sc, ax_error *err)
 {
@@ -328,15 +354,27 @@ static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *
 #endif
     if (threads < 1) threads = 1;
     bool across = threads > 1 && batch >= (size_t)threads;
+    size_t per = bytes && GROUP_BYTES / bytes > 1 ? GROUP_BYTES / bytes : 1;
+    if (strcmp(ax_conv2d_kernel_name(l->cw), "exact_conv__onednn") == 0) per = 1;
+    if (per > batch) per = batch ? batch : 1;
+    size_t runs = (batch + per - 1) / per;
+    if (across) { /* a multiple of the threads' runs of equal size */
+        runs = (runs + threads - 1) / threads * threads;
+        per = (batch + runs - 1) / runs;
+        runs = (batch + per - 1) / per;
+        if (runs < (size_t)threads) per = 1, runs = batch;
+    }
     int slots = across ? threads : 1;
     if (axnn_scratch_reserve(sc, (size_t)slots) != 0) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
     if (!across) {
-        uint8_t *ws = axnn_scratch_get(sc, 0, bytes);
+        uint8_t *ws = axnn_scratch_get(sc, 0, per * bytes);
         if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
-        for (size_t b = 0; b < batch; b++)
-            if (conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, threads, kernel_s,
-                           err) != 0)
+        for (size_t b = 0; b < batch; b += per) {
+            size_t n = batch - b < per ? batch - b : per;
+            if (conv_images(l, n, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, threads, kernel_s,
+                            err) != 0)
                 return -1;
+        }
         return 0;
     }
     int failed = 0;
@@ -350,15 +388,17 @@ static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *
         t = omp_get_thread_num();
 #endif
         ax_error e = {{0}};
-        uint8_t *ws = axnn_scratch_get(sc, (size_t)t, bytes);
+        uint8_t *ws = axnn_scratch_get(sc, (size_t)t, per * bytes);
         int rc = ws ? 0 : ax_fail(&e, "layer '%s': out of memory", l->n->layer);
         double mine = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-        for (size_t b = 0; b < batch; b++)
-            if (rc == 0)
-                rc = conv_image(l, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, 1, &mine, &e);
+        for (size_t r = 0; r < runs; r++)
+            if (rc == 0) {
+                size_t b = r * per, n = batch - b < per ? batch - b : per;
+                rc = conv_images(l, n, xq + b * xs, yq ? yq + b * ys : NULL, yf ? yf + b * ys : NULL, ws, 1, &mine, &e);
+            }
 #ifdef _OPENMP
 #pragma omp atomic
 #endif
