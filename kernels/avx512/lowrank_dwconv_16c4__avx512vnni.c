@@ -20,7 +20,8 @@
  * 3 wide at stride 1 with 16k channels (pair_s1), the columns of rows
  * oy..oy+3 are built just ahead of the 4 pixels that read them into a ring
  * of 8 columns in L1, 64 bytes of the rows at a time across pixels (so 32,
- * 96 or 144 channels fill every permute).
+ * 96 or 144 channels fill every permute). Both stream outputs larger
+ * than 8 L2s (non-temporal stores of whole lines: no read for ownership).
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
