@@ -73,7 +73,7 @@ int bench_verify(bench_run *run, const bool *selected, FILE *err_out)
         if (n > cap) {
             free(ref), free(got);
             ref = malloc(n * sizeof *ref);
-            got = malloc(n * sizeof *got);
+            got = aligned_alloc(64, (n * sizeof *got + 63) / 64 * 64); /* as bench_operands_use's */
             cap = n;
             ref_shape = NULL;
             if (!ref || !got) {

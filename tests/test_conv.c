@@ -456,8 +456,10 @@ Test(conv, factored_ident_u8)
 }
 
 /* LOWRANK depthwise on AVX-512 and AVX2 with outputs of ~10 MB (larger
- * than the caches of this machine but its L3; AVX2 streams such outputs),
- * into a 64-byte aligned output and a misaligned one: stride 1 and 2, 48
+ * than the caches of this machine but its L3; past 8 L2s both kernels
+ * stream such outputs when aligned: the 48-channel cases at stride 1 and 2
+ * reach pair_s1's and pair_s2's streaming stores), into a 64-byte aligned
+ * output and a misaligned one: stride 1 and 2, 48
  * channels and 40 (a masked last block), odd widths (tails of the 4-pixel
  * groups), accumulate, 1 and 2 threads */
 static void lowrank_dw_large_on(ax_isa isa)

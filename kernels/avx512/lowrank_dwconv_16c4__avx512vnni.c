@@ -20,7 +20,8 @@
  * 3 wide at stride 1 with 16k channels (pair_s1), the columns of rows
  * oy..oy+3 are built just ahead of the 4 pixels that read them into a ring
  * of 8 columns in L1, 64 bytes of the rows at a time across pixels (so 32,
- * 96 or 144 channels fill every permute).
+ * 96 or 144 channels fill every permute). Both stream outputs larger
+ * than 8 L2s (non-temporal stores of whole lines: no read for ownership).
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -115,6 +116,9 @@ typedef struct row_ctx {
     /* f'_t: 0 a lookup, 1 identity, 2 (a ^ fx) & fm (signed forms that drop
      * low bits, e.g. mul8s_1L2J: one vpternlogd instead of four) */
     int kind[AX_LOWRANK_TERMS];
+    /* pair_s1/pair_s2 stream their whole 4-pixel groups past the caches
+     * (rows_fn says when) */
+    bool nt;
     __m512i fx[AX_LOWRANK_TERMS], fm[AX_LOWRANK_TERMS];
     __m512i tab[AX_LOWRANK_TERMS][4];
 } row_ctx;
@@ -389,14 +393,17 @@ static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m5
     }
 }
 
-/* How pair_px stores: plain (whole blocks, no accumulate) or put's general
- * case (the masked last block, accumulate) */
-enum { ST_PLAIN, ST_ANY };
+/* How pair_px stores: plain (whole blocks, no accumulate), put's general
+ * case (the masked last block, accumulate), or non-temporal (whole blocks
+ * at 64-byte aligned pixels, no accumulate: a line each, no read for
+ * ownership) */
+enum { ST_PLAIN, ST_ANY, ST_NT };
 
 static inline __attribute__((always_inline)) void store_px(__m512i v, __m512i cv, int32_t *y, __mmask16 cm,
                                                             bool accumulate, int mode)
 {
     if (mode == ST_PLAIN) _mm512_storeu_si512(y, _mm512_add_epi32(v, cv));
+    else if (mode == ST_NT) _mm512_stream_si512((void *)y, _mm512_add_epi32(v, cv));
     else put(v, cv, y, cm, accumulate);
 }
 
@@ -540,7 +547,7 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
     const size_t rs = inw * C;
     size_t po[4]; /* inner: offsets of the prefetched rows from row 2oy */
     for (size_t j = 0; j < 4; j++) po[j] = (step[5 + j] ? 5 + j : 4) * rs;
-    const bool two = inner || Y1;
+    const bool two = inner || Y1, nt = r->nt;
     __m512i *SA = S, *SB = S + 36; /* [column][block] */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
         const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
@@ -581,7 +588,8 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
                 const int mode = bm == 0xffff && !accumulate ? ST_PLAIN : ST_ANY;
                 int32_t *y0 = Y0 + ox0 * C + ch, *y1 = two ? Y1 + ox0 * C + ch : NULL;
                 const __m512i w[3] = {W[0], W[1], W[2]};
-                if (n == 4 && mode == ST_PLAIN) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, false, ST_PLAIN, 4, two);
+                if (n == 4 && mode == ST_PLAIN && nt) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, false, ST_NT, 4, two);
+                else if (n == 4 && mode == ST_PLAIN) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, false, ST_PLAIN, 4, two);
                 else if (n == 4) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, ST_ANY, 4, two);
                 else if (n == 3) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 3, two);
                 else if (n == 2) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 2, two);
@@ -608,7 +616,7 @@ static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X
  * 1..3); two: row oy + 1 too */
 static inline __attribute__((always_inline)) void s1_px(const __m512i *const col[6], size_t cb, const __m512i *W,
                                                          __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
-                                                         bool accumulate, int n, bool two)
+                                                         bool accumulate, int mode, int n, bool two)
 {
     __m512i a[4], e[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                           _mm512_setzero_si512()}, x[6];
@@ -623,7 +631,6 @@ static inline __attribute__((always_inline)) void s1_px(const __m512i *const col
         a[i] = _mm512_dpbusd_epi32(a[i], x[i + 2], W[2]);
         if (two) e[i] = _mm512_dpbusd_epi32(e[i], x[i + 2], W[5]);
     }
-    const int mode = accumulate ? ST_ANY : ST_PLAIN;
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, 0xffff, accumulate, mode);
     if (!two) return;
@@ -662,7 +669,8 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
     size_t step[6];
     rows_at(s, X, b, oy, 6, padv, row, step);
     const size_t rs = end;
-    const bool two = inner || Y1;
+    const bool two = inner || Y1, nt = r->nt;
+    const int mode = accumulate ? ST_ANY : ST_PLAIN; /* the tail groups */
     size_t B = 0, v = 0; /* bytes of the rows built; their ring slot (vectors) */
     for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
         const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, hi = ox0 + n + 2; /* columns [ox0, hi) */
@@ -688,11 +696,12 @@ static inline __attribute__((always_inline)) void pair_s1_k(const row_ctx *r, co
             const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
             const __m512i cv = _mm512_loadu_si512(corr + 16 * cb);
             int32_t *y0 = Y0 + ox0 * C + 16 * cb, *y1 = two ? Y1 + ox0 * C + 16 * cb : NULL;
-            if (n == 4 && !accumulate) s1_px(col, cb, W, cv, y0, y1, C, false, 4, two);
-            else if (n == 4) s1_px(col, cb, W, cv, y0, y1, C, true, 4, two);
-            else if (n == 3) s1_px(col, cb, W, cv, y0, y1, C, accumulate, 3, two);
-            else if (n == 2) s1_px(col, cb, W, cv, y0, y1, C, accumulate, 2, two);
-            else s1_px(col, cb, W, cv, y0, y1, C, accumulate, 1, two);
+            if (n == 4 && nt) s1_px(col, cb, W, cv, y0, y1, C, false, ST_NT, 4, two);
+            else if (n == 4 && !accumulate) s1_px(col, cb, W, cv, y0, y1, C, false, ST_PLAIN, 4, two);
+            else if (n == 4) s1_px(col, cb, W, cv, y0, y1, C, true, ST_ANY, 4, two);
+            else if (n == 3) s1_px(col, cb, W, cv, y0, y1, C, accumulate, mode, 3, two);
+            else if (n == 2) s1_px(col, cb, W, cv, y0, y1, C, accumulate, mode, 2, two);
+            else s1_px(col, cb, W, cv, y0, y1, C, accumulate, mode, 1, two);
         }
     }
 }
@@ -796,6 +805,11 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     __m512i *I = buf;
     size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
     int32_t *Yb = Y + b * oh * ow * C;
+    /* outputs past 8 L2s (the layer's, not the task's) go past the caches
+     * as the AVX2 kernel's: whole lines (16k channels, 64-byte aligned
+     * pixels) by non-temporal stores, no read for ownership */
+    r.nt = (pair2 || pair1) && !accumulate && C % 16 == 0 && (uintptr_t)Y % 64 == 0 &&
+           s->batch * oh * ow * C * sizeof *Y > 8 * ax_cpu_caches_get()->l2;
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
@@ -825,6 +839,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
             }
         }
+    if (r.nt) _mm_sfence(); /* the streamed lines visible to the thread that joins */
 }
 
 const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni = {.name = "lowrank_dwconv_16c4__avx512vnni",
