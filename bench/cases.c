@@ -99,7 +99,9 @@ int bench_operands_use(bench_run *run, const bench_shape *s, ax_error *err)
     size_t a = s->a_len, b = s->b_len, c = s->c_len;
     run->ops.A = malloc(a);
     run->ops.B = malloc(b);
-    run->ops.C = malloc(c * sizeof(int32_t));
+    /* 64-byte aligned as the network runtime's: kernels that stream large
+     * outputs need whole aligned lines, and malloc's offset changes per shape */
+    run->ops.C = aligned_alloc(64, (c * sizeof(int32_t) + 63) / 64 * 64);
     if (!run->ops.A || !run->ops.B || !run->ops.C) {
         bench_operands_free(&run->ops);
         snprintf(err->msg, sizeof err->msg, "%s: out of memory for operands", s->layer->name);
