@@ -20,7 +20,8 @@
  *   stride 1 or 2 along the rows, its run_3x3: per-channel row tables,
  *   one call per input channel of a group) sums one channel's taps over
  *   such a run; 16 channels' sums are then
- *   written into NHWC together.
+ *   written into NHWC together (non-temporal stores when the output is
+ *   far larger than the caches).
  * Tasks are (64 output channels, a group of images or a band of output rows
  * of one image): independent, so any thread count gives the same bits.
  * Depthwise layers with an integer form of the table (p->dwlr, in_c = out_c

@@ -9,7 +9,8 @@
  * partial sums are widened into int32 every 128 taps, all planes at once,
  * by vpermt2w and vpmaddwd. The store writes 16 channels of a pixel as one
  * 64-byte row of the NHWC output (16x16 int32 transposes), each pixel at
- * its own destination (dwconv2d.c: the sink for the pixels dropped).
+ * its own destination (dwconv2d.c: the sink for the pixels dropped), or
+ * past the caches for large outputs (AX_DW_STREAM: the dropped ones skipped).
  * Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/avx512/lut_planes_avx512.h"
 #include "kernels/gemm_internal.h"
