@@ -20,7 +20,8 @@
  *   stride 1 or 2 along the rows, its run_3x3: per-channel row tables,
  *   one call per input channel of a group) sums one channel's taps over
  *   such a run; 16 channels' sums are then
- *   written into NHWC together.
+ *   written into NHWC together (non-temporal stores when the output is
+ *   far larger than the caches).
  * Tasks are (64 output channels, a group of images or a band of output rows
  * of one image): independent, so any thread count gives the same bits.
  * Depthwise layers with an integer form of the table (p->dwlr, in_c = out_c
@@ -34,6 +35,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -60,7 +64,7 @@ typedef struct dw_job {
     const uint32_t *corr;      /* [o] */
     size_t *tap_off, *tap_ch;  /* per tap: offset in a channel's planes, input channel within the group */
     int32_t *Y;
-    bool accumulate;
+    ax_dw_out out;             /* outputs far larger than the caches: streamed (dst NULL for pixels not kept) */
     /* the kernel's 3x3 form when the layer has that shape (else NULL) */
     void (*run_3x3)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
                     uint32_t *acc, bool add);
@@ -145,8 +149,9 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
     in_range(s, cb0 * CB, (s->out_c < cb1 * CB ? s->out_c : cb1 * CB) - cb0 * CB, &ci0, &nc);
     to_planes(j, b0, nb, ci0, nc, oy0, img, pix, padpix);
     size_t rows_all = (nb - 1) * j->hb + Rb;
-    /* every wide pixel's output pixel (channel 0), or the sink: the rows
-     * between two images' outputs and the columns past ow */
+    /* every wide pixel's output pixel (channel 0), or the sink (streamed:
+     * NULL): the rows between two images' outputs and the columns past ow */
+    if (j->out == AX_DW_STREAM) sink = NULL;
     for (size_t r = 0, i = 0; r < rows_all; r++) {
         size_t b = r / j->hb, rr = r % j->hb;
         uint32_t *row = rr < Rb ? (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c : NULL;
@@ -170,9 +175,12 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
                 else
                     j->p->dw->run(j->p, src, j->wt + o * j->ntaps, j->ntaps, n, acc + c * j->lda);
             }
-            j->p->dw->store(acc, j->lda, nch, j->corr + o0, n, dst + r0 * j->ws, o0, j->accumulate);
+            j->p->dw->store(acc, j->lda, nch, j->corr + o0, n, dst + r0 * j->ws, o0, j->out);
         }
     }
+#if defined(__SSE__)
+    if (j->out == AX_DW_STREAM) _mm_sfence(); /* the streamed lines visible to the thread that joins */
+#endif
 }
 
 static void tap_layout(dw_job *j)
@@ -250,7 +258,14 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 {
     if (p->dwlr && s->in_c == s->groups && s->out_c == s->groups)
         return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, threads, err);
-    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .X = X, .wt = wt, .corr = corr, .Y = Y, .accumulate = accumulate};
+    dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .X = X, .wt = wt, .corr = corr, .Y = Y,
+                .out = accumulate ? AX_DW_ADD : AX_DW_SET};
+    /* outputs past 8 L2s (the layer's, not the task's) go past the caches
+     * (no read for ownership: the store was memory-bound), whole aligned
+     * 16-channel rows only */
+    if (!accumulate && s->out_c % CB == 0 && (uintptr_t)Y % 64 == 0 &&
+        s->batch * oh * ow * s->out_c * sizeof *Y > 8 * ax_cpu_caches_get()->l2)
+        j.out = AX_DW_STREAM;
     size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
     j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;
     j.ntaps = s->kernel_h * s->kernel_w * (s->in_c / s->groups);

@@ -69,13 +69,18 @@ typedef struct ax_exact_ukernel {
  * in the kernel's own order within each block of 64 pixels (AVX-512: the
  * order its widening leaves them in). `store` writes nch <= 16 channels'
  * sums into NHWC, pixel i at dst[i] (a sink for pixels not kept):
- *   dst[i][c0 + j] (+)= acc[j*lda + i] + corr[j]   for i < n, j < nch. */
+ *   dst[i][c0 + j] (+)= acc[j*lda + i] + corr[j]   for i < n, j < nch,
+ * as `out` says: AX_DW_ADD adds; AX_DW_STREAM (outputs far larger than the
+ * caches: nch = 16, every dst[i] + c0 64-byte aligned) stores past the
+ * caches, the pixels not kept NULL and skipped (no sink line written by
+ * every row), and the caller fences. */
+typedef enum { AX_DW_SET, AX_DW_ADD, AX_DW_STREAM } ax_dw_out;
 typedef struct ax_dw_ukernel {
     const char *name;
     void (*run)(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t ntaps, size_t n,
                 uint32_t *acc);
     void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
-                  uint32_t *const *dst, size_t c0, bool accumulate);
+                  uint32_t *const *dst, size_t c0, ax_dw_out out);
     /* Optional (NULL: dwconv2d.c's own SSE2/plain loops): the layout's
      * transpose dst[k*ldd + m] = pix[m][k], m < n, k < C */
     void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);

@@ -522,6 +522,71 @@ Test(conv, lowrank_dw_large)
     if (ax_cpu_supports(AX_ISA_AVX2)) lowrank_dw_large_on(AX_ISA_AVX2);
 }
 
+/* LUT depthwise (dwconv2d.c's planes) with outputs past 8 L2s: 16k channels
+ * into a 64-byte aligned output stream (AX_DW_STREAM: the pixels not kept
+ * skipped), the rest stored; every ISA here, wide rows of dropped pixels
+ * (pads shared), stride 2, stacked small images (dropped rows between
+ * them), 40 channels (never streamed), accumulate, misaligned, 1 and 2 threads */
+static void lut_dw_large_on(ax_isa isa)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "rand-u16");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] = (int32_t)(rnd() % 65536) - 1000;
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LUT, &p, &err), 0, "%s", err.msg);
+    static const ccase cases[] = {
+        /* b   h    w   c   o  kh kw sh sw dh dw pt pl pb pr g */
+        {1, 255, 201, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48},   /* s1: 9.8 MB, a dropped pixel a row */
+        {2, 331, 299, 48, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48},   /* s2: 9.6 MB */
+        {230, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64},   /* stacked 14x14 images: 11.5 MB */
+        {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40},   /* 40 channels: stored, 11.5 MB */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const ccase *c = &cases[i];
+        ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
+                             .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
+                             .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
+                             .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = 7};
+        size_t oh, ow;
+        cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
+        size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * c->o, ny = c->b * oh * ow * c->o;
+        uint8_t *X = malloc(nx), *W = malloc(nw);
+        int32_t *want = malloc(ny * 4), *init = malloc(ny * 4), *buf = aligned_alloc(64, (ny * 4 + 127) / 64 * 64);
+        cr_assert(X && W && want && init && buf);
+        for (size_t k = 0; k < nx; k++) X[k] = (uint8_t)rnd();
+        for (size_t k = 0; k < nw; k++) W[k] = (uint8_t)rnd();
+        for (size_t k = 0; k < ny; k++) init[k] = (int32_t)rnd();
+        ax_conv2d_weights *cw = NULL;
+        cr_assert_eq(ax_conv2d_pack_weights(p, &s, W, &cw, &err), 0, "%s", err.msg);
+        for (int acc = 0; acc <= 1; acc++) {
+            memcpy(want, init, ny * 4);
+            ax_conv2d_reference(m->table, &s, X, W, want, acc);
+            for (int run = 0; run < 4; run++) { /* threads 1, 2; aligned, then 16 bytes off */
+                int32_t *got = buf + (run / 2) * 4;
+                memcpy(got, init, ny * 4);
+                cr_assert_eq(ax_conv2d(p, &s, X, cw, got, acc, 1 + run % 2, &err), 0, "%s", err.msg);
+                for (size_t k = 0; k < ny; k++)
+                    if (got[k] != want[k])
+                        cr_assert_fail("%s kernel %s case %zu acc=%d run %d: Y[%zu] = %d, reference %d",
+                                       ax_isa_name(isa), ax_conv2d_kernel_name(cw), i, acc, run, k, got[k], want[k]);
+            }
+        }
+        ax_conv2d_weights_free(cw);
+        free(X), free(W), free(want), free(init), free(buf);
+    }
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+}
+
+Test(conv, lut_dw_large)
+{
+    if (ax_test_reduced()) return;
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++)
+        if (ax_cpu_supports(isa)) lut_dw_large_on(isa);
+}
+
 Test(conv, shape_errors)
 {
     ax_conv2d_shape s = {.batch = 1, .in_h = 4, .in_w = 4, .in_c = 6, .out_c = 4, .kernel_h = 3, .kernel_w = 3,

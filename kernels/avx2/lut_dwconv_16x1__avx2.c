@@ -63,9 +63,39 @@ static inline void transpose8(const __m256i c[8], __m256i r[8])
     }
 }
 
-static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
-                  uint32_t *const *dst, size_t c0, bool accumulate)
+/* AX_DW_STREAM (nch = 16, aligned): both halves of a pixel's line back to
+ * back (a line's write-combining buffer filled at once), NULL pixels skipped */
+static void store_nt(const uint32_t *acc, size_t lda, const uint32_t *corr, size_t n, uint32_t *const *dst,
+                     size_t c0)
 {
+    __m256i c0v = _mm256_loadu_si256((const __m256i *)corr), c1v = _mm256_loadu_si256((const __m256i *)(corr + 8));
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i c[8], r0[8], r1[8];
+        for (int j = 0; j < 8; j++) c[j] = _mm256_loadu_si256((const __m256i *)(acc + j * lda + i));
+        transpose8(c, r0);
+        for (int j = 0; j < 8; j++) c[j] = _mm256_loadu_si256((const __m256i *)(acc + (8 + j) * lda + i));
+        transpose8(c, r1);
+        for (int k = 0; k < 8; k++)
+            if (dst[i + k]) {
+                __m256i *y = (__m256i *)(dst[i + k] + c0);
+                _mm256_stream_si256(y, _mm256_add_epi32(r0[k], c0v));
+                _mm256_stream_si256(y + 1, _mm256_add_epi32(r1[k], c1v));
+            }
+    }
+    for (; i < n; i++)
+        if (dst[i])
+            for (size_t j = 0; j < 16; j++) dst[i][c0 + j] = acc[j * lda + i] + corr[j];
+}
+
+static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
+                  uint32_t *const *dst, size_t c0, ax_dw_out out)
+{
+    if (out == AX_DW_STREAM) {
+        store_nt(acc, lda, corr, n, dst, c0);
+        return;
+    }
+    bool accumulate = out == AX_DW_ADD;
     size_t i = 0;
     for (size_t h = 0; h + 8 <= nch; h += 8) { /* whole groups of 8 channels, 8 pixels at a time */
         __m256i cv = _mm256_loadu_si256((const __m256i *)(corr + h));

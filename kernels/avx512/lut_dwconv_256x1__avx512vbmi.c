@@ -9,7 +9,8 @@
  * partial sums are widened into int32 every 128 taps, all planes at once,
  * by vpermt2w and vpmaddwd. The store writes 16 channels of a pixel as one
  * 64-byte row of the NHWC output (16x16 int32 transposes), each pixel at
- * its own destination (dwconv2d.c: the sink for the pixels dropped).
+ * its own destination (dwconv2d.c: the sink for the pixels dropped), or
+ * past the caches for large outputs (AX_DW_STREAM: the dropped ones skipped).
  * Compile with -mavx512f -mavx512bw -mavx512vl -mavx512vbmi. */
 #include "kernels/avx512/lut_planes_avx512.h"
 #include "kernels/gemm_internal.h"
@@ -158,19 +159,25 @@ static inline __attribute__((always_inline)) void transpose16(const __m512i r[16
 
 /* 16 pixels x 16 channels at a time: the channels' runs are loaded as rows
  * and transposed into one 64-byte output row per pixel, stored at its dst
- * (the sink for pixels not kept: no tests). */
+ * (the sink for pixels not kept: no tests; streamed: NULL, skipped, since
+ * every row's dropped pixels would stream into one line). */
 static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
-                  uint32_t *const *dst, size_t c0, bool accumulate)
+                  uint32_t *const *dst, size_t c0, ax_dw_out mode)
 {
     __mmask16 m = nch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nch) - 1);
     __m512i c = _mm512_maskz_loadu_epi32(m, corr);
+    bool accumulate = mode == AX_DW_ADD;
     for (size_t i0 = 0; i0 < n; i0 += 16) {
         __m512i in[16], out[16];
         for (size_t j = 0; j < 16; j++)
             in[j] = j < nch ? _mm512_load_si512(acc + j * lda + i0) : _mm512_setzero_si512();
         transpose16(in, out);
         size_t ni = n - i0 < 16 ? n - i0 : 16;
-        if (m == 0xffff) /* masked stores measured slower here (Zen 5) */
+        if (mode == AX_DW_STREAM) /* no read for ownership: half the store's memory traffic */
+            for (size_t i = 0; i < ni; i++) {
+                if (dst[i0 + i]) _mm512_stream_si512((__m512i *)(dst[i0 + i] + c0), _mm512_add_epi32(out[i], c));
+            }
+        else if (m == 0xffff) /* masked stores measured slower here (Zen 5) */
             for (size_t i = 0; i < ni; i++) {
                 uint32_t *y = dst[i0 + i] + c0;
                 __m512i v = _mm512_add_epi32(out[i], c);

@@ -32,11 +32,12 @@ static void run(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t 
 }
 
 static void store(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
-                  uint32_t *const *dst, size_t c0, bool accumulate)
+                  uint32_t *const *dst, size_t c0, ax_dw_out out)
 {
     for (size_t i = 0; i < n; i++) {
+        if (!dst[i]) continue; /* AX_DW_STREAM's pixels not kept */
         uint32_t *y = dst[i] + c0;
-        for (size_t j = 0; j < nch; j++) y[j] = (accumulate ? y[j] : 0) + acc[j * lda + i] + corr[j];
+        for (size_t j = 0; j < nch; j++) y[j] = (out == AX_DW_ADD ? y[j] : 0) + acc[j * lda + i] + corr[j];
     }
 }
 
