@@ -127,6 +127,13 @@ static const ccase CASES[] = {
     {1, 13, 12, 48, 96, 3, 3, 1, 2, 1, 1, 0, 1, 2, 1, 12}, /* 12 groups, N = 8 (a block pair), stride 1x2 */
     {2, 7, 9, 16, 80, 3, 3, 2, 1, 2, 1, 2, 1, 1, 0, 4},    /* N = 20 (two pairs, one alone), dilation 2x1 */
     {2, 5, 6, 32, 32, 1, 3, 1, 1, 1, 1, 0, 2, 0, 2, 8},    /* 1x3 kernel, taps in the padding */
+    /* ... 8 and 16 channels in fours (interleaved quads), 8 in pairs when groups % 4 == 2 */
+    {2, 9, 10, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},   /* 8 in fours, N = 8 (two stores a row) */
+    {1, 7, 9, 96, 60, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 12},   /* 8 in fours, N = 5 (a pair with a part block) */
+    {2, 6, 7, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},  /* 16 in fours, N = 16 (ResNeXt layer3-like) */
+    {1, 8, 7, 64, 128, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 4},   /* 16 in fours, N = 32, stride 2x1 */
+    {2, 9, 8, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},    /* 8 channels, 6 groups: pairs, N = 8 (one store) */
+    {1, 10, 9, 48, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6},   /* pairs, N = 12, stride 2 */
     /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
@@ -166,7 +173,7 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni &&
                ((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28;
     if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
-    /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs) or 4 (in fours) */
+    /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
     if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||

@@ -20,8 +20,7 @@
  * pixel's taps holds k = 4u..4u+3 of each of its groups (k = tap * cg +
  * channel, HWIO's order), at 4 * per * u bytes into the unit's tap.
  * Weights (pack_w): per block of 16 lanes, K/4 steps of 64 bytes, then the
- * block's 16 corrections a_off sum_k g' in output order (group 0's 16 / per
- * columns, then group 1's, ...). Tile: 8 rows x 2 blocks (or a last block
+ * block's 16 corrections a_off sum_k g' in lane order. Tile: 8 rows x 2 blocks (or a last block
  * alone), sixteen zmm of sums. */
 #include "kernels/gemm_internal.h"
 
@@ -42,13 +41,13 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K);
 }
 
-/* a multiple of 16 channels per group; 8 in pairs (an even number of
- * groups); 4 in fours (groups % 4 == 0) */
+/* 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
+ * pairs (an even number of groups), or single groups of a multiple of 16 */
 static size_t per_of(size_t cg, size_t groups)
 {
+    if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
-    if (cg == 8) return groups % 2 == 0 ? 2 : 0;
-    return cg == 4 && groups % 4 == 0 ? 4 : 0;
+    return cg == 8 && groups % 2 == 0 ? 2 : 0;
 }
 
 static size_t esize(const ax_gemm_plan *p)
@@ -76,7 +75,7 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const 
                 blk[k / 4 * 64 + l * 4 + k % 4] = (uint8_t)g;
                 sum += (uint32_t)(int32_t)g;
             }
-            corr[s * bc + l / per] = (uint32_t)lr->a_off[0] * sum;
+            corr[l] = (uint32_t)lr->a_off[0] * sum;
         }
     }
 }
@@ -106,13 +105,17 @@ static bool bits_form(const uint8_t f[256], uint8_t *x, uint8_t *m)
     return false;
 }
 
-/* y = f'(x) over n bytes; units of two groups of 8 channels: dwords
- * [0 2 1 3] in every 16 bytes (four groups of 4: NHWC's order already).
+/* y = f'(x) over n bytes, the quads of a unit's groups interleaved (the
+ * unit's per * cg bytes divide 64): two groups of 8, dwords [0 2 1 3] in
+ * every 16 bytes; four of 8, [0 2 4 6 1 3 5 7] in every 32; four of 16, a
+ * 4x4 dword transpose; four of 4 are in NHWC's order already.
  * The input comes from L3 (its first read in the layer): prefetched 1 KiB
  * ahead (map 23% -> 13% of layer2.0/2.1's time, perf) */
 static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg)
 {
-    bool interleave = per == 2 && cg == 8;
+    static const int32_t quads8[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+    __m512i perm = _mm512_loadu_si512(cg == 8 ? quads8 : deint4);
+    bool pairs = per == 2, fours = per == 4 && cg > 4;
     __m512i tab[4];
     for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(p->lr->abyte[0] + 64 * q);
     uint8_t fx = 0, fm = 0;
@@ -128,19 +131,20 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
             __m512i lo = _mm512_permutex2var_epi8(tab[0], v, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], v, tab[3]);
             v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
         }
-        if (interleave) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
+        if (pairs) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
+        if (fours) v = _mm512_permutexvar_epi32(perm, v);
         _mm512_mask_storeu_epi8(y + i, m, v);
     }
 }
 
 /* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group
- * (per > 1: lanes put in output order first; N = 16 / per: the unit's
- * columns are one contiguous run, one store) */
+ * (per > 1: lanes put in output order; N = 16 / per: the unit's columns are
+ * one contiguous run, one store) */
 static inline __attribute__((always_inline)) void put(__m512i v, const uint32_t *corr, int32_t *C, size_t N,
                                                       size_t per, size_t cnt, bool accumulate)
 {
-    if (per > 1) v = _mm512_permutexvar_epi32(_mm512_loadu_si512(per == 2 ? deint2 : deint4), v);
     v = _mm512_add_epi32(v, _mm512_loadu_si512(corr));
+    if (per > 1) v = _mm512_permutexvar_epi32(_mm512_loadu_si512(per == 2 ? deint2 : deint4), v);
     if (cnt == 16 / per && N == cnt) { /* masked stores are slower here, even with a full mask */
         if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(C));
         _mm512_storeu_si512(C, v);
@@ -170,6 +174,34 @@ static inline __attribute__((always_inline)) void put(__m512i v, const uint32_t 
     __mmask16 k = (__mmask16)((1u << cnt) - 1);
     if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, C));
     _mm512_mask_storeu_epi32(C, k, v);
+}
+
+/* per = 4, a pair of blocks (columns c0..c0+7 of each group, cnt of them):
+ * groups 0, 1 then 2, 3 in output order, one zmm each (N = 8: the unit's
+ * 32 columns contiguous, two stores) */
+static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1, const uint32_t *corr0,
+                                                         const uint32_t *corr1, int32_t *C, size_t N, size_t cnt,
+                                                         bool accumulate)
+{
+    static const int32_t lo[16] = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
+    static const int32_t hi[16] = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
+    v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(corr0));
+    v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(corr1));
+    __m512i o[2] = {_mm512_permutex2var_epi32(v0, _mm512_loadu_si512(lo), v1),
+                    _mm512_permutex2var_epi32(v0, _mm512_loadu_si512(hi), v1)};
+    if (N == 8) {
+        for (int h = 0; h < 2; h++) {
+            if (accumulate) o[h] = _mm512_add_epi32(o[h], _mm512_loadu_si512(C + 16 * h));
+            _mm512_storeu_si512(C + 16 * h, o[h]);
+        }
+        return;
+    }
+    __mmask8 k = (__mmask8)((1u << cnt) - 1);
+    for (int s = 0; s < 4; s++) {
+        __m256i v = s & 1 ? _mm512_extracti64x4_epi64(o[s >> 1], 1) : _mm512_castsi512_si256(o[s >> 1]);
+        if (accumulate) v = _mm256_add_epi32(v, _mm256_maskz_loadu_epi32(k, C + s * N));
+        _mm256_mask_storeu_epi32(C + s * N, k, v);
+    }
 }
 
 /* 8 rows (mn kept; the rest repeat row 0) x nb blocks from block b; row
@@ -216,6 +248,15 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
         if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
     }
     size_t bc = block_cols(per);
+    if (per == 4 && nb == 2) {
+        size_t c0 = b * bc, cnt = N - c0 < 2 * bc ? N - c0 : 2 * bc;
+        const uint32_t *corr0 = (const uint32_t *)(pw + b * block_bytes(K) + K / 4 * 64);
+        const uint32_t *corr1 = (const uint32_t *)(pw + (b + 1) * block_bytes(K) + K / 4 * 64);
+        for (size_t i = 0; i < mn; i++)
+            put4x2(_mm512_loadu_si512(tmp[i]), _mm512_loadu_si512(tmp[i] + 16), corr0, corr1, C + i * ldc + c0, N,
+                   cnt, accumulate);
+        return;
+    }
     for (int h = 0; h < nb; h++) {
         size_t c0 = (b + h) * bc, cnt = N - c0 < bc ? N - c0 : bc;
         const uint32_t *corr = (const uint32_t *)(pw + (b + h) * block_bytes(K) + K / 4 * 64);
