@@ -10,18 +10,22 @@
  * A unit is `per` groups sharing one im2col row; a 4 * per byte broadcast
  * puts group s's 4 k in the lanes per * j + s, whose weights are group s's
  * column j: 16 / per columns of each group per vpdpbusd, where the dense
- * kernel would leave lanes empty at N < 16. per = 1 (channels per group a
- * multiple of 16): a dword broadcast of 4 k against 16 columns, as the
- * dense kernel. per = 2 (8 channels per group, an even number of groups):
- * map interleaves the two groups' channel quads within every 16 bytes
- * (g0 q0, g1 q0, g0 q1, g1 q1), a qword broadcast. per = 4 (4 channels per
- * group, groups % 4 == 0): NHWC already holds the four groups' quads in
- * order in every 16 bytes, a vbroadcasti32x4. Either way step u of a
- * pixel's taps holds k = 4u..4u+3 of each of its groups (k = tap * cg +
- * channel, HWIO's order), at 4 * per * u bytes into the unit's tap.
+ * kernel would leave lanes empty at N < 16. per = 4 (4, 8 or 16 channels
+ * per group, groups % 4 == 0): map interleaves the four groups' channel
+ * quads (quad q of groups 0..3 in 16 bytes; at 4 channels NHWC's order
+ * already), one vbroadcasti32x4 feeds both blocks of a tile (ResNeXt's
+ * N = 8 and 16 per group: 4-column blocks in pairs), so it loads half as
+ * often as one broadcast per vpdpbusd (layer3, 16 channels: +20-25% over
+ * per = 1). per = 2 (8 channels, groups % 4 == 2): the two groups' quads
+ * interleaved in every 16 bytes, a qword broadcast. per = 1 (other
+ * multiples of 16): a dword broadcast of 4 k against 16 columns, as the
+ * dense kernel. Either way step u of a pixel's taps holds k = 4u..4u+3 of
+ * each of its groups (k = tap * cg + channel, HWIO's order), at 4 * per * u
+ * bytes into the unit's tap.
  * Weights (pack_w): per block of 16 lanes, K/4 steps of 64 bytes, then the
- * block's 16 corrections a_off sum_k g' in lane order. Tile: 8 rows x 2 blocks (or a last block
- * alone), sixteen zmm of sums. */
+ * block's 16 corrections a_off sum_k g' in lane order. Tile: 8 rows x 2
+ * blocks (or a last block alone), sixteen zmm of sums; the lanes go to
+ * output order at the store (vpermd, or vpermt2d across a block pair). */
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
@@ -199,6 +203,11 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
     __mmask8 k = (__mmask8)((1u << cnt) - 1);
     for (int s = 0; s < 4; s++) {
         __m256i v = s & 1 ? _mm512_extracti64x4_epi64(o[s >> 1], 1) : _mm512_castsi512_si256(o[s >> 1]);
+        if (cnt == 8) {
+            if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(C + s * N)));
+            _mm256_storeu_si256((__m256i *)(C + s * N), v);
+            continue;
+        }
         if (accumulate) v = _mm256_add_epi32(v, _mm256_maskz_loadu_epi32(k, C + s * N));
         _mm256_mask_storeu_epi32(C + s * N, k, v);
     }
