@@ -12,8 +12,8 @@
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
  * its own packed weights kept for what the primitive cannot serve. Grouped
  * layers on an integer form the grouped kernel takes (AVX-512 VNNI: one
- * LOWRANK byte term without row corrections; AVX2: the int16 terms of
- * LOWRANK and EXACT plans) map the input through the activation factors
+ * byte term without row corrections, of LOWRANK or EXACT plans; AVX2: the
+ * int16 terms of LOWRANK and EXACT plans) map the input through the activation factors
  * once and run the grouped kernel on the mapped pixels in place through
  * tap pointers: no im2col, no packing of A (run_glr). */
 #include "gemm_internal.h"
