@@ -12,8 +12,8 @@
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
  * its own packed weights kept for what the primitive cannot serve. Grouped
  * layers on an integer form the grouped kernel takes (AVX-512 VNNI: one
- * LOWRANK byte term without row corrections; AVX2: the int16 terms of
- * LOWRANK and EXACT plans) map the input through the activation factors
+ * byte term without row corrections, of LOWRANK or EXACT plans; AVX2: the
+ * int16 terms of LOWRANK and EXACT plans) map the input through the activation factors
  * once and run the grouped kernel on the mapped pixels in place through
  * tap pointers: no im2col, no packing of A (run_glr). */
 #include "gemm_internal.h"
@@ -52,8 +52,8 @@ static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
 static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in_c / s->groups <= DIRECT_MAX_CG; }
 
 /* Groups per unit of the grouped LOWRANK kernel (p->glr; its per says
- * which channels per group it takes, before the direct loop: AVX2's from
- * 4); 0: not that kernel. */
+ * which channels per group it takes, before the direct loop: 4 on both
+ * ISAs); 0: not that kernel. */
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     if (!p->glr || s->groups < 2) return 0;
@@ -439,7 +439,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     }
     threads = ax_default_threads(threads);
     memset(pb, s->pad_byte, s->in_c);
-    gk->map(p, s->in_c, pb, pad, per == 2 ? 2 * cg : 0); /* a mapped pad pixel */
+    gk->map(p, s->in_c, pb, pad, per, cg); /* a mapped pad pixel */
     free(pb);
     for (size_t r0 = 0; r0 < M; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64;
@@ -451,7 +451,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
 #endif
         for (size_t i = 0; i < pieces; i++) {
             size_t n = hi - lo - i * PIECE < PIECE ? hi - lo - i * PIECE : PIECE;
-            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE * es, per == 2 ? 2 * cg : 0);
+            gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE * es, per, cg);
         }
         size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
         for (size_t r = 0; r < rows; r++) {

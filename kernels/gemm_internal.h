@@ -113,11 +113,11 @@ typedef struct ax_dwlr_ukernel {
 /* Grouped convolutions on an integer form of the table (conv2d.c): a
  * byte form of one term without row corrections on AVX-512 VNNI, int16
  * terms on AVX2. map writes the form's activation factors of n input bytes,
- * esize bytes each (pair > 0: the two groups of every pair input bytes
- * interleaved in the kernel's order, for units of two groups),
- * and run reads the mapped pixels in place. per says how many groups (1 or
- * 2) make a unit, given the channels per group and the groups (0: not this
- * kernel). A unit is `per` groups of K = ntaps * cg k and N columns each;
+ * esize bytes each (units of per groups of cg channels: the groups of every
+ * per * cg input bytes in the kernel's order),
+ * and run reads the mapped pixels in place. per says how many groups (1, 2
+ * or 4) make a unit, given the channels per group and the groups (0: not
+ * this kernel). A unit is `per` groups of K = ntaps * cg k and N columns each;
  * pack_w packs its weights (group s's column j at W[k * ldw + s * N + j])
  * into w_bytes (64-aligned); run writes (or adds) C[m][s * N + j] for rows
  * m < rows, tap t of row m being the per * cg mapped inputs at
@@ -126,7 +126,7 @@ typedef struct ax_glr_ukernel {
     const char *name;
     size_t (*per)(size_t cg, size_t groups);
     size_t (*esize)(const ax_gemm_plan *p);
-    void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t pair);
+    void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg);
     size_t (*w_bytes)(const ax_gemm_plan *p, size_t K, size_t N, size_t per);
     void (*pack_w)(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const uint8_t *W, size_t ldw, uint8_t *pw);
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,

@@ -160,7 +160,16 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
     if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
-    if (p->dwlr && p->lr->terms == 1 && !p->lr->row_corr) p->glr = &ax_glr_ukernel_avx512vnni;
+    /* EXACT plans whose product is one byte term without row corrections
+     * (a*w with s8 weights) run the grouped layers oneDNN does not take (4
+     * channels per group; dwconv2d.c's byte planes otherwise) on the
+     * grouped LOWRANK kernel too */
+    if (p->path == AX_PATH_EXACT && !p->lr && ax_cpu_has_avx512vnni()) {
+        if (!(p->lr = malloc(sizeof *p->lr))) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+        if (ax_lowrank_factor(m, 1, p->lr) != 0 || !p->lr->bytes) free(p->lr), p->lr = NULL;
+    }
+    if ((p->dwlr || (p->path == AX_PATH_EXACT && p->lr)) && p->lr->terms == 1 && !p->lr->row_corr)
+        p->glr = &ax_glr_ukernel_avx512vnni;
     if (p->path == AX_PATH_LUT && p->lut && !p->linear) {
         p->dw_planes = p->planes, p->dw_colmin = p->colmin, p->dw_nplanes = p->nplanes;
         return 0;

@@ -121,6 +121,19 @@ static const ccase CASES[] = {
     {2, 11, 10, 24, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6}, /* 4 channels (pairs: 8-byte units), N = 4, stride 2 */
     {1, 9, 8, 12, 6, 3, 3, 1, 1, 1, 1, 1, 0, 1, 1, 3},    /* 4 channels, 3 groups (single), N = 2 */
     {3, 7, 5, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},    /* 4 channels, pairs, N = 8: in_c 8 (half a 16-byte map) */
+    /* 4 channels per group in fours on AVX-512 (groups % 4 == 0; a 16-byte broadcast of four groups' quads) */
+    {2, 11, 10, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},  /* 4 groups, N = 4 (one store a row), lone last rows */
+    {3, 9, 7, 32, 24, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 8},    /* 8 groups, N = 3 (part blocks), stride 2, uneven pads */
+    {1, 13, 12, 48, 96, 3, 3, 1, 2, 1, 1, 0, 1, 2, 1, 12}, /* 12 groups, N = 8 (a block pair), stride 1x2 */
+    {2, 7, 9, 16, 80, 3, 3, 2, 1, 2, 1, 2, 1, 1, 0, 4},    /* N = 20 (two pairs, one alone), dilation 2x1 */
+    {2, 5, 6, 32, 32, 1, 3, 1, 1, 1, 1, 0, 2, 0, 2, 8},    /* 1x3 kernel, taps in the padding */
+    /* ... 8 and 16 channels in fours (interleaved quads), 8 in pairs when groups % 4 == 2 */
+    {2, 9, 10, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},   /* 8 in fours, N = 8 (two stores a row) */
+    {1, 7, 9, 96, 60, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 12},   /* 8 in fours, N = 5 (a pair with a part block) */
+    {2, 6, 7, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},  /* 16 in fours, N = 16 (ResNeXt layer3-like) */
+    {1, 8, 7, 64, 128, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 4},   /* 16 in fours, N = 32, stride 2x1 */
+    {2, 9, 8, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},    /* 8 channels, 6 groups: pairs, N = 8 (one store) */
+    {1, 10, 9, 48, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6},   /* pairs, N = 12, stride 2 */
     /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
@@ -134,7 +147,8 @@ static const ccase CASES[] = {
  * s8, the pad byte 0 or no padding, and oneDNN was asked to take every
  * shape (otherwise its cost model may keep depthwise layers on ours); never
  * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
-static int glr_layers, glr2_layers; /* layers the grouped LOWRANK kernels took (AVX-512, AVX2) */
+static int glr_layers, glr4_layers, glr2_layers; /* layers the grouped LOWRANK kernels took (AVX-512: all, 4
+                                                     * channels per group; AVX2) */
 
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
@@ -159,11 +173,13 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni &&
                ((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28;
     if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
-    /* the grouped LOWRANK kernel: > 4 channels per group, 8 (in pairs) or a multiple of 16 */
+    /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
     if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
-        cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0)), "%s", m->name);
+        cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
+                                    (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
         glr_layers++;
+        glr4_layers += cg == 4;
     }
     /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number >= 4 of channels
      * per group takes it (4: before the direct loop), and no other layer */
@@ -419,7 +435,8 @@ Test(conv, factored_drop1_s8)
     ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
     if (ax_cpu_supports(AX_ISA_AVX512) && ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err) == 0 &&
         strstr(ax_gemm_plan_kernel_name(p), "8x32c4"))
-        cr_assert(glr_layers > 0, "no layer ran lowrank_gconv_8x32c4__avx512vnni");
+        cr_assert(glr_layers > 0 && glr4_layers > 0, "no layer (of 4 channels per group: %d) ran "
+                  "lowrank_gconv_8x32c4__avx512vnni", glr4_layers);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }

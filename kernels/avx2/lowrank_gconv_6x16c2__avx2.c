@@ -87,9 +87,10 @@ static bool masked_form(const ax_lowrank *lr, bool *sext, int16_t *m)
  * input bytes (two groups, pair*T/4 dwords each), the groups' dwords
  * alternate. One-term masked forms widen 16 bytes at a time (pair 8 or 16
  * divides them), others look the factors up byte by byte. */
-static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t pair)
+static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg)
 {
     const ax_lowrank *lr = p->lr;
+    size_t pair = per == 2 ? 2 * cg : 0;
     size_t T = terms(p), i = 0;
     bool sext = false;
     int16_t m = 0;

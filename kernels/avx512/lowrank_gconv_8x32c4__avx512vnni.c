@@ -1,32 +1,39 @@
-/* lowrank_gconv_8x32c4__avx512vnni.c - grouped convolutions (8..64+
+/* lowrank_gconv_8x32c4__avx512vnni.c - grouped convolutions (4..64+
  * channels per group) on a LOWRANK byte form of one term without row
  * corrections (T = (f' + a_off) g', g' s8: mul8s_1L2J, exact s8 x s8): the
  * input is mapped through f' once (map, per chunk of input rows), and the
  * kernel reads the mapped pixels in place through a table of each output
  * pixel's tap pointers (conv2d.c): no im2col copy and no packing of A (the
  * dense byte kernel's pack_a looks up every im2col byte, 9x the input at
- * 3x3, for only 8-32 columns per group).
+ * 3x3, for only 4-32 columns per group).
  *
- * A unit is `per` groups sharing one im2col row. per = 1 (channels per
- * group a multiple of 16): a dword broadcast of 4 k against 16 columns, as
- * the dense kernel. per = 2 (8 channels per group): map interleaves the two
- * groups' channel quads within every 16 bytes (g0 q0, g1 q0, g0 q1, g1 q1),
- * so one qword broadcast puts group s's 4 k in the lanes 2j + s, whose
- * weights are group s's column j: 8 columns of each group per vpdpbusd,
- * where the dense kernel left half of its 16 lanes empty at N = 8. Either
- * way step u of a pixel's taps holds k = 4u..4u+3 of each of its groups
- * (k = tap * cg + channel, HWIO's order).
+ * A unit is `per` groups sharing one im2col row; a 4 * per byte broadcast
+ * puts group s's 4 k in the lanes per * j + s, whose weights are group s's
+ * column j: 16 / per columns of each group per vpdpbusd, where the dense
+ * kernel would leave lanes empty at N < 16. per = 4 (4, 8 or 16 channels
+ * per group, groups % 4 == 0): map interleaves the four groups' channel
+ * quads (quad q of groups 0..3 in 16 bytes; at 4 channels NHWC's order
+ * already), one vbroadcasti32x4 feeds both blocks of a tile (ResNeXt's
+ * N = 8 and 16 per group: 4-column blocks in pairs), so it loads half as
+ * often as one broadcast per vpdpbusd (layer3, 16 channels: +20-25% over
+ * per = 1). per = 2 (8 channels, groups % 4 == 2): the two groups' quads
+ * interleaved in every 16 bytes, a qword broadcast. per = 1 (other
+ * multiples of 16): a dword broadcast of 4 k against 16 columns, as the
+ * dense kernel. Either way step u of a pixel's taps holds k = 4u..4u+3 of
+ * each of its groups (k = tap * cg + channel, HWIO's order), at 4 * per * u
+ * bytes into the unit's tap.
  * Weights (pack_w): per block of 16 lanes, K/4 steps of 64 bytes, then the
- * block's 16 corrections a_off sum_k g' in output order (per = 2: group 0's
- * 8 columns, then group 1's). Tile: 8 rows x 2 blocks (or a last block
- * alone), sixteen zmm of sums. */
+ * block's 16 corrections a_off sum_k g' in lane order. Tile: 8 rows x 2
+ * blocks (or a last block alone), sixteen zmm of sums; the lanes go to
+ * output order at the store (vpermd, or vpermt2d across a block pair). */
 #include "kernels/gemm_internal.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-/* lanes -> output order (per = 2): even lanes (group 0) then odd ones */
-static const int32_t deint[16] = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
+/* lanes -> output order: group 0's lanes (per = 2: the even ones; per = 4: 0, 4, 8, 12), then group 1's, ... */
+static const int32_t deint2[16] = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
+static const int32_t deint4[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
 
 static size_t block_cols(size_t per) { return 16 / per; }
 static size_t n_blocks(size_t N, size_t per) { return (N + block_cols(per) - 1) / block_cols(per); }
@@ -38,9 +45,11 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K);
 }
 
-/* 8 channels per group in pairs (an even number of groups), or a multiple of 16 */
+/* 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
+ * pairs (an even number of groups), or single groups of a multiple of 16 */
 static size_t per_of(size_t cg, size_t groups)
 {
+    if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
     return cg == 8 && groups % 2 == 0 ? 2 : 0;
 }
@@ -62,7 +71,7 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const 
         uint32_t *corr = (uint32_t *)(blk + K / 4 * 64);
         memset(blk, 0, block_bytes(K));
         for (size_t l = 0; l < 16; l++) {
-            size_t s = per == 2 ? l & 1 : 0, j = b * bc + (per == 2 ? l >> 1 : l);
+            size_t s = l % per, j = b * bc + l / per;
             if (j >= N) continue;
             uint32_t sum = 0;
             for (size_t k = 0; k < K; k++) {
@@ -70,7 +79,7 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const 
                 blk[k / 4 * 64 + l * 4 + k % 4] = (uint8_t)g;
                 sum += (uint32_t)(int32_t)g;
             }
-            corr[per == 2 ? (l & 1) * 8 + (l >> 1) : l] = (uint32_t)lr->a_off[0] * sum;
+            corr[l] = (uint32_t)lr->a_off[0] * sum;
         }
     }
 }
@@ -100,12 +109,17 @@ static bool bits_form(const uint8_t f[256], uint8_t *x, uint8_t *m)
     return false;
 }
 
-/* y = f'(x) over n bytes; pair (16, two groups of 8): dwords [0 2 1 3] in every 16 bytes.
+/* y = f'(x) over n bytes, the quads of a unit's groups interleaved (the
+ * unit's per * cg bytes divide 64): two groups of 8, dwords [0 2 1 3] in
+ * every 16 bytes; four of 8, [0 2 4 6 1 3 5 7] in every 32; four of 16, a
+ * 4x4 dword transpose; four of 4 are in NHWC's order already.
  * The input comes from L3 (its first read in the layer): prefetched 1 KiB
  * ahead (map 23% -> 13% of layer2.0/2.1's time, perf) */
-static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t pair)
+static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg)
 {
-    bool interleave = pair != 0;
+    static const int32_t quads8[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+    __m512i perm = _mm512_loadu_si512(cg == 8 ? quads8 : deint4);
+    bool pairs = per == 2, fours = per == 4 && cg > 4;
     __m512i tab[4];
     for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(p->lr->abyte[0] + 64 * q);
     uint8_t fx = 0, fm = 0;
@@ -121,27 +135,27 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
             __m512i lo = _mm512_permutex2var_epi8(tab[0], v, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], v, tab[3]);
             v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
         }
-        if (interleave) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
+        if (pairs) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
+        if (fours) v = _mm512_permutexvar_epi32(perm, v);
         _mm512_mask_storeu_epi8(y + i, m, v);
     }
 }
 
-/* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group */
+/* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group
+ * (per > 1: lanes put in output order; N = 16 / per: the unit's columns are
+ * one contiguous run, one store) */
 static inline __attribute__((always_inline)) void put(__m512i v, const uint32_t *corr, int32_t *C, size_t N,
                                                       size_t per, size_t cnt, bool accumulate)
 {
+    v = _mm512_add_epi32(v, _mm512_loadu_si512(corr));
+    if (per > 1) v = _mm512_permutexvar_epi32(_mm512_loadu_si512(per == 2 ? deint2 : deint4), v);
+    if (cnt == 16 / per && N == cnt) { /* masked stores are slower here, even with a full mask */
+        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(C));
+        _mm512_storeu_si512(C, v);
+        return;
+    }
     if (per == 2) {
-        v = _mm512_add_epi32(_mm512_permutexvar_epi32(_mm512_loadu_si512(deint), v), _mm512_loadu_si512(corr));
         __m256i v0 = _mm512_castsi512_si256(v), v1 = _mm512_extracti64x4_epi64(v, 1);
-        if (cnt == 8) {
-            if (accumulate) {
-                v0 = _mm256_add_epi32(v0, _mm256_loadu_si256((const __m256i *)C));
-                v1 = _mm256_add_epi32(v1, _mm256_loadu_si256((const __m256i *)(C + N)));
-            }
-            _mm256_storeu_si256((__m256i *)C, v0);
-            _mm256_storeu_si256((__m256i *)(C + N), v1);
-            return;
-        }
         __mmask8 k = (__mmask8)((1u << cnt) - 1);
         if (accumulate) {
             v0 = _mm256_add_epi32(v0, _mm256_maskz_loadu_epi32(k, C));
@@ -151,15 +165,52 @@ static inline __attribute__((always_inline)) void put(__m512i v, const uint32_t 
         _mm256_mask_storeu_epi32(C + N, k, v1);
         return;
     }
-    v = _mm512_add_epi32(v, _mm512_loadu_si512(corr));
-    if (cnt == 16) { /* masked stores are slower here, even with a full mask */
-        if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(C));
-        _mm512_storeu_si512(C, v);
+    if (per == 4) {
+        __m128i q[4] = {_mm512_castsi512_si128(v), _mm512_extracti32x4_epi32(v, 1), _mm512_extracti32x4_epi32(v, 2),
+                        _mm512_extracti32x4_epi32(v, 3)};
+        __mmask8 k = (__mmask8)((1u << cnt) - 1);
+        for (int s = 0; s < 4; s++) {
+            if (accumulate) q[s] = _mm_add_epi32(q[s], _mm_maskz_loadu_epi32(k, C + s * N));
+            _mm_mask_storeu_epi32(C + s * N, k, q[s]);
+        }
         return;
     }
     __mmask16 k = (__mmask16)((1u << cnt) - 1);
     if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(k, C));
     _mm512_mask_storeu_epi32(C, k, v);
+}
+
+/* per = 4, a pair of blocks (columns c0..c0+7 of each group, cnt of them):
+ * groups 0, 1 then 2, 3 in output order, one zmm each (N = 8: the unit's
+ * 32 columns contiguous, two stores) */
+static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1, const uint32_t *corr0,
+                                                         const uint32_t *corr1, int32_t *C, size_t N, size_t cnt,
+                                                         bool accumulate)
+{
+    static const int32_t lo[16] = {0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29};
+    static const int32_t hi[16] = {2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31};
+    v0 = _mm512_add_epi32(v0, _mm512_loadu_si512(corr0));
+    v1 = _mm512_add_epi32(v1, _mm512_loadu_si512(corr1));
+    __m512i o[2] = {_mm512_permutex2var_epi32(v0, _mm512_loadu_si512(lo), v1),
+                    _mm512_permutex2var_epi32(v0, _mm512_loadu_si512(hi), v1)};
+    if (N == 8) {
+        for (int h = 0; h < 2; h++) {
+            if (accumulate) o[h] = _mm512_add_epi32(o[h], _mm512_loadu_si512(C + 16 * h));
+            _mm512_storeu_si512(C + 16 * h, o[h]);
+        }
+        return;
+    }
+    __mmask8 k = (__mmask8)((1u << cnt) - 1);
+    for (int s = 0; s < 4; s++) {
+        __m256i v = s & 1 ? _mm512_extracti64x4_epi64(o[s >> 1], 1) : _mm512_castsi512_si256(o[s >> 1]);
+        if (cnt == 8) {
+            if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(C + s * N)));
+            _mm256_storeu_si256((__m256i *)(C + s * N), v);
+            continue;
+        }
+        if (accumulate) v = _mm256_add_epi32(v, _mm256_maskz_loadu_epi32(k, C + s * N));
+        _mm256_mask_storeu_epi32(C + s * N, k, v);
+    }
 }
 
 /* 8 rows (mn kept; the rest repeat row 0) x nb blocks from block b; row
@@ -183,7 +234,9 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
                 __m512i x;
-                if (per == 2) {
+                if (per == 4) {
+                    x = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(row[i] + 16 * s)));
+                } else if (per == 2) {
                     int64_t q;
                     memcpy(&q, row[i] + 8 * s, 8);
                     x = _mm512_set1_epi64(q);
@@ -204,6 +257,15 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
         if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
     }
     size_t bc = block_cols(per);
+    if (per == 4 && nb == 2) {
+        size_t c0 = b * bc, cnt = N - c0 < 2 * bc ? N - c0 : 2 * bc;
+        const uint32_t *corr0 = (const uint32_t *)(pw + b * block_bytes(K) + K / 4 * 64);
+        const uint32_t *corr1 = (const uint32_t *)(pw + (b + 1) * block_bytes(K) + K / 4 * 64);
+        for (size_t i = 0; i < mn; i++)
+            put4x2(_mm512_loadu_si512(tmp[i]), _mm512_loadu_si512(tmp[i] + 16), corr0, corr1, C + i * ldc + c0, N,
+                   cnt, accumulate);
+        return;
+    }
     for (int h = 0; h < nb; h++) {
         size_t c0 = (b + h) * bc, cnt = N - c0 < bc ? N - c0 : bc;
         const uint32_t *corr = (const uint32_t *)(pw + (b + h) * block_bytes(K) + K / 4 * 64);
@@ -231,7 +293,8 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, si
                 size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
 {
     (void)p;
-    if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
+    if (per == 4) run_per(rows, px, ntaps, coff, K, N, 4, pw, C, ldc, accumulate);
+    else if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
     else run_per(rows, px, ntaps, coff, K, N, 1, pw, C, ldc, accumulate);
 }
 
