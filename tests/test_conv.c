@@ -472,6 +472,48 @@ Test(conv, factored_ident_u8)
     check_mult(m);
 }
 
+/* Layers with outputs past 8 L2s (the kernels' streamed stores) against the
+ * reference: set and accumulate, 1 and 2 threads, a 64-byte aligned output
+ * and one 16 bytes off (the stores that must not stream) */
+static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, const ccase *cases, size_t ncases,
+                              uint8_t pad_byte)
+{
+    ax_error err = {{0}};
+    for (size_t i = 0; i < ncases; i++) {
+        const ccase *c = &cases[i];
+        ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
+                             .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
+                             .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
+                             .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = pad_byte};
+        size_t oh, ow;
+        cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
+        size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * c->o, ny = c->b * oh * ow * c->o;
+        uint8_t *X = malloc(nx), *W = malloc(nw);
+        int32_t *want = malloc(ny * 4), *init = malloc(ny * 4), *buf = aligned_alloc(64, (ny * 4 + 127) / 64 * 64);
+        cr_assert(X && W && want && init && buf);
+        for (size_t k = 0; k < nx; k++) X[k] = (uint8_t)rnd();
+        for (size_t k = 0; k < nw; k++) W[k] = (uint8_t)rnd();
+        for (size_t k = 0; k < ny; k++) init[k] = (int32_t)rnd();
+        ax_conv2d_weights *cw = NULL;
+        cr_assert_eq(ax_conv2d_pack_weights(p, &s, W, &cw, &err), 0, "%s", err.msg);
+        for (int acc = 0; acc <= 1; acc++) {
+            memcpy(want, init, ny * 4);
+            ax_conv2d_reference(m->table, &s, X, W, want, acc);
+            for (int run = 0; run < 4; run++) { /* threads 1, 2; aligned, then 16 bytes off */
+                int32_t *got = buf + (run / 2) * 4;
+                memcpy(got, init, ny * 4);
+                cr_assert_eq(ax_conv2d(p, &s, X, cw, got, acc, 1 + run % 2, &err), 0, "%s", err.msg);
+                for (size_t k = 0; k < ny; k++)
+                    if (got[k] != want[k])
+                        cr_assert_fail("%s kernel %s case %zu acc=%d run %d: Y[%zu] = %d, reference %d",
+                                       ax_isa_name(isa), ax_conv2d_kernel_name(cw), i, acc, run, k, got[k], want[k]);
+            }
+        }
+        ax_conv2d_weights_free(cw);
+        free(X), free(W), free(want), free(init), free(buf);
+    }
+}
+
 /* LOWRANK depthwise on AVX-512 and AVX2 with outputs of ~10 MB (larger
  * than the caches of this machine but its L3; past 8 L2s both kernels
  * stream such outputs when aligned: the 48-channel cases at stride 1 and 2
@@ -495,39 +537,7 @@ static void lowrank_dw_large_on(ax_isa isa)
         {2, 331, 299, 48, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48}, /* s2: 9.6 MB */
         {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40}, /* s2: 11.5 MB, unpadded top/right */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        const ccase *c = &cases[i];
-        ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
-                             .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
-                             .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
-                             .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = 3};
-        size_t oh, ow;
-        cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
-        size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * c->o, ny = c->b * oh * ow * c->o;
-        uint8_t *X = malloc(nx), *W = malloc(nw);
-        int32_t *want = malloc(ny * 4), *init = malloc(ny * 4), *buf = aligned_alloc(64, (ny * 4 + 127) / 64 * 64);
-        cr_assert(X && W && want && init && buf);
-        for (size_t k = 0; k < nx; k++) X[k] = (uint8_t)rnd();
-        for (size_t k = 0; k < nw; k++) W[k] = (uint8_t)rnd();
-        for (size_t k = 0; k < ny; k++) init[k] = (int32_t)rnd();
-        ax_conv2d_weights *cw = NULL;
-        cr_assert_eq(ax_conv2d_pack_weights(p, &s, W, &cw, &err), 0, "%s", err.msg);
-        for (int acc = 0; acc <= 1; acc++) {
-            memcpy(want, init, ny * 4);
-            ax_conv2d_reference(m->table, &s, X, W, want, acc);
-            for (int run = 0; run < 4; run++) { /* threads 1, 2; aligned, then 16 bytes off */
-                int32_t *got = buf + (run / 2) * 4;
-                memcpy(got, init, ny * 4);
-                cr_assert_eq(ax_conv2d(p, &s, X, cw, got, acc, 1 + run % 2, &err), 0, "%s", err.msg);
-                for (size_t k = 0; k < ny; k++)
-                    if (got[k] != want[k])
-                        cr_assert_fail("kernel %s case %zu acc=%d run %d: Y[%zu] = %d, reference %d",
-                                       ax_conv2d_kernel_name(cw), i, acc, run, k, got[k], want[k]);
-            }
-        }
-        ax_conv2d_weights_free(cw);
-        free(X), free(W), free(want), free(init), free(buf);
-    }
+    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 3);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
@@ -560,39 +570,7 @@ static void lut_dw_large_on(ax_isa isa)
         {230, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64},   /* stacked 14x14 images: 11.5 MB */
         {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40},   /* 40 channels: stored, 11.5 MB */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        const ccase *c = &cases[i];
-        ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
-                             .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh, .stride_w = c->sw,
-                             .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt, .pad_left = c->pl,
-                             .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = 7};
-        size_t oh, ow;
-        cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
-        size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * c->o, ny = c->b * oh * ow * c->o;
-        uint8_t *X = malloc(nx), *W = malloc(nw);
-        int32_t *want = malloc(ny * 4), *init = malloc(ny * 4), *buf = aligned_alloc(64, (ny * 4 + 127) / 64 * 64);
-        cr_assert(X && W && want && init && buf);
-        for (size_t k = 0; k < nx; k++) X[k] = (uint8_t)rnd();
-        for (size_t k = 0; k < nw; k++) W[k] = (uint8_t)rnd();
-        for (size_t k = 0; k < ny; k++) init[k] = (int32_t)rnd();
-        ax_conv2d_weights *cw = NULL;
-        cr_assert_eq(ax_conv2d_pack_weights(p, &s, W, &cw, &err), 0, "%s", err.msg);
-        for (int acc = 0; acc <= 1; acc++) {
-            memcpy(want, init, ny * 4);
-            ax_conv2d_reference(m->table, &s, X, W, want, acc);
-            for (int run = 0; run < 4; run++) { /* threads 1, 2; aligned, then 16 bytes off */
-                int32_t *got = buf + (run / 2) * 4;
-                memcpy(got, init, ny * 4);
-                cr_assert_eq(ax_conv2d(p, &s, X, cw, got, acc, 1 + run % 2, &err), 0, "%s", err.msg);
-                for (size_t k = 0; k < ny; k++)
-                    if (got[k] != want[k])
-                        cr_assert_fail("%s kernel %s case %zu acc=%d run %d: Y[%zu] = %d, reference %d",
-                                       ax_isa_name(isa), ax_conv2d_kernel_name(cw), i, acc, run, k, got[k], want[k]);
-            }
-        }
-        ax_conv2d_weights_free(cw);
-        free(X), free(W), free(want), free(init), free(buf);
-    }
+    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 7);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
