@@ -264,7 +264,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
      * (no read for ownership: the store was memory-bound), whole aligned
      * 16-channel rows only */
     if (!accumulate && s->out_c % CB == 0 && (uintptr_t)Y % 64 == 0 &&
-        s->batch * oh * ow * s->out_c * sizeof *Y > 8 * ax_cpu_caches_get()->l2)
+        ax_dw_output_streams(s, oh, ow))
         j.out = AX_DW_STREAM;
     size_t hp = s->in_h + s->pad_top + s->pad_bottom, wp = s->in_w + s->pad_left + s->pad_right;
     j.hs = (hp + s->stride_h - 1) / s->stride_h, j.ws = (wp + s->stride_w - 1) / s->stride_w;

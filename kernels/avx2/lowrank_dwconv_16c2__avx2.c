@@ -360,7 +360,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
      * whole lines (16k channels) by non-temporal stores, no read for
      * ownership */
     bool nt = k3 && !accumulate && C % 16 == 0 && (uintptr_t)Y % 32 == 0 &&
-              s->batch * oh * ow * C * sizeof *Y > 8 * ax_cpu_caches_get()->l2;
+              ax_dw_output_streams(s, oh, ow);
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
         size_t y0 = oy * s->stride_h, e = 0, G;
         if (dh == 1) { /* pairs y0/2 .. (y0 + kh - 1)/2 from the ring */

@@ -809,7 +809,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
      * as the AVX2 kernel's: whole lines (16k channels, 64-byte aligned
      * pixels) by non-temporal stores, no read for ownership */
     r.nt = (pair2 || pair1) && !accumulate && C % 16 == 0 && (uintptr_t)Y % 64 == 0 &&
-           s->batch * oh * ow * C * sizeof *Y > 8 * ax_cpu_caches_get()->l2;
+           ax_dw_output_streams(s, oh, ow);
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
