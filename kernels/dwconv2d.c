@@ -23,7 +23,8 @@
  *   written into NHWC together (non-temporal stores when the output is
  *   far larger than the caches).
  * Tasks are (64 output channels, a group of images or a band of output rows
- * of one image): independent, so any thread count gives the same bits.
+ * of one image), channel groups consecutive: independent, so any thread
+ * count gives the same bits.
  * Depthwise layers with an integer form of the table (p->dwlr, in_c = out_c
  * = groups: LOWRANK plans, and EXACT ones on AVX2) take another route
  * (run_lowrank): vpdpbusd over byte terms (AVX-512 VNNI) or vpmaddwd over
@@ -79,9 +80,10 @@ static bool mul_overflows(size_t a, size_t b, size_t *out)
     return false;
 }
 
-/* dst[k * ldd + m] = pix[m][k] for m < n, k < C: 16x16 blocks through SSE2
- * (the last one of a row overlapping the one before), the rest byte by byte */
-static void transpose_ptr(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
+/* dst[k * ldd + m] = pix[m][k0 + k] for m < n, k < C: 16x16 blocks through
+ * SSE2 (the last one of a row overlapping the one before), the rest byte by
+ * byte */
+static void transpose_ptr(size_t n, size_t k0, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
 {
     size_t k16 = 0;
 #if defined(__SSE2__)
@@ -90,32 +92,34 @@ static void transpose_ptr(size_t n, size_t C, const uint8_t *const *pix, uint8_t
         for (size_t m = 0;; m += 16) {
             if (m + 16 > n) m = n - 16;
             uint8_t blk[256];
-            for (size_t i = 0; i < 16; i++) memcpy(blk + 16 * i, pix[m + i] + k, 16);
+            for (size_t i = 0; i < 16; i++) memcpy(blk + 16 * i, pix[m + i] + k0 + k, 16);
             ax_transpose_16x16_u8(blk, 16, dst + k * ldd + m, ldd);
             if (m + 16 == n) break;
         }
 #endif
     for (size_t m = 0; m < n; m++)
-        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k0 + k];
 }
 
 /* Input channels [ci0, ci0 + nc) of images [b0, b0 + nb) of X (NHWC),
  * plane rows [pr0, pr0 + hb), into their padded, phase-split channel planes,
  * the images' planes of a phase one below the other (img: nc x pb bytes):
- * pix lists the pixel of every plane position (pad: padpix, in_c bytes of
- * the pad byte) and one transpose writes each channel's planes whole. */
+ * pix lists the pixel (channel 0) of every plane position (pad: padpix,
+ * in_c bytes of the pad byte), built only when fresh (a new image group or
+ * band: a thread's consecutive tasks are the channel groups of one), and
+ * one transpose writes each channel's planes whole. */
 static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t nc, size_t pr0, uint8_t *img,
-                      const uint8_t **pix, const uint8_t *padpix)
+                      const uint8_t **pix, const uint8_t *padpix, bool fresh)
 {
     const ax_conv2d_shape *s = j->s;
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, i = 0;
-    for (size_t py = 0; py < sh; py++)
+    for (size_t py = 0; py < (fresh ? sh : 0); py++)
         for (size_t px = 0; px < sw; px++) {
             for (size_t r = 0; r < (j->nimg - 1) * j->hb + j->hl; r++) {
                 size_t b = r / j->hb < j->nimg ? r / j->hb : j->nimg - 1;
                 size_t y = (pr0 + r - b * j->hb) * sh + py - s->pad_top; /* wraps when above the image */
                 bool in = b < nb && y < s->in_h;
-                const uint8_t *row = in ? j->X + (((b0 + b) * s->in_h + y) * s->in_w) * C + ci0 : padpix;
+                const uint8_t *row = in ? j->X + (((b0 + b) * s->in_h + y) * s->in_w) * C : padpix;
                 for (size_t x = 0; x < j->ws; x++) {
                     size_t xi = x * sw + px - s->pad_left;
                     pix[i++] = in && xi < s->in_w ? row + xi * C : padpix;
@@ -123,7 +127,7 @@ static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t 
             }
             for (size_t k = 0; k < j->slack; k++) pix[i++] = padpix;
         }
-    (j->p->dw->transpose ? j->p->dw->transpose : transpose_ptr)(j->pb, nc, pix, img, j->pb);
+    (j->p->dw->transpose ? j->p->dw->transpose : transpose_ptr)(j->pb, ci0, nc, pix, img, j->pb);
 }
 
 /* The input channels output channels [o0, o0 + nch) read */
@@ -139,20 +143,23 @@ static void in_range(const ax_conv2d_shape *s, size_t o0, size_t nch, size_t *ci
  * out (img), then per block of 16 output channels, chunks of stacked wide
  * rows (the rows between two images' outputs are computed and dropped). */
 static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t **pix, const uint8_t *padpix,
-                     const uint8_t **src, uint32_t *acc, uint32_t **dst, uint32_t *sink)
+                     const uint8_t **src, uint32_t *acc, uint32_t **dst, uint32_t *sink, size_t *key)
 {
     const ax_conv2d_shape *s = j->s;
-    size_t band = task % j->n_band, cgi = task / j->n_band % j->n_cg, b0 = task / j->n_band / j->n_cg * j->nimg;
+    size_t cgi = task % j->n_cg, band = task / j->n_cg % j->n_band, b0 = task / j->n_cg / j->n_band * j->nimg;
     size_t nb = s->batch - b0 < j->nimg ? s->batch - b0 : j->nimg, oy0 = band * j->R;
     size_t Rb = j->oh - oy0 < j->R ? j->oh - oy0 : j->R, cb0 = cgi * GB, cb1 = cb0 + GB < j->n_cb ? cb0 + GB : j->n_cb;
     size_t cg = s->in_c / s->groups, og = s->out_c / s->groups, ci0, nc;
     in_range(s, cb0 * CB, (s->out_c < cb1 * CB ? s->out_c : cb1 * CB) - cb0 * CB, &ci0, &nc);
-    to_planes(j, b0, nb, ci0, nc, oy0, img, pix, padpix);
+    /* the pixel and destination lists are the same for every channel group */
+    bool fresh = key[0] != b0 || key[1] != oy0;
+    key[0] = b0, key[1] = oy0;
+    to_planes(j, b0, nb, ci0, nc, oy0, img, pix, padpix, fresh);
     size_t rows_all = (nb - 1) * j->hb + Rb;
     /* every wide pixel's output pixel (channel 0), or the sink (streamed:
      * NULL): the rows between two images' outputs and the columns past ow */
     if (j->out == AX_DW_STREAM) sink = NULL;
-    for (size_t r = 0, i = 0; r < rows_all; r++) {
+    for (size_t r = 0, i = 0; r < (fresh ? rows_all : 0); r++) {
         size_t b = r / j->hb, rr = r % j->hb;
         uint32_t *row = rr < Rb ? (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c : NULL;
         for (size_t x = 0; x < j->ws; x++, i++) dst[i] = row && x < j->ow ? row + x * s->out_c : sink;
@@ -327,6 +334,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
         uint32_t *sink = malloc((s->out_c + CB) * sizeof *sink);
         /* + 64: the kernel reads whole blocks of 64 pixels past a run's end */
         uint8_t *img = malloc(j.cin * j.pb + 64), *padpix = malloc(s->in_c + 16);
+        size_t key[2] = {SIZE_MAX, SIZE_MAX}; /* the image group and band of the lists in pix and dst */
         if (!src || !pix || !acc || !dst || !sink || !img || !padpix) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -340,7 +348,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (size_t t = 0; t < tasks; t++)
-            if (ok) run_task(&j, t, img, pix, padpix, src, acc, dst, sink);
+            if (ok) run_task(&j, t, img, pix, padpix, src, acc, dst, sink, key);
         free(src);
         free(pix);
         free(acc);

@@ -82,8 +82,8 @@ typedef struct ax_dw_ukernel {
     void (*store)(const uint32_t *acc, size_t lda, size_t nch, const uint32_t *corr, size_t n,
                   uint32_t *const *dst, size_t c0, ax_dw_out out);
     /* Optional (NULL: dwconv2d.c's own SSE2/plain loops): the layout's
-     * transpose dst[k*ldd + m] = pix[m][k], m < n, k < C */
-    void (*transpose)(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
+     * transpose dst[k*ldd + m] = pix[m][k0 + k], m < n, k < C */
+    void (*transpose)(size_t n, size_t k0, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd);
     /* Optional (NULL: run): run's sums for a 3x3 kernel of one input
      * channel, dilation 1, stride sw (1 or 2) along the rows (ntaps = 9),
      * added to acc's (add: several input channels per group) or not */

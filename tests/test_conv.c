@@ -58,6 +58,7 @@ static const ccase CASES[] = {
     {1, 130, 130, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20}, /* depthwise: bands of rows (planes > L2/4) */
     {1, 203, 190, 9, 9, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 9},  /* depthwise: bands at stride 2, odd sizes */
     {1, 100, 100, 24, 48, 5, 5, 2, 2, 2, 1, 4, 4, 3, 3, 24}, /* multiplier 2, dilation, bands of rows */
+    {2, 41, 129, 80, 80, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 80}, /* depthwise s2: 2 bands x 2 channel groups (lists reused) */
     {5, 7, 7, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 80},  /* 7x7 depthwise, stacked images, 5 blocks of 16 */
     {1, 15, 17, 72, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 72}, /* depthwise s2: 64 + 8 channels, odd sizes, a lone last row */
     {2, 10, 9, 144, 144, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 144}, /* depthwise s2: 128 + 16 channels, unpadded top, right */

@@ -149,20 +149,20 @@ static inline void transpose32x16(const uint8_t *const *pix, size_t k0, uint8_t 
     }
 }
 
-/* the layout (ax_dw_ukernel's transpose): blocks of 32 pixels x 16
+/* the layout (ax_dw_ukernel's transpose, channels k0 + k): blocks of 32 pixels x 16
  * channels, the last block of a row overlapping the one before; channels
  * past the last 16 (and runs under 32 pixels) byte by byte */
-static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
+static void transpose(size_t n, size_t k0, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
 {
     size_t k16 = n >= 32 ? C / 16 * 16 : 0;
     for (size_t k = 0; k < k16; k += 16)
         for (size_t m = 0;; m += 32) {
             if (m + 32 > n) m = n - 32;
-            transpose32x16(pix + m, k, dst + k * ldd + m, ldd);
+            transpose32x16(pix + m, k0 + k, dst + k * ldd + m, ldd);
             if (m + 32 == n) break;
         }
     for (size_t m = 0; m < n; m++)
-        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k0 + k];
 }
 
 const ax_dw_ukernel ax_dw_ukernel_avx2 = {

@@ -216,14 +216,14 @@ static inline __attribute__((always_inline)) void t16(const uint8_t *const *pix,
     }
 }
 
-/* dst[k * ldd + m] = pix[m][k] for m < n, k < C (dwconv2d.c's layout: pix
+/* dst[k * ldd + m] = pix[m][k0 + k] for m < n, k < C (dwconv2d.c's layout: pix
  * lists the padded phase planes' pixels, pad pixels included): blocks of 64
  * pixels x 16 channels (four t16, then a 4x4 transpose of 128-bit lanes: one
  * 64-byte store per channel), then 16-pixel blocks, the last one
  * overlapping; channels past a multiple of 16, and n < 16, byte by byte.
  * The loops over t16's vectors are unrolled: GCC kept A and o on the stack
  * otherwise (24 zmm spills and reloads per 64 pixels; 2.4x slower in L1). */
-static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
+static void transpose(size_t n, size_t k0, size_t C, const uint8_t *const *pix, uint8_t *dst, size_t ldd)
 {
     uint8_t b1[4][64], b2[64];
     for (int j = 0; j < 4; j++)
@@ -240,7 +240,7 @@ static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *ds
         for (; m + 64 <= n; m += 64) {
             __m512i o[4][4];
 #pragma GCC unroll 4
-            for (int b = 0; b < 4; b++) t16(pix + m + 16 * (size_t)b, k, idx1, idx2, o[b]);
+            for (int b = 0; b < 4; b++) t16(pix + m + 16 * (size_t)b, k0 + k, idx1, idx2, o[b]);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 __m512i t0 = _mm512_shuffle_i32x4(o[0][j], o[1][j], 0x44), t1 = _mm512_shuffle_i32x4(o[0][j], o[1][j], 0xee);
@@ -255,7 +255,7 @@ static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *ds
         for (; m < n; m += 16) {
             if (m + 16 > n) m = n - 16;
             __m512i o[4];
-            t16(pix + m, k, idx1, idx2, o);
+            t16(pix + m, k0 + k, idx1, idx2, o);
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 uint8_t *d = dst + (k + 4 * (size_t)j) * ldd + m;
@@ -267,7 +267,7 @@ static void transpose(size_t n, size_t C, const uint8_t *const *pix, uint8_t *ds
         }
     }
     for (size_t m = 0; m < n; m++)
-        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k];
+        for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k0 + k];
 }
 
 const ax_dw_ukernel ax_dw_ukernel_avx512vbmi = {
