@@ -299,6 +299,19 @@ static inline void copy_groups(uint8_t *dst, size_t gs, const uint8_t *src, size
     }
 }
 
+/* n bytes from src to dst as 8-byte moves, the last one overlapping: the
+ * short runs of im2col (conv1's 21 bytes a kernel row) without a call to
+ * memcpy */
+static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n < 8) {
+        memcpy(dst, src, n);
+        return;
+    }
+    for (size_t i = 0; i + 8 < n; i += 8) memcpy(dst + i, src + i, 8);
+    memcpy(dst + n - 8, src + n - 8, 8);
+}
+
 /* im2col rows of output pixels [r0, r0 + rows) for groups [g0, g0 + ng) at
  * once, each group's rows (K = kh*kw*cg bytes each) together: group g0 + i's
  * row r at dst + i * rows * K + r * K. Each input pixel is read once per tap
@@ -318,8 +331,8 @@ static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t
             bool row_in = y0 >= s->pad_top && y0 - s->pad_top < s->in_h;
             if (s->groups == 1 && s->dilation_w == 1 && row_in && x0 >= s->pad_left &&
                 x0 - s->pad_left + s->kernel_w <= s->in_w) {
-                memcpy(d, X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x0 - s->pad_left) * s->in_c,
-                       s->kernel_w * cg);
+                copy_run(d, X + ((b * s->in_h + y0 - s->pad_top) * s->in_w + x0 - s->pad_left) * s->in_c,
+                         s->kernel_w * cg);
                 d += s->kernel_w * cg;
                 continue;
             }

@@ -134,6 +134,28 @@ AX_LOOP2(loop5_2, AX_Z5, AX_B5, AX_O5)
 typedef void (*loop2_fn)(const uint8_t *, const uint8_t *, size_t, const uint8_t *, const uint8_t *, __m512i *);
 static const loop2_fn loops2[5] = {loop1_2, loop2_2, loop3_2, loop4_2, loop5_2};
 
+/* acc[0..63] (+)= the P planes' 16-bit sums so[2q] (S), so[2q + 1] (O) of
+ * 64 rows as int32, plane q shifted by 8q: set in the first k block (no
+ * clearing of acc beforehand), added after; one load and store per 16 rows
+ * for all planes. */
+static inline __attribute__((always_inline)) void widen(const __m512i *so, int P, bool first, uint32_t *acc)
+{
+    __m512i sum[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < P; q++) {
+        __m512i d[4];
+        ax_lut_sums32(so[2 * q], so[2 * q + 1], d);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m512i v = q ? _mm512_slli_epi32(d[i], (unsigned)(8 * q)) : d[i];
+            sum[i] = q ? _mm512_add_epi32(sum[i], v) : v;
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        _mm512_store_si512(acc + 16 * i, first ? sum[i] : _mm512_add_epi32(sum[i], _mm512_load_si512(acc + 16 * i)));
+}
+
 /* SB blocks of 64 rows, the first at byte s0 * 64 of each k row (stride
  * bytes) of the sub-panel at sub, P planes, k in [k0, k1) (at most 256, so
  * the 16-bit sums stay exact), one column. (For one plane, software
@@ -143,11 +165,10 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
                                                         size_t stride, size_t s0, size_t k0, size_t k1,
                                                         const uint8_t *w, uint32_t *acc)
 {
-    if (P == 2 && k1 > k0) {
+    if (P == 2) {
         __m512i out[20];
         loops2[SB - 1](planes, sub + k0 * stride + s0 * 64, stride, w + k0, w + k1, out);
-        for (int s = 0; s < SB; s++)
-            for (int q = 0; q < 2; q++) ax_lut_widen(out[4 * s + 2 * q], out[4 * s + 2 * q + 1], q, acc + 64 * s);
+        for (int s = 0; s < SB; s++) widen(&out[4 * s], 2, k0 == 0, acc + 64 * s);
         return;
     }
     __m512i S[SUB][4], O[SUB][4];
@@ -179,9 +200,12 @@ static inline __attribute__((always_inline)) void block(const uint8_t *planes, i
         }
     }
 #pragma GCC unroll 5
-    for (int s = 0; s < SB; s++)
+    for (int s = 0; s < SB; s++) {
+        __m512i so[8];
 #pragma GCC unroll 4
-        for (int q = 0; q < P; q++) ax_lut_widen(S[s][q], O[s][q], q, acc + 64 * s);
+        for (int q = 0; q < P; q++) so[2 * q] = S[s][q], so[2 * q + 1] = O[s][q];
+        widen(so, P, k0 == 0, acc + 64 * s);
+    }
 }
 
 #define BLOCK_FN(P, SB)                                                                                     \
@@ -272,7 +296,8 @@ static inline __attribute__((always_inline)) void run_any(const ax_gemm_plan *p,
     uint32_t acc[NC][MR] __attribute__((aligned(64))); /* 160 KiB of stack */
     for (size_t j0 = 0; j0 < nn; j0 += NC) {
         size_t jn = nn - j0 < NC ? nn - j0 : NC;
-        for (size_t j = 0; j < jn; j++) memset(acc[j], 0, nb * 64 * sizeof(uint32_t));
+        if (K == 0) /* else the first k block sets acc */
+            for (size_t j = 0; j < jn; j++) memset(acc[j], 0, nb * 64 * sizeof(uint32_t));
         for (size_t k0 = 0; k0 < K; k0 += KC) {
             size_t k1 = K - k0 < KC ? K : k0 + KC;
             for (size_t i = 0, s0 = 0; i < nsub; i++) {
