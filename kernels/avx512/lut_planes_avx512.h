@@ -47,16 +47,4 @@ static inline __attribute__((always_inline)) void ax_lut_sums32(__m512i S, __m51
     d[3] = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(w1, 1));
 }
 
-/* Adds the sums (S, O) of plane q for 64 rows into acc[64] (ax_lut_sums32). */
-static inline __attribute__((always_inline)) void ax_lut_widen(__m512i S, __m512i O, int q, uint32_t *acc)
-{
-    __m512i d[4];
-    ax_lut_sums32(S, O, d);
-    for (int i = 0; i < 4; i++) {
-        __m512i a = _mm512_loadu_si512(acc + 16 * i);
-        a = _mm512_add_epi32(a, _mm512_slli_epi32(d[i], (unsigned)(8 * q)));
-        _mm512_storeu_si512(acc + 16 * i, a);
-    }
-}
-
 #endif
