@@ -101,19 +101,15 @@ static void transpose_ptr(size_t n, size_t k0, size_t C, const uint8_t *const *p
         for (size_t k = k16; k < C; k++) dst[k * ldd + m] = pix[m][k0 + k];
 }
 
-/* Input channels [ci0, ci0 + nc) of images [b0, b0 + nb) of X (NHWC),
- * plane rows [pr0, pr0 + hb), into their padded, phase-split channel planes,
- * the images' planes of a phase one below the other (img: nc x pb bytes):
- * pix lists the pixel (channel 0) of every plane position (pad: padpix,
- * in_c bytes of the pad byte), built only when fresh (a new image group or
- * band: a thread's consecutive tasks are the channel groups of one), and
- * one transpose writes each channel's planes whole. */
-static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t nc, size_t pr0, uint8_t *img,
-                      const uint8_t **pix, const uint8_t *padpix, bool fresh)
+/* pix: the NHWC pixel (channel 0) of every plane position of images
+ * [b0, b0 + nb), plane rows [pr0, pr0 + hb), phase after phase (pad
+ * positions: padpix, in_c bytes of the pad byte). */
+static void pixel_list(const dw_job *j, size_t b0, size_t nb, size_t pr0, const uint8_t **pix,
+                       const uint8_t *padpix)
 {
     const ax_conv2d_shape *s = j->s;
     size_t C = s->in_c, sh = s->stride_h, sw = s->stride_w, i = 0;
-    for (size_t py = 0; py < (fresh ? sh : 0); py++)
+    for (size_t py = 0; py < sh; py++)
         for (size_t px = 0; px < sw; px++) {
             for (size_t r = 0; r < (j->nimg - 1) * j->hb + j->hl; r++) {
                 size_t b = r / j->hb < j->nimg ? r / j->hb : j->nimg - 1;
@@ -127,6 +123,18 @@ static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t 
             }
             for (size_t k = 0; k < j->slack; k++) pix[i++] = padpix;
         }
+}
+
+/* Input channels [ci0, ci0 + nc) of images [b0, b0 + nb) of X (NHWC),
+ * plane rows [pr0, pr0 + hb), into their padded, phase-split channel planes,
+ * the images' planes of a phase one below the other (img: nc x pb bytes):
+ * the pixel list is built only when fresh (a new image group or band: a
+ * thread's consecutive tasks are the channel groups of one), and one
+ * transpose writes each channel's planes whole. */
+static void to_planes(const dw_job *j, size_t b0, size_t nb, size_t ci0, size_t nc, size_t pr0, uint8_t *img,
+                      const uint8_t **pix, const uint8_t *padpix, bool fresh)
+{
+    if (fresh) pixel_list(j, b0, nb, pr0, pix, padpix);
     (j->p->dw->transpose ? j->p->dw->transpose : transpose_ptr)(j->pb, ci0, nc, pix, img, j->pb);
 }
 
@@ -159,11 +167,12 @@ static void run_task(const dw_job *j, size_t task, uint8_t *img, const uint8_t *
     /* every wide pixel's output pixel (channel 0), or the sink (streamed:
      * NULL): the rows between two images' outputs and the columns past ow */
     if (j->out == AX_DW_STREAM) sink = NULL;
-    for (size_t r = 0, i = 0; r < (fresh ? rows_all : 0); r++) {
-        size_t b = r / j->hb, rr = r % j->hb;
-        uint32_t *row = rr < Rb ? (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c : NULL;
-        for (size_t x = 0; x < j->ws; x++, i++) dst[i] = row && x < j->ow ? row + x * s->out_c : sink;
-    }
+    if (fresh)
+        for (size_t r = 0, i = 0; r < rows_all; r++) {
+            size_t b = r / j->hb, rr = r % j->hb;
+            uint32_t *row = rr < Rb ? (uint32_t *)j->Y + (((b0 + b) * j->oh + oy0 + rr) * j->ow) * s->out_c : NULL;
+            for (size_t x = 0; x < j->ws; x++, i++) dst[i] = row && x < j->ow ? row + x * s->out_c : sink;
+        }
     for (size_t cb = cb0; cb < cb1; cb++) {
         size_t o0 = cb * CB, nch = s->out_c - o0 < CB ? s->out_c - o0 : CB;
         for (size_t r0 = 0; r0 < rows_all; r0 += j->rows_per) {
