@@ -75,10 +75,8 @@ static uint64_t residual_range(const ax_mult *m, unsigned w, int c)
     return (uint64_t)(hi - lo);
 }
 
-/* The slope c_w (a value of the weight operand type) that minimizes the
- * residual column's range: the range is convex in c, so walk downhill from
- * the least-squares slope. Returns the range; *c_out the slope. */
-static uint64_t best_slope(const ax_mult *m, unsigned w, int *c_out)
+/* The range is convex in the slope: walk downhill from the least-squares one. */
+uint64_t ax_gemm_linear_residual(const ax_mult *m, unsigned w, int *c_out)
 {
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (unsigned a = 0; a < 256; a++) {
@@ -192,7 +190,7 @@ static bool choose_linear_planes(const ax_mult *m, ax_isa isa, int c[256], int *
     if (isa != AX_ISA_AVX512) return false;
     uint64_t plain = 0, resid = 0;
     for (unsigned w = 0; w < 256; w++) {
-        uint64_t r0 = residual_range(m, w, 0), r1 = best_slope(m, w, &c[w]);
+        uint64_t r0 = residual_range(m, w, 0), r1 = ax_gemm_linear_residual(m, w, &c[w]);
         plain = r0 > plain ? r0 : plain;
         resid = r1 > resid ? r1 : resid;
     }

@@ -299,6 +299,50 @@ Test(gemm, linear_base_plan)
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
+/* the linear base's slope: value(w) with range 0 on exact tables; on a
+ * near-exact and a random table the smallest range over every slope of
+ * the weight type (brute force), so the convex walk misses nothing */
+static uint64_t brute_residual(const ax_mult *m, unsigned w)
+{
+    uint64_t best = UINT64_MAX;
+    for (int c = m->wgt == AX_S8 ? -128 : 0; c <= (m->wgt == AX_S8 ? 127 : 255); c++) {
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (unsigned a = 0; a < 256; a++) {
+            int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c * ax_operand_value(m->act, a);
+            lo = e < lo ? e : lo, hi = e > hi ? e : hi;
+        }
+        if ((uint64_t)(hi - lo) < best) best = (uint64_t)(hi - lo);
+    }
+    return best;
+}
+Test(gemm, linear_residual)
+{
+    const ax_operand ops[4][2] = {{AX_S8, AX_S8}, {AX_U8, AX_U8}, {AX_U8, AX_S8}, {AX_S8, AX_U8}};
+    for (int i = 0; i < 4; i++) {
+        ax_mult *m = exact_mult(ops[i][0], ops[i][1]);
+        for (unsigned w = 0; w < 256; w++) {
+            int c = 1000;
+            cr_assert_eq(ax_gemm_linear_residual(m, w, &c), 0, "%s w %u", m->name, w);
+            cr_assert_eq(c, ax_operand_value(m->wgt, w), "%s w %u", m->name, w);
+        }
+        ax_mult_free(m);
+    }
+    ax_mult *tables[2] = {near_exact(AX_U8, AX_S8, -100, 256, 25), random_mult("rand-u16", 0, 65536, 12)};
+    for (int i = 0; i < 2; i++) {
+        for (unsigned w = 0; w < 256; w++) {
+            int c;
+            uint64_t r = ax_gemm_linear_residual(tables[i], w, &c);
+            cr_assert_eq(r, brute_residual(tables[i], w), "%s w %u", tables[i]->name, w);
+            int64_t lo = INT64_MAX, hi = INT64_MIN;
+            for (unsigned a = 0; a < 256; a++) {
+                int64_t e = (int64_t)tables[i]->table[a * 256 + w] - (int64_t)c * ax_operand_value(tables[i]->act, a);
+                lo = e < lo ? e : lo, hi = e > hi ? e : hi;
+            }
+            cr_assert_eq((uint64_t)(hi - lo), r, "%s w %u: the slope returned gives the range returned", tables[i]->name, w);
+        }
+        ax_mult_free(tables[i]);
+    }
+}
 /* exact plus sum_r u_r(a) v_r(w) with random small integers (su = 0: u_r
  * is bit r of a, as when partial-product bits are dropped): the LOWRANK
  * path must find a form and reproduce it */

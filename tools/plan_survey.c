@@ -2,9 +2,10 @@
  * path and kernels its AUTO plan takes on an ISA, the LOWRANK terms, the byte
  * planes a LUT plan reads (1 or 2 decide the AVX-512 LUT kernel's speed,
  * docs/kernels.md), and how wide the table stays after the best per-weight
- * linear base c*a (c within w +- 16): the residual range of the widest
- * weight column, the median column and the share of columns under 256 (one
- * plane). A developer tool behind the planes figures of docs/kernels.md.
+ * linear base c*a (ax_gemm_linear_residual: the base a LUT plan considers):
+ * the residual range of the widest weight column, the median column and the
+ * share of columns under 256 (one plane). A developer tool behind the planes
+ * figures of docs/kernels.md.
  *
  *   build/tools/plan-survey [--isa I] [SPEC...]    no SPEC: every named multiplier
  */
@@ -20,33 +21,10 @@ typedef struct survey {
     int failed;
 } survey;
 
-static int cmp_i64(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
-}
-
-/* Operand value of byte b (signed operands index the table by their raw byte). */
-static int64_t operand(ax_operand op, int b)
-{
-    return op == AX_S8 ? (int64_t)(int8_t)b : (int64_t)b;
-}
-
-/* Per weight byte: the smallest range over activations of T[a][w] - c*a,
- * c = v(w) + d for |d| <= 16 (v the weight's value). */
-static void residual_ranges(const ax_mult *m, int64_t range[256])
-{
-    for (int w = 0; w < 256; w++) {
-        range[w] = INT64_MAX;
-        for (int d = -16; d <= 16; d++) {
-            int64_t c = operand(m->wgt, w) + d, lo = INT64_MAX, hi = INT64_MIN;
-            for (int a = 0; a < 256; a++) {
-                int64_t e = (int64_t)m->table[a * 256 + w] - c * operand(m->act, a);
-                lo = e < lo ? e : lo, hi = e > hi ? e : hi;
-            }
-            if (hi - lo < range[w]) range[w] = hi - lo;
-        }
-    }
 }
 
 static void one(const char *spec, survey *sv)
@@ -73,15 +51,13 @@ static void one(const char *spec, survey *sv)
     } else {
         lut = NULL;
     }
-    int64_t range[256], sorted[256];
-    residual_ranges(m, range);
-    memcpy(sorted, range, sizeof sorted);
-    qsort(sorted, 256, sizeof *sorted, cmp_i64);
-    int narrow = 0;
-    for (int w = 0; w < 256; w++) narrow += range[w] < 256;
-    printf("%-18s %-8s %5d %6d %7lld %7lld %5.1f  %s\n", spec, ax_path_name(ax_gemm_plan_path(p)),
-           ax_gemm_plan_terms(p), planes, (long long)sorted[255], (long long)sorted[128], 100.0 * narrow / 256,
-           lut_kernel);
+    uint64_t range[256];
+    int narrow = 0, slope;
+    for (unsigned w = 0; w < 256; w++) narrow += (range[w] = ax_gemm_linear_residual(m, w, &slope)) < 256;
+    qsort(range, 256, sizeof *range, cmp_u64);
+    printf("%-18s %-8s %5d %6d %7llu %7llu %5.1f  %s\n", spec, ax_path_name(ax_gemm_plan_path(p)),
+           ax_gemm_plan_terms(p), planes, (unsigned long long)range[255], (unsigned long long)range[128],
+           100.0 * narrow / 256, lut_kernel);
     ax_gemm_plan_free(lut);
     ax_gemm_plan_free(p);
     ax_mult_free(m);

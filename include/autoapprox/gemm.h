@@ -77,6 +77,11 @@ const char *ax_gemm_kernel_for(const ax_gemm_plan *p, size_t M, size_t K, size_t
  * column of the table after subtracting that column's minimum (1..4; 0 for
  * the EXACT and LOWRANK paths). */
 int ax_gemm_plan_planes(const ax_gemm_plan *p);
+/* The linear base a LUT plan considers for weight byte w: the slope c (a
+ * value of the weight operand type) minimizing the range over activations
+ * of T[a][w] - c * value(a), in *slope; returns that range. The plan takes
+ * the base when the residual needs fewer byte planes than the table. */
+uint64_t ax_gemm_linear_residual(const ax_mult *m, unsigned w, int *slope);
 /* LOWRANK: the number of factor products per k (the table is their sum);
  * 1 for the other paths. */
 int ax_gemm_plan_terms(const ax_gemm_plan *p);
