@@ -302,17 +302,20 @@ Test(gemm, linear_base_plan)
 /* the linear base's slope: value(w) with range 0 on exact tables; on a
  * near-exact and a random table the smallest range over every slope of
  * the weight type (brute force), so the convex walk misses nothing */
+static uint64_t range_at(const ax_mult *m, unsigned w, int c)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (unsigned a = 0; a < 256; a++) {
+        int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c * ax_operand_value(m->act, a);
+        lo = e < lo ? e : lo, hi = e > hi ? e : hi;
+    }
+    return (uint64_t)(hi - lo);
+}
 static uint64_t brute_residual(const ax_mult *m, unsigned w)
 {
     uint64_t best = UINT64_MAX;
-    for (int c = m->wgt == AX_S8 ? -128 : 0; c <= (m->wgt == AX_S8 ? 127 : 255); c++) {
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        for (unsigned a = 0; a < 256; a++) {
-            int64_t e = (int64_t)m->table[a * 256 + w] - (int64_t)c * ax_operand_value(m->act, a);
-            lo = e < lo ? e : lo, hi = e > hi ? e : hi;
-        }
-        if ((uint64_t)(hi - lo) < best) best = (uint64_t)(hi - lo);
-    }
+    for (int c = m->wgt == AX_S8 ? -128 : 0; c <= (m->wgt == AX_S8 ? 127 : 255); c++)
+        if (range_at(m, w, c) < best) best = range_at(m, w, c);
     return best;
 }
 Test(gemm, linear_residual)
@@ -333,12 +336,8 @@ Test(gemm, linear_residual)
             int c;
             uint64_t r = ax_gemm_linear_residual(tables[i], w, &c);
             cr_assert_eq(r, brute_residual(tables[i], w), "%s w %u", tables[i]->name, w);
-            int64_t lo = INT64_MAX, hi = INT64_MIN;
-            for (unsigned a = 0; a < 256; a++) {
-                int64_t e = (int64_t)tables[i]->table[a * 256 + w] - (int64_t)c * ax_operand_value(tables[i]->act, a);
-                lo = e < lo ? e : lo, hi = e > hi ? e : hi;
-            }
-            cr_assert_eq((uint64_t)(hi - lo), r, "%s w %u: the slope returned gives the range returned", tables[i]->name, w);
+            cr_assert_eq(range_at(tables[i], w, c), r, "%s w %u: the slope returned gives the range returned",
+                         tables[i]->name, w);
         }
         ax_mult_free(tables[i]);
     }
