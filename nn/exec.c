@@ -37,6 +37,9 @@ static int oom(run_ctx *c)
     return ax_fail(c->err, "network run: out of memory (batch %zu)", c->batch);
 }
 
+/* Conversions run in pieces of this many values, shared out between threads. */
+#define CONVERT_RUN ((size_t)16384)
+
 float *axnn_get_float(run_ctx *c, int v)
 {
     rt_val *r = &c->vals[v];
@@ -48,7 +51,8 @@ float *axnn_get_float(run_ctx *c, int v)
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
 #endif
-    for (size_t i = 0; i < n; i++) r->f[i] = axnn_dequantize_one(q, r->q[i]);
+    for (size_t i = 0; i < n; i += CONVERT_RUN)
+        axnn_dequantize_bytes(q, r->q + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->f + i);
     return r->f;
 }
 
@@ -63,7 +67,8 @@ static uint8_t *get_bytes(run_ctx *c, int v)
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
 #endif
-    for (size_t i = 0; i < n; i++) r->q[i] = axnn_quantize_one(q, r->f[i]);
+    for (size_t i = 0; i < n; i += CONVERT_RUN)
+        axnn_quantize_floats(q, r->f + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->q + i);
     return r->q;
 }
 

@@ -198,87 +198,9 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
     return 0;
 }
 
-/* sum of activation values over each output's receptive field, per group;
- * padding reads za. suma: [pixels][groups]. Per output pixel, tap by tap,
- * the groups' sums of an input pixel are added into the pixel's row: the
- * loop over groups is contiguous and vectorizes (depthwise: one byte per
- * group). Tap by tap per group, scalar, this took ~100x a LUT depthwise
- * layer's kernel time. */
-static void conv_suma(const axnn_layer_rt *l, const uint8_t *xa, int32_t *suma)
-{
-    const ax_conv2d_shape *s = &l->shape;
-    const axnn_value *y = l->y;
-    size_t G = s->groups, cg = s->in_c / G;
-    bool s8 = l->a_type == AX_S8;
-    for (size_t oy = 0; oy < y->h; oy++)
-        for (size_t ox = 0; ox < y->w; ox++) {
-            int32_t *o = suma + (oy * y->w + ox) * G, npad = 0;
-            for (size_t g = 0; g < G; g++) o[g] = 0;
-            for (size_t ky = 0; ky < s->kernel_h; ky++)
-                for (size_t kx = 0; kx < s->kernel_w; kx++) {
-                    long iy = (long)(oy * s->stride_h + ky * s->dilation_h) - (long)s->pad_top;
-                    long ix = (long)(ox * s->stride_w + kx * s->dilation_w) - (long)s->pad_left;
-                    if (iy < 0 || ix < 0 || iy >= (long)s->in_h || ix >= (long)s->in_w) {
-                        npad++;
-                        continue;
-                    }
-                    const uint8_t *p = xa + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c;
-                    if (cg == 1 && s8)
-                        for (size_t g = 0; g < G; g++) o[g] += (int8_t)p[g];
-                    else if (cg == 1)
-                        for (size_t g = 0; g < G; g++) o[g] += p[g];
-                    else
-                        for (size_t g = 0; g < G; g++) {
-                            int32_t a = 0;
-                            for (size_t i = 0; i < cg; i++) a += ax_operand_value(l->a_type, p[g * cg + i]);
-                            o[g] += a;
-                        }
-                }
-            int32_t pad = npad * (int32_t)cg * (int32_t)l->za;
-            for (size_t g = 0; g < G; g++) o[g] += pad;
-        }
-}
-
 static inline uint8_t requantize(const axnn_layer_rt *l, int32_t acc, size_t c)
 {
     return axnn_saturate(axnn_round_half_even((float)acc * l->s[c]), l->y->q.zp, l->qlo, l->qhi);
-}
-
-/* One pixel's requantized outputs: the rule of requantize() in a form the
- * compiler vectorizes, for layers whose scales are all below 0.25 in
- * magnitude (l->fast): then |acc * s| < 2^29, so the clamp to +-1e9 (and
- * NaN) of axnn_saturate never applies, and (v + 1.5*2^23) - 1.5*2^23 rounds
- * half to even exactly like rintf for |v| < 2^22; beyond, both give a value
- * of the same sign whose byte saturates alike. sum: NULL, or the zero-point
- * sums of this pixel, one per channel (step 1) or one for all (step 0). */
-static inline uint8_t requantize_fast(uint32_t a, float s, int32_t zp, int32_t lo, int32_t hi)
-{
-    const float magic = 12582912.0f;
-    float v = (float)(int32_t)a * s;
-    int32_t q = (int32_t)((v + magic) - magic) + zp;
-    q = q < lo ? lo : q;
-    q = q > hi ? hi : q;
-    return (uint8_t)q;
-}
-
-static void requantize_pixel(const axnn_layer_rt *l, const int32_t *restrict acc, const int32_t *restrict sum,
-                             size_t step, uint8_t *restrict y)
-{
-    const uint32_t *restrict corr = (const uint32_t *)l->corr;
-    const uint32_t *restrict zw = (const uint32_t *)l->zw;
-    const float *restrict s = l->s;
-    const int32_t zp = l->y->q.zp, lo = l->qlo, hi = l->qhi;
-    size_t oc = l->n->oc;
-    if (!sum) {
-        for (size_t c = 0; c < oc; c++) y[c] = requantize_fast((uint32_t)acc[c] + corr[c], s[c], zp, lo, hi);
-    } else if (step == 0) {
-        uint32_t sp = (uint32_t)sum[0];
-        for (size_t c = 0; c < oc; c++)
-            y[c] = requantize_fast((uint32_t)acc[c] + corr[c] - zw[c] * sp, s[c], zp, lo, hi);
-    } else {
-        for (size_t c = 0; c < oc; c++)
-            y[c] = requantize_fast((uint32_t)acc[c] + corr[c] - zw[c] * (uint32_t)sum[c], s[c], zp, lo, hi);
-    }
 }
 
 /* Adds the exact corrections and writes one image's outputs. */
@@ -286,8 +208,9 @@ static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, si
 {
     size_t oc = l->n->oc, groups = l->n->groups, og = oc / groups;
     if (yq && l->fast && (!suma || groups == 1 || og == 1)) {
-        for (size_t p = 0; p < pixels; p++)
-            requantize_pixel(l, acc + p * oc, suma ? suma + p * groups : NULL, groups == 1 ? 0 : 1, yq + p * oc);
+        axnn_requant r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
+                          .oc = oc};
+        axnn_requantize_fast(&r, acc, suma, groups != 1, pixels, yq);
         return;
     }
     for (size_t p = 0; p < pixels; p++)
@@ -322,7 +245,8 @@ static int conv_images(const axnn_layer_rt *l, size_t n, const uint8_t *xq, uint
     double t0 = axnn_now();
     if (ax_conv2d(l->plan, &s, in, l->cw, acc, false, threads, err) != 0) return -1;
     *kernel_s += axnn_now() - t0;
-    for (size_t b = 0; suma && b < n; b++) conv_suma(l, in + b * xs, suma + b * ss);
+    for (size_t b = 0; suma && b < n; b++)
+        axnn_conv_suma(&l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, suma + b * ss);
     finish(l, acc, suma, n * pixels, yq, yf);
     return 0;
 }

@@ -132,6 +132,41 @@ void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint
                       uint8_t xor_in, uint8_t *dst, int32_t *sums, bool s8);
 void axnn_row_sums(const uint8_t *A, size_t lda, size_t K, size_t rows, int32_t *sums, bool s8);
 
+/* ---- requant.c: the quantized layers' epilogue, cloned per x86 ISA ---- */
+/* suma[pixel][group]: each output pixel's sum of activation values (a_type)
+ * over its receptive field, per group; taps in the padding count za. */
+void axnn_conv_suma(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+                    const uint8_t *xa, int32_t *suma);
+/* A layer's requantization: y = clamp(zp + round_half_even((float)(acc + corr
+ * - zw*sum) * s), lo, hi) per channel, the int32 arithmetic modulo 2^32. */
+typedef struct axnn_requant {
+    const int32_t *corr, *zw; /* per channel */
+    const float *s;           /* per channel; every |s| < 0.25 */
+    int32_t zp, lo, hi;
+    size_t oc;
+} axnn_requant;
+/* pixels x oc accumulators to bytes; sum NULL (no zero-point term), one per
+ * pixel, or one per pixel and channel (sum_per_channel: depthwise). */
+void axnn_requantize_fast(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
+                          size_t pixels, uint8_t *y);
+
+/* n floats to bytes by axnn_quantize_one, and bytes to floats by
+ * axnn_dequantize_one (defined below). */
+void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
+void axnn_dequantize_bytes(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
+/* The same four per ISA (tests drive each): NULL when this build or CPU
+ * lacks the ISA. The functions above run the best one. */
+typedef struct axnn_epilogue {
+    ax_isa isa;
+    void (*conv_suma)(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+                      const uint8_t *xa, int32_t *suma);
+    void (*requantize)(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
+                       size_t pixels, uint8_t *y);
+    void (*quantize)(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
+    void (*dequantize)(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
+} axnn_epilogue;
+const axnn_epilogue *axnn_epilogue_for(ax_isa isa);
+
 /* ---- pool.c: activation buffers reused between runs (NULL pool: malloc/free) ---- */
 typedef struct axnn_pool {
     void **free;

@@ -2,9 +2,12 @@
  * quantized execution close to float, zero-point corrections exact (the
  * same model under s8, u8 and u8s8 exact multipliers gives the same bits),
  * QDQ export and re-import, clear errors for bad models, and the shipped
- * Fashion-MNIST model through `autoapprox eval` and `quantize`. */
+ * Fashion-MNIST model through `autoapprox eval` and `quantize`; the
+ * quantized layers' epilogue (nn/requant.c), every ISA variant against the
+ * scalar rules. */
 #include "autoapprox/data.h"
 #include "autoapprox/nn.h"
+#include "nn/nn_internal.h"
 #include "test_util.h"
 
 #include <criterion/criterion.h>
@@ -504,4 +507,163 @@ Test(nn, torchvision_models_import_and_run, .timeout = 600)
     int found = 0;
     for (const char *const *n = ax_test_reduced() ? reduced : full; *n; n++) found += check_torchvision(dir, *n);
     if (!found) cr_skip_test("no torchvision export cached in %s (tools/scripts/export_torchvision.py makes them)", dir);
+}
+
+/* ---- the epilogue: zero-point sums, requantization, tensor conversions ---- */
+
+static uint64_t epi_rng = 0x9e3779b97f4a7c15u;
+static uint32_t epi_next(void)
+{
+    uint64_t z = (epi_rng += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return (uint32_t)(z ^ (z >> 31));
+}
+static int32_t epi_range(int32_t lo, int32_t hi)
+{
+    return lo + (int32_t)(epi_next() % (uint32_t)(hi - lo + 1));
+}
+
+/* Every variant this CPU runs (the scalar one at least). */
+static size_t epilogues(const axnn_epilogue **out)
+{
+    static const ax_isa isas[] = {AX_ISA_SCALAR, AX_ISA_AVX2, AX_ISA_AVX512};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++)
+        if ((out[n] = axnn_epilogue_for(isas[i]))) n++;
+    cr_assert_geq(n, 1);
+    return n;
+}
+
+/* Scales up to the 0.25 bound (products past 2^22 and saturation), ties
+ * (s = 1/8 on small accumulators), zero, and accumulators over the whole
+ * int32 range (the corrections wrap modulo 2^32 like the kernels' sums). */
+Test(nn, requantization_matches_the_scalar_rule)
+{
+    const axnn_epilogue *e[4];
+    size_t ne = epilogues(e);
+    static const size_t ocs[] = {1, 3, 15, 16, 17, 64, 100, 257};
+    enum { PIXELS = 7 };
+    for (size_t v = 0; v < ne; v++)
+        for (size_t oi = 0; oi < sizeof ocs / sizeof *ocs; oi++)
+            for (int round = 0; round < 6; round++) {
+                size_t oc = ocs[oi];
+                int32_t *corr = malloc(oc * 4), *zw = malloc(oc * 4), *acc = malloc(PIXELS * oc * 4);
+                int32_t *sum = malloc(PIXELS * oc * 4);
+                float *s = malloc(oc * 4);
+                uint8_t *y = malloc(PIXELS * oc);
+                bool small = round % 2;
+                for (size_t c = 0; c < oc; c++) {
+                    static const float edge[] = {0.2499999f, -0.2499999f, 0.125f, -0.125f, 1e-6f, 0.0f};
+                    s[c] = c % 3 == 0 ? edge[(c / 3) % 6] : ((float)epi_range(-249999, 249999)) * 1e-6f;
+                    corr[c] = small ? epi_range(-8, 8) : (int32_t)epi_next();
+                    zw[c] = small ? epi_range(-2, 2) : epi_range(-255, 255);
+                }
+                for (size_t i = 0; i < PIXELS * oc; i++) {
+                    acc[i] = small ? epi_range(-40, 40) : (int32_t)epi_next();
+                    sum[i] = small ? epi_range(-9, 9) : epi_range(-300000, 300000);
+                }
+                bool u8 = epi_next() % 2;
+                int32_t lo = u8 ? epi_range(0, 40) : epi_range(-128, -90), hi = u8 ? epi_range(200, 255) : epi_range(90, 127);
+                axnn_requant r = {.corr = corr, .zw = zw, .s = s, .zp = epi_range(-128, 255), .lo = lo, .hi = hi,
+                                  .oc = oc};
+                for (int mode = 0; mode < 3; mode++) {
+                    memset(y, 0xa5, PIXELS * oc);
+                    e[v]->requantize(&r, acc, mode ? sum : NULL, mode == 2, PIXELS, y);
+                    for (size_t p = 0; p < PIXELS; p++)
+                        for (size_t c = 0; c < oc; c++) {
+                            uint32_t a = (uint32_t)acc[p * oc + c] + (uint32_t)corr[c];
+                            if (mode) a -= (uint32_t)zw[c] * (uint32_t)sum[mode == 2 ? p * oc + c : p];
+                            uint8_t want = axnn_saturate(axnn_round_half_even((float)(int32_t)a * s[c]), r.zp, lo, hi);
+                            cr_assert_eq(y[p * oc + c], want,
+                                         "%s, oc %zu, mode %d, pixel %zu channel %zu: acc %d s %.9g gives %u, want %u",
+                                         ax_isa_name(e[v]->isa), oc, mode, p, c, (int32_t)a, s[c], y[p * oc + c], want);
+                        }
+                }
+                free(corr), free(zw), free(acc), free(sum), free(s), free(y);
+            }
+}
+
+/* Per output pixel and group, the operand values over the window; taps in
+ * the padding count za. Depthwise (one channel per group), grouped, dense;
+ * strides, dilations, uneven pads, s8 and u8. */
+Test(nn, zero_point_sums_match_a_plain_loop)
+{
+    const axnn_epilogue *e[4];
+    size_t ne = epilogues(e);
+    for (int round = 0; round < 200; round++) {
+        static const size_t gs[] = {1, 3, 16, 33};
+        size_t G = gs[epi_next() % 4], cg = (size_t)epi_range(1, 3);
+        ax_conv2d_shape s = {.batch = 1, .in_h = (size_t)epi_range(1, 9), .in_w = (size_t)epi_range(1, 9),
+                             .in_c = G * cg, .out_c = G * cg, .kernel_h = (size_t)epi_range(1, 3),
+                             .kernel_w = (size_t)epi_range(1, 3), .stride_h = (size_t)epi_range(1, 2),
+                             .stride_w = (size_t)epi_range(1, 2), .dilation_h = (size_t)epi_range(1, 2),
+                             .dilation_w = (size_t)epi_range(1, 2), .pad_top = (size_t)epi_range(0, 2),
+                             .pad_left = (size_t)epi_range(0, 2), .pad_bottom = (size_t)epi_range(0, 2),
+                             .pad_right = (size_t)epi_range(0, 2), .groups = G};
+        long eh = (long)(s.in_h + s.pad_top + s.pad_bottom) - (long)(s.dilation_h * (s.kernel_h - 1) + 1);
+        long ew = (long)(s.in_w + s.pad_left + s.pad_right) - (long)(s.dilation_w * (s.kernel_w - 1) + 1);
+        if (eh < 0 || ew < 0) continue;
+        size_t oh = (size_t)eh / s.stride_h + 1, ow = (size_t)ew / s.stride_w + 1;
+        ax_operand t = epi_next() % 2 ? AX_S8 : AX_U8;
+        int32_t za = t == AX_S8 ? epi_range(-128, 127) : epi_range(0, 255);
+        uint8_t *x = malloc(s.in_h * s.in_w * s.in_c);
+        for (size_t i = 0; i < s.in_h * s.in_w * s.in_c; i++) x[i] = (uint8_t)epi_next();
+        int32_t *got = malloc(oh * ow * G * 4);
+        for (size_t v = 0; v < ne; v++) {
+            e[v]->conv_suma(&s, oh, ow, t, za, x, got);
+            for (size_t oy = 0; oy < oh; oy++)
+                for (size_t ox = 0; ox < ow; ox++)
+                    for (size_t g = 0; g < G; g++) {
+                        int32_t want = 0;
+                        for (size_t ky = 0; ky < s.kernel_h; ky++)
+                            for (size_t kx = 0; kx < s.kernel_w; kx++)
+                                for (size_t i = 0; i < cg; i++) {
+                                    long iy = (long)(oy * s.stride_h + ky * s.dilation_h) - (long)s.pad_top;
+                                    long ix = (long)(ox * s.stride_w + kx * s.dilation_w) - (long)s.pad_left;
+                                    bool in = iy >= 0 && ix >= 0 && iy < (long)s.in_h && ix < (long)s.in_w;
+                                    want += in ? ax_operand_value(t, x[((size_t)iy * s.in_w + (size_t)ix) * s.in_c + g * cg + i])
+                                               : za;
+                                }
+                        cr_assert_eq(got[(oy * ow + ox) * G + g], want, "%s, round %d, pixel (%zu, %zu) group %zu",
+                                     ax_isa_name(e[v]->isa), round, oy, ox, g);
+                    }
+        }
+        free(x), free(got);
+    }
+}
+
+/* Ties at half steps, values past the byte range, +-inf and NaN, both byte
+ * types: each variant gives axnn_quantize_one's and axnn_dequantize_one's
+ * bits. */
+Test(nn, tensor_conversions_match_the_scalar_rules)
+{
+    const axnn_epilogue *e[4];
+    size_t ne = epilogues(e);
+    enum { N = 1000 };
+    float x[N], f[N];
+    uint8_t q[N], b[N];
+    for (int round = 0; round < 8; round++) {
+        axnn_qp qp = {.set = true, .type = round % 2 ? AX_S8 : AX_U8, .scale = (float)epi_range(1, 100000) * 1e-5f,
+                      .zp = round % 2 ? epi_range(-128, 127) : epi_range(0, 255)};
+        for (size_t i = 0; i < N; i++) {
+            switch (i % 5) {
+            case 0: x[i] = ((float)epi_range(-600, 600) + 0.5f) * qp.scale; break; /* ties, mostly */
+            case 1: x[i] = (float)epi_range(-1000000, 1000000) * 1e-3f; break;
+            case 2: x[i] = (float)(int32_t)epi_next() * 1e3f; break;
+            case 3: x[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY; break;
+            default: x[i] = (float)epi_range(-300, 300) * qp.scale; break;
+            }
+            b[i] = (uint8_t)epi_next();
+        }
+        for (size_t v = 0; v < ne; v++) {
+            e[v]->quantize(&qp, x, N, q);
+            e[v]->dequantize(&qp, b, N, f);
+            for (size_t i = 0; i < N; i++) {
+                cr_assert_eq(q[i], axnn_quantize_one(&qp, x[i]), "%s: quantize %.9g", ax_isa_name(e[v]->isa), x[i]);
+                float want = axnn_dequantize_one(&qp, b[i]);
+                cr_assert_eq(memcmp(&f[i], &want, sizeof want), 0, "%s: dequantize %u", ax_isa_name(e[v]->isa), b[i]);
+            }
+        }
+    }
 }

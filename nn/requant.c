@@ -1,0 +1,170 @@
+/* requant.c - the quantized conv/FC layers' epilogue: each output's sum of
+ * activation values over its receptive field (the zero-point term) and the
+ * requantization of the int32 accumulators to bytes. Both are plain loops the
+ * compiler vectorizes; on x86-64 they are cloned per ISA (AVX-512, AVX2,
+ * baseline), since the library's baseline is SSE2, where the requantization's
+ * 32-bit multiply, min/max and narrowing take several instructions each: the
+ * SSE2 build of these loops took a third of MobileNetV2's run on the LUT path
+ * and four fifths of its depthwise layers' time. Every clone computes the
+ * same bits: integer arithmetic, and float multiply/add in IEEE single
+ * precision without contraction (-ffp-contract=off). */
+#include "nn_internal.h"
+
+#define BODY static inline __attribute__((always_inline))
+
+/* One pixel's suma, tap by tap: the groups' sums of an input pixel are added
+ * into the pixel's row, so the loop over groups is contiguous (depthwise: one
+ * byte per group) and vectorizes. */
+BODY void conv_suma(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+                    const uint8_t *restrict xa, int32_t *restrict suma)
+{
+    size_t G = s->groups, cg = s->in_c / G;
+    bool s8 = a_type == AX_S8;
+    for (size_t oy = 0; oy < oh; oy++)
+        for (size_t ox = 0; ox < ow; ox++) {
+            int32_t *restrict o = suma + (oy * ow + ox) * G, npad = 0;
+            for (size_t g = 0; g < G; g++) o[g] = 0;
+            for (size_t ky = 0; ky < s->kernel_h; ky++)
+                for (size_t kx = 0; kx < s->kernel_w; kx++) {
+                    long iy = (long)(oy * s->stride_h + ky * s->dilation_h) - (long)s->pad_top;
+                    long ix = (long)(ox * s->stride_w + kx * s->dilation_w) - (long)s->pad_left;
+                    if (iy < 0 || ix < 0 || iy >= (long)s->in_h || ix >= (long)s->in_w) {
+                        npad++;
+                        continue;
+                    }
+                    const uint8_t *restrict p = xa + ((size_t)iy * s->in_w + (size_t)ix) * s->in_c;
+                    if (cg == 1 && s8)
+                        for (size_t g = 0; g < G; g++) o[g] += (int8_t)p[g];
+                    else if (cg == 1)
+                        for (size_t g = 0; g < G; g++) o[g] += p[g];
+                    else
+                        for (size_t g = 0; g < G; g++) {
+                            int32_t a = 0;
+                            for (size_t i = 0; i < cg; i++) a += ax_operand_value(a_type, p[g * cg + i]);
+                            o[g] += a;
+                        }
+                }
+            int32_t pad = npad * (int32_t)cg * za;
+            for (size_t g = 0; g < G; g++) o[g] += pad;
+        }
+}
+
+/* The rule of axnn_saturate(axnn_round_half_even(v), ...) for |s| < 0.25:
+ * then |acc * s| < 2^29, so the clamp to +-1e9 (and NaN) never applies, and
+ * (v + 1.5*2^23) - 1.5*2^23 rounds half to even exactly like rintf for
+ * |v| < 2^22; beyond, both give a value of the same sign whose byte
+ * saturates alike. */
+static inline uint8_t requantize_one(uint32_t a, float s, int32_t zp, int32_t lo, int32_t hi)
+{
+    const float magic = 12582912.0f;
+    float v = (float)(int32_t)a * s;
+    int32_t q = (int32_t)((v + magic) - magic) + zp;
+    q = q < lo ? lo : q;
+    q = q > hi ? hi : q;
+    return (uint8_t)q;
+}
+
+BODY void requantize(const axnn_requant *r, const int32_t *restrict acc, const int32_t *restrict sum,
+                          bool sum_per_channel, size_t pixels, uint8_t *restrict y)
+{
+    const uint32_t *restrict corr = (const uint32_t *)r->corr;
+    const uint32_t *restrict zw = (const uint32_t *)r->zw;
+    const float *restrict s = r->s;
+    const int32_t zp = r->zp, lo = r->lo, hi = r->hi;
+    size_t oc = r->oc;
+    for (size_t p = 0; p < pixels; p++, acc += oc, y += oc) {
+        if (!sum) {
+            for (size_t c = 0; c < oc; c++) y[c] = requantize_one((uint32_t)acc[c] + corr[c], s[c], zp, lo, hi);
+        } else if (!sum_per_channel) {
+            uint32_t sp = (uint32_t)sum[p];
+            for (size_t c = 0; c < oc; c++)
+                y[c] = requantize_one((uint32_t)acc[c] + corr[c] - zw[c] * sp, s[c], zp, lo, hi);
+        } else {
+            const int32_t *restrict sc = sum + p * oc;
+            for (size_t c = 0; c < oc; c++)
+                y[c] = requantize_one((uint32_t)acc[c] + corr[c] - zw[c] * (uint32_t)sc[c], s[c], zp, lo, hi);
+        }
+    }
+}
+
+/* Float tensors to their bytes (axnn_quantize_one) and back
+ * (axnn_dequantize_one), n values: the runtime's input images and the
+ * outputs of float ops feeding quantized layers. */
+BODY void quantize(const axnn_qp *q, const float *restrict x, size_t n, uint8_t *restrict y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = axnn_quantize_one(q, x[i]);
+}
+
+BODY void dequantize(const axnn_qp *q, const uint8_t *restrict x, size_t n, float *restrict y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = axnn_dequantize_one(q, x[i]);
+}
+
+#define VARIANT(name, isa_id, attr)                                                                              \
+    attr static void conv_suma_##name(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,        \
+                                      int32_t za, const uint8_t *xa, int32_t *suma)                             \
+    {                                                                                                           \
+        conv_suma(s, oh, ow, a_type, za, xa, suma);                                                             \
+    }                                                                                                           \
+    attr static void requantize_##name(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool per_c, \
+                                       size_t pixels, uint8_t *y)                                               \
+    {                                                                                                           \
+        requantize(r, acc, sum, per_c, pixels, y);                                                              \
+    }                                                                                                           \
+    attr static void quantize_##name(const axnn_qp *q, const float *x, size_t n, uint8_t *y)                    \
+    {                                                                                                           \
+        quantize(q, x, n, y);                                                                                   \
+    }                                                                                                           \
+    attr static void dequantize_##name(const axnn_qp *q, const uint8_t *x, size_t n, float *y)                  \
+    {                                                                                                           \
+        dequantize(q, x, n, y);                                                                                 \
+    }                                                                                                           \
+    static const axnn_epilogue epilogue_##name = {isa_id, conv_suma_##name, requantize_##name, quantize_##name, \
+                                                  dequantize_##name};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+VARIANT(avx512, AX_ISA_AVX512, __attribute__((target("avx512f,avx512bw,avx512vl"))))
+VARIANT(avx2, AX_ISA_AVX2, __attribute__((target("avx2"))))
+#endif
+VARIANT(scalar, AX_ISA_SCALAR, )
+
+const axnn_epilogue *axnn_epilogue_for(ax_isa isa)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (isa == AX_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return &epilogue_avx512;
+    if (isa == AX_ISA_AVX2 && __builtin_cpu_supports("avx2")) return &epilogue_avx2;
+#endif
+    return isa == AX_ISA_SCALAR ? &epilogue_scalar : NULL;
+}
+
+/* The best variant this CPU runs (checked per call: a few loads against
+ * loops over whole tensors). */
+static const axnn_epilogue *best(void)
+{
+    const axnn_epilogue *e = axnn_epilogue_for(AX_ISA_AVX512);
+    if (!e) e = axnn_epilogue_for(AX_ISA_AVX2);
+    return e ? e : &epilogue_scalar;
+}
+
+void axnn_conv_suma(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+                    const uint8_t *xa, int32_t *suma)
+{
+    best()->conv_suma(s, oh, ow, a_type, za, xa, suma);
+}
+
+void axnn_requantize_fast(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
+                          size_t pixels, uint8_t *y)
+{
+    best()->requantize(r, acc, sum, sum_per_channel, pixels, y);
+}
+
+void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y)
+{
+    best()->quantize(q, x, n, y);
+}
+
+void axnn_dequantize_bytes(const axnn_qp *q, const uint8_t *x, size_t n, float *y)
+{
+    best()->dequantize(q, x, n, y);
+}
