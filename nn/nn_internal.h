@@ -154,8 +154,11 @@ void axnn_requantize_fast(const axnn_requant *r, const int32_t *acc, const int32
  * axnn_dequantize_one (defined below). */
 void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
 void axnn_dequantize_bytes(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
-/* The same four per ISA (tests drive each): NULL when this build or CPU
- * lacks the ISA. The functions above run the best one. */
+/* y[i] = t[a[i]] for a 256-byte table t (ops_q.c's ReLU and Clip). */
+void axnn_lookup256(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
+/* The same per ISA (tests drive each): NULL when this build or CPU lacks
+ * the ISA (avx512: F, BW, VL and VBMI, as the kernels). The functions above
+ * run the best one. */
 typedef struct axnn_epilogue {
     ax_isa isa;
     void (*conv_suma)(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
@@ -164,6 +167,7 @@ typedef struct axnn_epilogue {
                        size_t pixels, uint8_t *y);
     void (*quantize)(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
     void (*dequantize)(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
+    void (*lookup256)(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
 } axnn_epilogue;
 const axnn_epilogue *axnn_epilogue_for(ax_isa isa);
 

@@ -4,7 +4,8 @@
  * that is a function of the input bytes alone, so it is tabulated once per
  * runtime through the float code itself (bit-identical by construction):
  * 256 entries for ReLU/Clip, 65,536 for Add/Mul of two tensors. A run then
- * is one lookup per element, threaded. MaxPool on bytes is threaded over
+ * is one lookup per element, threaded (a 256-entry table in vector
+ * registers where the ISA allows: requant.c). MaxPool on bytes is threaded over
  * images. */
 #include "nn_internal.h"
 
@@ -12,6 +13,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#define RUN ((size_t)16384) /* bytes per call of the vector lookup */
 
 static bool quantized(const ax_nn_model *m, int v)
 {
@@ -59,7 +62,7 @@ void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, co
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && count > 65536)
 #endif
-        for (size_t i = 0; i < count; i++) y[i] = table[a[i]];
+        for (size_t i = 0; i < count; i += RUN) axnn_lookup256(table, a + i, count - i < RUN ? count - i : RUN, y + i);
         return;
     }
 #ifdef _OPENMP

@@ -10,6 +10,11 @@
  * precision without contraction (-ffp-contract=off). */
 #include "nn_internal.h"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define X86_VARIANTS 1
+#include <immintrin.h>
+#endif
+
 #define BODY static inline __attribute__((always_inline))
 
 /* One pixel's suma, tap by tap: the groups' sums of an input pixel are added
@@ -100,7 +105,30 @@ BODY void dequantize(const axnn_qp *q, const uint8_t *restrict x, size_t n, floa
     for (size_t i = 0; i < n; i++) y[i] = axnn_dequantize_one(q, x[i]);
 }
 
-#define VARIANT(name, isa_id, attr)                                                                              \
+/* y = t[a], a 256-byte table (ReLU and Clip on quantized tensors, ops_q.c). */
+BODY void lookup256(const uint8_t *restrict t, const uint8_t *restrict a, size_t n, uint8_t *restrict y)
+{
+    for (size_t i = 0; i < n; i++) y[i] = t[a[i]];
+}
+
+#ifdef X86_VARIANTS
+/* The table in four zmm, 64 bytes per two `vpermi2b` (index bits 0-6) and a
+ * blend on bit 7, as the LUT kernels look up their byte planes. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static void
+lookup256_avx512vbmi(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
+{
+    __m512i t0 = _mm512_loadu_si512(t), t1 = _mm512_loadu_si512(t + 64);
+    __m512i t2 = _mm512_loadu_si512(t + 128), t3 = _mm512_loadu_si512(t + 192);
+    for (size_t i = 0; i < n; i += 64) {
+        __mmask64 k = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+        __m512i x = _mm512_maskz_loadu_epi8(k, a + i);
+        __m512i lo = _mm512_permutex2var_epi8(t0, x, t1), hi = _mm512_permutex2var_epi8(t2, x, t3);
+        _mm512_mask_storeu_epi8(y + i, k, _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi));
+    }
+}
+#endif
+
+#define VARIANT(name, isa_id, attr, lookup)                                                                              \
     attr static void conv_suma_##name(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,        \
                                       int32_t za, const uint8_t *xa, int32_t *suma)                             \
     {                                                                                                           \
@@ -119,19 +147,25 @@ BODY void dequantize(const axnn_qp *q, const uint8_t *restrict x, size_t n, floa
     {                                                                                                           \
         dequantize(q, x, n, y);                                                                                 \
     }                                                                                                           \
-    static const axnn_epilogue epilogue_##name = {isa_id, conv_suma_##name, requantize_##name, quantize_##name, \
-                                                  dequantize_##name};
+    attr __attribute__((unused)) static void lookup256_##name(const uint8_t *t, const uint8_t *a, size_t n,    \
+                                                              uint8_t *y)                                   \
+    {                                                                                                           \
+        lookup256(t, a, n, y);                                                                                  \
+    }                                                                                                           \
+    static const axnn_epilogue epilogue_##name = {isa_id,          conv_suma_##name, requantize_##name,        \
+                                                  quantize_##name, dequantize_##name, lookup};
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-VARIANT(avx512, AX_ISA_AVX512, __attribute__((target("avx512f,avx512bw,avx512vl"))))
-VARIANT(avx2, AX_ISA_AVX2, __attribute__((target("avx2"))))
+#ifdef X86_VARIANTS
+VARIANT(avx512, AX_ISA_AVX512, __attribute__((target("avx512f,avx512bw,avx512vl"))), lookup256_avx512vbmi)
+VARIANT(avx2, AX_ISA_AVX2, __attribute__((target("avx2"))), lookup256_avx2)
 #endif
-VARIANT(scalar, AX_ISA_SCALAR, )
+VARIANT(scalar, AX_ISA_SCALAR, , lookup256_scalar)
 
 const axnn_epilogue *axnn_epilogue_for(ax_isa isa)
 {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    if (isa == AX_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+#ifdef X86_VARIANTS
+    if (isa == AX_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vbmi"))
         return &epilogue_avx512;
     if (isa == AX_ISA_AVX2 && __builtin_cpu_supports("avx2")) return &epilogue_avx2;
 #endif
@@ -167,4 +201,9 @@ void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y
 void axnn_dequantize_bytes(const axnn_qp *q, const uint8_t *x, size_t n, float *y)
 {
     best()->dequantize(q, x, n, y);
+}
+
+void axnn_lookup256(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
+{
+    best()->lookup256(t, a, n, y);
 }

@@ -667,3 +667,26 @@ Test(nn, tensor_conversions_match_the_scalar_rules)
         }
     }
 }
+
+/* A 256-byte table (ReLU, Clip) over lengths around the vector width, each
+ * variant against the plain loop. */
+Test(nn, byte_table_lookups_match_a_plain_loop)
+{
+    const axnn_epilogue *e[4];
+    size_t ne = epilogues(e);
+    enum { N = 1000 };
+    uint8_t t[256], a[N], y[N + 64];
+    for (size_t i = 0; i < 256; i++) t[i] = (uint8_t)epi_next();
+    for (size_t i = 0; i < N; i++) a[i] = (uint8_t)epi_next();
+    a[0] = 0, a[1] = 127, a[2] = 128, a[3] = 255;
+    static const size_t lens[] = {0, 1, 63, 64, 65, 127, 128, 129, 999, 1000};
+    for (size_t v = 0; v < ne; v++)
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            memset(y, 0x77, sizeof y);
+            e[v]->lookup256(t, a, lens[l], y);
+            for (size_t i = 0; i < lens[l]; i++)
+                cr_assert_eq(y[i], t[a[i]], "%s, length %zu, byte %zu", ax_isa_name(e[v]->isa), lens[l], i);
+            for (size_t i = lens[l]; i < sizeof y; i++)
+                cr_assert_eq(y[i], 0x77, "%s, length %zu: wrote byte %zu", ax_isa_name(e[v]->isa), lens[l], i);
+        }
+}
