@@ -150,6 +150,11 @@ typedef struct axnn_requant {
 void axnn_requantize_fast(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
                           size_t pixels, uint8_t *y);
 
+/* Depthwise layers (one output channel per group), one image: the zero-point sums
+ * (as axnn_conv_suma) and the per-channel requantization fused, pixel by
+ * pixel; row: oc int32 of scratch. */
+void axnn_requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
+                        int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
 /* n floats to bytes by axnn_quantize_one, and bytes to floats by
  * axnn_dequantize_one (defined below). */
 void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
@@ -165,6 +170,8 @@ typedef struct axnn_epilogue {
                       const uint8_t *xa, int32_t *suma);
     void (*requantize)(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
                        size_t pixels, uint8_t *y);
+    void (*requantize_dw)(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
+                          int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
     void (*quantize)(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
     void (*dequantize)(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
     void (*lookup256)(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
