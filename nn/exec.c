@@ -37,6 +37,13 @@ static int oom(run_ctx *c)
     return ax_fail(c->err, "network run: out of memory (batch %zu)", c->batch);
 }
 
+/* The ISA of the runtime's kernels (AUTO for a float run), which its byte
+ * loops outside the kernels follow too. */
+static ax_isa run_isa(const run_ctx *c)
+{
+    return c->rt && c->rt->plans && c->rt->plans[0] ? ax_gemm_plan_isa(c->rt->plans[0]) : AX_ISA_AUTO;
+}
+
 /* Conversions run in pieces of this many values, shared out between threads. */
 #define CONVERT_RUN ((size_t)16384)
 
@@ -52,7 +59,7 @@ float *axnn_get_float(run_ctx *c, int v)
 #pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
 #endif
     for (size_t i = 0; i < n; i += CONVERT_RUN)
-        axnn_dequantize_bytes(q, r->q + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->f + i);
+        axnn_dequantize_bytes(run_isa(c), q, r->q + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->f + i);
     return r->f;
 }
 
@@ -68,7 +75,7 @@ static uint8_t *get_bytes(run_ctx *c, int v)
 #pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
 #endif
     for (size_t i = 0; i < n; i += CONVERT_RUN)
-        axnn_quantize_floats(q, r->f + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->q + i);
+        axnn_quantize_floats(run_isa(c), q, r->f + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->q + i);
     return r->q;
 }
 
@@ -170,7 +177,7 @@ static bool bytes_table_op(run_ctx *c, size_t i)
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
     uint8_t *out = axnn_val_alloc(c, count);
     if (!out) return false;
-    axnn_qop_run(n, t, a, b, out, count, c->threads);
+    axnn_qop_run(run_isa(c), n, t, a, b, out, count, c->threads);
     c->vals[n->out].q = out;
     return true;
 }

@@ -210,7 +210,7 @@ static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, si
     if (yq && l->fast && (!suma || groups == 1 || og == 1)) {
         axnn_requant r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
                           .oc = oc};
-        axnn_requantize_fast(&r, acc, suma, groups != 1, pixels, yq);
+        axnn_requantize_fast(ax_gemm_plan_isa(l->plan), &r, acc, suma, groups != 1, pixels, yq);
         return;
     }
     for (size_t p = 0; p < pixels; p++)
@@ -250,12 +250,12 @@ static int conv_images(const axnn_layer_rt *l, size_t n, const uint8_t *xq, uint
         axnn_requant r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
                           .oc = groups};
         for (size_t b = 0; b < n; b++)
-            axnn_requantize_dw(&r, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, acc + b * ys, suma,
+            axnn_requantize_dw(ax_gemm_plan_isa(l->plan), &r, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, acc + b * ys, suma,
                                yq + b * ys);
         return 0;
     }
     for (size_t b = 0; suma && b < n; b++)
-        axnn_conv_suma(&l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, suma + b * ss);
+        axnn_conv_suma(ax_gemm_plan_isa(l->plan), &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, suma + b * ss);
     finish(l, acc, suma, n * pixels, yq, yf);
     return 0;
 }

@@ -124,7 +124,7 @@ int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const fl
 /* The node's table (256 or 65536 bytes, made through the float ops), or
  * NULL when the node is not an element-wise op on quantized values. */
 uint8_t *axnn_qop_table(const ax_nn_model *m, const axnn_node *n);
-void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
+void axnn_qop_run(ax_isa isa, const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
                   size_t count, int threads);
 
 /* ---- im2col.c: GEMM rows of a dense conv (HWIO columns), XOR and row sums ---- */
@@ -132,10 +132,12 @@ void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint
                       uint8_t xor_in, uint8_t *dst, int32_t *sums, bool s8);
 void axnn_row_sums(const uint8_t *A, size_t lda, size_t K, size_t rows, int32_t *sums, bool s8);
 
-/* ---- requant.c: the quantized layers' epilogue, cloned per x86 ISA ---- */
+/* ---- requant.c: the quantized runtime's byte loops, per x86 ISA ---- */
+/* Each runs the variant of isa (the layer's plan's; AUTO: $AX_ISA or the
+ * best), or the best below it this CPU has. */
 /* suma[pixel][group]: each output pixel's sum of activation values (a_type)
  * over its receptive field, per group; taps in the padding count za. */
-void axnn_conv_suma(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+void axnn_conv_suma(ax_isa isa, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
                     const uint8_t *xa, int32_t *suma);
 /* A layer's requantization: y = clamp(zp + round_half_even((float)(acc + corr
  * - zw*sum) * s), lo, hi) per channel, the int32 arithmetic modulo 2^32. */
@@ -147,20 +149,20 @@ typedef struct axnn_requant {
 } axnn_requant;
 /* pixels x oc accumulators to bytes; sum NULL (no zero-point term), one per
  * pixel, or one per pixel and channel (sum_per_channel: depthwise). */
-void axnn_requantize_fast(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
-                          size_t pixels, uint8_t *y);
+void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum,
+                          bool sum_per_channel, size_t pixels, uint8_t *y);
 
 /* Depthwise layers (one output channel per group), one image: the zero-point sums
  * (as axnn_conv_suma) and the per-channel requantization fused, pixel by
  * pixel; row: oc int32 of scratch. */
-void axnn_requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
-                        int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
+void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,
+                        ax_operand a_type, int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
 /* n floats to bytes by axnn_quantize_one, and bytes to floats by
  * axnn_dequantize_one (defined below). */
-void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
-void axnn_dequantize_bytes(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
+void axnn_quantize_floats(ax_isa isa, const axnn_qp *q, const float *x, size_t n, uint8_t *y);
+void axnn_dequantize_bytes(ax_isa isa, const axnn_qp *q, const uint8_t *x, size_t n, float *y);
 /* y[i] = t[a[i]] for a 256-byte table t (ops_q.c's ReLU and Clip). */
-void axnn_lookup256(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
+void axnn_lookup256(ax_isa isa, const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
 /* The same per ISA (tests drive each): NULL when this build or CPU lacks
  * the ISA (avx512: F, BW, VL and VBMI, as the kernels). The functions above
  * run the best one. */

@@ -51,7 +51,7 @@ uint8_t *axnn_qop_table(const ax_nn_model *m, const axnn_node *n)
     return t;
 }
 
-void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
+void axnn_qop_run(ax_isa isa, const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
                   size_t count, int threads)
 {
 #ifdef _OPENMP
@@ -62,7 +62,7 @@ void axnn_qop_run(const axnn_node *n, const uint8_t *table, const uint8_t *a, co
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && count > 65536)
 #endif
-        for (size_t i = 0; i < count; i += RUN) axnn_lookup256(table, a + i, count - i < RUN ? count - i : RUN, y + i);
+        for (size_t i = 0; i < count; i += RUN) axnn_lookup256(isa, table, a + i, count - i < RUN ? count - i : RUN, y + i);
         return;
     }
 #ifdef _OPENMP

@@ -10,6 +10,8 @@
  * precision without contraction (-ffp-contract=off). */
 #include "nn_internal.h"
 
+#include <stdlib.h>
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define X86_VARIANTS 1
 #include <immintrin.h>
@@ -254,44 +256,48 @@ const axnn_epilogue *axnn_epilogue_for(ax_isa isa)
     return isa == AX_ISA_SCALAR ? &epilogue_scalar : NULL;
 }
 
-/* The best variant this CPU runs (checked per call: a few loads against
- * loops over whole tensors). */
-static const axnn_epilogue *best(void)
+/* The variant for isa, or the best below it this CPU runs; AUTO: $AX_ISA
+ * when set, else the best (as the kernels' plans choose). So a network run
+ * under --isa avx2 runs its epilogue at AVX2 too. */
+static const axnn_epilogue *variant(ax_isa isa)
 {
-    const axnn_epilogue *e = axnn_epilogue_for(AX_ISA_AVX512);
-    if (!e) e = axnn_epilogue_for(AX_ISA_AVX2);
+    const char *env = isa == AX_ISA_AUTO ? getenv("AX_ISA") : NULL;
+    if (env && ax_isa_parse(env, &isa) != 0) isa = AX_ISA_AUTO;
+    const axnn_epilogue *e = NULL;
+    if (isa == AX_ISA_AUTO || isa == AX_ISA_AVX512) e = axnn_epilogue_for(AX_ISA_AVX512);
+    if (!e && isa != AX_ISA_SCALAR) e = axnn_epilogue_for(AX_ISA_AVX2);
     return e ? e : &epilogue_scalar;
 }
 
-void axnn_conv_suma(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+void axnn_conv_suma(ax_isa isa, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
                     const uint8_t *xa, int32_t *suma)
 {
-    best()->conv_suma(s, oh, ow, a_type, za, xa, suma);
+    variant(isa)->conv_suma(s, oh, ow, a_type, za, xa, suma);
 }
 
-void axnn_requantize_fast(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
-                          size_t pixels, uint8_t *y)
+void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum,
+                          bool sum_per_channel, size_t pixels, uint8_t *y)
 {
-    best()->requantize(r, acc, sum, sum_per_channel, pixels, y);
+    variant(isa)->requantize(r, acc, sum, sum_per_channel, pixels, y);
 }
 
-void axnn_requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
-                        int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)
+void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,
+                        ax_operand a_type, int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)
 {
-    best()->requantize_dw(r, s, oh, ow, a_type, za, xa, acc, row, y);
+    variant(isa)->requantize_dw(r, s, oh, ow, a_type, za, xa, acc, row, y);
 }
 
-void axnn_quantize_floats(const axnn_qp *q, const float *x, size_t n, uint8_t *y)
+void axnn_quantize_floats(ax_isa isa, const axnn_qp *q, const float *x, size_t n, uint8_t *y)
 {
-    best()->quantize(q, x, n, y);
+    variant(isa)->quantize(q, x, n, y);
 }
 
-void axnn_dequantize_bytes(const axnn_qp *q, const uint8_t *x, size_t n, float *y)
+void axnn_dequantize_bytes(ax_isa isa, const axnn_qp *q, const uint8_t *x, size_t n, float *y)
 {
-    best()->dequantize(q, x, n, y);
+    variant(isa)->dequantize(q, x, n, y);
 }
 
-void axnn_lookup256(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
+void axnn_lookup256(ax_isa isa, const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
 {
-    best()->lookup256(t, a, n, y);
+    variant(isa)->lookup256(t, a, n, y);
 }
