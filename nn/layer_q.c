@@ -246,16 +246,17 @@ static int conv_images(const axnn_layer_rt *l, size_t n, const uint8_t *xq, uint
     if (ax_conv2d(l->plan, &s, in, l->cw, acc, false, threads, err) != 0) return -1;
     *kernel_s += axnn_now() - t0;
     size_t groups = l->n->groups;
+    ax_isa isa = ax_gemm_plan_isa(l->plan);
     if (yq && suma && l->fast && groups == l->n->oc) { /* one output channel per group: depthwise */
         axnn_requant r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
                           .oc = groups};
         for (size_t b = 0; b < n; b++)
-            axnn_requantize_dw(ax_gemm_plan_isa(l->plan), &r, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, acc + b * ys, suma,
-                               yq + b * ys);
+            axnn_requantize_dw(isa, &r, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, acc + b * ys,
+                               suma, yq + b * ys);
         return 0;
     }
     for (size_t b = 0; suma && b < n; b++)
-        axnn_conv_suma(ax_gemm_plan_isa(l->plan), &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, suma + b * ss);
+        axnn_conv_suma(isa, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, suma + b * ss);
     finish(l, acc, suma, n * pixels, yq, yf);
     return 0;
 }

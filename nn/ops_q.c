@@ -62,7 +62,8 @@ void axnn_qop_run(ax_isa isa, const axnn_node *n, const uint8_t *table, const ui
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && count > 65536)
 #endif
-        for (size_t i = 0; i < count; i += RUN) axnn_lookup256(isa, table, a + i, count - i < RUN ? count - i : RUN, y + i);
+        for (size_t i = 0; i < count; i += RUN)
+            axnn_lookup256(isa, table, a + i, count - i < RUN ? count - i : RUN, y + i);
         return;
     }
 #ifdef _OPENMP

@@ -1,13 +1,17 @@
-/* requant.c - the quantized conv/FC layers' epilogue: each output's sum of
- * activation values over its receptive field (the zero-point term) and the
- * requantization of the int32 accumulators to bytes. Both are plain loops the
- * compiler vectorizes; on x86-64 they are cloned per ISA (AVX-512, AVX2,
- * baseline), since the library's baseline is SSE2, where the requantization's
- * 32-bit multiply, min/max and narrowing take several instructions each: the
- * SSE2 build of these loops took a third of MobileNetV2's run on the LUT path
- * and four fifths of its depthwise layers' time. Every clone computes the
- * same bits: integer arithmetic, and float multiply/add in IEEE single
- * precision without contraction (-ffp-contract=off). */
+/* requant.c - the quantized runtime's loops over bytes outside the kernels:
+ * the conv/FC layers' epilogue (each output's sum of activation values over
+ * its receptive field, the zero-point term, and the requantization of the
+ * int32 accumulators to bytes; fused per pixel for depthwise layers), the
+ * float <-> byte conversions of tensors, and 256-byte table lookups (ReLU,
+ * Clip). Plain loops the compiler vectorizes, instantiated per x86 ISA
+ * (AVX-512, AVX2, the SSE2 baseline; two by hand with intrinsics) and
+ * chosen per call from the runtime's ISA: in the baseline build the
+ * requantization's 32-bit multiply, min/max and narrowing take several
+ * instructions each, and these loops took a third of MobileNetV2's run on
+ * the LUT path. Every variant computes the same bits (integer arithmetic;
+ * float multiply, divide, add and rint in IEEE single precision, no
+ * contraction under -ffp-contract=off); tests/test_nn.c runs each one the
+ * CPU has against the scalar rules. */
 #include "nn_internal.h"
 
 #include <stdlib.h>
@@ -76,7 +80,7 @@ static inline uint8_t requantize_one(uint32_t a, float s, int32_t zp, int32_t lo
 }
 
 BODY void requantize(const axnn_requant *r, const int32_t *restrict acc, const int32_t *restrict sum,
-                          bool sum_per_channel, size_t pixels, uint8_t *restrict y)
+                     bool sum_per_channel, size_t pixels, uint8_t *restrict y)
 {
     const uint32_t *restrict corr = (const uint32_t *)r->corr;
     const uint32_t *restrict zw = (const uint32_t *)r->zw;
@@ -98,9 +102,6 @@ BODY void requantize(const axnn_requant *r, const int32_t *restrict acc, const i
     }
 }
 
-/* Float tensors to their bytes (axnn_quantize_one) and back
- * (axnn_dequantize_one), n values: the runtime's input images and the
- * outputs of float ops feeding quantized layers. */
 /* Depthwise layers (one output channel per group), one image:
  * each output pixel's per-channel sums go into row (oc int32, in L1) and
  * are used at once, so they never travel through memory. */
@@ -116,6 +117,9 @@ BODY void requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t 
         }
 }
 
+/* Float tensors to their bytes (axnn_quantize_one) and back
+ * (axnn_dequantize_one), n values: the runtime's input images and the
+ * outputs of float ops feeding quantized layers. */
 BODY void quantize(const axnn_qp *q, const float *restrict x, size_t n, uint8_t *restrict y)
 {
     for (size_t i = 0; i < n; i++) y[i] = axnn_quantize_one(q, x[i]);
@@ -193,7 +197,8 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
                     __m128i b = _mm_maskz_loadu_epi8(k, tap[t] + c);
                     sum = _mm512_add_epi32(sum, s8 ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
                 }
-                __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, a + c), _mm512_maskz_loadu_epi32(k, r->corr + c));
+                __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, a + c),
+                                             _mm512_maskz_loadu_epi32(k, r->corr + c));
                 v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(k, r->zw + c), sum));
                 __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(k, r->s + c));
                 __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_sub_ps(_mm512_add_ps(f, magic), magic)), zp);
@@ -204,39 +209,41 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
 }
 #endif
 
-#define VARIANT(name, isa_id, attr, lookup, dw)                                                                              \
-    attr static void conv_suma_##name(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,        \
-                                      int32_t za, const uint8_t *xa, int32_t *suma)                             \
-    {                                                                                                           \
-        conv_suma(s, oh, ow, a_type, za, xa, suma);                                                             \
-    }                                                                                                           \
-    attr static void requantize_##name(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool per_c, \
-                                       size_t pixels, uint8_t *y)                                               \
-    {                                                                                                           \
-        requantize(r, acc, sum, per_c, pixels, y);                                                              \
-    }                                                                                                           \
-    attr __attribute__((unused)) static void requantize_dw_##name(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,  \
-                                          ax_operand a_type, int32_t za, const uint8_t *xa, const int32_t *acc,  \
-                                          int32_t *row, uint8_t *y)                                             \
-    {                                                                                                           \
-        requantize_dw(r, s, oh, ow, a_type, za, xa, acc, row, y);                                               \
-    }                                                                                                           \
-    attr static void quantize_##name(const axnn_qp *q, const float *x, size_t n, uint8_t *y)                    \
-    {                                                                                                           \
-        quantize(q, x, n, y);                                                                                   \
-    }                                                                                                           \
-    attr static void dequantize_##name(const axnn_qp *q, const uint8_t *x, size_t n, float *y)                  \
-    {                                                                                                           \
-        dequantize(q, x, n, y);                                                                                 \
-    }                                                                                                           \
+/* One ISA's variant: the generic bodies compiled with attr; lookup and dw
+ * name the table lookup and the depthwise epilogue it uses (its own
+ * generic ones, lookup256_##name and requantize_dw_##name, or ones by hand). */
+#define VARIANT(name, isa_id, attr, lookup, dw)                                                                \
+    attr static void conv_suma_##name(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,       \
+                                      int32_t za, const uint8_t *xa, int32_t *suma)                            \
+    {                                                                                                          \
+        conv_suma(s, oh, ow, a_type, za, xa, suma);                                                            \
+    }                                                                                                          \
+    attr static void requantize_##name(const axnn_requant *r, const int32_t *acc, const int32_t *sum,          \
+                                       bool per_c, size_t pixels, uint8_t *y)                                  \
+    {                                                                                                          \
+        requantize(r, acc, sum, per_c, pixels, y);                                                             \
+    }                                                                                                          \
+    attr __attribute__((unused)) static void requantize_dw_##name(                                             \
+        const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,  \
+        const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)                                       \
+    {                                                                                                          \
+        requantize_dw(r, s, oh, ow, a_type, za, xa, acc, row, y);                                              \
+    }                                                                                                          \
+    attr static void quantize_##name(const axnn_qp *q, const float *x, size_t n, uint8_t *y)                   \
+    {                                                                                                          \
+        quantize(q, x, n, y);                                                                                  \
+    }                                                                                                          \
+    attr static void dequantize_##name(const axnn_qp *q, const uint8_t *x, size_t n, float *y)                 \
+    {                                                                                                          \
+        dequantize(q, x, n, y);                                                                                \
+    }                                                                                                          \
     attr __attribute__((unused)) static void lookup256_##name(const uint8_t *t, const uint8_t *a, size_t n,    \
-                                                              uint8_t *y)                                   \
-    {                                                                                                           \
-        lookup256(t, a, n, y);                                                                                  \
-    }                                                                                                           \
-    static const axnn_epilogue epilogue_##name = {isa_id,          conv_suma_##name,  requantize_##name,       \
-                                                  dw,               quantize_##name, dequantize_##name, \
-                                                  lookup};
+                                                              uint8_t *y)                                      \
+    {                                                                                                          \
+        lookup256(t, a, n, y);                                                                                 \
+    }                                                                                                          \
+    static const axnn_epilogue epilogue_##name = {isa_id,   conv_suma_##name, requantize_##name, dw,           \
+                                                  quantize_##name, dequantize_##name, lookup};
 
 #ifdef X86_VARIANTS
 VARIANT(avx512, AX_ISA_AVX512, __attribute__((target("avx512f,avx512bw,avx512vl"))), lookup256_avx512vbmi,
