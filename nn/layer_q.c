@@ -203,14 +203,15 @@ static inline uint8_t requantize(const axnn_layer_rt *l, int32_t acc, size_t c)
     return axnn_saturate(axnn_round_half_even((float)acc * l->s[c]), l->y->q.zp, l->qlo, l->qhi);
 }
 
-/* Adds the exact corrections and writes one image's outputs. */
+/* Adds the exact corrections and writes one image's outputs. (Depthwise
+ * layers with zero-point sums take axnn_requantize_dw in conv_images.) */
 static void finish(const axnn_layer_rt *l, int32_t *acc, const int32_t *suma, size_t pixels, uint8_t *yq, float *yf)
 {
     size_t oc = l->n->oc, groups = l->n->groups, og = oc / groups;
-    if (yq && l->fast && (!suma || groups == 1 || og == 1)) {
+    if (yq && l->fast && (!suma || groups == 1)) {
         axnn_requant r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
                           .oc = oc};
-        axnn_requantize_fast(ax_gemm_plan_isa(l->plan), &r, acc, suma, groups != 1, pixels, yq);
+        axnn_requantize_fast(ax_gemm_plan_isa(l->plan), &r, acc, suma, pixels, yq);
         return;
     }
     for (size_t p = 0; p < pixels; p++)

@@ -147,10 +147,10 @@ typedef struct axnn_requant {
     int32_t zp, lo, hi;
     size_t oc;
 } axnn_requant;
-/* pixels x oc accumulators to bytes; sum NULL (no zero-point term), one per
- * pixel, or one per pixel and channel (sum_per_channel: depthwise). */
-void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum,
-                          bool sum_per_channel, size_t pixels, uint8_t *y);
+/* pixels x oc accumulators to bytes; sum NULL (no zero-point term) or one
+ * per pixel (dense layers; depthwise ones take axnn_requantize_dw). */
+void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum, size_t pixels,
+                          uint8_t *y);
 
 /* Depthwise layers (one output channel per group), one image: the zero-point sums
  * (as axnn_conv_suma) and the per-channel requantization fused, pixel by
@@ -170,6 +170,7 @@ typedef struct axnn_epilogue {
     ax_isa isa;
     void (*conv_suma)(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
                       const uint8_t *xa, int32_t *suma);
+    /* sum_per_channel: sums per pixel and channel, the form requantize_dw uses per pixel */
     void (*requantize)(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
                        size_t pixels, uint8_t *y);
     void (*requantize_dw)(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,

@@ -282,10 +282,10 @@ void axnn_conv_suma(ax_isa isa, const ax_conv2d_shape *s, size_t oh, size_t ow, 
     variant(isa)->conv_suma(s, oh, ow, a_type, za, xa, suma);
 }
 
-void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum,
-                          bool sum_per_channel, size_t pixels, uint8_t *y)
+void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum, size_t pixels,
+                          uint8_t *y)
 {
-    variant(isa)->requantize(r, acc, sum, sum_per_channel, pixels, y);
+    variant(isa)->requantize(r, acc, sum, false, pixels, y);
 }
 
 void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,
