@@ -79,15 +79,15 @@ static inline uint8_t requantize_one(uint32_t a, float s, int32_t zp, int32_t lo
     return (uint8_t)q;
 }
 
-BODY void requantize(const axnn_requant *r, const int32_t *restrict acc, const int32_t *restrict sum,
-                     bool sum_per_channel, size_t pixels, uint8_t *restrict y)
+BODY void requantize(const axnn_requant *r, const int32_t *restrict acc, size_t lda, const int32_t *restrict sum,
+                     bool sum_per_channel, size_t pixels, uint8_t *restrict y, size_t ldy)
 {
     const uint32_t *restrict corr = (const uint32_t *)r->corr;
     const uint32_t *restrict zw = (const uint32_t *)r->zw;
     const float *restrict s = r->s;
     const int32_t zp = r->zp, lo = r->lo, hi = r->hi;
     size_t oc = r->oc;
-    for (size_t p = 0; p < pixels; p++, acc += oc, y += oc) {
+    for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
         if (!sum) {
             for (size_t c = 0; c < oc; c++) y[c] = requantize_one((uint32_t)acc[c] + corr[c], s[c], zp, lo, hi);
         } else if (!sum_per_channel) {
@@ -113,7 +113,7 @@ BODY void requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t 
         for (size_t ox = 0; ox < ow; ox++) {
             size_t p = oy * ow + ox;
             pixel_suma(s, oy, ox, a_type, za, xa, row);
-            requantize(r, acc + p * r->oc, row, true, 1, y + p * r->oc);
+            requantize(r, acc + p * r->oc, r->oc, row, true, 1, y + p * r->oc, r->oc);
         }
 }
 
@@ -218,10 +218,10 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
     {                                                                                                          \
         conv_suma(s, oh, ow, a_type, za, xa, suma);                                                            \
     }                                                                                                          \
-    attr static void requantize_##name(const axnn_requant *r, const int32_t *acc, const int32_t *sum,          \
-                                       bool per_c, size_t pixels, uint8_t *y)                                  \
+    attr static void requantize_##name(const axnn_requant *r, const int32_t *acc, size_t lda, const int32_t *sum, \
+                                       bool per_c, size_t pixels, uint8_t *y, size_t ldy)                      \
     {                                                                                                          \
-        requantize(r, acc, sum, per_c, pixels, y);                                                             \
+        requantize(r, acc, lda, sum, per_c, pixels, y, ldy);                                                   \
     }                                                                                                          \
     attr __attribute__((unused)) static void requantize_dw_##name(                                             \
         const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,  \
@@ -285,7 +285,15 @@ void axnn_conv_suma(ax_isa isa, const ax_conv2d_shape *s, size_t oh, size_t ow, 
 void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum, size_t pixels,
                           uint8_t *y)
 {
-    variant(isa)->requantize(r, acc, sum, false, pixels, y);
+    variant(isa)->requantize(r, acc, r->oc, sum, false, pixels, y, r->oc);
+}
+
+void axnn_requantize_block(ax_isa isa, const axnn_requant *r, size_t n0, size_t cols, const int32_t *acc, size_t lda,
+                           const int32_t *sum, size_t rows, uint8_t *y, size_t ldy)
+{
+    axnn_requant b = *r;
+    b.corr += n0, b.zw += n0, b.s += n0, b.oc = cols;
+    variant(isa)->requantize(&b, acc, lda, sum, false, rows, y + n0, ldy);
 }
 
 void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,
