@@ -4,7 +4,7 @@
  * int32 accumulators to bytes; fused per pixel for depthwise layers), the
  * float <-> byte conversions of tensors, and 256-byte table lookups (ReLU,
  * Clip). Plain loops the compiler vectorizes, instantiated per x86 ISA
- * (AVX-512, AVX2, the SSE2 baseline; two by hand with intrinsics) and
+ * (AVX-512, AVX2, the SSE2 baseline; some by hand with intrinsics) and
  * chosen per call from the runtime's ISA: in the baseline build the
  * requantization's 32-bit multiply, min/max and narrowing take several
  * instructions each, and these loops took a third of MobileNetV2's run on
@@ -15,6 +15,7 @@
 #include "nn_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define X86_VARIANTS 1
@@ -207,12 +208,85 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
             }
         }
 }
+
+/* Dense layers' requantization, 16 channels a vector with a masked tail:
+ * the generic loop, vectorized 64 channels at a time by gcc, ran its
+ * remainders scalar (all of a 24-channel layer, 16 of 144) and spent more
+ * time there than in its vectors (MobileNetV2, perf). Per-channel sums (the
+ * depthwise form): the generic. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void requantize_avx512(
+    const axnn_requant *r, const int32_t *acc, size_t lda, const int32_t *sum, bool per_c, size_t pixels, uint8_t *y,
+    size_t ldy);
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
+requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, const int32_t *sum, bool per_c,
+                       size_t pixels, uint8_t *y, size_t ldy)
+{
+    if (per_c) {
+        requantize_avx512(r, acc, lda, sum, per_c, pixels, y, ldy);
+        return;
+    }
+    size_t oc = r->oc;
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512i zp = _mm512_set1_epi32(r->zp), lo = _mm512_set1_epi32(r->lo), hi = _mm512_set1_epi32(r->hi);
+    for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
+        const __m512i sp = _mm512_set1_epi32(sum ? sum[p] : 0);
+        for (size_t c = 0; c < oc; c += 16) {
+            __mmask16 k = oc - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (oc - c)) - 1);
+            __m512i v = _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + c), _mm512_maskz_loadu_epi32(k, r->corr + c));
+            if (sum) v = _mm512_sub_epi32(v, _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(k, r->zw + c), sp));
+            __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_maskz_loadu_ps(k, r->s + c));
+            __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_sub_ps(_mm512_add_ps(f, magic), magic)), zp);
+            q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+            _mm_mask_storeu_epi8(y + c, k, _mm512_cvtepi32_epi8(q));
+        }
+    }
+}
+
+/* The same on AVX2, 8 channels a vector, the last < 8 by the scalar rule. */
+__attribute__((target("avx2"))) static void requantize_avx2(const axnn_requant *r, const int32_t *acc, size_t lda,
+                                                              const int32_t *sum, bool per_c, size_t pixels,
+                                                              uint8_t *y, size_t ldy);
+
+__attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requant *r, const int32_t *acc, size_t lda,
+                                                                  const int32_t *sum, bool per_c, size_t pixels,
+                                                                  uint8_t *y, size_t ldy)
+{
+    if (per_c) {
+        requantize_avx2(r, acc, lda, sum, per_c, pixels, y, ldy);
+        return;
+    }
+    size_t oc = r->oc, vec = oc / 8 * 8;
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
+    const uint32_t *corr = (const uint32_t *)r->corr, *zw = (const uint32_t *)r->zw;
+    for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
+        uint32_t s1 = sum ? (uint32_t)sum[p] : 0;
+        const __m256i sp = _mm256_set1_epi32((int32_t)s1);
+        for (size_t c = 0; c < vec; c += 8) {
+            __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
+                                         _mm256_loadu_si256((const __m256i *)(corr + c)));
+            if (sum) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(zw + c)), sp));
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(r->s + c));
+            __m256i q = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_sub_ps(_mm256_add_ps(f, magic), magic)), zp);
+            q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+            /* 8 int32 in [lo, hi] (within -128..255) to bytes: low bytes of each lane */
+            __m256i b = _mm256_shuffle_epi8(q, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                                -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                                -1, -1, -1, -1));
+            uint32_t w0 = (uint32_t)_mm256_extract_epi32(b, 0), w1 = (uint32_t)_mm256_extract_epi32(b, 4);
+            memcpy(y + c, &w0, 4), memcpy(y + c + 4, &w1, 4);
+        }
+        for (size_t c = vec; c < oc; c++)
+            y[c] = requantize_one((uint32_t)acc[c] + corr[c] - (sum ? zw[c] * s1 : 0), r->s[c], r->zp, r->lo, r->hi);
+    }
+}
 #endif
 
 /* One ISA's variant: the generic bodies compiled with attr; lookup and dw
  * name the table lookup and the depthwise epilogue it uses (its own
  * generic ones, lookup256_##name and requantize_dw_##name, or ones by hand). */
-#define VARIANT(name, isa_id, attr, lookup, dw)                                                                \
+#define VARIANT(name, isa_id, attr, lookup, dw, rq)                                                                \
     attr static void conv_suma_##name(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,       \
                                       int32_t za, const uint8_t *xa, int32_t *suma)                            \
     {                                                                                                          \
@@ -242,15 +316,15 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
     {                                                                                                          \
         lookup256(t, a, n, y);                                                                                 \
     }                                                                                                          \
-    static const axnn_epilogue epilogue_##name = {isa_id,   conv_suma_##name, requantize_##name, dw,           \
+    static const axnn_epilogue epilogue_##name = {isa_id,   conv_suma_##name, rq, dw,                          \
                                                   quantize_##name, dequantize_##name, lookup};
 
 #ifdef X86_VARIANTS
 VARIANT(avx512, AX_ISA_AVX512, __attribute__((target("avx512f,avx512bw,avx512vl"))), lookup256_avx512vbmi,
-        requantize_dw_16c__avx512)
-VARIANT(avx2, AX_ISA_AVX2, __attribute__((target("avx2"))), lookup256_avx2, requantize_dw_avx2)
+        requantize_dw_16c__avx512, requantize_16c__avx512)
+VARIANT(avx2, AX_ISA_AVX2, __attribute__((target("avx2"))), lookup256_avx2, requantize_dw_avx2, requantize_8c__avx2)
 #endif
-VARIANT(scalar, AX_ISA_SCALAR, , lookup256_scalar, requantize_dw_scalar)
+VARIANT(scalar, AX_ISA_SCALAR, , lookup256_scalar, requantize_dw_scalar, requantize_scalar)
 
 const axnn_epilogue *axnn_epilogue_for(ax_isa isa)
 {
