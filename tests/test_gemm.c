@@ -166,7 +166,8 @@ static void check_shape(const ax_mult *m, ax_gemm_plan *const plans[], int n_pla
                                  s.M, s.N, s.K, (int)acc, threads, i, j, got[i * ldc + j], want[i * ldc + j]);
         }
         if (!acc) /* the same C handed over block by block */
-            for (int threads = 1; threads <= 3; threads += 2) check_blocks(m, plans[v], W, s, A, lda, want, ldc, threads);
+            for (int threads = 1; threads <= 3; threads += 2)
+                check_blocks(m, plans[v], W, s, A, lda, want, ldc, threads);
         ax_packed_weights_free(W);
     }
     free(A), free(B), free(want), free(got), free(init);

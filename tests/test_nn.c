@@ -590,10 +590,11 @@ Test(nn, requantization_matches_the_scalar_rule)
                 for (size_t p = 0; p < PIXELS; p++)
                     for (size_t c = 0; c < oc; c++) {
                         uint32_t a = (uint32_t)acc[p * oc + c] + (uint32_t)corr[c] - (uint32_t)zw[c] * (uint32_t)sum[p];
-                        uint8_t want = c < n0 || c >= n0 + cols
-                                           ? 0xa5
-                                           : axnn_saturate(axnn_round_half_even((float)(int32_t)a * s[c]), r.zp, lo, hi);
-                        cr_assert_eq(y[p * oc + c], want, "%s, oc %zu, block %zu+%zu, pixel %zu channel %zu: %u, want %u",
+                        float f = (float)(int32_t)a * s[c];
+                        uint8_t want = c < n0 || c >= n0 + cols ? 0xa5
+                                                                : axnn_saturate(axnn_round_half_even(f), r.zp, lo, hi);
+                        cr_assert_eq(y[p * oc + c], want,
+                                     "%s, oc %zu, block %zu+%zu, pixel %zu channel %zu: %u, want %u",
                                      ax_isa_name(e[v]->isa), oc, n0, cols, p, c, y[p * oc + c], want);
                     }
                 free(corr), free(zw), free(acc), free(sum), free(s), free(y);
