@@ -7,7 +7,10 @@
  * adds their sums. Tiles are independent, so OpenMP
  * threads share them out and every thread count gives the same bits.
  * Small M (ax_lut_choose) runs the transposed problem through the same
- * nest: the weights' rows as the tiles' rows, A's rows as the columns. */
+ * nest: the weights' rows as the tiles' rows, A's rows as the columns.
+ * ax_gemm_blocks runs the same tiles into a per-thread buffer and hands
+ * each to the caller's function instead of writing C (a network layer
+ * requantizes it while it is in L2). */
 #include "gemm_internal.h"
 #include "lutrow.h"
 #include "lut/ax_internal.h"
@@ -39,20 +42,28 @@ typedef struct job {
      * weights wg[g], its A at A + g * a_step and C at C + g * c_step */
     size_t groups, m_panels, a_step, c_step;
     ax_packed_weights *const *wg;
+    /* ax_gemm_blocks: each finished tile goes to fn from the thread's cbuf
+     * (mr x nc) instead of into C */
+    ax_gemm_block_fn fn;
+    void *ctx;
 } job;
 
 typedef struct scratch {
     uint8_t *panel, *xpanel;
     uint32_t *out, *xout;
+    int32_t *cbuf;
     size_t packed_mi;
 } scratch;
 
-static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t nn, const uint32_t *out)
+/* out's rows x nn sums (+ the columns' corrections) into the tile's C at c0
+ * (row stride ldc; the tile's top left), or transposed into the job's C */
+static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t nn, const uint32_t *out, int32_t *c0,
+                       size_t ldc, bool accumulate)
 {
     if (j->transposed) { /* C[n][m] of the job is C[m][n] of the caller */
         for (size_t n = 0; n < nn; n++) {
             uint32_t *c = (uint32_t *)j->C + (n0 + n) * j->ldc + m0, corr = j->corr[n0 + n];
-            if (j->accumulate)
+            if (accumulate)
                 for (size_t m = 0; m < rows; m++) c[m] += out[m * NC_MAX + n] + corr;
             else
                 for (size_t m = 0; m < rows; m++) c[m] = out[m * NC_MAX + n] + corr;
@@ -60,10 +71,10 @@ static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t n
         return;
     }
     for (size_t m = 0; m < rows; m++) {
-        int32_t *c = j->C + (m0 + m) * j->ldc + n0;
+        int32_t *c = c0 + m * ldc;
         const uint32_t *o = out + m * NC_MAX;
         const uint32_t *corr = j->corr + n0;
-        if (j->accumulate)
+        if (accumulate)
             for (size_t n = 0; n < nn; n++) c[n] = (int32_t)((uint32_t)c[n] + o[n] + corr[n]);
         else
             for (size_t n = 0; n < nn; n++) c[n] = (int32_t)(o[n] + corr[n]);
@@ -112,25 +123,28 @@ static void run_tile(const job *j, size_t t, scratch *s)
         pack_tile(j, m0, rows, s);
         s->packed_mi = pi;
     }
+    /* the tile's C: in the job's C, or (fn) the thread's buffer, handed over below */
+    int32_t *c0 = j->fn ? s->cbuf : j->transposed ? NULL : j->C + m0 * j->ldc + n0;
+    size_t ldc = j->fn ? j->nc : j->ldc;
+    bool accumulate = j->fn ? false : j->accumulate;
     if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
-        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, j->C + m0 * j->ldc + n0,
-                        j->ldc, j->accumulate);
-        return;
+        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, c0, ldc, accumulate);
+    } else if (p->lut && !p->exact && p->lut->run_c && !j->transposed) { /* straight into C, every column */
+        p->lut->run_c(p, rows, s->panel, j->K, j->bt + n0 * j->wstride, j->wstride, nn, j->corr + n0, c0, ldc,
+                      accumulate);
+    } else {
+        for (size_t c = 0; c < nn; c += NC_MAX) {
+            size_t cn = nn - c < NC_MAX ? nn - c : NC_MAX;
+            if (p->lut)
+                p->lut->run(p, rows, s->panel, j->K, j->bt + (n0 + c) * j->wstride, j->wstride, cn, s->out, NC_MAX);
+            if (p->exact) run_exact(j, rows, n0 + c, cn, s, p->lut ? s->xout : s->out);
+            if (p->lut && p->exact)
+                for (size_t m = 0; m < rows; m++)
+                    for (size_t n = 0; n < cn; n++) s->out[m * NC_MAX + n] += s->xout[m * NC_MAX + n];
+            write_tile(j, m0, rows, n0 + c, cn, s->out, c0 ? c0 + c : NULL, ldc, accumulate);
+        }
     }
-    if (p->lut && !p->exact && p->lut->run_c && !j->transposed) { /* straight into C, every column of the tile */
-        p->lut->run_c(p, rows, s->panel, j->K, j->bt + n0 * j->wstride, j->wstride, nn, j->corr + n0,
-                      j->C + m0 * j->ldc + n0, j->ldc, j->accumulate);
-        return;
-    }
-    for (size_t c = 0; c < nn; c += NC_MAX) {
-        size_t cn = nn - c < NC_MAX ? nn - c : NC_MAX;
-        if (p->lut) p->lut->run(p, rows, s->panel, j->K, j->bt + (n0 + c) * j->wstride, j->wstride, cn, s->out, NC_MAX);
-        if (p->exact) run_exact(j, rows, n0 + c, cn, s, p->lut ? s->xout : s->out);
-        if (p->lut && p->exact)
-            for (size_t m = 0; m < rows; m++)
-                for (size_t n = 0; n < cn; n++) s->out[m * NC_MAX + n] += s->xout[m * NC_MAX + n];
-        write_tile(j, m0, rows, n0 + c, cn, s->out);
-    }
+    if (j->fn) j->fn(j->ctx, m0, rows, n0, nn, s->cbuf, ldc);
 }
 
 /* Runs every tile with per-thread scratch; false when out of memory. */
@@ -152,6 +166,7 @@ static bool run_tiles(const job *j, size_t n_tiles, int threads)
         if (mine) mine = (s.out = ax_aligned_alloc(64, sizeof(uint32_t) * j->mr * NC_MAX)) != NULL;
         if (mine && j->p->lut && j->p->exact)
             mine = (s.xout = ax_aligned_alloc(64, sizeof(uint32_t) * j->mr * NC_MAX)) != NULL;
+        if (mine && j->fn) mine = (s.cbuf = ax_aligned_alloc(64, sizeof(int32_t) * j->mr * j->nc)) != NULL;
         if (!mine) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -168,6 +183,7 @@ static bool run_tiles(const job *j, size_t n_tiles, int threads)
         free(s.xpanel);
         free(s.out);
         free(s.xout);
+        free(s.cbuf);
     }
     return ok;
 }
@@ -193,6 +209,10 @@ static int run_job(job *jp, int threads, ax_error *err)
         size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
         if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
     }
+    /* fn: a tile's C (the thread's buffer) within L2/2, so fn reads it from there */
+    size_t nc_cap = j.fn ? ax_cpu_caches_get()->l2 / 2 / (j.mr * sizeof(int32_t)) / 16 * 16 : SIZE_MAX;
+    if (nc_cap < 16) nc_cap = 16;
+    if ((N + j.n_chunks - 1) / j.n_chunks > nc_cap) j.n_chunks = (N + nc_cap - 1) / nc_cap;
     j.nc = (N + j.n_chunks - 1) / j.n_chunks;
     j.n_chunks = (N + j.nc - 1) / j.nc;
     if (!run_tiles(&j, groups * m_panels * j.n_chunks, threads)) return ax_fail(err, "gemm: out of memory for panels");
@@ -275,6 +295,58 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
     if (way == AX_LUT_OWN_T) return gemm_transposed(p, M, A, lda, W, C, ldc, accumulate, threads, err);
     job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .bt = W->bt, .wstride = K,
              .corr = W->corr, .C = C, .accumulate = accumulate};
+    return run_job(&j, threads, err);
+}
+
+/* ax_gemm_blocks on the paths without tiles of their own (oneDNN, row
+ * tables, the transposed problem, K-chunks): bands of rows computed by
+ * ax_gemm into a buffer of about BAND_BYTES, each handed over in blocks of
+ * BAND_BLOCK rows by the threads. */
+enum { BAND_BYTES = 4 << 20, BAND_BLOCK = 64 };
+
+static int blocks_by_band(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+                          ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err)
+{
+    size_t N = W->N, band = BAND_BYTES / sizeof(int32_t) / N;
+    if (band < 1) band = 1;
+    if (band > M) band = M;
+    if (N > SIZE_MAX / sizeof(int32_t) / band) return ax_fail(err, "gemm: N %zu is too large", N);
+    int32_t *buf = ax_aligned_alloc(64, band * N * sizeof *buf);
+    if (!buf) return ax_fail(err, "gemm: out of memory for %zu rows of %zu int32", band, N);
+    threads = ax_default_threads(threads);
+    int rc = 0;
+    for (size_t r0 = 0; r0 < M && rc == 0; r0 += band) {
+        size_t rows = M - r0 < band ? M - r0 : band, nb = (rows + BAND_BLOCK - 1) / BAND_BLOCK;
+        rc = ax_gemm(p, rows, A + r0 * lda, lda, W, buf, N, false, threads, err);
+        if (rc != 0) break;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nb > 1)
+#endif
+        for (size_t i = 0; i < nb; i++) {
+            size_t m = i * BAND_BLOCK, n = rows - m < BAND_BLOCK ? rows - m : BAND_BLOCK;
+            fn(ctx, r0 + m, n, 0, N, buf + m * N, N);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int ax_gemm_blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+                   ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err)
+{
+    if (!p || !W) return ax_fail(err, "gemm: missing plan or weights");
+    if (W->plan != p) return ax_fail(err, "gemm: weights were packed for another plan");
+    if (!fn) return ax_fail(err, "gemm: missing block function");
+    size_t K = W->K, N = W->N;
+    if (K > W->max_k)
+        return ax_fail(err, "gemm: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
+    if (M == 0 || N == 0) return 0;
+    if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
+    if (!A) return ax_fail(err, "gemm: missing A");
+    if (W->n_chunks || (W->ob && M >= p->onednn_min_m) || K > SIZE_MAX / 16 || ax_lut_choose(p, M, K, N) != AX_LUT_OWN)
+        return blocks_by_band(p, M, A, lda, W, fn, ctx, threads, err);
+    job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = N, .A = A, .bt = W->bt, .wstride = K,
+             .corr = W->corr, .fn = fn, .ctx = ctx};
     return run_job(&j, threads, err);
 }
 

@@ -382,14 +382,34 @@ done:
 
 /* Dense convs as one GEMM over a chunk of rows (output pixels of the whole
  * batch) at a time: the kernels see many rows (a LUT kernel's 256-row panels
- * fill up) and thread over them; im2col, zero-point sums and requantization
- * run threaded over row blocks. A chunk keeps acc and the im2col rows near
- * CHUNK_BYTES each (smaller chunks measured slower here: more thread
- * synchronization on a shared machine). 1x1 stride-1 unpadded convs read the
- * input in place. */
+ * fill up) and thread over them; im2col and zero-point sums run threaded
+ * over row blocks. Requantized to bytes (the usual case), the GEMM hands
+ * its tiles over as they finish (ax_gemm_blocks) and they are requantized
+ * while in cache: the layer's int32 outputs never go to memory, where
+ * writing them and reading them back cost as much as a LOWRANK kernel
+ * (MobileNetV2). Otherwise (float outputs, the general requantization) the
+ * chunk's acc is kept, near CHUNK_BYTES (smaller chunks measured slower
+ * here: more thread synchronization on a shared machine), and finished by
+ * row blocks. A chunk's im2col rows stay near CHUNK_BYTES either way; 1x1
+ * stride-1 unpadded convs read the input in place. */
 #define CHUNK_BYTES ((size_t)16 << 20)
 #define ROW_BLOCK 256
 #define MIN_ROWS 2048 /* rows per GEMM call: enough 256-row panels for the threads */
+
+/* ax_gemm_blocks' hand-over: a block of a chunk's outputs to bytes */
+typedef struct dense_out {
+    axnn_requant r;
+    ax_isa isa;
+    const int32_t *suma; /* per row of the chunk, or NULL */
+    uint8_t *y;          /* the chunk's first output row */
+} dense_out;
+
+static void requantize_block(void *ctx, size_t m0, size_t rows, size_t n0, size_t cols, const int32_t *C, size_t ldc)
+{
+    const dense_out *d = ctx;
+    axnn_requantize_block(d->isa, &d->r, n0, cols, C, ldc, d->suma ? d->suma + m0 : NULL, rows, d->y + m0 * d->r.oc,
+                          d->r.oc);
+}
 
 static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                      axnn_scratch *sc, ax_error *err)
@@ -398,17 +418,20 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
     size_t oh = l->y->h, ow = l->y->w, pixels = oh * ow, K = l->K, N = l->n->oc, C = s->in_c;
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right && !l->a_xor;
-    bool s8 = l->a_type == AX_S8;
-    size_t M = batch * pixels, chunk = CHUNK_BYTES / (N * sizeof(int32_t));
+    bool s8 = l->a_type == AX_S8, blocks_out = yq && l->fast;
+    size_t M = batch * pixels, chunk = blocks_out ? M : CHUNK_BYTES / (N * sizeof(int32_t));
     if (!in_place && CHUNK_BYTES / K < chunk) chunk = CHUNK_BYTES / K;
     chunk = chunk < MIN_ROWS ? MIN_ROWS : chunk / ROW_BLOCK * ROW_BLOCK;
     if (chunk > M) chunk = M;
-    size_t rows_max = chunk;
-    size_t bytes = rows_max * (N + (l->need_suma ? 1 : 0)) * sizeof(int32_t) + (in_place ? 0 : rows_max * K);
-    uint8_t *ws = axnn_scratch_reserve(sc, 1) == 0 ? axnn_scratch_get(sc, 0, bytes) : NULL;
+    size_t rows_max = chunk, acc_n = blocks_out ? 0 : N;
+    size_t bytes = rows_max * (acc_n + (l->need_suma ? 1 : 0)) * sizeof(int32_t) + (in_place ? 0 : rows_max * K);
+    uint8_t *ws = axnn_scratch_reserve(sc, 1) == 0 ? axnn_scratch_get(sc, 0, bytes ? bytes : 1) : NULL;
     if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
-    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + rows_max * N : NULL;
-    uint8_t *abuf = ws + rows_max * (N + (suma ? 1 : 0)) * sizeof(int32_t);
+    int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + rows_max * acc_n : NULL;
+    uint8_t *abuf = ws + rows_max * (acc_n + (suma ? 1 : 0)) * sizeof(int32_t);
+    dense_out d = {.r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
+                         .oc = N},
+                   .isa = ax_gemm_plan_isa(l->plan), .suma = suma};
 #ifdef _OPENMP
     if (threads <= 0) threads = omp_get_max_threads();
 #endif
@@ -428,6 +451,13 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
                 axnn_row_sums(A + rb * C, C, K, n, suma + rb, s8);
         }
         double t0 = axnn_now();
+        if (blocks_out) { /* the kernel's time includes the requantization here */
+            d.y = yq + r0 * N;
+            if (ax_gemm_blocks(l->plan, nr, A, in_place ? C : K, l->pw, requantize_block, &d, threads, err) != 0)
+                return -1;
+            l->kernel_s += axnn_now() - t0;
+            continue;
+        }
         if (ax_gemm(l->plan, nr, A, in_place ? C : K, l->pw, acc, N, false, threads, err) != 0) return -1;
         l->kernel_s += axnn_now() - t0;
 #ifdef _OPENMP

@@ -151,6 +151,11 @@ typedef struct axnn_requant {
  * per pixel (dense layers; depthwise ones take axnn_requantize_dw). */
 void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc, const int32_t *sum, size_t pixels,
                           uint8_t *y);
+/* The same for a block of a dense layer's outputs (ax_gemm_blocks): rows x
+ * cols accumulators of channels n0 .. n0 + cols - 1 (row stride lda) into
+ * y + n0 (row stride ldy); sum: one per row, or NULL. */
+void axnn_requantize_block(ax_isa isa, const axnn_requant *r, size_t n0, size_t cols, const int32_t *acc, size_t lda,
+                           const int32_t *sum, size_t rows, uint8_t *y, size_t ldy);
 
 /* Depthwise layers (one output channel per group), one image: the zero-point sums
  * (as axnn_conv_suma) and the per-channel requantization fused, pixel by
@@ -170,9 +175,10 @@ typedef struct axnn_epilogue {
     ax_isa isa;
     void (*conv_suma)(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
                       const uint8_t *xa, int32_t *suma);
-    /* sum_per_channel: sums per pixel and channel, the form requantize_dw uses per pixel */
-    void (*requantize)(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool sum_per_channel,
-                       size_t pixels, uint8_t *y);
+    /* lda, ldy: the row strides of acc and y; sum_per_channel: sums per pixel
+     * and channel, the form requantize_dw uses per pixel */
+    void (*requantize)(const axnn_requant *r, const int32_t *acc, size_t lda, const int32_t *sum,
+                       bool sum_per_channel, size_t pixels, uint8_t *y, size_t ldy);
     void (*requantize_dw)(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
                           int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
     void (*quantize)(const axnn_qp *q, const float *x, size_t n, uint8_t *y);

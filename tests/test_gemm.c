@@ -68,6 +68,55 @@ static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
     return n;
 }
 
+/* ax_gemm_blocks' blocks gathered into C (row stride ldc), each element's
+ * hand-overs counted: exactly one each is the contract. */
+typedef struct gathered {
+    int32_t *C;
+    unsigned *seen;
+    size_t M, N, ldc;
+    int bad; /* a block outside C */
+} gathered;
+
+static void gather_block(void *ctx, size_t m0, size_t rows, size_t n0, size_t cols, const int32_t *C, size_t ldc)
+{
+    gathered *g = ctx;
+    if (m0 + rows > g->M || n0 + cols > g->N || rows == 0 || cols == 0 || ldc < cols) {
+        __atomic_store_n(&g->bad, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            g->C[(m0 + i) * g->ldc + n0 + j] = C[i * ldc + j];
+            __atomic_fetch_add(&g->seen[(m0 + i) * g->N + n0 + j], 1u, __ATOMIC_RELAXED);
+        }
+}
+
+/* ax_gemm_blocks against the reference (want: C = A x W, not accumulated) */
+static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, const ax_packed_weights *W, shape s,
+                         const uint8_t *A, size_t lda, const int32_t *want, size_t ldc, int threads)
+{
+    gathered g = {.C = malloc(sizeof(int32_t) * s.M * ldc + 1), .seen = calloc(s.M * s.N + 1, sizeof(unsigned)),
+                  .M = s.M, .N = s.N, .ldc = ldc};
+    cr_assert(g.C && g.seen);
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_blocks(p, s.M, A, lda, W, gather_block, &g, threads, &err), 0, "%s", err.msg);
+    cr_assert_eq(g.bad, 0, "%s %s: a block outside C", m->name, ax_gemm_plan_kernel_name(p));
+    for (size_t i = 0; i < s.M; i++)
+        for (size_t j = 0; j < s.N; j++) {
+            if (g.seen[i * s.N + j] != 1)
+                cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu threads=%d: blocks gave C[%zu][%zu] %u times",
+                               m->name, ax_isa_name(ax_gemm_plan_isa(p)), ax_path_name(ax_gemm_plan_path(p)),
+                               ax_gemm_plan_kernel_name(p), s.M, s.N, s.K, threads, i, j, g.seen[i * s.N + j]);
+            if (g.C[i * ldc + j] != want[i * ldc + j])
+                cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu threads=%d: blocks' C[%zu][%zu] = %d, "
+                               "reference %d",
+                               m->name, ax_isa_name(ax_gemm_plan_isa(p)), ax_path_name(ax_gemm_plan_path(p)),
+                               ax_gemm_plan_kernel_name(p), s.M, s.N, s.K, threads, i, j, g.C[i * ldc + j],
+                               want[i * ldc + j]);
+        }
+    free(g.C), free(g.seen);
+}
+
 /* A K past the accumulator bound: every plan refuses to pack it. */
 static void check_refused(const ax_mult *m, ax_gemm_plan *const plans[], int n_plans, size_t K, size_t N)
 {
@@ -116,6 +165,9 @@ static void check_shape(const ax_mult *m, ax_gemm_plan *const plans[], int n_pla
                                  ax_path_name(ax_gemm_plan_path(plans[v])), ax_gemm_plan_kernel_name(plans[v]),
                                  s.M, s.N, s.K, (int)acc, threads, i, j, got[i * ldc + j], want[i * ldc + j]);
         }
+        if (!acc) /* the same C handed over block by block */
+            for (int threads = 1; threads <= 3; threads += 2)
+                check_blocks(m, plans[v], W, s, A, lda, want, ldc, threads);
         ax_packed_weights_free(W);
     }
     free(A), free(B), free(want), free(got), free(init);
@@ -654,6 +706,16 @@ Test(gemm, plan_errors)
     cr_assert_eq(ax_gemm(p, 1, A, 2, W, C, 4, false, 1, &err), -1);
     cr_assert_eq(ax_gemm(p, 1, A, 3, W, C, 3, false, 1, &err), -1);
     cr_assert_eq(ax_gemm(p, 0, A, 3, W, C, 4, false, 1, &err), 0);
+    /* the same errors by block; no block for M = 0 */
+    gathered g = {.C = C, .seen = (unsigned[4]){0}, .M = 1, .N = 4, .ldc = 4};
+    cr_assert_eq(ax_gemm_blocks(q, 1, A, 3, W, gather_block, &g, 1, &err), -1);
+    cr_assert(strstr(err.msg, "another plan"), "%s", err.msg);
+    cr_assert_eq(ax_gemm_blocks(p, 1, A, 2, W, gather_block, &g, 1, &err), -1);
+    cr_assert(strstr(err.msg, "lda"), "%s", err.msg);
+    cr_assert_eq(ax_gemm_blocks(p, 1, A, 3, W, NULL, &g, 1, &err), -1);
+    cr_assert(strstr(err.msg, "block function"), "%s", err.msg);
+    cr_assert_eq(ax_gemm_blocks(p, 0, A, 3, W, gather_block, &g, 1, &err), 0);
+    cr_assert_eq(g.seen[0] + g.seen[1] + g.seen[2] + g.seen[3], 0u);
     ax_packed_weights *W2 = NULL;
     cr_assert_eq(ax_gemm_pack_weights(p, 3, 4, B, 3, &W2, &err), -1);
     cr_assert_null(W2);

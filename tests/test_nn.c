@@ -569,7 +569,7 @@ Test(nn, requantization_matches_the_scalar_rule)
                                   .oc = oc};
                 for (int mode = 0; mode < 3; mode++) {
                     memset(y, 0xa5, PIXELS * oc);
-                    e[v]->requantize(&r, acc, mode ? sum : NULL, mode == 2, PIXELS, y);
+                    e[v]->requantize(&r, acc, oc, mode ? sum : NULL, mode == 2, PIXELS, y, oc);
                     for (size_t p = 0; p < PIXELS; p++)
                         for (size_t c = 0; c < oc; c++) {
                             uint32_t a = (uint32_t)acc[p * oc + c] + (uint32_t)corr[c];
@@ -580,6 +580,23 @@ Test(nn, requantization_matches_the_scalar_rule)
                                          ax_isa_name(e[v]->isa), oc, mode, p, c, (int32_t)a, s[c], y[p * oc + c], want);
                         }
                 }
+                /* a block of columns [n0, n0 + cols) in strided rows (ax_gemm_blocks' form, as
+                 * axnn_requantize_block passes it): the block's bytes, nothing around it */
+                size_t n0 = oc / 3, cols = oc - n0 - (oc > 2 ? 1 : 0);
+                axnn_requant b = r;
+                b.corr += n0, b.zw += n0, b.s += n0, b.oc = cols;
+                memset(y, 0xa5, PIXELS * oc);
+                e[v]->requantize(&b, acc + n0, oc, sum, false, PIXELS, y + n0, oc);
+                for (size_t p = 0; p < PIXELS; p++)
+                    for (size_t c = 0; c < oc; c++) {
+                        uint32_t a = (uint32_t)acc[p * oc + c] + (uint32_t)corr[c] - (uint32_t)zw[c] * (uint32_t)sum[p];
+                        float f = (float)(int32_t)a * s[c];
+                        uint8_t want = c < n0 || c >= n0 + cols ? 0xa5
+                                                                : axnn_saturate(axnn_round_half_even(f), r.zp, lo, hi);
+                        cr_assert_eq(y[p * oc + c], want,
+                                     "%s, oc %zu, block %zu+%zu, pixel %zu channel %zu: %u, want %u",
+                                     ax_isa_name(e[v]->isa), oc, n0, cols, p, c, y[p * oc + c], want);
+                    }
                 free(corr), free(zw), free(acc), free(sum), free(s), free(y);
             }
 }
@@ -720,7 +737,7 @@ Test(nn, fused_depthwise_epilogue_matches_its_two_steps)
                           .hi = t == AX_S8 ? 127 : 255, .oc = G};
         for (size_t v = 0; v < ne; v++) {
             e[v]->conv_suma(&s, oh, ow, t, za, x, sum);
-            e[v]->requantize(&r, acc, sum, true, P, y1);
+            e[v]->requantize(&r, acc, r.oc, sum, true, P, y1, r.oc);
             e[v]->requantize_dw(&r, &s, oh, ow, t, za, x, acc, row, y2);
             cr_assert_eq(memcmp(y1, y2, P * G), 0, "%s, round %d: %zu groups of %zu, %zux%zu", ax_isa_name(e[v]->isa),
                          round, G, cg, s.in_h, s.in_w);

@@ -127,6 +127,23 @@ void ax_packed_weights_free(ax_packed_weights *w);
 int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
             int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err);
 
+/* C = A x W (not accumulating) handed over block by block instead of
+ * stored: fn receives rows [m0, m0 + rows) x columns [n0, n0 + cols) of C
+ * at C[0 .. rows-1][0 .. cols-1] (row stride ldc), while the block is still
+ * in cache, and typically turns it into something smaller (a network
+ * layer's requantized bytes), so the whole int32 C never goes to memory.
+ * Every element of C is in exactly one block; blocks come in no particular
+ * order, from several threads at once when threads > 1 (fn must be safe for
+ * that on disjoint blocks); a block's C is valid only during the call.
+ * The values are ax_gemm's, bit for bit, on every path: those that compute
+ * C tile by tile (LUT byte planes, EXACT and LOWRANK kernels) call fn per
+ * tile; the others (oneDNN, row tables, the transposed problem, K-chunks)
+ * compute bands of rows into a buffer of a few MiB first. */
+typedef void (*ax_gemm_block_fn)(void *ctx, size_t m0, size_t rows, size_t n0, size_t cols, const int32_t *C,
+                                 size_t ldc);
+int ax_gemm_blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+                   ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err);
+
 size_t ax_packed_weights_k(const ax_packed_weights *w);
 size_t ax_packed_weights_n(const ax_packed_weights *w);
 
