@@ -421,7 +421,7 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
     bool s8 = l->a_type == AX_S8, blocks_out = yq && l->fast;
     size_t M = batch * pixels, chunk = blocks_out ? M : CHUNK_BYTES / (N * sizeof(int32_t));
     if (!in_place && CHUNK_BYTES / K < chunk) chunk = CHUNK_BYTES / K;
-    chunk = chunk < MIN_ROWS ? MIN_ROWS : chunk / ROW_BLOCK * ROW_BLOCK;
+    if (chunk < M) chunk = chunk < MIN_ROWS ? MIN_ROWS : chunk / ROW_BLOCK * ROW_BLOCK; /* (whole row blocks) */
     if (chunk > M) chunk = M;
     size_t rows_max = chunk, acc_n = blocks_out ? 0 : N;
     size_t bytes = rows_max * (acc_n + (l->need_suma ? 1 : 0)) * sizeof(int32_t) + (in_place ? 0 : rows_max * K);

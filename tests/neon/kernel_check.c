@@ -7,7 +7,8 @@
  * extreme, 255-byte planes, per-column offsets, rank 2, one factored term of
  * the table itself) and shapes (1, odd,
  * primes, K = 0 and past the 16-bit widening point, strides, accumulate),
- * plus ax_conv2d on each path and which kernel the dispatch picked, on 1, 2
+ * plus ax_gemm_blocks (every element handed over once, the same bits),
+ * ax_conv2d on each path and which kernel the dispatch picked, on 1, 2
  * and 3 OpenMP threads; a K past the table's accumulator bound must be
  * refused. tests/neon/run.sh builds it with the kernels and
  * runs it under qemu-aarch64. Prints one line per failure and ends with
@@ -134,6 +135,63 @@ static void check(const ax_mult *m, const ax_gemm_plan *p, shape s, bool acc, in
     free(A), free(B), free(want), free(got);
 }
 
+/* ax_gemm_blocks: the same C handed over tile by tile (each element once) */
+typedef struct gathered {
+    int32_t *C;
+    unsigned *seen;
+    size_t M, N, ldc;
+    int bad;
+} gathered;
+
+static void gather_block(void *ctx, size_t m0, size_t rows, size_t n0, size_t cols, const int32_t *C, size_t ldc)
+{
+    gathered *g = ctx;
+    if (m0 + rows > g->M || n0 + cols > g->N || rows == 0 || cols == 0 || ldc < cols) {
+        __atomic_store_n(&g->bad, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            g->C[(m0 + i) * g->ldc + n0 + j] = C[i * ldc + j];
+            __atomic_fetch_add(&g->seen[(m0 + i) * g->N + n0 + j], 1u, __ATOMIC_RELAXED);
+        }
+}
+
+static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int threads)
+{
+    if (s.K > ax_gemm_plan_max_k(p, 0)) return;
+    size_t lda = s.K + rnd() % 3, ldb = s.N + rnd() % 3;
+    uint8_t *A = malloc(s.M * lda + 1), *B = malloc(s.K * ldb + 1);
+    int32_t *want = malloc(sizeof(int32_t) * s.M * s.N + 1);
+    gathered g = {.C = malloc(sizeof(int32_t) * s.M * s.N + 1), .seen = calloc(s.M * s.N + 1, sizeof(unsigned)),
+                  .M = s.M, .N = s.N, .ldc = s.N};
+    ax_packed_weights *W = NULL;
+    ax_error err = {{0}};
+    bool ok = A && B && want && g.C && g.seen;
+    if (ok) {
+        for (size_t i = 0; i < s.M * lda; i++) A[i] = (uint8_t)rnd();
+        for (size_t i = 0; i < s.K * ldb; i++) B[i] = (uint8_t)rnd();
+        ax_gemm_reference(m->table, s.M, s.N, s.K, A, lda, B, ldb, want, s.N, false);
+        ok = ax_gemm_pack_weights(p, s.K, s.N, B, ldb, &W, &err) == 0 &&
+             ax_gemm_blocks(p, s.M, A, lda, W, gather_block, &g, threads, &err) == 0 && !g.bad;
+    }
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; ok && i < s.M * s.N; i++)
+        if ((want[i] != g.C[i] || g.seen[i] != 1) && bad++ == 0) first = i;
+    if (ok && bad == 0) {
+        passed++;
+    } else {
+        failed++;
+        printf("FAIL %s %s/%s blocks M=%zu N=%zu K=%zu threads=%d: ", m->name, ax_gemm_plan_kernel_name(p),
+               ax_isa_name(ax_gemm_plan_isa(p)), s.M, s.N, s.K, threads);
+        if (!ok) printf("error: %s\n", err.msg[0] ? err.msg : g.bad ? "a block outside C" : "out of memory");
+        else printf("%zu mismatches, first at [%zu][%zu]: want %d got %d (handed over %u times)\n", bad,
+                    first / s.N, first % s.N, want[first], g.C[first], g.seen[first]);
+    }
+    ax_packed_weights_free(W);
+    free(A), free(B), free(want), free(g.C), free(g.seen);
+}
+
 /* ax_conv2d (im2col chunks or in-place 1x1 on top of the GEMM) against
  * ax_conv2d_reference: padding, stride, dilation, groups, depthwise. */
 static const ax_conv2d_shape CONVS[] = {
@@ -234,6 +292,7 @@ static void check_table(const ax_mult *m, bool low_rank)
             }
             if (isas[i] == AX_ISA_NEON) check_dispatch(p, m->name);
             for (size_t s = 0; s < n_shapes; s++) check(m, p, SHAPES[s], s % 2, 1 + (int)(s % 3));
+            for (size_t s = 0; s < n_shapes; s += 2) check_blocks(m, p, SHAPES[s], 1 + (int)(s / 2 % 3));
             for (size_t s = 0; s < n_convs; s++) check_conv(m, p, &CONVS[s], s % 2, 1 + (int)(s % 3));
             printf("ok   %-14s %-6s %-7s %-7s %-28s planes=%d\n", m->name, ax_isa_name(isas[i]),
                    ax_path_name(paths[j]), ax_path_name(ax_gemm_plan_path(p)), ax_gemm_plan_kernel_name(p),
