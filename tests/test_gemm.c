@@ -13,6 +13,7 @@
 
 #include "autoapprox/gemm.h"
 #include "ax_config.h"
+#include "gemm_blocks_gather.h"
 #include "test_util.h"
 
 #include <dirent.h>
@@ -66,29 +67,6 @@ static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
         ax_gemm_plan_free(p);
     }
     return n;
-}
-
-/* ax_gemm_blocks' blocks gathered into C (row stride ldc), each element's
- * hand-overs counted: exactly one each is the contract. */
-typedef struct gathered {
-    int32_t *C;
-    unsigned *seen;
-    size_t M, N, ldc;
-    int bad; /* a block outside C */
-} gathered;
-
-static void gather_block(void *ctx, size_t m0, size_t rows, size_t n0, size_t cols, const int32_t *C, size_t ldc)
-{
-    gathered *g = ctx;
-    if (m0 + rows > g->M || n0 + cols > g->N || rows == 0 || cols == 0 || ldc < cols) {
-        __atomic_store_n(&g->bad, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) {
-            g->C[(m0 + i) * g->ldc + n0 + j] = C[i * ldc + j];
-            __atomic_fetch_add(&g->seen[(m0 + i) * g->N + n0 + j], 1u, __ATOMIC_RELAXED);
-        }
 }
 
 /* ax_gemm_blocks against the reference (want: C = A x W, not accumulated) */

@@ -16,6 +16,7 @@
 #include "autoapprox/gemm.h"
 #include "kernels/gemm_internal.h"
 #include "lut/ax_internal.h"
+#include "../gemm_blocks_gather.h"
 
 #if !defined(__aarch64__) || !AX_HAVE_NEON
 #error "kernel_check is the aarch64 NEON test: build and run it with tests/neon/run.sh"
@@ -136,27 +137,6 @@ static void check(const ax_mult *m, const ax_gemm_plan *p, shape s, bool acc, in
 }
 
 /* ax_gemm_blocks: the same C handed over tile by tile (each element once) */
-typedef struct gathered {
-    int32_t *C;
-    unsigned *seen;
-    size_t M, N, ldc;
-    int bad;
-} gathered;
-
-static void gather_block(void *ctx, size_t m0, size_t rows, size_t n0, size_t cols, const int32_t *C, size_t ldc)
-{
-    gathered *g = ctx;
-    if (m0 + rows > g->M || n0 + cols > g->N || rows == 0 || cols == 0 || ldc < cols) {
-        __atomic_store_n(&g->bad, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++) {
-            g->C[(m0 + i) * g->ldc + n0 + j] = C[i * ldc + j];
-            __atomic_fetch_add(&g->seen[(m0 + i) * g->N + n0 + j], 1u, __ATOMIC_RELAXED);
-        }
-}
-
 static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int threads)
 {
     if (s.K > ax_gemm_plan_max_k(p, 0)) return;
