@@ -318,7 +318,11 @@ static const ax_gemm_plan *fold_plan_for(ax_nn_runtime *rt, const ax_mult *mult,
     ax_mult *t = axnn_fold_table(mult, f);
     ax_gemm_plan *p = NULL;
     ax_error e;
-    if (t && ax_gemm_plan_create(t, rt->isa, rt->path, &p, &e) == 0 && fold_pays(rt->plans[li], p)) fp->plan = p;
+    /* on the base plan's path: F's AUTO choice could differ where T's was close */
+    ax_path path = ax_gemm_plan_path(rt->plans[li]);
+    if (t && path != AX_PATH_EXACT && ax_gemm_plan_create(t, ax_gemm_plan_isa(rt->plans[li]), path, &p, &e) == 0 &&
+        fold_pays(rt->plans[li], p))
+        fp->plan = p;
     else ax_gemm_plan_free(p);
     ax_mult_free(t);
     return fp->plan;
