@@ -4,7 +4,8 @@
  * QDQ export and re-import, clear errors for bad models, and the shipped
  * Fashion-MNIST model through `autoapprox eval` and `quantize`; the
  * quantized layers' epilogue (nn/requant.c), every ISA variant against the
- * scalar rules. */
+ * scalar rules; layers on folded tables (axnn_fold) against the unfolded
+ * runs, bit for bit. */
 #include "autoapprox/data.h"
 #include "autoapprox/nn.h"
 #include "nn/nn_internal.h"
