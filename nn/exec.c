@@ -266,6 +266,8 @@ void ax_nn_runtime_free(ax_nn_runtime *rt)
         if (rt->layers) axnn_layer_free(rt->layers[i]);
         if (rt->plans && rt->own[i]) ax_gemm_plan_free(rt->plans[i]);
     }
+    for (size_t i = 0; i < rt->n_folds; i++) ax_gemm_plan_free(rt->folds[i].plan);
+    free(rt->folds);
     for (size_t i = 0; rt->qop && i < rt->m->n_nodes; i++) free(rt->qop[i]);
     free(rt->qop);
     axnn_scratch_free(&rt->scratch);
@@ -287,6 +289,45 @@ static int plan_for(ax_nn_runtime *rt, const ax_mult *const *mults, size_t i, ax
     return ax_gemm_plan_create(mults[i], rt->isa, rt->path, &rt->plans[i], err);
 }
 
+/* A folded table pays when its plan runs the same kernels with no more
+ * planes or terms: the fold then only removes work. (Folding usually keeps
+ * a table's planes: the XOR permutes its rows, zw*a is linear in a. The
+ * exact path stays: F is rarely an exact product. random-u8 under s8
+ * weights would need a third plane.) */
+static bool fold_pays(const ax_gemm_plan *t, const ax_gemm_plan *f)
+{
+    ax_path path = ax_gemm_plan_path(t);
+    return path != AX_PATH_EXACT && ax_gemm_plan_path(f) == path && ax_gemm_plan_planes(f) <= ax_gemm_plan_planes(t) &&
+           ax_gemm_plan_terms(f) <= ax_gemm_plan_terms(t) &&
+           strcmp(ax_gemm_plan_kernel_name(f), ax_gemm_plan_kernel_name(t)) == 0;
+}
+
+/* The folded plan for layer li's multiplier and fold (made once per pair),
+ * or NULL: not worth it, or the table cannot be folded. AX_NN_FOLD=0 turns
+ * folding off (a diagnostic: the same bits either way). */
+static const ax_gemm_plan *fold_plan_for(ax_nn_runtime *rt, const ax_mult *mult, size_t li, axnn_fold f)
+{
+    const char *env = getenv("AX_NN_FOLD");
+    if (env && strcmp(env, "0") == 0) return NULL;
+    for (size_t i = 0; i < rt->n_folds; i++)
+        if (rt->folds[i].mult == mult && rt->folds[i].fold.a_xor == f.a_xor && rt->folds[i].fold.w_xor == f.w_xor &&
+            rt->folds[i].fold.zw == f.zw)
+            return rt->folds[i].plan;
+    axnn_fold_plan *fp = &rt->folds[rt->n_folds++];
+    *fp = (axnn_fold_plan){.mult = mult, .fold = f};
+    ax_mult *t = axnn_fold_table(mult, f);
+    ax_gemm_plan *p = NULL;
+    ax_error e;
+    /* on the base plan's path: F's AUTO choice could differ where T's was close */
+    ax_path path = ax_gemm_plan_path(rt->plans[li]);
+    if (t && path != AX_PATH_EXACT && ax_gemm_plan_create(t, ax_gemm_plan_isa(rt->plans[li]), path, &p, &e) == 0 &&
+        fold_pays(rt->plans[li], p))
+        fp->plan = p;
+    else ax_gemm_plan_free(p);
+    ax_mult_free(t);
+    return fp->plan;
+}
+
 static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_error *err)
 {
     const ax_nn_model *m = rt->m;
@@ -295,8 +336,11 @@ static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_err
         const axnn_node *n = &m->nodes[i];
         if (!axnn_is_layer(n)) continue;
         char warning[AX_ERROR_MAX];
-        if (plan_for(rt, mults, li, err) != 0 ||
-            axnn_layer_prepare(m, n, mults[li], rt->plans[li], &rt->layers[li], warning, err) != 0)
+        if (plan_for(rt, mults, li, err) != 0) return -1;
+        axnn_fold f;
+        const ax_gemm_plan *folded = axnn_layer_fold(m, n, mults[li], &f) ? fold_plan_for(rt, mults[li], li, f) : NULL;
+        if (axnn_layer_prepare(m, n, mults[li], folded ? folded : rt->plans[li], folded ? &f : NULL, &rt->layers[li],
+                               warning, err) != 0)
             return -1;
         if (warning[0] && rt->n_warnings < AX_NN_MAX_WARNINGS)
             memcpy(rt->warnings[rt->n_warnings++], warning, AX_ERROR_MAX);
@@ -322,13 +366,14 @@ int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, a
     rt->layers = calloc(rt->n_layers, sizeof *rt->layers);
     rt->plans = calloc(rt->n_layers, sizeof *rt->plans);
     rt->own = calloc(rt->n_layers, sizeof *rt->own);
+    rt->folds = calloc(rt->n_layers ? rt->n_layers : 1, sizeof *rt->folds);
     rt->warnings = calloc(AX_NN_MAX_WARNINGS, sizeof *rt->warnings);
     rt->qop = calloc(m->n_nodes ? m->n_nodes : 1, sizeof *rt->qop);
     if (axnn_profile_wanted()) {
         rt->profile = calloc(m->n_nodes, sizeof *rt->profile);
         rt->kprofile = calloc(m->n_nodes, sizeof *rt->kprofile);
     }
-    if (!rt->layers || !rt->plans || !rt->own || !rt->warnings || !rt->qop || (axnn_profile_wanted() && (!rt->profile || !rt->kprofile))) {
+    if (!rt->layers || !rt->plans || !rt->own || !rt->folds || !rt->warnings || !rt->qop || (axnn_profile_wanted() && (!rt->profile || !rt->kprofile))) {
         ax_nn_runtime_free(rt);
         return ax_fail(err, "runtime: out of memory");
     }
@@ -354,6 +399,11 @@ const char *ax_nn_runtime_warning(const ax_nn_runtime *rt, size_t i)
 const char *ax_nn_runtime_kernel(const ax_nn_runtime *rt, size_t layer)
 {
     return layer < rt->n_layers ? ax_gemm_plan_kernel_name(rt->plans[layer]) : NULL;
+}
+
+const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer)
+{
+    return layer < rt->n_layers ? rt->layers[layer] : NULL;
 }
 
 const char *ax_nn_runtime_isa(const ax_nn_runtime *rt)

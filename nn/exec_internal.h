@@ -6,6 +6,14 @@
 
 #include "nn_internal.h"
 
+/* The plan of a multiplier's folded table (axnn_fold); NULL when folding
+ * would not pay (exec.c, fold_pays). */
+typedef struct axnn_fold_plan {
+    const ax_mult *mult;
+    axnn_fold fold;
+    ax_gemm_plan *plan;
+} axnn_fold_plan;
+
 struct ax_nn_runtime {
     const ax_nn_model *m;
     size_t n_layers;
@@ -14,6 +22,8 @@ struct ax_nn_runtime {
     ax_isa isa;               /* of every plan (AUTO: $AX_ISA or the best) */
     ax_path path;             /* AUTO: each table's best path */
     bool *own;
+    axnn_fold_plan *folds;    /* folded tables' plans, one per multiplier and fold */
+    size_t n_folds;
     char (*warnings)[AX_ERROR_MAX];
     size_t n_warnings;
     double *profile, *kprofile; /* per node (all, kernels), when AX_NN_PROFILE is set */

@@ -5,6 +5,8 @@
  * Only operand-by-operand products go through the table; the zero-point and
  * bias terms are exact int32 sums outside it:
  *   acc = sum T[a][w] - zw*sum a - za*sum w + K*za*zw + bias_q
+ * unless the runtime gave the layer a folded table (axnn_fold: the XOR and
+ * the zw*sum a term inside the table, the rest as before);
  * then q = saturate(zp_out + round_half_even((float)acc * s)),
  * s = (x_scale * w_scale[c]) / y_scale in float32, or the dequantized float
  * acc * x_scale * w_scale[c] when the output is not quantized (logits). */
@@ -27,9 +29,11 @@ struct axnn_layer_rt {
     ax_conv2d_shape shape;     /* batch: what cw was packed for */
     ax_conv2d_weights *cw;
     ax_packed_weights *pw;
-    uint8_t a_xor;             /* 0 or 0x80 */
-    ax_operand a_type;         /* the multiplier's activation type */
+    uint8_t a_xor;             /* 0 or 0x80; 0 on a folded table */
+    bool folded;               /* the plan's table is axnn_fold_table's */
+    ax_operand a_type, w_type; /* the multiplier's operand types */
     int32_t za;                /* activation zero point in that type */
+    uint8_t pad_xor;           /* folded: the pad byte is za's byte ^ this */
     int32_t *zw, *corr;        /* per output channel */
     bool need_suma;
     float *s;                  /* requantization scale or dequantization scale */
@@ -53,6 +57,45 @@ void axnn_layer_free(axnn_layer_rt *l)
 static int32_t shift_zp(ax_operand from, ax_operand to, int32_t zp)
 {
     return from == to ? zp : from == AX_U8 ? zp - 128 : zp + 128;
+}
+
+bool axnn_layer_fold(const ax_nn_model *m, const axnn_node *n, const ax_mult *mult, axnn_fold *out)
+{
+    const axnn_value *x = &m->values[n->in[0]];
+    if (!n->wq.set || !x->q.set || !n->oc) return false;
+    int32_t zw = shift_zp(n->wq.type, mult->wgt, n->wq.zp[0]);
+    for (size_t o = 1; o < n->oc; o++)
+        if (shift_zp(n->wq.type, mult->wgt, n->wq.zp[o]) != zw) return false;
+    *out = (axnn_fold){.a_xor = x->q.type == mult->act ? 0 : 0x80, .w_xor = n->wq.type == mult->wgt ? 0 : 0x80,
+                       .zw = zw};
+    return out->a_xor || zw;
+}
+
+ax_mult *axnn_fold_table(const ax_mult *mult, axnn_fold f)
+{
+    ax_mult *t = ax_mult_new();
+    if (!t) return NULL;
+    *t = *mult;
+    if (f.a_xor) t->act = mult->act == AX_U8 ? AX_S8 : AX_U8;
+    if (f.w_xor) t->wgt = mult->wgt == AX_U8 ? AX_S8 : AX_U8;
+    for (unsigned x = 0; x < 256; x++) {
+        unsigned a = x ^ f.a_xor;
+        int64_t term = (int64_t)f.zw * ax_operand_value(mult->act, a);
+        for (unsigned w = 0; w < 256; w++) {
+            int64_t v = (int64_t)mult->table[a * 256 + (w ^ f.w_xor)] - term;
+            if (v < INT32_MIN || v > INT32_MAX) {
+                ax_mult_free(t);
+                return NULL;
+            }
+            t->table[x * 256 + w] = (int32_t)v;
+        }
+    }
+    return t;
+}
+
+bool axnn_layer_folded(const axnn_layer_rt *l)
+{
+    return l->folded;
 }
 
 /* Weights in the multiplier's byte domain, laid out as the kernel wants:
@@ -105,7 +148,11 @@ static ax_acc_extra corrections(const axnn_layer_rt *l)
         zw = a > zw ? a : zw;
         bias = (b < 0 ? -b : b) > bias ? (b < 0 ? -b : b) : bias;
     }
-    return ax_acc_extra_zero_points(l->plan, l->za, zw, bias);
+    if (!l->folded) return ax_acc_extra_zero_points(l->plan, l->za, zw, bias);
+    /* the table holds -zw*a; -za*sum w + K*za*zw stay outside, w in the
+     * multiplier's type (the plan's are the tensors') */
+    int64_t za = l->za < 0 ? -(int64_t)l->za : l->za, wmax = l->w_type == AX_S8 ? 128 : 255;
+    return (ax_acc_extra){.per_k = za * wmax + za * zw, .fixed = bias};
 }
 
 /* FC and dense convs: K x N GEMM weights (HWIO rows are the im2col
@@ -125,7 +172,7 @@ static int pack(axnn_layer_rt *l, const uint8_t *wb, ax_error *err)
                                .kernel_h = n->kh, .kernel_w = n->kw, .stride_h = n->sh, .stride_w = n->sw,
                                .dilation_h = n->dh, .dilation_w = n->dw, .pad_top = n->pt, .pad_left = n->pl,
                                .pad_bottom = n->pb, .pad_right = n->pr, .groups = n->groups,
-                               .pad_byte = (uint8_t)l->za};
+                               .pad_byte = (uint8_t)(l->za ^ l->pad_xor)};
         rc = l->dense ? ax_gemm_pack_weights_ex(l->plan, l->K, n->oc, wb, n->oc, &extra, &l->pw, err)
                       : ax_conv2d_pack_weights_ex(l->plan, s, wb, &extra, &l->cw, err);
     }
@@ -163,7 +210,7 @@ static void warn_zero_points(const axnn_layer_rt *l, const ax_mult *mult, char *
 }
 
 int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *mult, const ax_gemm_plan *plan,
-                     axnn_layer_rt **out, char *warning, ax_error *err)
+                       const axnn_fold *fold, axnn_layer_rt **out, char *warning, ax_error *err)
 {
     *out = NULL;
     warning[0] = 0;
@@ -174,7 +221,7 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
     if (!l) return ax_fail(err, "layer '%s': out of memory", n->layer);
     l->n = n, l->x = x, l->y = &m->values[n->out], l->plan = plan;
     l->K = n->kh * n->kw * (n->ic / n->groups);
-    l->a_type = mult->act;
+    l->a_type = mult->act, l->w_type = mult->wgt;
     l->a_xor = x->q.type == mult->act ? 0 : 0x80;
     l->za = shift_zp(x->q.type, mult->act, x->q.zp);
     l->zw = malloc(n->oc * sizeof *l->zw);
@@ -186,6 +233,13 @@ int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *
         return ax_fail(err, "layer '%s': out of memory", n->layer);
     }
     channel_terms(l, mult, wb);
+    if (fold) { /* the kernels read both tensors as stored; no activation sums */
+        l->folded = true;
+        l->pad_xor = l->a_xor;
+        l->a_xor = 0;
+        l->need_suma = false;
+        for (size_t i = 0; i < l->K * n->oc; i++) wb[i] ^= fold->w_xor;
+    }
     output_range(l);
     int rc = pack(l, wb, err);
     free(wb);

@@ -203,8 +203,30 @@ void axnn_profile_print(const ax_nn_model *m, size_t batch, const double *t, con
 
 /* ---- layer_q.c: one conv/FC layer through the kernels ---- */
 typedef struct axnn_layer_rt axnn_layer_rt;
+/* A layer's operand mapping folded into its table: F[x][v] = T[x ^ a_xor]
+ * [v ^ w_xor] - zw * a, a the value of x ^ a_xor in the multiplier's
+ * activation type. Indexed by the tensors' own bytes, F's sums are T's less
+ * the weights' zero-point term zw * sum a (the same bits modulo 2^32), so a
+ * layer on F needs neither the XOR copy of its input nor the activation
+ * sums per output pixel. (The weights' XOR goes in too so that F's types
+ * are the tensors': a per-weight linear base c_v * x, whose slope is a
+ * weight of F's type, still fits, e.g. (w - 128) for a u8 table under s8
+ * weights.) */
+typedef struct axnn_fold {
+    uint8_t a_xor, w_xor;
+    int32_t zw;
+} axnn_fold;
+/* The fold a layer would take on mult: false when there is nothing to fold
+ * or its weights' zero points differ between channels. */
+bool axnn_layer_fold(const ax_nn_model *m, const axnn_node *n, const ax_mult *mult, axnn_fold *out);
+/* F as a multiplier of the tensors' operand types; NULL when out of memory
+ * or an entry leaves int32. */
+ax_mult *axnn_fold_table(const ax_mult *mult, axnn_fold f);
+/* plan: mult's, or with fold non-NULL the plan of axnn_fold_table(mult, *fold). */
 int axnn_layer_prepare(const ax_nn_model *m, const axnn_node *n, const ax_mult *mult, const ax_gemm_plan *plan,
-                     axnn_layer_rt **out, char *warning, ax_error *err);
+                       const axnn_fold *fold, axnn_layer_rt **out, char *warning, ax_error *err);
+/* Whether the layer runs on a folded table (tests). */
+bool axnn_layer_folded(const axnn_layer_rt *l);
 void axnn_layer_free(axnn_layer_rt *l);
 /* xq: input bytes as stored (the value's type); yq when the output is
  * quantized, else yf (dequantized float). */

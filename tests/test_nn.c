@@ -4,7 +4,8 @@
  * QDQ export and re-import, clear errors for bad models, and the shipped
  * Fashion-MNIST model through `autoapprox eval` and `quantize`; the
  * quantized layers' epilogue (nn/requant.c), every ISA variant against the
- * scalar rules. */
+ * scalar rules; layers on folded tables (axnn_fold) against the unfolded
+ * runs, bit for bit. */
 #include "autoapprox/data.h"
 #include "autoapprox/nn.h"
 #include "nn/nn_internal.h"
@@ -744,4 +745,86 @@ Test(nn, fused_depthwise_epilogue_matches_its_two_steps)
         }
         free(x), free(y1), free(y2), free(acc), free(sum), free(row), free(corr), free(zw), free(sc);
     }
+}
+
+/* Layers whose multiplier's operand types differ from their tensors' run on
+ * a folded table (axnn_fold: the input's XOR and the weights' zero-point
+ * term inside the table) where that pays: the same bits as the XOR copy and
+ * the activation sums it replaces, on every path and ISA this CPU has. */
+static float *run_fold(const ax_nn_model *m, const ax_mult *mult, ax_isa isa, ax_path path, bool fold,
+                       const float *x, size_t n, size_t *folded)
+{
+    size_t L = ax_nn_layer_count(m);
+    const ax_mult **ms = malloc(L * sizeof *ms);
+    for (size_t i = 0; i < L; i++) ms[i] = mult;
+    if (!fold) setenv("AX_NN_FOLD", "0", 1);
+    ax_nn_runtime *rt;
+    ax_error err;
+    int rc = ax_nn_runtime_create_on(m, ms, isa, path, &rt, &err);
+    unsetenv("AX_NN_FOLD");
+    free(ms);
+    if (rc != 0) return NULL; /* this path cannot serve the table */
+    *folded = 0;
+    for (size_t i = 0; i < L; i++) *folded += axnn_layer_folded(axnn_runtime_layer(rt, i));
+    float *y = malloc(n * ax_nn_output_size(m) * sizeof *y);
+    cr_assert_eq(ax_nn_runtime_run(rt, n, x, y, 2, &err), 0, "%s", err.msg);
+    ax_nn_runtime_free(rt);
+    return y;
+}
+
+Test(nn, folded_tables_give_the_same_bits, .timeout = 300)
+{
+    /* mitchell: two-plane LUT; drum and trunc: low-rank forms (or LUT if
+     * forced); mul8u_0AB (when ../shared/evoapprox is there): one plane
+     * over a linear base, which the folded table keeps */
+    static const char *const specs[] = {"mitchell-u8:w=3", "mitchell-s8:w=3", "drum-u8:k=4", "trunc-s8:k=4", "exact-u8",
+                                        "mul8u_0AB"};
+    static const ax_isa isas[] = {AX_ISA_SCALAR, AX_ISA_AVX2, AX_ISA_AVX512, AX_ISA_NEON};
+    static const ax_path paths[] = {AX_PATH_AUTO, AX_PATH_LUT};
+    ax_nn_model *models[3];
+    float *inputs[3];
+    size_t sizes[3];
+    json_object *j[2];
+    models[0] = quantized_ops_mix(AX_S8, &inputs[0], &sizes[0], &j[0]);
+    models[1] = quantized_ops_mix(AX_U8, &inputs[1], &sizes[1], &j[1]);
+    ax_error err;
+    cr_assert_eq(ax_nn_build_mobilenet_v2(64, 3, &models[2], &err), 0, "%s", err.msg);
+    sizes[2] = 2;
+    inputs[2] = malloc(2 * 64 * 64 * 3 * sizeof(float));
+    for (size_t i = 0; i < 2 * 64 * 64 * 3; i++) inputs[2][i] = (float)((i * 2654435761u) >> 20 & 255) / 64.0f - 2.0f;
+    size_t folded_lut_s8 = 0, folded_u8_model = 0;
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+        ax_mult *mult;
+        if (strncmp(specs[s], "mul8u_", 6) == 0 && ax_mult_resolve(specs[s], &mult, &err) != 0) {
+            cr_log_warn("%s: not found (../shared/evoapprox absent?): not checked", specs[s]);
+            continue;
+        }
+        if (strncmp(specs[s], "mul8u_", 6) != 0) cr_assert_eq(ax_mult_resolve(specs[s], &mult, &err), 0, "%s", err.msg);
+        size_t folded_here = 0;
+        for (size_t mi = 0; mi < 3; mi++)
+            for (size_t ii = 0; ii < sizeof isas / sizeof *isas; ii++)
+                for (size_t pi = 0; pi < 2; pi++) {
+                    if (!ax_cpu_supports(isas[ii])) continue;
+                    size_t f0 = 0, f1 = 0, outs = sizes[mi] * ax_nn_output_size(models[mi]);
+                    float *a = run_fold(models[mi], mult, isas[ii], paths[pi], false, inputs[mi], sizes[mi], &f0);
+                    float *b = run_fold(models[mi], mult, isas[ii], paths[pi], true, inputs[mi], sizes[mi], &f1);
+                    cr_assert((a == NULL) == (b == NULL));
+                    if (!a) continue;
+                    cr_assert_eq(f0, 0, "AX_NN_FOLD=0 still folded %zu layers", f0);
+                    cr_assert_eq(memcmp(a, b, outs * sizeof *a), 0, "%s, model %zu, %s, path %s: folding (%zu layers) "
+                                 "changed the outputs", specs[s], mi, ax_isa_name(isas[ii]),
+                                 ax_path_name(paths[pi]), f1);
+                    folded_here += f1;
+                    if (s == 0 && mi != 1) folded_lut_s8 += f1;
+                    if (s == 1 && mi == 1) folded_u8_model += f1;
+                    free(a), free(b);
+                }
+        if (s == 5) cr_assert_gt(folded_here, 0, "%s never folded", specs[s]);
+        ax_mult_free(mult);
+    }
+    /* the two-plane LUT table folds under s8 weights (zw = 128) and an s8 one under u8 inputs (the XOR) */
+    cr_assert_gt(folded_lut_s8, 0);
+    cr_assert_gt(folded_u8_model, 0);
+    for (size_t mi = 0; mi < 3; mi++) free(inputs[mi]), ax_nn_free(models[mi]);
+    json_object_put(j[0]), json_object_put(j[1]);
 }
