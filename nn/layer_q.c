@@ -150,7 +150,9 @@ static ax_acc_extra corrections(const axnn_layer_rt *l)
     }
     if (!l->folded) return ax_acc_extra_zero_points(l->plan, l->za, zw, bias);
     /* the table holds -zw*a; -za*sum w + K*za*zw stay outside, w in the
-     * multiplier's type (the plan's are the tensors') */
+     * multiplier's type (the plan's are the tensors'). F's entries lie
+     * within |zw|*max|a| of T's, which the plain bound adds per k, so a
+     * folded layer's K bound is never below its unfolded one. */
     int64_t za = l->za < 0 ? -(int64_t)l->za : l->za, wmax = l->w_type == AX_S8 ? 128 : 255;
     return (ax_acc_extra){.per_k = za * wmax + za * zw, .fixed = bias};
 }
