@@ -157,16 +157,31 @@ lookup256_avx512vbmi(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
  * to their bytes at y; full: all 16 lanes, else the lanes of k. Masked
  * loads and their masks cost almost as much as the rest (1.9 against 1.06
  * ns per 16 outputs here), so full vectors go without. */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
-requant_16(const axnn_requant *r, size_t c, __m512i v, bool full, __mmask16 k, uint8_t *y)
+typedef struct rq16 {
+    const float *s;
+    const int32_t *corr, *zw;
+    __m512i zp, lo, hi;
+} rq16;
+
+/* r's pointers and constants in locals: the byte stores could alias *r, so
+ * gcc reloaded them (and rebroadcast zp, lo, hi) for every 16 outputs. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) rq16
+rq16_of(const axnn_requant *r)
 {
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    return (rq16){.s = r->s, .corr = r->corr, .zw = r->zw, .zp = _mm512_set1_epi32(r->zp),
+                  .lo = _mm512_set1_epi32(r->lo), .hi = _mm512_set1_epi32(r->hi)};
+}
+
+/* The rounding is one conversion, to nearest even (rintf's, the scalar
+ * rule); the clamp to [lo, hi] covers every |v * s| the conversion could
+ * not hold (|s| < 0.25). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
+requant_16(const rq16 *r, size_t c, __m512i v, bool full, __mmask16 k, uint8_t *y)
+{
     __m512 s = full ? _mm512_loadu_ps(r->s + c) : _mm512_maskz_loadu_ps(k, r->s + c);
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
-    __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_sub_ps(_mm512_add_ps(f, magic), magic)),
-                                 _mm512_set1_epi32(r->zp));
-    __m128i b = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(r->lo)),
-                                                      _mm512_set1_epi32(r->hi)));
+    __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), r->zp);
+    __m128i b = _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(q, r->lo), r->hi));
     if (full)
         _mm_storeu_si128((__m128i *)y, b);
     else
@@ -175,7 +190,7 @@ requant_16(const axnn_requant *r, size_t c, __m512i v, bool full, __mmask16 k, u
 
 /* acc + corr (- zw * sp) of 16 channels from c */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __m512i
-dense_sum_16(const axnn_requant *r, const int32_t *acc, size_t c, bool sum, __m512i sp, bool full, __mmask16 k)
+dense_sum_16(const rq16 *r, const int32_t *acc, size_t c, bool sum, __m512i sp, bool full, __mmask16 k)
 {
     __m512i v = full ? _mm512_add_epi32(_mm512_loadu_si512(acc + c), _mm512_loadu_si512(r->corr + c))
                      : _mm512_add_epi32(_mm512_maskz_loadu_epi32(k, acc + c), _mm512_maskz_loadu_epi32(k, r->corr + c));
@@ -189,7 +204,7 @@ dense_sum_16(const axnn_requant *r, const int32_t *acc, size_t c, bool sum, __m5
 /* A depthwise pixel's acc + corr - zw * (its taps' values + pad) for 16
  * channels from c (one input channel per group) */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __m512i
-dw_sum_16(const axnn_requant *r, const uint8_t *const *tap, size_t n, bool s8, __m512i pad, const int32_t *a, size_t c,
+dw_sum_16(const rq16 *r, const uint8_t *const *tap, size_t n, bool s8, __m512i pad, const int32_t *a, size_t c,
           bool full, __mmask16 k)
 {
     __m512i sum = pad;
@@ -225,6 +240,7 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
     size_t full = G / 16 * 16;
     __mmask16 k = (__mmask16)((1u << (G - full)) - 1);
     const uint8_t *tap[MAX_TAPS];
+    const rq16 q = rq16_of(r);
     for (size_t oy = 0; oy < oh; oy++)
         for (size_t ox = 0; ox < ow; ox++) {
             size_t n = 0;
@@ -242,8 +258,8 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
             const int32_t *a = acc + (oy * ow + ox) * G;
             uint8_t *out = y + (oy * ow + ox) * G;
             for (size_t c = 0; c < full; c += 16)
-                requant_16(r, c, dw_sum_16(r, tap, n, s8, pad, a, c, true, 0), true, 0, out + c);
-            if (k) requant_16(r, full, dw_sum_16(r, tap, n, s8, pad, a, full, false, k), false, k, out + full);
+                requant_16(&q, c, dw_sum_16(&q, tap, n, s8, pad, a, c, true, 0), true, 0, out + c);
+            if (k) requant_16(&q, full, dw_sum_16(&q, tap, n, s8, pad, a, full, false, k), false, k, out + full);
         }
 }
 
@@ -266,16 +282,17 @@ requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, co
     }
     size_t oc = r->oc, full = oc / 16 * 16;
     __mmask16 k = (__mmask16)((1u << (oc - full)) - 1);
+    const rq16 q = rq16_of(r);
     for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
         const __m512i sp = _mm512_set1_epi32(sum ? sum[p] : 0);
         if (sum) {
             for (size_t c = 0; c < full; c += 16)
-                requant_16(r, c, dense_sum_16(r, acc, c, true, sp, true, 0), true, 0, y + c);
-            if (k) requant_16(r, full, dense_sum_16(r, acc, full, true, sp, false, k), false, k, y + full);
+                requant_16(&q, c, dense_sum_16(&q, acc, c, true, sp, true, 0), true, 0, y + c);
+            if (k) requant_16(&q, full, dense_sum_16(&q, acc, full, true, sp, false, k), false, k, y + full);
         } else {
             for (size_t c = 0; c < full; c += 16)
-                requant_16(r, c, dense_sum_16(r, acc, c, false, sp, true, 0), true, 0, y + c);
-            if (k) requant_16(r, full, dense_sum_16(r, acc, full, false, sp, false, k), false, k, y + full);
+                requant_16(&q, c, dense_sum_16(&q, acc, c, false, sp, true, 0), true, 0, y + c);
+            if (k) requant_16(&q, full, dense_sum_16(&q, acc, full, false, sp, false, k), false, k, y + full);
         }
     }
 }
@@ -294,7 +311,7 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
         return;
     }
     size_t oc = r->oc, vec = oc / 8 * 8;
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    const float *sc = r->s; /* in a local: the byte stores could alias r */
     const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
     const uint32_t *corr = (const uint32_t *)r->corr, *zw = (const uint32_t *)r->zw;
     for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
@@ -304,18 +321,19 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
             __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
                                          _mm256_loadu_si256((const __m256i *)(corr + c)));
             if (sum) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(zw + c)), sp));
-            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(r->s + c));
-            __m256i q = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_sub_ps(_mm256_add_ps(f, magic), magic)), zp);
+            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(sc + c));
+            /* to nearest even by the rounding mode, as rintf */
+            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
             q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
             /* 8 int32 in [lo, hi] (within -128..255) to bytes: low bytes of each lane */
             __m256i b = _mm256_shuffle_epi8(q, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                                                 -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
                                                                 -1, -1, -1, -1));
-            uint32_t w0 = (uint32_t)_mm256_extract_epi32(b, 0), w1 = (uint32_t)_mm256_extract_epi32(b, 4);
-            memcpy(y + c, &w0, 4), memcpy(y + c + 4, &w1, 4);
+            b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
+            _mm_storel_epi64((__m128i *)(y + c), _mm256_castsi256_si128(b));
         }
         for (size_t c = vec; c < oc; c++)
-            y[c] = requantize_one((uint32_t)acc[c] + corr[c] - (sum ? zw[c] * s1 : 0), r->s[c], r->zp, r->lo, r->hi);
+            y[c] = requantize_one((uint32_t)acc[c] + corr[c] - (sum ? zw[c] * s1 : 0), sc[c], r->zp, r->lo, r->hi);
     }
 }
 #endif
