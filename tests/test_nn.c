@@ -828,3 +828,56 @@ Test(nn, folded_tables_give_the_same_bits, .timeout = 300)
     for (size_t mi = 0; mi < 3; mi++) free(inputs[mi]), ax_nn_free(models[mi]);
     json_object_put(j[0]), json_object_put(j[1]);
 }
+
+/* A dense conv's GEMM rows (nn/im2col.c) against a plain loop: channel
+ * counts on each side of the inline copies' sizes (8, 16, 32 bytes), pads,
+ * strides, dilations, the XOR, row sums, and row ranges that start and end
+ * inside images of a batch. */
+Test(nn, im2col_rows_match_a_plain_loop)
+{
+    static const size_t cs[] = {1, 2, 3, 5, 8, 11, 16, 17, 32, 33, 40};
+    for (int round = 0; round < 300; round++) {
+        size_t C = cs[epi_next() % (sizeof cs / sizeof *cs)];
+        ax_conv2d_shape s = {.batch = (size_t)epi_range(1, 3), .in_h = (size_t)epi_range(1, 7),
+                             .in_w = (size_t)epi_range(1, 7), .in_c = C, .out_c = 1,
+                             .kernel_h = (size_t)epi_range(1, 3), .kernel_w = (size_t)epi_range(1, 4),
+                             .stride_h = (size_t)epi_range(1, 2), .stride_w = (size_t)epi_range(1, 2),
+                             .dilation_h = (size_t)epi_range(1, 2), .dilation_w = (size_t)epi_range(1, 2),
+                             .pad_top = (size_t)epi_range(0, 2), .pad_left = (size_t)epi_range(0, 2),
+                             .pad_bottom = (size_t)epi_range(0, 2), .pad_right = (size_t)epi_range(0, 2),
+                             .groups = 1, .pad_byte = (uint8_t)epi_next()};
+        long eh = (long)(s.in_h + s.pad_top + s.pad_bottom) - (long)(s.dilation_h * (s.kernel_h - 1) + 1);
+        long ew = (long)(s.in_w + s.pad_left + s.pad_right) - (long)(s.dilation_w * (s.kernel_w - 1) + 1);
+        if (eh < 0 || ew < 0) continue;
+        size_t oh = (size_t)eh / s.stride_h + 1, ow = (size_t)ew / s.stride_w + 1, M = s.batch * oh * ow;
+        size_t K = s.kernel_h * s.kernel_w * C, r0 = (size_t)epi_range(0, (int32_t)M - 1);
+        size_t rows = (size_t)epi_range(1, (int32_t)(M - r0));
+        uint8_t xor_in = epi_next() % 2 ? 0x80 : 0;
+        bool s8 = epi_next() % 2;
+        uint8_t *x = malloc(s.batch * s.in_h * s.in_w * C), *got = malloc(rows * K + 1);
+        int32_t *sums = malloc(rows * sizeof *sums);
+        for (size_t i = 0; i < s.batch * s.in_h * s.in_w * C; i++) x[i] = (uint8_t)epi_next();
+        got[rows * K] = 0xa5; /* nothing written past the rows */
+        axnn_im2col_rows(&s, oh, ow, x, r0, rows, xor_in, got, sums, s8);
+        cr_assert_eq(got[rows * K], 0xa5, "round %d: written past the last row", round);
+        for (size_t r = 0; r < rows; r++) {
+            size_t pix = r0 + r, b = pix / (oh * ow), oy = pix / ow % oh, ox = pix % ow;
+            int32_t sum = 0;
+            for (size_t ky = 0; ky < s.kernel_h; ky++)
+                for (size_t kx = 0; kx < s.kernel_w; kx++)
+                    for (size_t c = 0; c < C; c++) {
+                        long iy = (long)(oy * s.stride_h + ky * s.dilation_h) - (long)s.pad_top;
+                        long ix = (long)(ox * s.stride_w + kx * s.dilation_w) - (long)s.pad_left;
+                        bool in = iy >= 0 && ix >= 0 && iy < (long)s.in_h && ix < (long)s.in_w;
+                        uint8_t want = in ? x[((b * s.in_h + (size_t)iy) * s.in_w + (size_t)ix) * C + c] ^ xor_in
+                                          : s.pad_byte;
+                        size_t k = (ky * s.kernel_w + kx) * C + c;
+                        cr_assert_eq(got[r * K + k], want, "round %d (C %zu, rows %zu from %zu): row %zu column %zu",
+                                     round, C, rows, r0, r, k);
+                        sum += s8 ? (int8_t)want : want;
+                    }
+            cr_assert_eq(sums[r], sum, "round %d: row %zu's sum", round, r);
+        }
+        free(x), free(got), free(sums);
+    }
+}
