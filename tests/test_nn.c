@@ -605,6 +605,16 @@ Test(nn, requantization_matches_the_scalar_rule)
 /* Per output pixel and group, the operand values over the window; taps in
  * the padding count za. Depthwise (one channel per group), grouped, dense;
  * strides, dilations, uneven pads, s8 and u8. */
+/* The input pixel that tap (ky, kx) of output pixel (oy, ox) reads; false:
+ * the padding. */
+static bool tap_pixel(const ax_conv2d_shape *s, size_t oy, size_t ox, size_t ky, size_t kx, size_t *iy, size_t *ix)
+{
+    long y = (long)(oy * s->stride_h + ky * s->dilation_h) - (long)s->pad_top;
+    long x = (long)(ox * s->stride_w + kx * s->dilation_w) - (long)s->pad_left;
+    *iy = (size_t)y, *ix = (size_t)x;
+    return y >= 0 && x >= 0 && y < (long)s->in_h && x < (long)s->in_w;
+}
+
 Test(nn, zero_point_sums_match_a_plain_loop)
 {
     const axnn_epilogue *e[4];
@@ -637,11 +647,9 @@ Test(nn, zero_point_sums_match_a_plain_loop)
                         for (size_t ky = 0; ky < s.kernel_h; ky++)
                             for (size_t kx = 0; kx < s.kernel_w; kx++)
                                 for (size_t i = 0; i < cg; i++) {
-                                    long iy = (long)(oy * s.stride_h + ky * s.dilation_h) - (long)s.pad_top;
-                                    long ix = (long)(ox * s.stride_w + kx * s.dilation_w) - (long)s.pad_left;
-                                    bool in = iy >= 0 && ix >= 0 && iy < (long)s.in_h && ix < (long)s.in_w;
-                                    want += in ? ax_operand_value(t, x[((size_t)iy * s.in_w + (size_t)ix) * s.in_c + g * cg + i])
-                                               : za;
+                                    size_t iy, ix;
+                                    bool in = tap_pixel(&s, oy, ox, ky, kx, &iy, &ix);
+                                    want += in ? ax_operand_value(t, x[(iy * s.in_w + ix) * s.in_c + g * cg + i]) : za;
                                 }
                         cr_assert_eq(got[(oy * ow + ox) * G + g], want, "%s, round %d, pixel (%zu, %zu) group %zu",
                                      ax_isa_name(e[v]->isa), round, oy, ox, g);
@@ -863,19 +871,15 @@ Test(nn, im2col_rows_match_a_plain_loop)
         for (size_t r = 0; r < rows; r++) {
             size_t pix = r0 + r, b = pix / (oh * ow), oy = pix / ow % oh, ox = pix % ow;
             int32_t sum = 0;
-            for (size_t ky = 0; ky < s.kernel_h; ky++)
-                for (size_t kx = 0; kx < s.kernel_w; kx++)
-                    for (size_t c = 0; c < C; c++) {
-                        long iy = (long)(oy * s.stride_h + ky * s.dilation_h) - (long)s.pad_top;
-                        long ix = (long)(ox * s.stride_w + kx * s.dilation_w) - (long)s.pad_left;
-                        bool in = iy >= 0 && ix >= 0 && iy < (long)s.in_h && ix < (long)s.in_w;
-                        uint8_t want = in ? x[((b * s.in_h + (size_t)iy) * s.in_w + (size_t)ix) * C + c] ^ xor_in
-                                          : s.pad_byte;
-                        size_t k = (ky * s.kernel_w + kx) * C + c;
-                        cr_assert_eq(got[r * K + k], want, "round %d (C %zu, rows %zu from %zu): row %zu column %zu",
-                                     round, C, rows, r0, r, k);
-                        sum += s8 ? (int8_t)want : want;
-                    }
+            for (size_t k = 0; k < K; k++) { /* column k: tap (ky, kx), channel c */
+                size_t ky = k / (s.kernel_w * C), kx = k / C % s.kernel_w, c = k % C, iy, ix;
+                uint8_t want = tap_pixel(&s, oy, ox, ky, kx, &iy, &ix)
+                                   ? x[((b * s.in_h + iy) * s.in_w + ix) * C + c] ^ xor_in
+                                   : s.pad_byte;
+                cr_assert_eq(got[r * K + k], want, "round %d (C %zu, rows %zu from %zu): row %zu column %zu", round,
+                             C, rows, r0, r, k);
+                sum += s8 ? (int8_t)want : want;
+            }
             cr_assert_eq(sums[r], sum, "round %d: row %zu's sum", round, r);
         }
         free(x), free(got), free(sums);
