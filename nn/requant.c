@@ -153,10 +153,7 @@ lookup256_avx512vbmi(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
     }
 }
 
-/* 16 channels' requantization (v: acc + corr - zw * sum, int32 modulo 2^32)
- * to their bytes at y; full: all 16 lanes, else the lanes of k. Masked
- * loads and their masks cost almost as much as the rest (1.9 against 1.06
- * ns per 16 outputs here), so full vectors go without. */
+/* What the AVX-512 loops below read of an axnn_requant, per call. */
 typedef struct rq16 {
     const float *s;
     const int32_t *corr, *zw;
@@ -172,9 +169,12 @@ rq16_of(const axnn_requant *r)
                   .lo = _mm512_set1_epi32(r->lo), .hi = _mm512_set1_epi32(r->hi)};
 }
 
-/* The rounding is one conversion, to nearest even (rintf's, the scalar
- * rule); the clamp to [lo, hi] covers every |v * s| the conversion could
- * not hold (|s| < 0.25). */
+/* 16 channels' requantization (v: acc + corr - zw * sum, int32 modulo 2^32)
+ * to their bytes at y; full: all 16 lanes, else the lanes of k. Masked
+ * loads and their masks cost almost as much as the rest (1.9 against 1.06
+ * ns per 16 outputs here), so full vectors go without. The rounding is one
+ * conversion, to nearest even (rintf's, the scalar rule); the clamp to
+ * [lo, hi] covers every |v * s| the conversion could not hold (|s| < 0.25). */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
 requant_16(const rq16 *r, size_t c, __m512i v, bool full, __mmask16 k, uint8_t *y)
 {
