@@ -289,16 +289,13 @@ static int plan_for(ax_nn_runtime *rt, const ax_mult *const *mults, size_t i, ax
     return ax_gemm_plan_create(mults[i], rt->isa, rt->path, &rt->plans[i], err);
 }
 
-/* A folded table pays when its plan runs the same kernels with no more
- * planes or terms: the fold then only removes work. (Folding usually keeps
- * a table's planes: the XOR permutes its rows, zw*a is linear in a. The
- * exact path stays: F is rarely an exact product. random-u8 under s8
- * weights would need a third plane.) */
+/* A folded table's plan (made on the same path) pays when it runs the same
+ * kernels with no more planes or terms: the fold then only removes work.
+ * (Folding usually keeps a table's planes: the XOR permutes its rows, zw*a
+ * is linear in a. random-u8 under s8 weights would need a third plane.) */
 static bool fold_pays(const ax_gemm_plan *t, const ax_gemm_plan *f)
 {
-    ax_path path = ax_gemm_plan_path(t);
-    return path != AX_PATH_EXACT && ax_gemm_plan_path(f) == path && ax_gemm_plan_planes(f) <= ax_gemm_plan_planes(t) &&
-           ax_gemm_plan_terms(f) <= ax_gemm_plan_terms(t) &&
+    return ax_gemm_plan_planes(f) <= ax_gemm_plan_planes(t) && ax_gemm_plan_terms(f) <= ax_gemm_plan_terms(t) &&
            strcmp(ax_gemm_plan_kernel_name(f), ax_gemm_plan_kernel_name(t)) == 0;
 }
 
@@ -318,7 +315,8 @@ static const ax_gemm_plan *fold_plan_for(ax_nn_runtime *rt, const ax_mult *mult,
     ax_mult *t = axnn_fold_table(mult, f);
     ax_gemm_plan *p = NULL;
     ax_error e;
-    /* on the base plan's path: F's AUTO choice could differ where T's was close */
+    /* on the base plan's path (F's AUTO choice could differ where T's was
+     * close); exact plans stay, F being rarely an exact product */
     ax_path path = ax_gemm_plan_path(rt->plans[li]);
     if (t && path != AX_PATH_EXACT && ax_gemm_plan_create(t, ax_gemm_plan_isa(rt->plans[li]), path, &p, &e) == 0 &&
         fold_pays(rt->plans[li], p))

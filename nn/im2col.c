@@ -50,9 +50,7 @@ static inline void copy_xor(uint8_t *restrict d, const uint8_t *restrict s, size
         move16(d, s, xx), move16(d + n - 16, s + n - 16, xx);
     } else if (n >= 8 && n < 16) {
         move8(d, s, xx), move8(d + n - 8, s + n - 8, xx);
-    } else if (n < 8) {
-        for (size_t i = 0; i < n; i++) d[i] = s[i] ^ x;
-    } else if (!x) {
+    } else if (n > 32 && !x) {
         memcpy(d, s, n);
     } else {
         for (size_t i = 0; i < n; i++) d[i] = s[i] ^ x;

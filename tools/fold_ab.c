@@ -17,14 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int by_value(const void *a, const void *b)
 {
@@ -130,9 +122,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < pairs; i++)
         for (int j = 0; j < 2; j++) {
             int k = i & 1 ? 1 - j : j; /* alternate which goes first */
-            double t0 = now();
+            double t0 = axnn_now();
             ax_nn_runtime_run(rt[k], batch, x, y[k], threads, &err);
-            t[k][i] = now() - t0;
+            t[k][i] = axnn_now() - t0;
         }
     for (int i = 0; i < pairs; i++) ratio[i] = t[0][i] / t[1][i];
     qsort(ratio, (size_t)pairs, sizeof *ratio, by_value);
