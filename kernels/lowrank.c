@@ -356,36 +356,54 @@ static bool better(const ax_lowrank *x, const ax_lowrank *y)
     return x->bytes && !x->row_corr && y->row_corr;
 }
 
+/* The exact product's operands shifted into the other signedness: 0, or
+ * the shift (+-128) that maps t's values onto those of the byte ^ 0x80 in
+ * the other type. A table folded over XORed operands (nn/layer_q.c: the
+ * tensors' bytes, minus zw * a) is such a product plus the table's own
+ * error, which keeps its rank and factor widths only against this shift. */
+static int other_sign_shift(ax_operand t)
+{
+    return ax_operand_value(t, 0x80) < 0 ? 128 : -128;
+}
+
 int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
 {
     if (max_terms > AX_LOWRANK_TERMS) max_terms = AX_LOWRANK_TERMS;
     int64_t (*X)[256] = malloc(sizeof(int64_t) * AX_TABLE_SIZE);
-    ax_lowrank *cand = calloc(2, sizeof *cand);
-    int rc = -1, found = 0;
+    ax_lowrank *cand = calloc(3, sizeof *cand);
+    int rc = -1;
     if (!X || !cand || max_terms < 1) goto done;
-    /* a*w + E: term 0 the exact product */
-    for (unsigned a = 0; a < 256; a++)
-        for (unsigned w = 0; w < 256; w++)
-            X[a][w] = (int64_t)m->table[a * 256 + w] - ax_exact_product(m->act, m->wgt, a, w);
-    ax_lowrank *e = &cand[0], *t = &cand[1];
-    for (unsigned i = 0; i < 256; i++) {
-        e->amap[0][i] = (int16_t)ax_operand_value(m->act, i);
-        e->wmap[0][i] = (int16_t)ax_operand_value(m->wgt, i);
+    ax_lowrank *best = NULL, *e = &cand[0], *t = &cand[1];
+    /* (a + da) * (w + dw) + E: term 0 the exact product, its operands
+     * shifted or not */
+    for (int s = 0; s < 4; s++) {
+        int da = s & 1 ? other_sign_shift(m->act) : 0, dw = s & 2 ? other_sign_shift(m->wgt) : 0;
+        for (unsigned a = 0; a < 256; a++)
+            for (unsigned w = 0; w < 256; w++)
+                X[a][w] = (int64_t)m->table[a * 256 + w] -
+                          (int64_t)(ax_operand_value(m->act, a) + da) * (ax_operand_value(m->wgt, w) + dw);
+        memset(e, 0, sizeof *e);
+        for (unsigned i = 0; i < 256; i++) {
+            e->amap[0][i] = (int16_t)(ax_operand_value(m->act, i) + da);
+            e->wmap[0][i] = (int16_t)(ax_operand_value(m->wgt, i) + dw);
+        }
+        if (!factor_form(m, (const int64_t(*)[256])X, max_terms - 1, 1, e)) continue;
+        byte_form(e);
+        /* the byte form only negated whole terms: the products are unchanged, checked once more */
+        if (!reproduces(m, e) || (best && !better(e, best))) continue;
+        best = &cand[2];
+        *best = *e;
     }
-    bool has_e = factor_form(m, (const int64_t(*)[256])X, max_terms - 1, 1, e);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) X[i >> 8][i & 255] = m->table[i];
-    bool has_t = factor_form(m, (const int64_t(*)[256])X, max_terms, 0, t);
-    t->t_form = true;
-    if (has_e) byte_form(e);
-    if (has_t) byte_form(t);
-    /* the byte form only negated whole terms: the products are unchanged, checked once more */
-    if (has_e && !reproduces(m, e)) has_e = false;
-    if (has_t && !reproduces(m, t)) has_t = false;
-    if (has_e || has_t) {
-        *out = has_e && (!has_t || !better(t, e)) ? *e : *t;
-        found = 1;
+    if (factor_form(m, (const int64_t(*)[256])X, max_terms, 0, t)) {
+        t->t_form = true;
+        byte_form(t);
+        if (reproduces(m, t) && (!best || better(t, best))) best = t;
     }
-    rc = found ? 0 : -1;
+    if (best) {
+        *out = *best;
+        rc = 0;
+    }
 done:
     free(X);
     free(cand);

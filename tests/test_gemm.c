@@ -506,6 +506,22 @@ Test(gemm, factored_error_form)
 {
     check_factored(low_rank(AX_S8, AX_S8, 2, 1, 0, 20, 68), 3, true, 69);
 }
+/* A u8 x u8 table of exact + rank-2 error folded as the network runtime
+ * folds it under s8 tensors (nn/layer_q.c: F[x][v] = T[x ^ 0x80][v ^ 0x80]
+ * - 128 a): F = (x + 128) v + E', the exact product of a shifted operand
+ * plus T's error permuted, so its form keeps T's three byte terms. */
+Test(gemm, factored_folded_error_form)
+{
+    ax_mult *t = low_rank(AX_U8, AX_U8, 2, 1, 0, 20, 72), *f = ax_mult_new();
+    cr_assert_not_null(f);
+    f->act = f->wgt = AX_S8;
+    snprintf(f->name, sizeof f->name, "folded-%s", t->name);
+    for (unsigned x = 0; x < 256; x++)
+        for (unsigned v = 0; v < 256; v++)
+            f->table[x * 256 + v] = t->table[(x ^ 0x80) * 256 + (v ^ 0x80)] - 128 * (int32_t)(x ^ 0x80);
+    ax_mult_free(t);
+    check_factored(f, 3, true, 73);
+}
 /* the one-term table plus a rank-1 error whose weight factor spans > 256 values */
 Test(gemm, factored_no_bytes)
 {
