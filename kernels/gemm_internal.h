@@ -58,6 +58,9 @@ typedef struct ax_exact_ukernel {
     void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
                   const uint8_t *bx, size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc,
                   bool accumulate);
+    /* LOWRANK: sums a form's row terms while packing A (ax_lowrank); other
+     * kernels get them as ordinary terms */
+    bool row_terms;
 } ax_exact_ukernel;
 
 /* Depthwise microkernel (dwconv2d.c): for i < n,
@@ -229,9 +232,16 @@ ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N);
  *   sum_k T = sum_k sum_t f'_t g'_t + sum_t a_off[t] sum_k g'_t      (per column)
  *           + sum_t w_off[t] sum_k f'_t                              (per row)
  *           + K sum_t a_off[t] w_off[t]                              (per column)
- * all modulo 2^32: the VNNI byte kernel's form. */
+ * all modulo 2^32: the VNNI byte kernel's form.
+ * Row terms, t in [terms, terms + row_terms) (byte forms only): a weight
+ * factor constant, wmap[t][w] = w_off[t] (g'_t = 0), so the term adds a
+ * function of the activation alone, w_off[t] f_t(a): the byte kernel sums
+ * it per row while packing A and multiplies nothing (a table folded under
+ * a weight zero point, F = T - zw*a, nn/layer_q.c, is T's form plus one).
+ * Every other kernel runs them as ordinary terms: gemm_plan.c then counts
+ * them in terms (row_terms 0). */
 typedef struct ax_lowrank {
-    int terms;
+    int terms, row_terms;
     bool t_form, bytes, row_corr;
     int32_t a_off[AX_LOWRANK_TERMS], w_off[AX_LOWRANK_TERMS];
     int16_t amap[AX_LOWRANK_TERMS][256], wmap[AX_LOWRANK_TERMS][256];

@@ -157,7 +157,8 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
     }
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
-    if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
+    /* (row terms: the depthwise byte kernel knows none; the byte planes serve) */
+    if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni && !p->lr->row_terms) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
     /* EXACT plans whose product is one byte term without row corrections
      * (a*w with s8 weights) run the grouped layers oneDNN does not take (4
      * channels per group; dwconv2d.c's byte planes otherwise) on the
@@ -314,8 +315,10 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
             ax_gemm_plan_free(p);
             return ax_fail(err, "gemm plan for %s: out of memory", m->name);
         }
-        if (ax_lowrank_factor(m, asked ? AX_LOWRANK_TERMS : auto_lowrank_max(isa), p->lr) == 0 &&
-            (asked || auto_wants_lowrank(m, isa, p->lr))) {
+        int found = ax_lowrank_factor(m, asked ? AX_LOWRANK_TERMS : auto_lowrank_max(isa), p->lr);
+        if (found == 0 && p->lr->row_terms && !lowrank_for(isa, p->lr)->row_terms)
+            p->lr->terms += p->lr->row_terms, p->lr->row_terms = 0; /* multiplied like the others */
+        if (found == 0 && (asked || auto_wants_lowrank(m, isa, p->lr))) {
             p->terms = p->lr->terms;
             p->amap = p->lr->amap, p->wmap = p->lr->wmap;
             path = AX_PATH_LOWRANK;
@@ -412,6 +415,7 @@ ax_isa ax_gemm_plan_isa(const ax_gemm_plan *p) { return p->isa; }
 ax_path ax_gemm_plan_path(const ax_gemm_plan *p) { return p->path; }
 int ax_gemm_plan_planes(const ax_gemm_plan *p) { return p->nplanes; }
 int ax_gemm_plan_terms(const ax_gemm_plan *p) { return p->terms; }
+int ax_gemm_plan_row_terms(const ax_gemm_plan *p) { return p->lr ? p->lr->row_terms : 0; }
 
 const char *ax_gemm_plan_kernel_name(const ax_gemm_plan *p) { return p->kernel_name; }
 

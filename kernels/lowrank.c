@@ -265,13 +265,13 @@ static int balance_term(int64_t *u, int64_t *v)
     return best;
 }
 
-static bool reproduces(const ax_mult *m, const ax_lowrank *lr)
+static bool reproduces(const int32_t *table, const ax_lowrank *lr)
 {
     for (unsigned a = 0; a < 256; a++)
         for (unsigned w = 0; w < 256; w++) {
             int64_t t = 0;
-            for (int r = 0; r < lr->terms; r++) t += (int64_t)lr->amap[r][a] * lr->wmap[r][w];
-            if (t != m->table[a * 256 + w]) return false;
+            for (int r = 0; r < lr->terms + lr->row_terms; r++) t += (int64_t)lr->amap[r][a] * lr->wmap[r][w];
+            if (t != table[a * 256 + w]) return false;
         }
     return true;
 }
@@ -283,7 +283,7 @@ static void byte_form(ax_lowrank *lr)
 {
     lr->bytes = true;
     lr->row_corr = false;
-    for (int t = 0; t < lr->terms; t++) {
+    for (int t = 0; t < lr->terms + lr->row_terms; t++) {
         int ul = INT16_MAX, uh = -INT16_MAX, vl = INT16_MAX, vh = -INT16_MAX;
         for (int i = 0; i < 256; i++) {
             ul = lr->amap[t][i] < ul ? lr->amap[t][i] : ul, uh = lr->amap[t][i] > uh ? lr->amap[t][i] : uh;
@@ -292,6 +292,12 @@ static void byte_form(ax_lowrank *lr)
         if (uh - ul > 255 || vh - vl > 255) {
             lr->bytes = false;
             return;
+        }
+        if (t >= lr->terms) { /* a row term: g constant, all of it in w_off */
+            lr->a_off[t] = ul, lr->w_off[t] = vl;
+            lr->row_corr = true;
+            for (int i = 0; i < 256; i++) lr->abyte[t][i] = (uint8_t)(lr->amap[t][i] - ul), lr->wbyte[t][i] = 0;
+            continue;
         }
         if ((vl < -128 || vh > 127) && -vh >= -128 && -vl <= 127) {
             for (int i = 0; i < 256; i++)
@@ -311,8 +317,8 @@ static void byte_form(ax_lowrank *lr)
 
 /* X = sum_{r<R} u v (from rows, else the lattice), balanced, into lr from
  * term `first` on (terms before it already set); false when no form
- * reproduces the whole table m. */
-static bool factor_form(const ax_mult *m, const int64_t (*X)[256], int max_rank, int first, ax_lowrank *lr)
+ * reproduces the whole table `target`. */
+static bool factor_form(const int32_t *target, const int64_t (*X)[256], int max_rank, int first, ax_lowrank *lr)
 {
     int64_t (*u)[256] = malloc(sizeof(int64_t) * 256 * ROWS_MAX), (*v)[256] = malloc(sizeof(int64_t) * 256 * ROWS_MAX);
     bool ok = false;
@@ -339,7 +345,7 @@ static bool factor_form(const ax_mult *m, const int64_t (*X)[256], int max_rank,
             memset(lr->amap[0], 0, sizeof lr->amap[0]), memset(lr->wmap[0], 0, sizeof lr->wmap[0]);
             lr->terms = 1;
         }
-        ok = ok && reproduces(m, lr); /* the exact check on the whole table decides */
+        ok = ok && reproduces(target, lr); /* the exact check on the whole table decides */
     }
 done:
     free(u);
@@ -347,45 +353,103 @@ done:
     return ok;
 }
 
-/* Which of two forms to keep: fewer terms, then the byte form, then fewer
- * shifted weight factors (each costs a row correction). */
+/* Which of two forms to keep: fewer terms in all, then the byte form, then
+ * fewer multiplied ones (more row terms), then fewer shifted weight factors
+ * (each costs a row correction). */
 static bool better(const ax_lowrank *x, const ax_lowrank *y)
 {
-    if (x->terms != y->terms) return x->terms < y->terms;
+    int tx = x->terms + x->row_terms, ty = y->terms + y->row_terms;
+    if (tx != ty) return tx < ty;
     if (x->bytes != y->bytes) return x->bytes;
+    if (x->terms != y->terms) return x->terms < y->terms;
     return x->bytes && !x->row_corr && y->row_corr;
+}
+
+/* The table as a form of T - r(a) plus the row term r(a) = F[a][v0], the
+ * column where the weight is 0 in either signedness (v0 = 0x00 or 0x80;
+ * a folded table's F[x][0x80] = -zw*a over a u8 table): the difference of
+ * two columns has the rank of T's own form. Only byte forms keep it. */
+static bool row_term_form(const ax_mult *m, unsigned v0, int max_terms, int64_t (*X)[256], ax_lowrank *lr)
+{
+    int64_t r[256], c = 0;
+    for (unsigned a = 0; a < 256; a++) r[a] = m->table[a * 256 + v0], c = gcd64(c, r[a]);
+    if (!c || c > INT16_MAX || max_terms < 2) return false;
+    int32_t *target = malloc(sizeof(int32_t) * AX_TABLE_SIZE);
+    if (!target) return false;
+    bool ok = true;
+    for (unsigned i = 0; i < AX_TABLE_SIZE && ok; i++) {
+        X[i >> 8][i & 255] = (int64_t)m->table[i] - r[i >> 8];
+        ok = X[i >> 8][i & 255] >= INT32_MIN && X[i >> 8][i & 255] <= INT32_MAX;
+        target[i] = (int32_t)X[i >> 8][i & 255];
+    }
+    memset(lr, 0, sizeof *lr);
+    ok = ok && factor_form(target, (const int64_t(*)[256])X, max_terms - 1, 0, lr);
+    free(target);
+    if (!ok || lr->terms >= max_terms) return false;
+    int t = lr->terms;
+    for (unsigned a = 0; a < 256; a++) lr->amap[t][a] = (int16_t)(r[a] / c), lr->wmap[t][a] = (int16_t)c;
+    lr->row_terms = 1;
+    lr->t_form = true;
+    byte_form(lr);
+    return lr->bytes && reproduces(m->table, lr);
+}
+
+/* The exact product's operands shifted into the other signedness: 0, or
+ * the shift (+-128) that maps t's values onto those of the byte ^ 0x80 in
+ * the other type. A table folded over XORed operands (nn/layer_q.c: the
+ * tensors' bytes, minus zw * a) is such a product plus the table's own
+ * error, which keeps its rank and factor widths only against this shift. */
+static int other_sign_shift(ax_operand t)
+{
+    return ax_operand_value(t, 0x80) < 0 ? 128 : -128;
 }
 
 int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
 {
     if (max_terms > AX_LOWRANK_TERMS) max_terms = AX_LOWRANK_TERMS;
     int64_t (*X)[256] = malloc(sizeof(int64_t) * AX_TABLE_SIZE);
-    ax_lowrank *cand = calloc(2, sizeof *cand);
-    int rc = -1, found = 0;
+    ax_lowrank *cand = calloc(3, sizeof *cand);
+    int rc = -1;
     if (!X || !cand || max_terms < 1) goto done;
-    /* a*w + E: term 0 the exact product */
-    for (unsigned a = 0; a < 256; a++)
-        for (unsigned w = 0; w < 256; w++)
-            X[a][w] = (int64_t)m->table[a * 256 + w] - ax_exact_product(m->act, m->wgt, a, w);
-    ax_lowrank *e = &cand[0], *t = &cand[1];
-    for (unsigned i = 0; i < 256; i++) {
-        e->amap[0][i] = (int16_t)ax_operand_value(m->act, i);
-        e->wmap[0][i] = (int16_t)ax_operand_value(m->wgt, i);
+    ax_lowrank *best = NULL, *e = &cand[0], *t = &cand[1];
+    /* (a + da) * (w + dw) + E: term 0 the exact product, its operands
+     * shifted or not */
+    for (int s = 0; s < 4; s++) {
+        int da = s & 1 ? other_sign_shift(m->act) : 0, dw = s & 2 ? other_sign_shift(m->wgt) : 0;
+        for (unsigned a = 0; a < 256; a++)
+            for (unsigned w = 0; w < 256; w++)
+                X[a][w] = (int64_t)m->table[a * 256 + w] -
+                          (int64_t)(ax_operand_value(m->act, a) + da) * (ax_operand_value(m->wgt, w) + dw);
+        memset(e, 0, sizeof *e);
+        for (unsigned i = 0; i < 256; i++) {
+            e->amap[0][i] = (int16_t)(ax_operand_value(m->act, i) + da);
+            e->wmap[0][i] = (int16_t)(ax_operand_value(m->wgt, i) + dw);
+        }
+        if (!factor_form(m->table, (const int64_t(*)[256])X, max_terms - 1, 1, e)) continue;
+        byte_form(e);
+        /* the byte form only negated whole terms: the products are unchanged, checked once more */
+        if (!reproduces(m->table, e) || (best && !better(e, best))) continue;
+        best = &cand[2];
+        *best = *e;
     }
-    bool has_e = factor_form(m, (const int64_t(*)[256])X, max_terms - 1, 1, e);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) X[i >> 8][i & 255] = m->table[i];
-    bool has_t = factor_form(m, (const int64_t(*)[256])X, max_terms, 0, t);
-    t->t_form = true;
-    if (has_e) byte_form(e);
-    if (has_t) byte_form(t);
-    /* the byte form only negated whole terms: the products are unchanged, checked once more */
-    if (has_e && !reproduces(m, e)) has_e = false;
-    if (has_t && !reproduces(m, t)) has_t = false;
-    if (has_e || has_t) {
-        *out = has_e && (!has_t || !better(t, e)) ? *e : *t;
-        found = 1;
+    if (factor_form(m->table, (const int64_t(*)[256])X, max_terms, 0, t)) {
+        t->t_form = true;
+        byte_form(t);
+        if (reproduces(m->table, t) && (!best || better(t, best))) {
+            *e = *t;
+            best = e;
+        }
     }
-    rc = found ? 0 : -1;
+    for (unsigned v0 = 0; v0 < 256; v0 += 0x80)
+        if (row_term_form(m, v0, max_terms, X, t) && (!best || better(t, best))) {
+            *e = *t;
+            best = e;
+        }
+    if (best) {
+        *out = *best;
+        rc = 0;
+    }
 done:
     free(X);
     free(cand);

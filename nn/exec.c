@@ -337,6 +337,10 @@ static int prepare_layers(ax_nn_runtime *rt, const ax_mult *const *mults, ax_err
         if (plan_for(rt, mults, li, err) != 0) return -1;
         axnn_fold f;
         const ax_gemm_plan *folded = axnn_layer_fold(m, n, mults[li], &f) ? fold_plan_for(rt, mults[li], li, f) : NULL;
+        /* a row term is free only in the GEMM's byte kernel: with one, a
+         * depthwise layer would run the byte planes instead of the
+         * low-rank kernel and a grouped one lose the grouped kernel */
+        if (folded && n->groups > 1 && ax_gemm_plan_row_terms(folded) > 0) folded = NULL;
         if (axnn_layer_prepare(m, n, mults[li], folded ? folded : rt->plans[li], folded ? &f : NULL, &rt->layers[li],
                                warning, err) != 0)
             return -1;

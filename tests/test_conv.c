@@ -415,6 +415,17 @@ Test(conv, family_drum)
     check_mult(m);
 }
 
+/* drum folded under s8 tensors: on AVX-512 VNNI one byte term and a row
+ * term (kernels/lowrank.c), which its depthwise and grouped layers do not
+ * give to the low-rank kernels that know none */
+Test(conv, folded_drum_row_term)
+{
+    ax_mult *m = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_mult_from_family_spec("drum-u8:k=4", &m, &err), 0, "%s", err.msg);
+    check_mult(ax_test_fold_u8(m));
+}
+
 /* (a & ~1)(w & ~1): one term of the table itself (the mul8s_1L2J structure),
  * on AVX-512 VNNI the byte kernel; u8: its weight factor shifted into s8 with
  * a per-row correction */

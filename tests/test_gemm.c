@@ -506,6 +506,51 @@ Test(gemm, factored_error_form)
 {
     check_factored(low_rank(AX_S8, AX_S8, 2, 1, 0, 20, 68), 3, true, 69);
 }
+/* A u8 x u8 table of exact + rank-2 error folded as the network runtime
+ * folds it under s8 tensors (nn/layer_q.c: F[x][v] = T[x ^ 0x80][v ^ 0x80]
+ * - 128 a): F = (x + 128) v + E', the exact product of a shifted operand
+ * plus T's error permuted, so its form keeps T's three byte terms. */
+Test(gemm, factored_folded_error_form)
+{
+    check_factored(ax_test_fold_u8(low_rank(AX_U8, AX_U8, 2, 1, 0, 20, 72)), 3, true, 73);
+}
+/* A table of one product plus a function of the activation alone: on the
+ * AVX-512 VNNI byte kernel the latter is a row term (summed while packing A,
+ * never multiplied), elsewhere a second term; bit-exact on every path,
+ * accumulating or not, and past the byte kernel's K-chunk. */
+static void check_row_term(ax_mult *m, uint64_t seed)
+{
+    ax_gemm_plan *plans[4];
+    int n = 0;
+    ax_error err = {{0}};
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &plans[n], &err), 0, "%s: %s", m->name, err.msg);
+        bool bytes = strcmp(ax_gemm_plan_kernel_name(plans[n]), "lowrank_gemm_8x32c4__avx512vnni") == 0;
+        cr_assert_eq(ax_gemm_plan_terms(plans[n]), bytes ? 1 : 2, "%s on %s", m->name, ax_isa_name(isa));
+        cr_assert_eq(ax_gemm_plan_row_terms(plans[n]), bytes ? 1 : 0, "%s on %s", m->name, ax_isa_name(isa));
+        n++;
+    }
+    rng_state = seed;
+    check_shape(m, plans, n, (shape){9, 37, ax_test_reduced() ? 9000 : 12000}, true);
+    for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
+    check_and_free(m, seed);
+}
+Test(gemm, factored_row_term)
+{
+    ax_mult *m = factored("drop1-plus-row-s8", AX_S8, AX_S8, 0);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += 5 * (((int)(int8_t)(i >> 8) >> 2) - 3);
+    check_row_term(m, 74);
+}
+/* drum-u8 folded under s8 tensors: F = T(x ^ 0x80, v ^ 0x80) - 128 a is
+ * drum's one term plus -128 a */
+Test(gemm, folded_drum_row_term)
+{
+    ax_mult *t = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_mult_from_family_spec("drum-u8:k=4", &t, &err), 0, "%s", err.msg);
+    check_row_term(ax_test_fold_u8(t), 75);
+}
 /* the one-term table plus a rank-1 error whose weight factor spans > 256 values */
 Test(gemm, factored_no_bytes)
 {

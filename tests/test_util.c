@@ -1,6 +1,8 @@
 /* test_util.c - helpers shared by the Criterion suites. */
 #include "test_util.h"
 
+#include "autoapprox/mult.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,4 +96,17 @@ int ax_test_cli(char **out, char **errout, const char *const *argv)
     if (out) *out = o; else free(o);
     if (errout) *errout = e; else free(e);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct ax_mult *ax_test_fold_u8(struct ax_mult *t)
+{
+    ax_mult *f = ax_mult_new();
+    if (!f) abort();
+    f->act = f->wgt = AX_S8;
+    snprintf(f->name, sizeof f->name, "folded-%.48s", t->name);
+    for (unsigned x = 0; x < 256; x++)
+        for (unsigned v = 0; v < 256; v++)
+            f->table[x * 256 + v] = t->table[(x ^ 0x80) * 256 + (v ^ 0x80)] - 128 * (int32_t)(x ^ 0x80);
+    ax_mult_free(t);
+    return f;
 }

@@ -17,4 +17,9 @@ bool ax_test_reduced(void);
 /* Runs the autoapprox CLI with argv (NULL-terminated, without argv[0]); stdout and
  * stderr captured into malloc'ed strings (may pass NULL). Returns the exit code. */
 int ax_test_cli(char **out, char **errout, const char *const *argv);
+/* A u8 x u8 table folded as the network runtime folds it under s8 tensors
+ * (nn/layer_q.c): F[x][v] = T[x ^ 0x80][v ^ 0x80] - 128 * (x ^ 0x80), s8 x
+ * s8, named "folded-" + T's name; T is freed. */
+struct ax_mult;
+struct ax_mult *ax_test_fold_u8(struct ax_mult *t);
 #endif

@@ -85,6 +85,11 @@ uint64_t ax_gemm_linear_residual(const ax_mult *m, unsigned w, int *slope);
 /* LOWRANK: the number of factor products per k (the table is their sum);
  * 1 for the other paths. */
 int ax_gemm_plan_terms(const ax_gemm_plan *p);
+/* LOWRANK on the AVX-512 VNNI byte kernel: terms that add a function of the
+ * activation alone (a constant weight factor), summed per row while packing
+ * A instead of multiplied; not counted in ax_gemm_plan_terms. Depthwise
+ * layers of such a plan run the byte planes, not the low-rank kernel. */
+int ax_gemm_plan_row_terms(const ax_gemm_plan *p);
 /* What the caller adds to every sum after the GEMM, as bounds on its
  * magnitude: per_k for each of the K terms (zero-point corrections grow with
  * K: |zw|*max|a| + |za|*max|w| + |za*zw|) plus a fixed part (the bias). */

@@ -5,7 +5,8 @@
  * virtual k with vpdpbusd (four u8 x s8 products into an int32 lane, no
  * saturation: 64 MACs per instruction), plus exact corrections: per column
  * sum_t a_off[t] sum_k g'_t + K sum_t a_off[t] w_off[t] (packed with the
- * weights), per row sum_t w_off[t] sum_k f'_t (summed while packing A).
+ * weights), per row sum_t w_off[t] sum_k f'_t (summed while packing A; so
+ * are row terms, whose g'_t is 0: never multiplied).
  * Lanes, corrections and shifted factors all wrap mod 2^32: only the true
  * total must fit int32, which the plan's K bound guarantees.
  *
@@ -56,31 +57,32 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
 static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
 {
     const ax_lowrank *lr = p->lr;
-    size_t T = (size_t)lr->terms, L = row_len(p, K), S = stride_of(L), nb = (K + 63) / 64;
+    size_t T = (size_t)lr->terms, TR = T + (size_t)lr->row_terms, L = row_len(p, K), S = stride_of(L);
+    size_t nb = (K + 63) / 64;
     __m512i tab[AX_LOWRANK_TERMS][4];
-    for (size_t t = 0; t < T; t++)
+    for (size_t t = 0; t < TR; t++)
         for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
     int32_t *corr = (int32_t *)panel;
     for (size_t m = 0; m < rows; m++) {
         uint8_t *row = panel + HEAD + m * S;
         const uint8_t *a = A + m * lda;
         __m512i sums[AX_LOWRANK_TERMS];
-        for (size_t t = 0; t < T; t++) sums[t] = _mm512_setzero_si512();
+        for (size_t t = 0; t < TR; t++) sums[t] = _mm512_setzero_si512();
         for (size_t b = 0; b < nb; b++) {
             size_t kb = K - 64 * b < 64 ? K - 64 * b : 64, kbw = b + 1 < nb ? 64 : ceil4(kb);
             __mmask64 in = kb == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kb);
             __mmask64 out = kbw == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kbw);
             __m512i x = _mm512_maskz_loadu_epi8(in, a + 64 * b);
             uint8_t *d = row + 64 * T * b;
-            for (size_t t = 0; t < T; t++) {
+            for (size_t t = 0; t < TR; t++) { /* row terms (t >= T): summed, not stored */
                 __m512i y = _mm512_maskz_mov_epi8(in, lookup(tab[t], x)); /* k past K: 0 */
-                _mm512_mask_storeu_epi8(d + t * kbw, out, y);
+                if (t < T) _mm512_mask_storeu_epi8(d + t * kbw, out, y);
                 if (lr->row_corr) sums[t] = _mm512_add_epi64(sums[t], _mm512_sad_epu8(y, _mm512_setzero_si512()));
             }
         }
         uint32_t c = 0;
         if (lr->row_corr)
-            for (size_t t = 0; t < T; t++) c += (uint32_t)lr->w_off[t] * (uint32_t)_mm512_reduce_add_epi64(sums[t]);
+            for (size_t t = 0; t < TR; t++) c += (uint32_t)lr->w_off[t] * (uint32_t)_mm512_reduce_add_epi64(sums[t]);
         corr[m] = (int32_t)c;
     }
 }
@@ -91,8 +93,9 @@ static void pack_b(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, 
     const ax_lowrank *lr = p->lr;
     size_t T = (size_t)lr->terms, L4 = row_len(p, K) / 4, nb = (K + 63) / 64;
     memset(bx, 0, ((N + 15) / 16 + 1) * (L4 ? L4 : 1) * 64);
-    uint32_t fixed = 0; /* K sum_t a_off w_off */
-    for (size_t t = 0; t < T; t++) fixed += (uint32_t)K * (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
+    uint32_t fixed = 0; /* K sum_t a_off w_off, row terms included (their g' is 0: nothing else) */
+    for (size_t t = 0; t < T + (size_t)lr->row_terms; t++)
+        fixed += (uint32_t)K * (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
     for (size_t n = 0; n < N; n++) corr[n] = fixed;
     for (size_t k = 0; k < K; k++) {
         size_t b = k / 64, kbw = b + 1 < nb ? 64 : ceil4(K - 64 * b), v0 = 64 * T * b + k % 64;
@@ -207,4 +210,5 @@ const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni = {.name = "lowrank_ge
                                                              .pack_a = pack_a,
                                                              .bx_bytes = bx_bytes,
                                                              .pack_b = pack_b,
-                                                             .run_c = run_c}; /* LOWRANK only: no `run` */
+                                                             .run_c = run_c, /* LOWRANK only: no `run` */
+                                                             .row_terms = true};
