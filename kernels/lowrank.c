@@ -365,6 +365,13 @@ static bool better(const ax_lowrank *x, const ax_lowrank *y)
     return x->bytes && !x->row_corr && y->row_corr;
 }
 
+/* The most terms a candidate may have and still be kept: as many as the
+ * best form so far (ties may go to the candidate), else max_terms. */
+static int limit(const ax_lowrank *best, int max_terms)
+{
+    return best && best->terms + best->row_terms < max_terms ? best->terms + best->row_terms : max_terms;
+}
+
 /* The table as a form of T - r(a) plus the row term r(a) = F[a][v0], the
  * column where the weight is 0 in either signedness (v0 = 0x00 or 0x80;
  * a folded table's F[x][0x80] = -zw*a over a u8 table): the difference of
@@ -387,7 +394,10 @@ static bool row_term_form(const ax_mult *m, unsigned v0, int max_terms, int64_t 
     free(target);
     if (!ok || lr->terms >= max_terms) return false;
     int t = lr->terms;
-    for (unsigned a = 0; a < 256; a++) lr->amap[t][a] = (int16_t)(r[a] / c), lr->wmap[t][a] = (int16_t)c;
+    for (unsigned a = 0; a < 256; a++) {
+        if (r[a] / c > INT16_MAX || r[a] / c < -INT16_MAX) return false;
+        lr->amap[t][a] = (int16_t)(r[a] / c), lr->wmap[t][a] = (int16_t)c;
+    }
     lr->row_terms = 1;
     lr->t_form = true;
     byte_form(lr);
@@ -425,7 +435,7 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
             e->amap[0][i] = (int16_t)(ax_operand_value(m->act, i) + da);
             e->wmap[0][i] = (int16_t)(ax_operand_value(m->wgt, i) + dw);
         }
-        if (!factor_form(m->table, (const int64_t(*)[256])X, max_terms - 1, 1, e)) continue;
+        if (!factor_form(m->table, (const int64_t(*)[256])X, limit(best, max_terms) - 1, 1, e)) continue;
         byte_form(e);
         /* the byte form only negated whole terms: the products are unchanged, checked once more */
         if (!reproduces(m->table, e) || (best && !better(e, best))) continue;
@@ -433,7 +443,7 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
         *best = *e;
     }
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) X[i >> 8][i & 255] = m->table[i];
-    if (factor_form(m->table, (const int64_t(*)[256])X, max_terms, 0, t)) {
+    if (factor_form(m->table, (const int64_t(*)[256])X, limit(best, max_terms), 0, t)) {
         t->t_form = true;
         byte_form(t);
         if (reproduces(m->table, t) && (!best || better(t, best))) {
@@ -442,7 +452,7 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
         }
     }
     for (unsigned v0 = 0; v0 < 256; v0 += 0x80)
-        if (row_term_form(m, v0, max_terms, X, t) && (!best || better(t, best))) {
+        if (row_term_form(m, v0, limit(best, max_terms), X, t) && (!best || better(t, best))) {
             *e = *t;
             best = e;
         }
