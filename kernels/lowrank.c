@@ -414,14 +414,20 @@ static int other_sign_shift(ax_operand t)
     return ax_operand_value(t, 0x80) < 0 ? 128 : -128;
 }
 
+/* Keeps candidate c when it is the first form or a better one (ties: the
+ * earlier). */
+static void keep(const ax_lowrank *c, ax_lowrank *best, bool *found)
+{
+    if (!*found || better(c, best)) *best = *c, *found = true;
+}
+
 int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
 {
     if (max_terms > AX_LOWRANK_TERMS) max_terms = AX_LOWRANK_TERMS;
     int64_t (*X)[256] = malloc(sizeof(int64_t) * AX_TABLE_SIZE);
-    ax_lowrank *cand = calloc(3, sizeof *cand);
-    int rc = -1;
+    ax_lowrank *cand = calloc(2, sizeof *cand), *c = cand, *best = cand + 1;
+    bool found = false;
     if (!X || !cand || max_terms < 1) goto done;
-    ax_lowrank *best = NULL, *e = &cand[0], *t = &cand[1];
     /* (a + da) * (w + dw) + E: term 0 the exact product, its operands
      * shifted or not */
     for (int s = 0; s < 4; s++) {
@@ -430,38 +436,30 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
             for (unsigned w = 0; w < 256; w++)
                 X[a][w] = (int64_t)m->table[a * 256 + w] -
                           (int64_t)(ax_operand_value(m->act, a) + da) * (ax_operand_value(m->wgt, w) + dw);
-        memset(e, 0, sizeof *e);
+        memset(c, 0, sizeof *c);
         for (unsigned i = 0; i < 256; i++) {
-            e->amap[0][i] = (int16_t)(ax_operand_value(m->act, i) + da);
-            e->wmap[0][i] = (int16_t)(ax_operand_value(m->wgt, i) + dw);
+            c->amap[0][i] = (int16_t)(ax_operand_value(m->act, i) + da);
+            c->wmap[0][i] = (int16_t)(ax_operand_value(m->wgt, i) + dw);
         }
-        if (!factor_form(m->table, (const int64_t(*)[256])X, limit(best, max_terms) - 1, 1, e)) continue;
-        byte_form(e);
+        if (!factor_form(m->table, (const int64_t(*)[256])X, limit(found ? best : NULL, max_terms) - 1, 1, c))
+            continue;
+        byte_form(c);
         /* the byte form only negated whole terms: the products are unchanged, checked once more */
-        if (!reproduces(m->table, e) || (best && !better(e, best))) continue;
-        best = &cand[2];
-        *best = *e;
+        if (reproduces(m->table, c)) keep(c, best, &found);
     }
+    /* the table itself */
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) X[i >> 8][i & 255] = m->table[i];
-    if (factor_form(m->table, (const int64_t(*)[256])X, limit(best, max_terms), 0, t)) {
-        t->t_form = true;
-        byte_form(t);
-        if (reproduces(m->table, t) && (!best || better(t, best))) {
-            *e = *t;
-            best = e;
-        }
+    memset(c, 0, sizeof *c);
+    if (factor_form(m->table, (const int64_t(*)[256])X, limit(found ? best : NULL, max_terms), 0, c)) {
+        c->t_form = true;
+        byte_form(c);
+        if (reproduces(m->table, c)) keep(c, best, &found);
     }
     for (unsigned v0 = 0; v0 < 256; v0 += 0x80)
-        if (row_term_form(m, v0, limit(best, max_terms), X, t) && (!best || better(t, best))) {
-            *e = *t;
-            best = e;
-        }
-    if (best) {
-        *out = *best;
-        rc = 0;
-    }
+        if (row_term_form(m, v0, limit(found ? best : NULL, max_terms), X, c)) keep(c, best, &found);
+    if (found) *out = *best;
 done:
     free(X);
     free(cand);
-    return rc;
+    return found ? 0 : -1;
 }
