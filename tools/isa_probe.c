@@ -4,11 +4,12 @@
  * the depthwise notes), measured on the machine at hand.
  *
  * Each mix is 24 instructions on 24 independent registers (zmm0..zmm23,
- * sources zmm30/zmm31, masks k1..k6; random bytes in all of them), repeated in a
- * loop; the cycle is a dependent chain of scalar adds (one per cycle on
- * every x86 core), both timed in this thread's CPU time, best of 3. A destructive instruction
- * (vpermt2b, vpdpbusd, ...) chains on its own register: with 24 chains its
- * latency does not bound the throughput below 4 per cycle up to 6 cycles.
+ * sources zmm30/zmm31, masks k1..k6; random bytes in all of them),
+ * repeated in a loop; the cycle is a dependent chain of scalar adds (one
+ * per cycle on every x86 core), both timed in this thread's CPU time, best
+ * of 3. A destructive instruction (vpermt2b, vpdpbusd, ...) chains on its
+ * own register: with 24 chains, a latency of up to 6 cycles still allows
+ * 4 per cycle.
  *
  *   build/tools/isa-probe
  */
