@@ -167,6 +167,33 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size
             if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
         }
     }
+    if (mn == 8 && c >= n0) { /* 8 rows from the tile's first column: straight from the sums, no lane moves */
+        size_t left = n0 + nn - c; /* columns of the tile that C keeps */
+        int cnt[2] = {left >= 16 ? 16 : (int)left, nb == 2 && left > 16 ? (left >= 32 ? 16 : (int)(left - 16)) : 0};
+        __mmask16 m[2] = {(__mmask16)((1u << cnt[0]) - 1), (__mmask16)((1u << cnt[1]) - 1)};
+        const uint32_t *cr = corr + (c - n0);
+        int32_t *Ct = C + (c - n0);
+        __m512i k[2];
+        for (int h = 0; h < 2; h++)
+            k[h] = cnt[h] == 16 ? _mm512_loadu_si512(cr + 16 * h) : _mm512_maskz_loadu_epi32(m[h], cr + 16 * h);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            __m512i r = _mm512_set1_epi32(rcorr[i]);
+#pragma GCC unroll 2
+            for (int h = 0; h < nb; h++) {
+                int32_t *y = Ct + (size_t)i * ldc + 16 * h;
+                __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc[i][h], r), k[h]);
+                if (cnt[h] == 16) { /* masked stores are slower here, even with a full mask */
+                    if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
+                    _mm512_storeu_si512(y, v);
+                } else if (cnt[h]) {
+                    if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m[h], y));
+                    _mm512_mask_storeu_epi32(y, m[h], v);
+                }
+            }
+        }
+        return;
+    }
     /* through memory: put16's registers and masks kept out of the k loop's
      * register allocation (measured: spills there otherwise) */
     uint32_t tmp[8][32];
