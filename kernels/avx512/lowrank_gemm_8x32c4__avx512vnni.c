@@ -105,6 +105,7 @@ static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *
         return;
     }
     int32_t *corr = (int32_t *)panel;
+    bool near = K <= 256; /* the next panel's A within L1/3; past that the prefetches cost (ResNet-50 3x3 layers) */
     for (size_t m = 0; m < rows; m++) {
         uint8_t *row = panel + HEAD + m * S;
         const uint8_t *a = A + m * lda;
@@ -114,7 +115,7 @@ static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *
             size_t kb = K - 64 * b < 64 ? K - 64 * b : 64, kbw = b + 1 < nb ? 64 : ceil4(kb);
             __mmask64 in = kb == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kb);
             __mmask64 out = kbw == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kbw);
-            _mm_prefetch((const char *)((uintptr_t)a + MR * lda + 64 * b), _MM_HINT_T0); /* as pack_a_short */
+            if (near) _mm_prefetch((const char *)((uintptr_t)a + MR * lda + 64 * b), _MM_HINT_T0); /* as pack_a_short */
             __m512i x = _mm512_maskz_loadu_epi8(in, a + 64 * b);
             uint8_t *d = row + 64 * T * b;
             for (size_t t = 0; t < TR; t++) { /* row terms (t >= T): summed, not stored */
