@@ -314,13 +314,14 @@ static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
 
 /* im2col rows of output pixels [r0, r0 + rows) for groups [g0, g0 + ng) at
  * once, each group's rows (K = kh*kw*cg bytes each) together: group g0 + i's
- * row r at dst + i * rows * K + r * K. Each input pixel is read once per tap
- * for all ng groups, and each group's GEMM reads one contiguous run. pad:
- * in_c pad bytes. */
+ * row r at dst + i * ldg * K + r * K (ldg >= rows: the chunk's rows when
+ * this is a piece of it). Each input pixel is read once per tap for all ng
+ * groups, and each group's GEMM reads one contiguous run. pad: in_c pad
+ * bytes. */
 static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
-                   size_t g0, size_t ng, const uint8_t *pad, uint8_t *dst)
+                   size_t g0, size_t ng, const uint8_t *pad, uint8_t *dst, size_t ldg)
 {
-    size_t cg = s->in_c / s->groups, kg = s->kernel_h * s->kernel_w * cg, gs = rows * kg;
+    size_t cg = s->in_c / s->groups, kg = s->kernel_h * s->kernel_w * cg, gs = ldg * kg;
     size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
     for (size_t r = 0; r < rows; r++, dst += kg) {
         uint8_t *d = dst;
@@ -348,6 +349,32 @@ static void im2col(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t
             ox = 0;
             if (++oy == oh) oy = 0, b++;
         }
+    }
+}
+
+/* im2col of a chunk in pieces shared out between the threads, for layers
+ * whose rows are cheap to multiply (K x N <= SHARE_KN per group): one
+ * thread built each chunk while the others waited, so a few-channel first
+ * layer (MobileNetV2's features.0.0: K = 27, N = 32, the copies about as
+ * long as the GEMM) ran no faster on two threads than on one. ResNet-50's
+ * 3x3 layers (K x N >= 36864) measured -6% to +6% by stage (two threads),
+ * so they keep one thread. */
+enum { SHARE_KN = 16384 };
+
+static void im2col_threads(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
+                           size_t g0, size_t ng, const uint8_t *pad, uint8_t *dst, int threads)
+{
+    size_t kg = s->kernel_h * s->kernel_w * (s->in_c / s->groups);
+    threads = kg * (s->out_c / s->groups) <= SHARE_KN ? ax_default_threads(threads) : 1;
+    size_t piece = threads > 1 ? (rows / ((size_t)threads * 4) + 63) / 64 * 64 : rows;
+    if (piece < 256) piece = 256;
+    size_t pieces = (rows + piece - 1) / piece;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && pieces > 1)
+#endif
+    for (size_t i = 0; i < pieces; i++) {
+        size_t a = i * piece;
+        im2col(s, oh, ow, X, r0 + a, rows - a < piece ? rows - a : piece, g0, ng, pad, dst + a * kg, rows);
     }
 }
 
@@ -540,12 +567,14 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk;
         if (ng == s->groups) {
-            im2col(s, oh, ow, X, r0, rows, 0, ng, pad, buf);
+            im2col_threads(s, oh, ow, X, r0, rows, 0, ng, pad, buf, threads);
             rc = ax_gemm_groups(p, s->groups, rows, buf, K, rows * K, W->g, Y + r0 * s->out_c, s->out_c, og,
                                 accumulate, threads, err);
         } else {
             for (size_t g = 0; g < s->groups && rc == 0; g++) {
-                if (g % nb == 0) im2col(s, oh, ow, X, r0, rows, g, s->groups - g < nb ? s->groups - g : nb, pad, buf);
+                if (g % nb == 0)
+                    im2col_threads(s, oh, ow, X, r0, rows, g, s->groups - g < nb ? s->groups - g : nb, pad, buf,
+                                   threads);
                 rc = ax_gemm(p, rows, buf + g % nb * rows * K, K, W->g[g], Y + r0 * s->out_c + g * og, s->out_c,
                              accumulate, threads, err);
             }

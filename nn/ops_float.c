@@ -129,15 +129,21 @@ void axnn_float_pool(const axnn_node *n, const axnn_value *x, const axnn_value *
     }
 }
 
+/* Pixels outer, channels inner: contiguous loads that vectorize, each
+ * channel's sum still taken in pixel order (the same float bits as a
+ * per-channel loop; that one strided through NHWC and took 1.6% of a
+ * quantized MobileNetV2 run). */
 void axnn_float_gap(const axnn_value *x, size_t batch, const float *in, float *out)
 {
-    size_t hw = x->h * x->w;
-    for (size_t b = 0; b < batch; b++)
-        for (size_t c = 0; c < x->c; c++) {
-            float acc = 0.0f;
-            for (size_t p = 0; p < hw; p++) acc += in[(b * hw + p) * x->c + c];
-            out[b * x->c + c] = acc / (float)hw;
-        }
+    size_t hw = x->h * x->w, C = x->c;
+    for (size_t b = 0; b < batch; b++) {
+        float *o = out + b * C;
+        const float *img = in + b * hw * C;
+        for (size_t c = 0; c < C; c++) o[c] = 0.0f;
+        for (size_t p = 0; p < hw; p++)
+            for (size_t c = 0; c < C; c++) o[c] += img[p * C + c];
+        for (size_t c = 0; c < C; c++) o[c] /= (float)hw;
+    }
 }
 
 /* NHWC to the NCHW order ONNX flattens in. */

@@ -54,6 +54,44 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
 }
 
+/* K <= 32: R = 64 / G rows of G = 16 or 32 bytes share each vector, so
+ * the lookups, masks and stores are per R rows (one row a vector left 32
+ * or 48 of its 64 bytes idle: packing was half of MobileNetV2's K = 32,
+ * N = 16 layer). Rows come in by masked loads from row - G r (the masked
+ * bytes are not read) and go out as masked stores of their G bytes; the
+ * row corrections from vpsadbw's eight partial sums, G / 8 per row. */
+static void pack_a_short(const ax_lowrank *lr, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel,
+                         size_t S, const __m512i tab[][4])
+{
+    size_t T = (size_t)lr->terms, TR = T + (size_t)lr->row_terms, kbw = ceil4(K);
+    size_t G = K <= 16 ? 16 : 32, R = 64 / G;
+    int32_t *corr = (int32_t *)panel;
+    __mmask64 in1 = _bzhi_u64(~0ull, (unsigned)K), out1 = _bzhi_u64(~0ull, (unsigned)kbw), in = 0;
+    for (size_t r = 0; r < R; r++) in |= in1 << (G * r);
+    for (size_t m = 0; m < rows; m += R) {
+        size_t rn = rows - m < R ? rows - m : R;
+        /* the next panel's rows (a thread's next tiles are the next row
+         * panels): the first load of each group waited for memory otherwise */
+        _mm_prefetch((const char *)((uintptr_t)A + (m + MR) * lda), _MM_HINT_T0);
+        __m512i x = _mm512_setzero_si512();
+        for (size_t r = 0; r < rn; r++) x = _mm512_mask_loadu_epi8(x, in1 << (G * r), (const void *)((uintptr_t)(A + (m + r) * lda) - G * r));
+        uint32_t c[4] = {0, 0, 0, 0};
+        for (size_t t = 0; t < TR; t++) {
+            __m512i y = _mm512_maskz_mov_epi8(in, lookup(tab[t], x)); /* k past K: 0 */
+            if (t < T)
+                for (size_t r = 0; r < rn; r++)
+                    _mm512_mask_storeu_epi8((void *)((uintptr_t)(panel + HEAD + (m + r) * S + t * kbw) - G * r),
+                                            out1 << (G * r), y);
+            if (lr->row_corr) {
+                uint64_t q[8];
+                _mm512_storeu_si512(q, _mm512_sad_epu8(y, _mm512_setzero_si512()));
+                for (size_t i = 0; i < 8; i++) c[i / (G / 8)] += (uint32_t)lr->w_off[t] * (uint32_t)q[i];
+            }
+        }
+        for (size_t r = 0; r < rn; r++) corr[m + r] = (int32_t)c[r];
+    }
+}
+
 static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
 {
     const ax_lowrank *lr = p->lr;
@@ -62,7 +100,12 @@ static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *
     __m512i tab[AX_LOWRANK_TERMS][4];
     for (size_t t = 0; t < TR; t++)
         for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    if (K <= 32 && K > 0) {
+        pack_a_short(lr, rows, K, A, lda, panel, S, tab);
+        return;
+    }
     int32_t *corr = (int32_t *)panel;
+    bool near = K <= 256; /* the next panel's A within L1/3; past that the prefetches cost (ResNet-50 3x3 layers) */
     for (size_t m = 0; m < rows; m++) {
         uint8_t *row = panel + HEAD + m * S;
         const uint8_t *a = A + m * lda;
@@ -72,6 +115,7 @@ static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *
             size_t kb = K - 64 * b < 64 ? K - 64 * b : 64, kbw = b + 1 < nb ? 64 : ceil4(kb);
             __mmask64 in = kb == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kb);
             __mmask64 out = kbw == 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)kbw);
+            if (near) _mm_prefetch((const char *)((uintptr_t)a + MR * lda + 64 * b), _MM_HINT_T0); /* as pack_a_short */
             __m512i x = _mm512_maskz_loadu_epi8(in, a + 64 * b);
             uint8_t *d = row + 64 * T * b;
             for (size_t t = 0; t < TR; t++) { /* row terms (t >= T): summed, not stored */
