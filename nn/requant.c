@@ -279,7 +279,7 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
                       uint8_t *y)
 {
     size_t n = pixels * oc, c = 0, p = 0, i = 0;
-    __m512i sp = _mm512_set1_epi32(with_sum ? sum[0] : 0);
+    __m512i sp = _mm512_set1_epi32(with_sum && pixels ? sum[0] : 0);
     __m128i b[4];
     for (; i + 64 <= n; i += 64) {
         for (int u = 0; u < 4; u++) {

@@ -74,7 +74,8 @@ static void pack_a_short(const ax_lowrank *lr, size_t rows, size_t K, const uint
          * panels): the first load of each group waited for memory otherwise */
         _mm_prefetch((const char *)((uintptr_t)A + (m + MR) * lda), _MM_HINT_T0);
         __m512i x = _mm512_setzero_si512();
-        for (size_t r = 0; r < rn; r++) x = _mm512_mask_loadu_epi8(x, in1 << (G * r), (const void *)((uintptr_t)(A + (m + r) * lda) - G * r));
+        for (size_t r = 0; r < rn; r++)
+            x = _mm512_mask_loadu_epi8(x, in1 << (G * r), (const void *)((uintptr_t)(A + (m + r) * lda) - G * r));
         uint32_t c[4] = {0, 0, 0, 0};
         for (size_t t = 0; t < TR; t++) {
             __m512i y = _mm512_maskz_mov_epi8(in, lookup(tab[t], x)); /* k past K: 0 */
