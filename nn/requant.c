@@ -354,13 +354,16 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
     size_t n = pixels * oc, c = 0, p = 0, i = 0;
     __m512i sp = _mm512_set1_epi32(with_sum && pixels ? sum[0] : 0);
     __m128i b[4];
+/* the next 16 channels: at a pixel's end the next pixel's zero-point sum */
+#define NEXT_16()                                                              \
+    if ((c += 16) == oc) {                                                     \
+        c = 0, p++;                                                            \
+        if (with_sum && p < pixels) sp = _mm512_set1_epi32(sum[p]);            \
+    }
     for (; i + 64 <= n; i += 64) {
         for (int u = 0; u < 4; u++) {
             b[u] = requant_bytes_16(q, c, dense_sum_16(q, acc + i + 16 * u - c, c, with_sum, sp, true, 0), true, 0);
-            if ((c += 16) == oc) {
-                c = 0, p++;
-                if (with_sum && p < pixels) sp = _mm512_set1_epi32(sum[p]);
-            }
+            NEXT_16()
         }
         __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(b[0]), b[1], 1);
         v = _mm512_inserti32x4(_mm512_inserti32x4(v, b[2], 2), b[3], 3);
@@ -368,11 +371,9 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
     }
     for (; i < n; i += 16) {
         requant_16(q, c, dense_sum_16(q, acc + i - c, c, with_sum, sp, true, 0), true, 0, y + i);
-        if ((c += 16) == oc) {
-            c = 0, p++;
-            if (with_sum && p < pixels) sp = _mm512_set1_epi32(sum[p]);
-        }
+        NEXT_16()
     }
+#undef NEXT_16
 }
 
 /* Dense layers' requantization, 16 channels a vector, the tail masked:
