@@ -167,17 +167,17 @@ static bool bytes_pass_through(run_ctx *c, const axnn_node *n)
     return true;
 }
 
-/* Element-wise ops on quantized values: one table lookup per element. */
+/* Element-wise ops on quantized values, on their bytes (ops_q.c). */
 static bool bytes_table_op(run_ctx *c, size_t i)
 {
     const axnn_node *n = &c->m->nodes[i];
-    const uint8_t *t = c->rt ? c->rt->qop[i] : NULL;
-    const uint8_t *a = t ? c->vals[n->in[0]].q : NULL, *b = n->n_in > 1 && a ? c->vals[n->in[1]].q : a;
+    const axnn_qop *op = c->rt ? c->rt->qop[i] : NULL;
+    const uint8_t *a = op ? c->vals[n->in[0]].q : NULL, *b = n->n_in > 1 && a ? c->vals[n->in[1]].q : a;
     if (!a || !b) return false;
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
     uint8_t *out = axnn_val_alloc(c, count);
     if (!out) return false;
-    axnn_qop_run(run_isa(c), n, t, a, b, out, count, c->threads);
+    axnn_qop_run(run_isa(c), op, a, b, out, count, c->threads);
     c->vals[n->out].q = out;
     return true;
 }
@@ -379,7 +379,7 @@ int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, a
         ax_nn_runtime_free(rt);
         return ax_fail(err, "runtime: out of memory");
     }
-    for (size_t i = 0; rt->qop && i < m->n_nodes; i++) rt->qop[i] = axnn_qop_table(m, &m->nodes[i]);
+    for (size_t i = 0; rt->qop && i < m->n_nodes; i++) rt->qop[i] = axnn_qop_make(m, &m->nodes[i]);
     if (prepare_layers(rt, mults, err) != 0) {
         ax_nn_runtime_free(rt);
         return -1;

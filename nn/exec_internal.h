@@ -27,7 +27,7 @@ struct ax_nn_runtime {
     char (*warnings)[AX_ERROR_MAX];
     size_t n_warnings;
     double *profile, *kprofile; /* per node (all, kernels), when AX_NN_PROFILE is set */
-    uint8_t **qop;            /* per node: its byte table (ops_q.c), or NULL */
+    axnn_qop **qop;           /* per node: its op on bytes (ops_q.c), or NULL */
     axnn_scratch scratch;     /* layers' per-thread buffers, kept between runs */
     axnn_pool pool;           /* activation buffers, kept between runs */
 };

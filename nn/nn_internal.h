@@ -120,12 +120,28 @@ typedef void (*axnn_observe_fn)(int value, const float *data, size_t count, void
 int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const float *input, float *output,
                int threads, axnn_observe_fn obs, void *ctx, ax_error *err);
 
-/* ---- ops_q.c: element-wise ops on bytes through a table (quantized runtime) ---- */
-/* The node's table (256 or 65536 bytes, made through the float ops), or
- * NULL when the node is not an element-wise op on quantized values. */
-uint8_t *axnn_qop_table(const ax_nn_model *m, const axnn_node *n);
-void axnn_qop_run(ax_isa isa, const axnn_node *n, const uint8_t *table, const uint8_t *a, const uint8_t *b, uint8_t *y,
-                  size_t count, int threads);
+/* ---- ops_q.c: element-wise ops on quantized values, on bytes (quantized runtime) ---- */
+/* Add or Mul of two quantized tensors into a quantized one: what
+ * dequantize-op-quantize computes, with the quantization rules of
+ * axnn_dequantize_one and axnn_quantize_one (requant.c's axnn_binary). */
+typedef struct axnn_binop {
+    bool mul;
+    ax_operand ta, tb;
+    float sa, sb, sy;
+    int32_t za, zb, zy, lo, hi; /* lo, hi: the output type's range */
+} axnn_binop;
+/* A node's op on bytes: ReLU/Clip as a 256-byte table made through the
+ * float code, Add/Mul as an axnn_binop. */
+typedef struct axnn_qop {
+    bool binary;
+    axnn_binop bin;
+    uint8_t table[256];
+} axnn_qop;
+/* The node's op on bytes, or NULL when the node is not an element-wise op
+ * on quantized values (or out of memory: it then runs in float). */
+axnn_qop *axnn_qop_make(const ax_nn_model *m, const axnn_node *n);
+void axnn_qop_run(ax_isa isa, const axnn_qop *op, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t count,
+                  int threads);
 
 /* ---- im2col.c: GEMM rows of a dense conv (HWIO columns), XOR and row sums ---- */
 void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,
@@ -168,6 +184,9 @@ void axnn_quantize_floats(ax_isa isa, const axnn_qp *q, const float *x, size_t n
 void axnn_dequantize_bytes(ax_isa isa, const axnn_qp *q, const uint8_t *x, size_t n, float *y);
 /* y[i] = t[a[i]] for a 256-byte table t (ops_q.c's ReLU and Clip). */
 void axnn_lookup256(ax_isa isa, const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
+/* y[i] = quantize(dequantize(a[i]) + or * dequantize(b[i])), bit for bit
+ * the float code's (ops_q.c's Add and Mul). */
+void axnn_binary(ax_isa isa, const axnn_binop *op, const uint8_t *a, const uint8_t *b, size_t n, uint8_t *y);
 /* The same per ISA (tests drive each): NULL when this build or CPU lacks
  * the ISA (avx512: F, BW, VL and VBMI, as the kernels). The functions above
  * run the best one. */
@@ -184,6 +203,7 @@ typedef struct axnn_epilogue {
     void (*quantize)(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
     void (*dequantize)(const axnn_qp *q, const uint8_t *x, size_t n, float *y);
     void (*lookup256)(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y);
+    void (*binary)(const axnn_binop *op, const uint8_t *a, const uint8_t *b, size_t n, uint8_t *y);
 } axnn_epilogue;
 const axnn_epilogue *axnn_epilogue_for(ax_isa isa);
 

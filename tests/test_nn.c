@@ -717,6 +717,60 @@ Test(nn, byte_table_lookups_match_a_plain_loop)
         }
 }
 
+/* Add and Mul of two quantized tensors: each variant, on every pair of
+ * bytes (as two tensors of 65,536 elements, then lengths around the vector
+ * width), gives the bytes of dequantize-op-quantize in scalar float:
+ * signed and unsigned operands and outputs, zero points, scales that make
+ * exact halves (ties to even), outputs that saturate both ways, infinities
+ * and NaN (inf - inf, 0 * inf). */
+Test(nn, add_and_mul_on_bytes_match_the_float_rule)
+{
+    const axnn_epilogue *e[4];
+    size_t ne = epilogues(e);
+    enum { N = 65536 };
+    uint8_t *a = malloc(N), *b = malloc(N), *y = malloc(N + 64);
+    cr_assert(a && b && y);
+    for (size_t i = 0; i < N; i++) a[i] = (uint8_t)(i >> 8), b[i] = (uint8_t)i;
+    static const struct {
+        ax_operand ta, tb, ty;
+        float sa, sb, sy;
+        int32_t za, zb, zy;
+    } cases[] = {
+        {AX_S8, AX_S8, AX_S8, 0.0213f, 0.0371f, 0.0402f, 3, -5, 0},
+        {AX_U8, AX_U8, AX_U8, 0.05f, 0.011f, 0.06f, 128, 7, 0},
+        {AX_U8, AX_S8, AX_U8, 0.5f, 0.5f, 1.0f, 0, 0, 0},   /* halves: ties */
+        {AX_S8, AX_U8, AX_S8, 0.25f, 0.75f, 0.5f, -3, 200, 17}, /* saturates */
+        {AX_S8, AX_S8, AX_U8, 1e-3f, 3e-3f, 1e-5f, 0, 0, 255},
+        {AX_U8, AX_U8, AX_S8, 1e30f, 1e30f, 1e-30f, 1, 2, -128}, /* inf */
+        {AX_S8, AX_S8, AX_S8, 3e38f, 3e38f, 1.0f, 0, 0, -5},     /* inf - inf, 0 * inf: NaN */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int mul = 0; mul < 2; mul++) {
+            axnn_qp qa = {true, cases[c].ta, cases[c].sa, cases[c].za};
+            axnn_qp qb = {true, cases[c].tb, cases[c].sb, cases[c].zb};
+            axnn_qp qy = {true, cases[c].ty, cases[c].sy, cases[c].zy};
+            axnn_binop op = {mul, qa.type, qb.type, qa.scale, qb.scale, qy.scale, qa.zp, qb.zp, qy.zp,
+                             axnn_qmin(qy.type), axnn_qmax(qy.type)};
+            static const size_t lens[] = {N, 0, 1, 15, 16, 17, 63, 64, 65, 1000};
+            for (size_t v = 0; v < ne; v++)
+                for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+                    size_t off = l ? 40000 + 7 * l : 0; /* shorter runs from the middle */
+                    memset(y, 0x77, N + 64);
+                    e[v]->binary(&op, a + off, b + off, lens[l], y);
+                    for (size_t i = 0; i < lens[l]; i++) {
+                        float fa = axnn_dequantize_one(&qa, a[off + i]), fb = axnn_dequantize_one(&qb, b[off + i]);
+                        uint8_t want = axnn_quantize_one(&qy, mul ? fa * fb : fa + fb);
+                        cr_assert_eq(y[i], want, "%s, case %zu, %s, bytes %u and %u: %u, want %u",
+                                     ax_isa_name(e[v]->isa), c, mul ? "mul" : "add", a[off + i], b[off + i], y[i],
+                                     want);
+                    }
+                    for (size_t i = lens[l]; i < lens[l] + 64; i++)
+                        cr_assert_eq(y[i], 0x77, "%s, length %zu: wrote byte %zu", ax_isa_name(e[v]->isa), lens[l], i);
+                }
+        }
+    free(a), free(b), free(y);
+}
+
 /* The depthwise epilogue (sums and requantization fused per pixel) gives the
  * bytes of the two steps it fuses, on random depthwise and grouped shapes
  * with one output channel per group. */
