@@ -144,7 +144,8 @@ BODY void lookup256(const uint8_t *restrict t, const uint8_t *restrict a, size_t
  * saturation comes first here: clamping to [lo - zy, hi - zy] (integers)
  * before rint equals clamping after it, since rint is monotone; NaN fails
  * v > L and goes low as in axnn_saturate; its +-1e9 bounds lie outside
- * [L, H]. Within [L, H] (|v| <= 510) adding and subtracting 1.5 * 2^23
+ * [L, H]. Within [L, H] (|v| <= 510 for zero points in the output type's
+ * range; any |zy| < 2^22 will do) adding and subtracting 1.5 * 2^23
  * rounds half to even exactly as rintf (which the SSE2 baseline has no
  * instruction for: a call per element there, 3x the time of the 64 KiB
  * table these loops replaced). The signed operand's byte is
@@ -176,7 +177,8 @@ BODY void binary(const axnn_binop *op, const uint8_t *restrict a, const uint8_t 
 #ifdef X86_VARIANTS
 /* binary() 16 lanes at a time: the table it replaced (one load from 64 KiB
  * per element) ran ~5x slower. Masked loads only for the tail: on full
- * vectors they took twice the time of plain ones here (Zen 5). */
+ * vectors they took twice the time of plain ones streaming from memory
+ * here (Zen 5), ~15% more from L2. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __m512
 binary_value(__m128i bytes, __m128i x, __m512i c, __m512 s)
 {
@@ -458,10 +460,12 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
 }
 #endif
 
-/* One ISA's variant: the generic bodies compiled with attr; lookup and dw
- * name the table lookup and the depthwise epilogue it uses (its own
- * generic ones, lookup256_##name and requantize_dw_##name, or ones by hand). */
-#define VARIANT(name, isa_id, attr, lookup, dw, rq, bin)                                                                \
+/* One ISA's variant: the generic bodies compiled with attr; lookup, dw, rq
+ * and bin name the table lookup, the depthwise and dense epilogues and the
+ * Add/Mul loop it uses (its own generic ones, lookup256_##name,
+ * requantize_dw_##name, requantize_##name and binary_##name, or ones by
+ * hand). */
+#define VARIANT(name, isa_id, attr, lookup, dw, rq, bin)                                                       \
     attr static void conv_suma_##name(const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,       \
                                       int32_t za, const uint8_t *xa, int32_t *suma)                            \
     {                                                                                                          \
