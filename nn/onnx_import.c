@@ -177,6 +177,12 @@ int axnn_tensor_to_const(axnn_import *c, const Onnx__TensorProto *t, const char 
         } else if (typed_value(t, i, &f, &v) != 0) {
             axnn_const_free(k);
             return ax_fail(c->err, "%s: tensor '%s' holds fewer values than its shape needs", c->what, name);
+        } else if ((t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 && (v < -128 || v > 127)) ||
+                   (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__UINT8 && (v < 0 || v > 255))) {
+            /* int32_data carries int8/uint8 values as int32: they must fit */
+            axnn_const_free(k);
+            return ax_fail(c->err, "%s: tensor '%s' holds %lld, out of range for %s", c->what, name, (long long)v,
+                           t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 ? "int8" : "uint8");
         }
         k->f[i] = is_float ? f : (float)v;
         if (!is_float) k->i[i] = v;

@@ -234,6 +234,7 @@ Test(nn, bad_models_give_clear_errors)
     expect_bad("missing_initializer.onnx", "conv0", "'w' missing");
     expect_bad("shape_mismatch.onnx", "conv0", "3 input channels");
     expect_bad("bad_attribute.onnx", "conv_same", "auto_pad=SAME_UPPER");
+    expect_bad("bad_zero_point.onnx", "'x_zp' holds 1000", "out of range for int8");
     char *p = fixture("ops_mix.onnx");
     uint8_t *buf = malloc(1 << 16);
     FILE *f = fopen(p, "rb");

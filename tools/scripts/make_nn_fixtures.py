@@ -18,49 +18,63 @@ are committed under tests/fixtures/nn/ (a few KB each):
                                 point 128, per-channel int8 conv weights, int32 bias,
                                 per-tensor int8 FC weights) and its output computed
                                 here with integer arithmetic (ONNX Runtime's rule)
+  bad_zero_point.onnx           a QuantizeLinear whose int8 zero point, stored in
+                                int32_data, is 1000
+
+`make_nn_fixtures.py NAME...` makes only the named ones (bad_zero_point needs no torch).
 """
 import json
 import os
+import sys
 
 import numpy as np
 import onnx
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
+
+try:  # only ops_mix needs PyTorch
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fixtures", "nn")
 
 
-class OpsMix(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.gconv = nn.Conv2d(8, 8, 3, padding=1, groups=2)
-        self.bn = nn.BatchNorm2d(8)
-        self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
-        self.pw = nn.Conv2d(16, 12, 1)
-        self.bias = nn.Parameter(torch.randn(1, 12, 1, 1) * 0.1)
-        self.w = nn.Parameter(torch.randn(12, 6) * 0.3)
+def ops_mix_module():
+    class OpsMix(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.gconv = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+            self.bn = nn.BatchNorm2d(8)
+            self.dw = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+            self.pw = nn.Conv2d(16, 12, 1)
+            self.bias = nn.Parameter(torch.randn(1, 12, 1, 1) * 0.1)
+            self.w = nn.Parameter(torch.randn(12, 6) * 0.3)
 
-    def forward(self, x):
-        a = F.relu(self.conv(x))
-        b = self.bn(self.gconv(a) + a)                       # standalone BatchNormalization
-        b = F.relu6(b) * 0.5                                 # Clip, Mul by a constant
-        c = F.max_pool2d(b, 3, stride=2, ceil_mode=True)     # 12x12 -> 6x6 (ceil)
-        d = F.relu(self.dw(b))                               # 12x12 -> 6x6
-        e = torch.cat([c, d], 1)                             # Concat
-        e = self.pw(e) + self.bias                           # Add of a per-channel constant
-        e = F.avg_pool2d(e, 3, stride=1, padding=1, count_include_pad=False)
-        g = F.adaptive_avg_pool2d(e, 1)                      # GlobalAveragePool
-        g = g.reshape(-1, 12)                                # Reshape to [N, 12]
-        return F.softmax(g @ self.w, dim=1)                  # MatMul, Softmax
+        def forward(self, x):
+            a = F.relu(self.conv(x))
+            b = self.bn(self.gconv(a) + a)                       # standalone BatchNormalization
+            b = F.relu6(b) * 0.5                                 # Clip, Mul by a constant
+            c = F.max_pool2d(b, 3, stride=2, ceil_mode=True)     # 12x12 -> 6x6 (ceil)
+            d = F.relu(self.dw(b))                               # 12x12 -> 6x6
+            e = torch.cat([c, d], 1)                             # Concat
+            e = self.pw(e) + self.bias                           # Add of a per-channel constant
+            e = F.avg_pool2d(e, 3, stride=1, padding=1, count_include_pad=False)
+            g = F.adaptive_avg_pool2d(e, 1)                      # GlobalAveragePool
+            g = g.reshape(-1, 12)                                # Reshape to [N, 12]
+            return F.softmax(g @ self.w, dim=1)                  # MatMul, Softmax
+
+    return OpsMix()
 
 
 def make_ops_mix():
+    if torch is None:
+        sys.exit("make_nn_fixtures.py: ops_mix needs PyTorch (python3-torch)")
     torch.manual_seed(1)
-    m = OpsMix()
+    m = ops_mix_module()
     with torch.no_grad():  # a BN that does something
         m.bn.running_mean.uniform_(-0.5, 0.5)
         m.bn.running_var.uniform_(0.5, 2.0)
@@ -158,9 +172,20 @@ def make_bad_attribute():
     onnx.save(tiny_graph([conv], [weights([2, 1, 3, 3])]), os.path.join(OUT, "bad_attribute.onnx"))
 
 
+def make_bad_zero_point():
+    """int8 values travel in int32_data, which can hold any int32: 1000 must be refused"""
+    zp = helper.make_tensor("x_zp", TensorProto.INT8, [], [0])
+    zp.int32_data[0] = 1000
+    scale = numpy_helper.from_array(f32(0.05), "x_scale")
+    q = helper.make_node("QuantizeLinear", ["x", "x_scale", "x_zp"], ["xq"], name="quant_x")
+    dq = helper.make_node("DequantizeLinear", ["xq", "x_scale", "x_zp"], ["y"], name="dequant_x")
+    onnx.save(tiny_graph([q, dq], [scale, zp]), os.path.join(OUT, "bad_zero_point.onnx"))
+
+
+MAKERS = {"ops_mix": make_ops_mix, "bad": make_bad, "bad_attribute": make_bad_attribute,
+          "qdq_hand": make_qdq_hand, "bad_zero_point": make_bad_zero_point}
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    make_ops_mix()
-    make_bad()
-    make_bad_attribute()
-    make_qdq_hand()
+    for name in sys.argv[1:] or MAKERS:
+        MAKERS[name]()
