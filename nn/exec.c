@@ -184,7 +184,9 @@ static bool bytes_table_op(run_ctx *c, size_t i)
 
 void axnn_release(run_ctx *c, int v)
 {
-    axnn_val_free(c, c->vals[v].f), axnn_val_free(c, c->vals[v].q);
+    const rt_val *b = c->borrowed ? &c->borrowed[v] : NULL;
+    if (!b || c->vals[v].f != b->f) axnn_val_free(c, c->vals[v].f);
+    if (!b || c->vals[v].q != b->q) axnn_val_free(c, c->vals[v].q);
     c->vals[v].f = NULL, c->vals[v].q = NULL;
 }
 
@@ -246,7 +248,7 @@ int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const fl
                int threads, axnn_observe_fn obs, void *ctx, ax_error *err)
 {
     if (batch == 0) return 0;
-    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err};
+    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err, NULL};
     int rc = c.vals && c.last_use ? run_all(&c, input, output, obs, ctx) : oom(&c);
     for (size_t v = 0; c.vals && v < m->n_values; v++) axnn_release(&c, (int)v);
     free(c.vals), free(c.last_use);

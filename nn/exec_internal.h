@@ -46,6 +46,9 @@ typedef struct run_ctx {
     rt_val *vals;
     int *last_use;
     ax_error *err;
+    /* NULL, or per value the buffers the run reads without owning them (a
+     * snapshot's, ax_nn_run_from): released values never give these back */
+    const rt_val *borrowed;
 } run_ctx;
 
 /* Activation buffers: from the runtime's pool (malloc without a runtime).
