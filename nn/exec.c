@@ -54,13 +54,17 @@ float *axnn_get_float(run_ctx *c, int v)
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
     r->f = axnn_val_alloc(c, n * sizeof *r->f);
     if (!r->f) return NULL;
-    const axnn_qp *q = &c->m->values[v].q;
+    axnn_dequantize_run(c, &c->m->values[v].q, r->q, n, r->f);
+    return r->f;
+}
+
+void axnn_dequantize_run(run_ctx *c, const axnn_qp *q, const uint8_t *x, size_t n, float *y)
+{
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
 #endif
     for (size_t i = 0; i < n; i += CONVERT_RUN)
-        axnn_dequantize_bytes(run_isa(c), q, r->q + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->f + i);
-    return r->f;
+        axnn_dequantize_bytes(run_isa(c), q, x + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, y + i);
 }
 
 static uint8_t *get_bytes(run_ctx *c, int v)

@@ -120,7 +120,7 @@ static int read_layer(run_ctx *c, int v, float *out)
     const axnn_value *x = &c->m->values[v];
     size_t n = c->batch * axnn_value_size(x);
     if (c->vals[v].q) {
-        for (size_t i = 0; i < n; i++) out[i] = axnn_dequantize_one(&x->q, c->vals[v].q[i]);
+        axnn_dequantize_run(c, &x->q, c->vals[v].q, n, out);
         return 0;
     }
     if (!c->vals[v].f) return ax_fail(c->err, "partial run: layer output missing");
