@@ -54,13 +54,17 @@ float *axnn_get_float(run_ctx *c, int v)
     size_t n = c->batch * axnn_value_size(&c->m->values[v]);
     r->f = axnn_val_alloc(c, n * sizeof *r->f);
     if (!r->f) return NULL;
-    const axnn_qp *q = &c->m->values[v].q;
+    axnn_dequantize_run(c, &c->m->values[v].q, r->q, n, r->f);
+    return r->f;
+}
+
+void axnn_dequantize_run(run_ctx *c, const axnn_qp *q, const uint8_t *x, size_t n, float *y)
+{
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads_of(c)) if (c->rt && n > 65536)
 #endif
     for (size_t i = 0; i < n; i += CONVERT_RUN)
-        axnn_dequantize_bytes(run_isa(c), q, r->q + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, r->f + i);
-    return r->f;
+        axnn_dequantize_bytes(run_isa(c), q, x + i, n - i < CONVERT_RUN ? n - i : CONVERT_RUN, y + i);
 }
 
 static uint8_t *get_bytes(run_ctx *c, int v)
@@ -184,7 +188,9 @@ static bool bytes_table_op(run_ctx *c, size_t i)
 
 void axnn_release(run_ctx *c, int v)
 {
-    axnn_val_free(c, c->vals[v].f), axnn_val_free(c, c->vals[v].q);
+    const rt_val *b = c->borrowed ? &c->borrowed[v] : NULL;
+    if (!b || c->vals[v].f != b->f) axnn_val_free(c, c->vals[v].f);
+    if (!b || c->vals[v].q != b->q) axnn_val_free(c, c->vals[v].q);
     c->vals[v].f = NULL, c->vals[v].q = NULL;
 }
 
@@ -246,7 +252,7 @@ int axnn_execute(const ax_nn_model *m, ax_nn_runtime *rt, size_t batch, const fl
                int threads, axnn_observe_fn obs, void *ctx, ax_error *err)
 {
     if (batch == 0) return 0;
-    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err};
+    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err, NULL};
     int rc = c.vals && c.last_use ? run_all(&c, input, output, obs, ctx) : oom(&c);
     for (size_t v = 0; c.vals && v < m->n_values; v++) axnn_release(&c, (int)v);
     free(c.vals), free(c.last_use);

@@ -46,6 +46,9 @@ typedef struct run_ctx {
     rt_val *vals;
     int *last_use;
     ax_error *err;
+    /* NULL, or per value the buffers the run reads without owning them (a
+     * snapshot's, ax_nn_run_from): released values never give these back */
+    const rt_val *borrowed;
 } run_ctx;
 
 /* Activation buffers: from the runtime's pool (malloc without a runtime).
@@ -53,6 +56,9 @@ typedef struct run_ctx {
  * axnn_val_free or axnn_pool_give: they carry the pool's size header. */
 void *axnn_val_alloc(run_ctx *c, size_t bytes);
 void axnn_val_free(run_ctx *c, void *p);
+/* n bytes of a value to floats (axnn_dequantize_one's bits), vectorized at
+ * the run's ISA and shared out between its threads. */
+void axnn_dequantize_run(run_ctx *c, const axnn_qp *q, const uint8_t *x, size_t n, float *y);
 /* A value's float form, dequantized from its bytes on first use; NULL on OOM. */
 float *axnn_get_float(run_ctx *c, int v);
 void axnn_release(run_ctx *c, int v);

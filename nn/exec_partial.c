@@ -54,7 +54,7 @@ int ax_nn_snapshot_take(ax_nn_runtime *rt, size_t batch, const float *input, siz
     if (batch == 0) return ax_fail(err, "partial run: empty batch");
     if (layer >= rt->n_layers) return ax_fail(err, "partial run: layer %zu of %zu", layer, rt->n_layers);
     ax_nn_snapshot *s = calloc(1, sizeof *s);
-    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err};
+    run_ctx c = {m, rt, batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err, NULL};
     size_t in_n = batch * axnn_value_size(&m->values[m->input]);
     if (c.vals) c.vals[m->input].f = axnn_val_alloc(&c, in_n * sizeof(float));
     int rc = s && c.last_use && c.vals && c.vals[m->input].f ? 0 : oom(err, batch);
@@ -120,7 +120,7 @@ static int read_layer(run_ctx *c, int v, float *out)
     const axnn_value *x = &c->m->values[v];
     size_t n = c->batch * axnn_value_size(x);
     if (c->vals[v].q) {
-        for (size_t i = 0; i < n; i++) out[i] = axnn_dequantize_one(&x->q, c->vals[v].q[i]);
+        axnn_dequantize_run(c, &x->q, c->vals[v].q, n, out);
         return 0;
     }
     if (!c->vals[v].f) return ax_fail(c->err, "partial run: layer output missing");
@@ -131,7 +131,7 @@ static int read_layer(run_ctx *c, int v, float *out)
 int ax_nn_snapshot_advance(ax_nn_snapshot *s, ax_nn_runtime *rt, float *layer_out, int threads, ax_error *err)
 {
     if (s->layer >= rt->n_layers) return ax_fail(err, "partial run: the snapshot is past the last layer");
-    run_ctx c = {s->m, rt, s->batch, threads, s->vals, axnn_last_uses(s->m), err};
+    run_ctx c = {s->m, rt, s->batch, threads, s->vals, axnn_last_uses(s->m), err, NULL};
     if (!c.last_use) return oom(err, s->batch);
     size_t to = node_of_layer(s->m, s->layer + 1), layer = s->layer;
     int rc = 0;
@@ -168,17 +168,23 @@ int ax_nn_run_from(const ax_nn_snapshot *s, ax_nn_runtime *rt, size_t layer, ax_
     if (layer < s->layer || layer >= rt->n_layers)
         return ax_fail(err, "partial run: layer %zu is not in the suffix from layer %zu", layer, s->layer);
     /* rt with one layer swapped: a shallow copy sharing rt's prepared layers;
-     * its buffer pool and scratch go back to rt after the run (they may grow) */
+     * its buffer pool and scratch go back to rt after the run (they may grow).
+     * The run reads the snapshot's buffers in place (every op reads its
+     * inputs and writes a new value) and takes the rest from rt's pool, so
+     * a steady stream of runs copies nothing and allocates nothing. */
     ax_nn_runtime mixed = *rt;
     mixed.layers = malloc(rt->n_layers * sizeof *mixed.layers);
-    run_ctx c = {s->m, &mixed, s->batch, threads, copy_vals(s), axnn_last_uses(s->m), err};
+    const ax_nn_model *m = s->m;
+    run_ctx c = {m, &mixed, s->batch, threads, malloc(m->n_values * sizeof(rt_val)), axnn_last_uses(m), err, s->vals};
     int rc = mixed.layers && c.vals && c.last_use ? 0 : oom(err, s->batch);
     if (rc == 0) {
+        memcpy(c.vals, s->vals, m->n_values * sizeof(rt_val));
         memcpy(mixed.layers, rt->layers, rt->n_layers * sizeof *mixed.layers);
         if (with) mixed.layers[layer] = with->layers[layer];
         rc = run_suffix(&c, s, layer, output, layer_out);
     }
-    if (c.vals) free_vals(s->m, c.vals);
+    for (size_t i = 0; c.vals && i < m->n_values; i++) axnn_release(&c, (int)i);
+    free(c.vals);
     rt->pool = mixed.pool, rt->scratch = mixed.scratch;
     free(c.last_use), free(mixed.layers);
     return rc;

@@ -561,16 +561,16 @@ void *axnn_scratch_get(axnn_scratch *s, size_t slot, size_t bytes)
 {
     if (slot >= s->n) return NULL;
     if (s->cap[slot] >= bytes && s->p[slot]) return s->p[slot];
-    free(s->p[slot]);
-    s->cap[slot] = 0;
-    if (!(s->p[slot] = aligned_alloc(64, bytes ? (bytes + 63) / 64 * 64 : 64))) return NULL;
+    axnn_big_free(s->p[slot], s->cap[slot]);
+    s->p[slot] = NULL, s->cap[slot] = 0;
+    if (!(s->p[slot] = axnn_big_alloc(bytes))) return NULL;
     s->cap[slot] = bytes;
     return s->p[slot];
 }
 
 void axnn_scratch_free(axnn_scratch *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->p[i]);
+    for (size_t i = 0; i < s->n; i++) axnn_big_free(s->p[i], s->cap[i]);
     free(s->p), free(s->cap);
     memset(s, 0, sizeof *s);
 }

@@ -215,6 +215,10 @@ typedef struct axnn_pool {
 void *axnn_pool_alloc(axnn_pool *p, size_t bytes);
 void axnn_pool_give(axnn_pool *p, void *ptr); /* ptr from axnn_pool_alloc (any pool) */
 void axnn_pool_free(axnn_pool *p);
+/* 64-byte aligned; large ones on huge pages where the OS has them. Freed
+ * with the size they were allocated with. */
+void *axnn_big_alloc(size_t bytes);
+void axnn_big_free(void *p, size_t bytes);
 
 /* ---- profile.c: AX_NN_PROFILE=1 prints per-node times of each quantized run ---- */
 double axnn_now(void);

@@ -13,6 +13,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 typedef struct acc {
     size_t top1, top5, agree;
@@ -36,6 +39,42 @@ static size_t argmax(const float *v, size_t n)
     return b;
 }
 
+/* sum e^2 and sum (y - e)^2 over n values, in double. One running sum was
+ * bound by the latency of its adds, on one thread (~90 ms per run of one of
+ * MobileNetV2's largest layers at batch 64, 5% of a route): now fixed
+ * blocks, each summed in 8 interleaved lanes (vectorized) and shared out
+ * between threads, then added in block order. The blocks depend on n only,
+ * so the sums are the same for every thread count. */
+static void signal_noise(const float *e, const float *y, size_t n, int threads, double *signal, double *noise)
+{
+    enum { MAX_BLOCKS = 256, LANES = 8 };
+    size_t block = (n + MAX_BLOCKS - 1) / MAX_BLOCKS;
+    if (block < 65536) block = 65536;
+    size_t nb = (n + block - 1) / block;
+    double part[2][MAX_BLOCKS];
+#ifdef _OPENMP
+    if (threads <= 0) threads = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (nb > 1)
+#endif
+    for (size_t b = 0; b < nb; b++) {
+        double se[LANES] = {0}, sd[LANES] = {0};
+        size_t i = b * block, end = n - i < block ? n : i + block;
+        for (; i + LANES <= end; i += LANES)
+            for (int k = 0; k < LANES; k++) {
+                double x = e[i + k], d = (double)y[i + k] - x;
+                se[k] += x * x, sd[k] += d * d;
+            }
+        for (int k = 0; i < end; i++, k++) {
+            double x = e[i], d = (double)y[i] - x;
+            se[k] += x * x, sd[k] += d * d;
+        }
+        part[0][b] = ((se[0] + se[1]) + (se[2] + se[3])) + ((se[4] + se[5]) + (se[6] + se[7]));
+        part[1][b] = ((sd[0] + sd[1]) + (sd[2] + sd[3])) + ((sd[4] + sd[5]) + (sd[6] + sd[7]));
+    }
+    *signal = 0, *noise = 0;
+    for (size_t b = 0; b < nb; b++) *signal += part[0][b], *noise += part[1][b];
+}
+
 /* Scores one suffix run of layer l on bank entry j. */
 static void score(sens_run *s, size_t l, size_t j)
 {
@@ -48,11 +87,9 @@ static void score(sens_run *s, size_t l, size_t j)
         a->agree += (int32_t)argmax(y, s->nc) == p->exact_pred[s->first + i];
         rt_count_flips(&a->flips, p->exact_ok[s->first + i], (uint8_t)((rank == 0) | (rank < 5) << 1));
     }
-    size_t n = s->b * ax_nn_layer_output_size(p->m, l);
-    for (size_t i = 0; i < n; i++) {
-        double e = s->lay_exact[i], d = (double)s->lay[i] - e;
-        a->signal += e * e, a->noise += d * d;
-    }
+    double signal, noise;
+    signal_noise(s->lay_exact, s->lay, s->b * ax_nn_layer_output_size(p->m, l), p->o->threads, &signal, &noise);
+    a->signal += signal, a->noise += noise;
 }
 
 /* Layer l on every multiplier from one snapshot s0: at layer l (prefix

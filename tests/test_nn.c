@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define FASHION "/usr/share/datasets/fashion-mnist"
 
@@ -716,6 +719,79 @@ Test(nn, byte_table_lookups_match_a_plain_loop)
             for (size_t i = lens[l]; i < sizeof y; i++)
                 cr_assert_eq(y[i], 0x77, "%s, length %zu: wrote byte %zu", ax_isa_name(e[v]->isa), lens[l], i);
         }
+}
+
+/* Whether the first and the last page of [p, p + n) are mapped (Linux:
+ * mincore fails with ENOMEM on unmapped pages): 2 both, 1 one of them, 0
+ * none; 2 elsewhere, where the check is skipped. */
+static int mapped(const void *p, size_t n)
+{
+#if defined(__linux__)
+    unsigned char v[2];
+    uintptr_t page = 4096, a = (uintptr_t)p / page * page, last = ((uintptr_t)p + n - 1) / page * page;
+    return (mincore((void *)a, page, v) == 0) + (mincore((void *)last, page, v) == 0);
+#else
+    (void)p, (void)n;
+    return 2;
+#endif
+}
+
+#if defined(__linux__)
+#define UNMAPPED(p, n) (mapped(p, n) == 0)
+#else
+#define UNMAPPED(p, n) true
+#endif
+
+/* The activation pool and large buffers: a freed buffer comes back for the
+ * next value that fits (the smallest that does), buffers are 64-byte
+ * aligned and fully writable, large ones start on a 2 MiB boundary (whole
+ * huge pages) and are unmapped, all of them, when given back or freed. */
+Test(nn, pool_reuses_and_releases_large_and_small_buffers)
+{
+    static const size_t sizes[] = {1, 100, (size_t)4 << 20, (5 << 20) + 3, (9 << 20) + 77};
+    enum { S = sizeof sizes / sizeof *sizes };
+    axnn_pool pool = {0};
+    uint8_t *b[S];
+    for (size_t i = 0; i < S; i++) {
+        b[i] = axnn_pool_alloc(&pool, sizes[i]);
+        cr_assert(b[i] && (uintptr_t)b[i] % 64 == 0, "size %zu", sizes[i]);
+        memset(b[i], (int)i + 1, sizes[i]);
+#if defined(__linux__)
+        if (sizes[i] >= (size_t)4 << 20)
+            cr_assert((uintptr_t)(b[i] - 64) % ((size_t)2 << 20) == 0, "size %zu not on a huge page", sizes[i]);
+#endif
+    }
+    for (size_t i = 0; i < S; i++) cr_assert(b[i][sizes[i] - 1] == i + 1 && b[i][0] == i + 1, "size %zu", sizes[i]);
+    for (size_t i = 0; i < S; i++) axnn_pool_give(&pool, b[i]);
+    cr_assert_eq(axnn_pool_alloc(&pool, (5 << 20) - 1000), b[3], "the smallest free buffer that fits");
+    cr_assert_eq(axnn_pool_alloc(&pool, 50), b[1]);
+    uint8_t *fresh = axnn_pool_alloc(&pool, (size_t)10 << 20);
+    cr_assert(fresh && fresh != b[4] && mapped(fresh, (size_t)10 << 20) == 2);
+    axnn_pool_give(&pool, b[3]), axnn_pool_give(&pool, b[1]), axnn_pool_give(&pool, fresh);
+    axnn_pool_free(&pool);
+    cr_assert(UNMAPPED(b[4], sizes[4]) && UNMAPPED(fresh, (size_t)10 << 20), "freed pool left a mapping");
+
+    /* no pool: allocated and released at once */
+    uint8_t *one = axnn_pool_alloc(NULL, (size_t)6 << 20);
+    cr_assert(one && mapped(one, (size_t)6 << 20) == 2);
+    memset(one, 1, (size_t)6 << 20);
+    axnn_pool_give(NULL, one);
+    cr_assert(UNMAPPED(one, (size_t)6 << 20));
+
+    /* scratch slots grow in place of their old buffer */
+    axnn_scratch sc = {0};
+    cr_assert_eq(axnn_scratch_reserve(&sc, 2), 0);
+    uint8_t *s0 = axnn_scratch_get(&sc, 0, (size_t)5 << 20), *s1 = axnn_scratch_get(&sc, 1, 1000);
+    cr_assert(s0 && s1 && (uintptr_t)s0 % 64 == 0 && (uintptr_t)s1 % 64 == 0);
+    memset(s0, 2, (size_t)5 << 20), memset(s1, 3, 1000);
+    cr_assert_eq(axnn_scratch_get(&sc, 0, 100), s0, "a slot that fits is kept");
+    uint8_t *s0b = axnn_scratch_get(&sc, 0, (size_t)8 << 20);
+    cr_assert(s0b && mapped(s0b, (size_t)8 << 20) == 2);
+    memset(s0b, 4, (size_t)8 << 20);
+    if (s0b >= s0 + ((size_t)5 << 20) || s0b + ((size_t)8 << 20) <= s0) /* (its range may be reused) */
+        cr_assert(UNMAPPED(s0, (size_t)5 << 20), "the outgrown slot was not released");
+    axnn_scratch_free(&sc);
+    cr_assert(UNMAPPED(s0b, (size_t)8 << 20));
 }
 
 /* Add and Mul of two quantized tensors: each variant, on every pair of

@@ -10,6 +10,7 @@
 #include "autoapprox/nn.h"
 #include "autoapprox/ppa.h"
 #include "autoapprox/router.h"
+#include "nn/exec_internal.h"
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -220,6 +221,46 @@ Test(router, prefix_caching_gives_the_same_sensitivity)
     cr_expect_gt(r[1].sens_macs, r[0].sens_macs);
     ax_route_result_free(&r[0]);
     ax_route_result_free(&r[1]);
+}
+
+/* Runs from one snapshot read its buffers and take everything else from the
+ * runtime's pool: after the first run the pool holds a fixed set of
+ * buffers, however many runs follow (it once grew by the snapshot's copies
+ * on every run: gigabytes in a sensitivity pass), and the snapshot is left
+ * as it was, so every run gives the same logits. */
+Test(router, runs_from_a_snapshot_keep_the_pool_bounded)
+{
+    enum { B = 2, SIDE = 32, LAYER = 7 }; /* features.3.conv.1.0: features.2's output waits for the Add */
+    ax_error err;
+    ax_nn_model *m;
+    ax_mult *exact;
+    cr_assert_eq(ax_nn_build_mobilenet_v2(SIDE, 7, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_mult_resolve("trunc-s8:k=2", &exact, &err), 0, "%s", err.msg);
+    size_t L = ax_nn_layer_count(m), nc = ax_nn_output_size(m), isz = SIDE * SIDE * 3;
+    float *x = malloc(B * isz * sizeof *x), *y = malloc(B * nc * sizeof *y), *z = malloc(B * nc * sizeof *z);
+    for (size_t i = 0; i < B * isz; i++) x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    const ax_mult **u = malloc(L * sizeof *u);
+    for (size_t l = 0; l < L; l++) u[l] = exact;
+    ax_nn_runtime *rt;
+    cr_assert_eq(ax_nn_runtime_create(m, u, &rt, &err), 0, "%s", err.msg);
+    ax_nn_snapshot *s;
+    cr_assert_eq(ax_nn_snapshot_take(rt, B, x, LAYER, 1, &s, &err), 0, "%s", err.msg);
+    size_t pooled = 0;
+    for (int r = 0; r < 6; r++) {
+        cr_assert_eq(ax_nn_run_from(s, rt, LAYER, NULL, r ? z : y, NULL, 1, &err), 0, "%s", err.msg);
+        if (r == 1) pooled = rt->pool.n;
+        if (r > 1)
+            cr_expect_eq(rt->pool.n, pooled, "run %d: the pool holds %zu buffers, %zu after run 1", r, rt->pool.n,
+                         pooled);
+        if (r) cr_expect_eq(memcmp(y, z, B * nc * sizeof *y), 0, "run %d", r);
+    }
+    cr_assert_eq(ax_nn_runtime_run(rt, B, x, z, 1, &err), 0, "%s", err.msg);
+    cr_expect_eq(memcmp(y, z, B * nc * sizeof *y), 0, "a full run");
+    ax_nn_snapshot_free(s);
+    ax_nn_runtime_free(rt);
+    ax_mult_free(exact);
+    ax_nn_free(m);
+    free(u), free(x), free(y), free(z);
 }
 
 /* The partial runs themselves: from a snapshot at layer l, with another
