@@ -248,9 +248,14 @@ int ax_route(const ax_nn_model *model, const ax_mult *const *bank, const char *c
              ax_route_result *out, ax_error *err)
 {
     memset(out, 0, sizeof *out);
-    rt_problem p = {.m = model, .o = o, .search = search, .verify = verify, .r = out, .err = err};
-    p.rng.s = o->seed;
     if (search->count == 0 || verify->count == 0) return ax_fail(err, "router: no images to search or verify on");
+    size_t h, w, c;
+    ax_nn_input_shape(model, &h, &w, &c);
+    rt_image_cache cache;
+    ax_route_source cached;
+    rt_cache_source(search, h * w * c, &cache, &cached);
+    rt_problem p = {.m = model, .o = o, .search = &cached, .verify = verify, .r = out, .err = err};
+    p.rng.s = o->seed;
     int rc = setup(&p, bank, specs, n);
     size_t *best = calloc(p.L ? p.L : 1, sizeof *best);
     if (rc == 0 && !best) rc = ax_fail(err, "router: out of memory");
@@ -264,6 +269,7 @@ int ax_route(const ax_nn_model *model, const ax_mult *const *bank, const char *c
     ax_mult_free(p.exact_owned);
     ax_topology_free(p.topo);
     rt_cost_cache_free(&p.costs);
+    rt_cache_free(&cache);
     if (rc != 0) ax_route_result_free(out);
     return rc;
 }

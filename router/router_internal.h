@@ -63,6 +63,22 @@ typedef struct rt_problem {
 } rt_problem;
 
 /* ---- evaluate.c ---- */
+/* The search images held in memory as the floats the network reads: every
+ * evaluation on them (the exact reference, the sensitivity pass, each step
+ * of the search) reads the same images, and a folder of JPEGs would decode
+ * them all again each time. rt_cache_source makes *out read through the
+ * cache when count x isz floats fit its budget (a quarter of the physical
+ * memory), else *out = *src; items are read from src on first use. */
+typedef struct rt_image_cache {
+    const ax_route_source *src;
+    size_t isz;
+    float *x;
+    int32_t *lab;
+    uint8_t *have;
+} rt_image_cache;
+void rt_cache_source(const ax_route_source *src, size_t isz, rt_image_cache *c, ax_route_source *out);
+void rt_cache_free(rt_image_cache *c);
+
 /* Runs the network with mults[layer] over a source; pred and ok (may be
  * NULL) receive every image's top-1 class and correctness (bit 0 top-1, bit 1
  * top-5). On the search images, once p->exact_ok is known, the images lost

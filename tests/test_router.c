@@ -223,6 +223,44 @@ Test(router, prefix_caching_gives_the_same_sensitivity)
     ax_route_result_free(&r[1]);
 }
 
+/* A source that counts how often each image is read. */
+typedef struct counting {
+    const ax_route_source *inner;
+    unsigned reads[512];
+} counting;
+
+static int counting_read(void *ctx, size_t first, size_t n, float *images, int32_t *labels, ax_error *err)
+{
+    counting *c = ctx;
+    for (size_t i = first; i < first + n && i < 512; i++) c->reads[i]++;
+    return c->inner->read(c->inner->ctx, first, n, images, labels, err);
+}
+
+/* The search images are read from their source once, however many
+ * evaluations run on them (the exact reference, the sensitivity pass, the
+ * search). (Every other route test runs through the cache too.) */
+Test(router, search_images_are_read_once)
+{
+    static const char *const bank[] = {PERF, "trunc-s8:k=3"};
+    problem p;
+    problem_init(&p, bank, 2, 101);
+    counting cnt = {.inner = &p.search};
+    ax_route_source counted = {p.search.count, p.search.name, counting_read, &cnt};
+    ax_route_options o;
+    ax_route_options_init(&o);
+    o.batch = 32; /* several batches, the last one short */
+    o.max_evals = 6;
+    o.threads = 1;
+    ax_route_result r;
+    ax_error err;
+    cr_assert_eq(ax_route(p.m, (const ax_mult *const *)p.bank, p.specs, p.n_bank, &counted, &p.verify, &o, &r, &err),
+                 0, "%s", err.msg);
+    cr_assert_gt(r.evals_search, 1, "several evaluations on the search images");
+    for (size_t i = 0; i < p.search.count; i++) cr_expect_eq(cnt.reads[i], 1, "image %zu read %u times", i, cnt.reads[i]);
+    ax_route_result_free(&r);
+    problem_free(&p);
+}
+
 /* Runs from one snapshot read its buffers and take everything else from the
  * runtime's pool: after the first run the pool holds a fixed set of
  * buffers, however many runs follow (it once grew by the snapshot's copies
