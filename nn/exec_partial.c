@@ -175,7 +175,7 @@ int ax_nn_run_from(const ax_nn_snapshot *s, ax_nn_runtime *rt, size_t layer, ax_
     ax_nn_runtime mixed = *rt;
     mixed.layers = malloc(rt->n_layers * sizeof *mixed.layers);
     const ax_nn_model *m = s->m;
-    run_ctx c = {m, &mixed, s->batch, threads, malloc(m->n_values * sizeof(rt_val)), axnn_last_uses(m), err, s->vals};
+    run_ctx c = {m, &mixed, s->batch, threads, calloc(m->n_values, sizeof(rt_val)), axnn_last_uses(m), err, s->vals};
     int rc = mixed.layers && c.vals && c.last_use ? 0 : oom(err, s->batch);
     if (rc == 0) {
         memcpy(c.vals, s->vals, m->n_values * sizeof(rt_val));

@@ -62,7 +62,7 @@ typedef struct rt_problem {
     ax_error *err;
 } rt_problem;
 
-/* ---- evaluate.c ---- */
+/* ---- source.c ---- */
 /* The search images held in memory as the floats the network reads: every
  * evaluation on them (the exact reference, the sensitivity pass, each step
  * of the search) reads the same images, and a folder of JPEGs would decode
@@ -79,6 +79,7 @@ typedef struct rt_image_cache {
 void rt_cache_source(const ax_route_source *src, size_t isz, rt_image_cache *c, ax_route_source *out);
 void rt_cache_free(rt_image_cache *c);
 
+/* ---- evaluate.c ---- */
 /* Runs the network with mults[layer] over a source; pred and ok (may be
  * NULL) receive every image's top-1 class and correctness (bit 0 top-1, bit 1
  * top-5). On the search images, once p->exact_ok is known, the images lost

@@ -89,6 +89,8 @@ void ax_route_strided(size_t count, size_t n, size_t *out)
 static int cached_read(void *ctx, size_t first, size_t n, float *images, int32_t *labels, ax_error *err)
 {
     rt_image_cache *c = ctx;
+    if (first > c->src->count || n > c->src->count - first)
+        return ax_fail(err, "%s: images %zu..%zu of %zu", c->src->name, first, first + n, c->src->count);
     size_t miss = 0;
     for (size_t i = first; i < first + n; i++) miss += !c->have[i];
     if (miss) { /* reads come in the same batches every time: read the whole batch once */
