@@ -164,6 +164,11 @@ struct ax_gemm_plan {
     int terms;
     int16_t (*amap)[256], (*wmap)[256];
     struct ax_lowrank *lr;
+    /* Per activation byte, the int16 values of its virtual k (terms of them,
+     * or the operand value when amap is NULL; zeros after): one 16-byte
+     * load per (row, k) for the int16 kernels' vectorized pack_a
+     * (pack_i16.h). Filled for every plan. */
+    _Alignas(16) int16_t avirt[256][8];
     /* Blocking from the caches (cpu_caches.c), fixed at plan creation:
      * lut_kc: k per block of the AVX-512 LUT kernel (its panel rows in use,
      * 256 x lut_kc bytes, fill <= 1/2 of L1, the rest for the planes the

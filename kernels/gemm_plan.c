@@ -374,6 +374,9 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         p->exact = exact_for(isa);
         p->onednn = !own_exact && ax_onednn_verify(p, m->table);
     }
+    for (unsigned a = 0; a < 256; a++)
+        for (int t = 0; t < (p->amap ? p->terms : 1); t++)
+            p->avirt[a][t] = p->amap ? p->amap[t][a] : (int16_t)ax_operand_value(p->act, (uint8_t)a);
     blocking(p);
     if (derive_dw(p, m, err) != 0) {
         ax_gemm_plan_free(p);
