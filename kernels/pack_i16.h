@@ -64,11 +64,18 @@ static inline void ax_i16_store_8x8(__m256i x[8], uint32_t *dst, size_t mr, size
     }
 }
 
-/* One virtual k per k (the operand values): 16 bytes of a row widen to its
- * next 8 pairs. The scalar loop stored one pair per two byte loads. */
-static inline void ax_i16_pack_a_values_avx2(bool s8, size_t rows, size_t K, const uint8_t *A, size_t lda,
-                                             uint32_t *dst, size_t mr)
+/* One virtual k per k whose value is bits of the byte (p->abits: the
+ * operand values, one-term forms): 16 bytes of a row, XORed, masked,
+ * widened and offset, are its next 8 pairs. The scalar loop stored one pair
+ * per two byte loads. */
+static inline void ax_i16_pack_a_bits_avx2(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A,
+                                           size_t lda, uint32_t *dst, size_t mr)
 {
+    /* first + 16 - n: n lanes of ones */
+    static const int16_t first[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    const bool s8 = p->abits_s8;
+    const __m128i xr = _mm_set1_epi8((char)p->abits_xor), mk = _mm_set1_epi8((char)p->abits_mask);
+    const __m256i off = _mm256_set1_epi16(p->abits_off);
     for (size_t m0 = 0; m0 < rows; m0 += 8) {
         size_t nr = rows - m0 < 8 ? rows - m0 : 8;
         for (size_t k0 = 0; k0 < K; k0 += 16) {
@@ -77,8 +84,13 @@ static inline void ax_i16_pack_a_values_avx2(bool s8, size_t rows, size_t K, con
             for (size_t r = 0; r < 8; r++) {
                 __m128i b = _mm_setzero_si128();
                 if (r < nr && kc == 16) b = _mm_loadu_si128((const __m128i *)(A + (m0 + r) * lda + k0));
-                else if (r < nr) memcpy(&b, A + (m0 + r) * lda + k0, kc); /* zeros after: the odd K's padding */
-                x[r] = s8 ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b);
+                else if (r < nr) memcpy(&b, A + (m0 + r) * lda + k0, kc);
+                b = _mm_and_si128(_mm_xor_si128(b, xr), mk);
+                x[r] = _mm256_add_epi16(s8 ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b), off);
+                if (kc < 16 || r >= nr) { /* k past K (the odd K's padding), rows past `rows`: 0 */
+                    size_t n = r < nr ? kc : 0;
+                    x[r] = _mm256_and_si256(x[r], _mm256_loadu_si256((const __m256i *)(first + 16 - n)));
+                }
             }
             ax_i16_store_8x8(x, dst, mr, k0 / 2, m0, (kc + 1) / 2);
         }
@@ -128,8 +140,8 @@ static inline void ax_i16_pack_a(const ax_gemm_plan *p, size_t rows, size_t K, c
     size_t T = ax_i16_terms(p), K2 = ax_i16_k2(K * T), Kf = K / 2;
 #if defined(__AVX2__)
     if (mr % 8 == 0) { /* rows up to the next multiple of 8 come out zero */
-        if (p->amap) ax_i16_pack_a_terms_avx2(p, T, rows, K, A, lda, dst, mr);
-        else ax_i16_pack_a_values_avx2(p->act == AX_S8, rows, K, A, lda, dst, mr);
+        if (p->abits) ax_i16_pack_a_bits_avx2(p, rows, K, A, lda, dst, mr);
+        else ax_i16_pack_a_terms_avx2(p, T, rows, K, A, lda, dst, mr);
         size_t done = (rows + 7) / 8 * 8;
         for (size_t k2 = 0; k2 < K2; k2++) memset(dst + k2 * mr + done, 0, (mr - done) * 4);
         return;
