@@ -7,7 +7,7 @@
  * Panel (mr rows): for each pair of virtual k, mr rows x 2 int16 (a missing
  * odd k is 0). Weights: blocks of `bw` columns, each K2 x bw x 2 int16, plus
  * one all-zero block so a tile may always read two blocks. Internal; include
- * from kernel files only. */
+ * from the AVX2 and AVX-512 kernel files only (the packing is AVX2). */
 #ifndef AX_PACK_I16_H
 #define AX_PACK_I16_H
 
@@ -33,7 +33,9 @@ static inline size_t ax_i16_bx_bytes(size_t K, size_t N, size_t bw)
 
 _Static_assert(AX_LOWRANK_TERMS <= 8, "avirt holds 8 int16 per activation byte");
 
-#if defined(__AVX2__)
+#if !defined(__AVX2__)
+#error "pack_i16.h packs with AVX2"
+#endif
 #include <immintrin.h>
 
 /* The panel is a transpose: row m's virtual values, in order, as int32
@@ -128,56 +130,16 @@ static inline void ax_i16_pack_a_terms_avx2(const ax_gemm_plan *p, size_t T, siz
         }
     }
 }
-#endif
 
-/* k outer, rows inner: the stores of consecutive rows are adjacent (a
- * row-outer loop would write one int32 per 256-byte panel row and miss L1 on
- * every store); the rows' source lines stay in L1 across consecutive k. */
+/* Rows past `rows` come out zero. mr: a multiple of 8 (both kernels: 64). */
 static inline void ax_i16_pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda,
                                  uint8_t *panel, size_t mr)
 {
     uint32_t *dst = (uint32_t *)panel;
-    size_t T = ax_i16_terms(p), K2 = ax_i16_k2(K * T), Kf = K / 2;
-#if defined(__AVX2__)
-    if (mr % 8 == 0) { /* rows up to the next multiple of 8 come out zero */
-        if (p->abits) ax_i16_pack_a_bits_avx2(p, rows, K, A, lda, dst, mr);
-        else ax_i16_pack_a_terms_avx2(p, T, rows, K, A, lda, dst, mr);
-        size_t done = (rows + 7) / 8 * 8;
-        for (size_t k2 = 0; k2 < K2; k2++) memset(dst + k2 * mr + done, 0, (mr - done) * 4);
-        return;
-    }
-#endif
-    if (p->amap) { /* low rank: virtual k = k * T + t */
-        int16_t *d16 = (int16_t *)panel;
-        for (size_t k = 0; k < K; k++) {
-            int16_t *d[AX_LOWRANK_TERMS];
-            for (size_t t = 0; t < T; t++) {
-                size_t kk = k * T + t;
-                d[t] = d16 + (kk / 2) * mr * 2 + (kk & 1);
-            }
-            for (size_t m = 0; m < rows; m++) {
-                uint8_t a = A[m * lda + k];
-                for (size_t t = 0; t < T; t++) d[t][2 * m] = p->amap[t][a];
-            }
-        }
-        if (K * T % 2)
-            for (size_t m = 0; m < rows; m++) d16[(K2 - 1) * mr * 2 + m * 2 + 1] = 0;
-    } else {
-        bool s8 = p->act == AX_S8;
-        for (size_t k2 = 0; k2 < Kf; k2++) {
-            uint32_t *d = dst + k2 * mr;
-            const uint8_t *src = A + 2 * k2;
-            if (s8)
-                for (size_t m = 0; m < rows; m++)
-                    d[m] = (uint16_t)(int8_t)src[m * lda] | (uint32_t)(uint16_t)(int8_t)src[m * lda + 1] << 16;
-            else
-                for (size_t m = 0; m < rows; m++) d[m] = src[m * lda] | (uint32_t)src[m * lda + 1] << 16;
-        }
-        if (Kf < K2)
-            for (size_t m = 0; m < rows; m++)
-                dst[Kf * mr + m] = (uint16_t)(int16_t)ax_operand_value(p->act, A[m * lda + K - 1]);
-    }
-    for (size_t k2 = 0; k2 < K2; k2++) memset(dst + k2 * mr + rows, 0, (mr - rows) * 4);
+    size_t T = ax_i16_terms(p), K2 = ax_i16_k2(K * T), done = (rows + 7) / 8 * 8;
+    if (p->abits) ax_i16_pack_a_bits_avx2(p, rows, K, A, lda, dst, mr);
+    else ax_i16_pack_a_terms_avx2(p, T, rows, K, A, lda, dst, mr);
+    for (size_t k2 = 0; k2 < K2; k2++) memset(dst + k2 * mr + done, 0, (mr - done) * 4);
 }
 
 static inline void ax_i16_pack_b(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb,
