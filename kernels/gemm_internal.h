@@ -164,6 +164,19 @@ struct ax_gemm_plan {
     int terms;
     int16_t (*amap)[256], (*wmap)[256];
     struct ax_lowrank *lr;
+    /* Per activation byte, the int16 values of its virtual k (terms of them,
+     * or the operand value when amap is NULL; zeros after): one 16-byte
+     * load per (row, k) for the int16 kernels' vectorized pack_a
+     * (pack_i16.h). Filled for every plan. */
+    _Alignas(16) int16_t avirt[256][8];
+    /* One virtual k per k whose value is bits of the byte: v((a ^ abits_xor)
+     * & abits_mask) + abits_off, v the byte's s8 (abits_s8) or u8 value. The
+     * operand values (amap NULL) and every one-term EvoApproxLib form
+     * (mul8s_1L2J: a & 0xfe as s8) are; pack_a then widens 16 bytes a vector
+     * instead of looking each one up (pack_i16.h). */
+    bool abits, abits_s8;
+    uint8_t abits_xor, abits_mask;
+    int16_t abits_off;
     /* Blocking from the caches (cpu_caches.c), fixed at plan creation:
      * lut_kc: k per block of the AVX-512 LUT kernel (its panel rows in use,
      * 256 x lut_kc bytes, fill <= 1/2 of L1, the rest for the planes the

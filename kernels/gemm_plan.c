@@ -275,6 +275,32 @@ static int derive_transposed(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
     return 0;
 }
 
+/* Is the one virtual k of every byte v((a ^ x) & m) + off, v the byte's s8
+ * or u8 value, x 0 or 0x80? off is f(x); bit i is in m when flipping it
+ * from x moves f by v(1 << i), and out of it when f stays; then every byte
+ * is checked. */
+static void find_abits(ax_gemm_plan *p)
+{
+    for (int s8 = 1; s8 >= 0; s8--)
+        for (unsigned x = 0; x <= 0x80; x += 0x80) {
+            ax_operand t = s8 ? AX_S8 : AX_U8;
+            int off = p->avirt[x][0];
+            unsigned m = 0;
+            bool fit = true;
+            for (unsigned i = 0; i < 8 && fit; i++) {
+                int d = p->avirt[x ^ (1u << i)][0] - off;
+                if (d == ax_operand_value(t, 1u << i)) m |= 1u << i;
+                else fit = d == 0;
+            }
+            for (unsigned a = 0; a < 256 && fit; a++) fit = p->avirt[a][0] == ax_operand_value(t, (a ^ x) & m) + off;
+            if (fit) {
+                p->abits = true, p->abits_s8 = s8, p->abits_xor = (uint8_t)x, p->abits_mask = (uint8_t)m;
+                p->abits_off = (int16_t)off;
+                return;
+            }
+        }
+}
+
 static int resolve_isa(ax_isa *isa, ax_error *err)
 {
     if (*isa == AX_ISA_AUTO) {
@@ -374,6 +400,10 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
         p->exact = exact_for(isa);
         p->onednn = !own_exact && ax_onednn_verify(p, m->table);
     }
+    for (unsigned a = 0; a < 256; a++)
+        for (int t = 0; t < (p->amap ? p->terms : 1); t++)
+            p->avirt[a][t] = p->amap ? p->amap[t][a] : (int16_t)ax_operand_value(p->act, (uint8_t)a);
+    if (!p->amap || p->terms == 1) find_abits(p);
     blocking(p);
     if (derive_dw(p, m, err) != 0) {
         ax_gemm_plan_free(p);

@@ -421,6 +421,62 @@ requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, co
     }
 }
 
+/* 8 channels from c: acc + corr (- zw * sp) requantized, int32 in [lo, hi] */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256i
+requant_8_avx2(const axnn_requant *r, const float *sc, const uint32_t *corr, const uint32_t *zw, const int32_t *acc,
+               size_t c, bool with_sum, __m256i sp, __m256i zp, __m256i lo, __m256i hi)
+{
+    (void)r;
+    __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
+                                 _mm256_loadu_si256((const __m256i *)(corr + c)));
+    if (with_sum) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(zw + c)), sp));
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(sc + c));
+    /* to nearest even by the rounding mode, as rintf */
+    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
+    return _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+}
+
+/* Whole rows of pixels x oc outputs (oc a multiple of 8, rows back to back
+ * in acc and y) as one run, four vectors' bytes in one 32-byte store, as
+ * requantize_run_avx512 and for the same reason (the stores waited on the
+ * output lines' reads for ownership). Values in [lo, hi] fit int16, so the
+ * signed pack is exact; their low bytes, masked, pack unsigned exactly. */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool with_sum, size_t pixels,
+                    uint8_t *y)
+{
+    size_t oc = r->oc, n = pixels * oc, c = 0, p = 0, i = 0;
+    const float *sc = r->s;
+    const uint32_t *corr = (const uint32_t *)r->corr, *zw = (const uint32_t *)r->zw;
+    const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
+    const __m256i low = _mm256_set1_epi16(0xff), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i sp = _mm256_set1_epi32(with_sum && pixels ? sum[0] : 0), q[4];
+#define NEXT_8()                                                               \
+    if ((c += 8) == oc) {                                                      \
+        c = 0, p++;                                                            \
+        if (with_sum && p < pixels) sp = _mm256_set1_epi32(sum[p]);            \
+    }
+    for (; i + 32 <= n; i += 32) {
+        for (int u = 0; u < 4; u++) {
+            q[u] = requant_8_avx2(r, sc, corr, zw, acc + i + 8 * u - c, c, with_sum, sp, zp, lo, hi);
+            NEXT_8()
+        }
+        __m256i a = _mm256_and_si256(_mm256_packs_epi32(q[0], q[1]), low);
+        __m256i b = _mm256_and_si256(_mm256_packs_epi32(q[2], q[3]), low);
+        /* per 128-bit half: q0..q3's lanes 0-3, then their lanes 4-7 */
+        __m256i v = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(a, b), order);
+        _mm256_storeu_si256((__m256i *)(y + i), v);
+    }
+    for (; i < n; i += 8) {
+        __m256i x = requant_8_avx2(r, sc, corr, zw, acc + i - c, c, with_sum, sp, zp, lo, hi);
+        __m128i t = _mm_and_si128(_mm_packs_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)),
+                                  _mm_set1_epi16(0xff));
+        _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(t, t));
+        NEXT_8()
+    }
+#undef NEXT_8
+}
+
 /* The same on AVX2, 8 channels a vector, the last < 8 by the scalar rule. */
 __attribute__((target("avx2"))) static void requantize_avx2(const axnn_requant *r, const int32_t *acc, size_t lda,
                                                               const int32_t *sum, bool per_c, size_t pixels,
@@ -435,6 +491,13 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
         return;
     }
     size_t oc = r->oc, vec = oc / 8 * 8;
+    if (oc == vec && lda == oc && ldy == oc) { /* one run of pixels x oc: 32 outputs per store */
+        if (sum)
+            requantize_run_avx2(r, acc, sum, true, pixels, y);
+        else
+            requantize_run_avx2(r, acc, sum, false, pixels, y);
+        return;
+    }
     const float *sc = r->s; /* in a local: the byte stores could alias r */
     const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
     const uint32_t *corr = (const uint32_t *)r->corr, *zw = (const uint32_t *)r->zw;

@@ -53,6 +53,15 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
                     acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(x, w1));
                 }
             }
+            size_t c0 = blk * 8;
+            if (c0 >= n0 && c0 + 16 <= n0 + nn) { /* the common case: all 16 columns wanted */
+                for (int i = 0; i < 4 && m0 + (size_t)i < rows; i++) {
+                    uint32_t *o = out + (m0 + (size_t)i) * ldo + (c0 - n0);
+                    _mm256_storeu_si256((__m256i *)o, acc[i][0]);
+                    _mm256_storeu_si256((__m256i *)(o + 8), acc[i][1]);
+                }
+                continue;
+            }
             for (int i = 0; i < 4 && m0 + (size_t)i < rows; i++) {
                 uint32_t tmp[16];
                 _mm256_storeu_si256((__m256i *)tmp, acc[i][0]);

@@ -49,6 +49,14 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t
                     acc[i][1] = _mm512_dpwssd_epi32(acc[i][1], x, w1);
                 }
             }
+            if (c0 == 0 && c1 == 32) { /* the common case: all 32 columns wanted */
+                for (size_t i = 0; i < 8 && m0 + i < rows; i++) {
+                    uint32_t *o = out + (m0 + i) * ldo + (blk * 16 - n0);
+                    _mm512_storeu_si512(o, acc[i][0]);
+                    _mm512_storeu_si512(o + 16, acc[i][1]);
+                }
+                continue;
+            }
             for (size_t i = 0; i < 8 && m0 + i < rows; i++) {
                 uint32_t tmp[32];
                 _mm512_storeu_si512(tmp, acc[i][0]);
