@@ -230,6 +230,14 @@ lookup256_avx512vbmi(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
     }
 }
 
+/* The runs' next `width` channels (requantize_run_*): at a pixel's end, the
+ * next pixel's zero-point sum broadcast into sp */
+#define NEXT_CHANNELS(width, broadcast)                                        \
+    if ((c += (width)) == oc) {                                                \
+        c = 0, p++;                                                            \
+        if (with_sum && p < pixels) sp = broadcast(sum[p]);                    \
+    }
+
 /* What the AVX-512 loops below read of an axnn_requant, per call. */
 typedef struct rq16 {
     const float *s;
@@ -358,16 +366,10 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
     size_t n = pixels * oc, c = 0, p = 0, i = 0;
     __m512i sp = _mm512_set1_epi32(with_sum && pixels ? sum[0] : 0);
     __m128i b[4];
-/* the next 16 channels: at a pixel's end the next pixel's zero-point sum */
-#define NEXT_16()                                                              \
-    if ((c += 16) == oc) {                                                     \
-        c = 0, p++;                                                            \
-        if (with_sum && p < pixels) sp = _mm512_set1_epi32(sum[p]);            \
-    }
     for (; i + 64 <= n; i += 64) {
         for (int u = 0; u < 4; u++) {
             b[u] = requant_bytes_16(q, c, dense_sum_16(q, acc + i + 16 * u - c, c, with_sum, sp, true, 0), true, 0);
-            NEXT_16()
+            NEXT_CHANNELS(16, _mm512_set1_epi32)
         }
         __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(b[0]), b[1], 1);
         v = _mm512_inserti32x4(_mm512_inserti32x4(v, b[2], 2), b[3], 3);
@@ -375,9 +377,8 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
     }
     for (; i < n; i += 16) {
         requant_16(q, c, dense_sum_16(q, acc + i - c, c, with_sum, sp, true, 0), true, 0, y + i);
-        NEXT_16()
+        NEXT_CHANNELS(16, _mm512_set1_epi32)
     }
-#undef NEXT_16
 }
 
 /* Dense layers' requantization, 16 channels a vector, the tail masked:
@@ -460,15 +461,10 @@ requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *su
     const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
     const __m256i low = _mm256_set1_epi16(0xff), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i sp = _mm256_set1_epi32(with_sum && pixels ? sum[0] : 0), q[4];
-#define NEXT_8()                                                               \
-    if ((c += 8) == oc) {                                                      \
-        c = 0, p++;                                                            \
-        if (with_sum && p < pixels) sp = _mm256_set1_epi32(sum[p]);            \
-    }
     for (; i + 32 <= n; i += 32) {
         for (int u = 0; u < 4; u++) {
             q[u] = requant_8_avx2(sc, corr, zw, acc + i + 8 * u - c, c, with_sum, sp, zp, lo, hi);
-            NEXT_8()
+            NEXT_CHANNELS(8, _mm256_set1_epi32)
         }
         __m256i a = _mm256_and_si256(_mm256_packs_epi32(q[0], q[1]), low);
         __m256i b = _mm256_and_si256(_mm256_packs_epi32(q[2], q[3]), low);
@@ -478,9 +474,8 @@ requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *su
     }
     for (; i < n; i += 8) {
         store_8_avx2(y + i, requant_8_avx2(sc, corr, zw, acc + i - c, c, with_sum, sp, zp, lo, hi));
-        NEXT_8()
+        NEXT_CHANNELS(8, _mm256_set1_epi32)
     }
-#undef NEXT_8
 }
 
 /* The same on AVX2, 8 channels a vector, the last < 8 by the scalar rule. */
