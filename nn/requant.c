@@ -230,6 +230,14 @@ lookup256_avx512vbmi(const uint8_t *t, const uint8_t *a, size_t n, uint8_t *y)
     }
 }
 
+/* The runs' next `width` channels (requantize_run_*): at a pixel's end, the
+ * next pixel's zero-point sum broadcast into sp */
+#define NEXT_CHANNELS(width, broadcast)                                        \
+    if ((c += (width)) == oc) {                                                \
+        c = 0, p++;                                                            \
+        if (with_sum && p < pixels) sp = broadcast(sum[p]);                    \
+    }
+
 /* What the AVX-512 loops below read of an axnn_requant, per call. */
 typedef struct rq16 {
     const float *s;
@@ -358,16 +366,10 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
     size_t n = pixels * oc, c = 0, p = 0, i = 0;
     __m512i sp = _mm512_set1_epi32(with_sum && pixels ? sum[0] : 0);
     __m128i b[4];
-/* the next 16 channels: at a pixel's end the next pixel's zero-point sum */
-#define NEXT_16()                                                              \
-    if ((c += 16) == oc) {                                                     \
-        c = 0, p++;                                                            \
-        if (with_sum && p < pixels) sp = _mm512_set1_epi32(sum[p]);            \
-    }
     for (; i + 64 <= n; i += 64) {
         for (int u = 0; u < 4; u++) {
             b[u] = requant_bytes_16(q, c, dense_sum_16(q, acc + i + 16 * u - c, c, with_sum, sp, true, 0), true, 0);
-            NEXT_16()
+            NEXT_CHANNELS(16, _mm512_set1_epi32)
         }
         __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(b[0]), b[1], 1);
         v = _mm512_inserti32x4(_mm512_inserti32x4(v, b[2], 2), b[3], 3);
@@ -375,9 +377,8 @@ requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, boo
     }
     for (; i < n; i += 16) {
         requant_16(q, c, dense_sum_16(q, acc + i - c, c, with_sum, sp, true, 0), true, 0, y + i);
-        NEXT_16()
+        NEXT_CHANNELS(16, _mm512_set1_epi32)
     }
-#undef NEXT_16
 }
 
 /* Dense layers' requantization, 16 channels a vector, the tail masked:
@@ -423,10 +424,9 @@ requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, co
 
 /* 8 channels from c: acc + corr (- zw * sp) requantized, int32 in [lo, hi] */
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256i
-requant_8_avx2(const axnn_requant *r, const float *sc, const uint32_t *corr, const uint32_t *zw, const int32_t *acc,
-               size_t c, bool with_sum, __m256i sp, __m256i zp, __m256i lo, __m256i hi)
+requant_8_avx2(const float *sc, const uint32_t *corr, const uint32_t *zw, const int32_t *acc, size_t c, bool with_sum,
+               __m256i sp, __m256i zp, __m256i lo, __m256i hi)
 {
-    (void)r;
     __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
                                  _mm256_loadu_si256((const __m256i *)(corr + c)));
     if (with_sum) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(zw + c)), sp));
@@ -434,6 +434,16 @@ requant_8_avx2(const axnn_requant *r, const float *sc, const uint32_t *corr, con
     /* to nearest even by the rounding mode, as rintf */
     __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
     return _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+}
+
+/* 8 int32 in [lo, hi] (within -128..255) to their low bytes at y: the
+ * signed pack to int16 is exact, and so is the unsigned one of the masked
+ * low bytes */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void store_8_avx2(uint8_t *y, __m256i q)
+{
+    __m128i t = _mm_and_si128(_mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)),
+                              _mm_set1_epi16(0xff));
+    _mm_storel_epi64((__m128i *)y, _mm_packus_epi16(t, t));
 }
 
 /* Whole rows of pixels x oc outputs (oc a multiple of 8, rows back to back
@@ -451,15 +461,10 @@ requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *su
     const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
     const __m256i low = _mm256_set1_epi16(0xff), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i sp = _mm256_set1_epi32(with_sum && pixels ? sum[0] : 0), q[4];
-#define NEXT_8()                                                               \
-    if ((c += 8) == oc) {                                                      \
-        c = 0, p++;                                                            \
-        if (with_sum && p < pixels) sp = _mm256_set1_epi32(sum[p]);            \
-    }
     for (; i + 32 <= n; i += 32) {
         for (int u = 0; u < 4; u++) {
-            q[u] = requant_8_avx2(r, sc, corr, zw, acc + i + 8 * u - c, c, with_sum, sp, zp, lo, hi);
-            NEXT_8()
+            q[u] = requant_8_avx2(sc, corr, zw, acc + i + 8 * u - c, c, with_sum, sp, zp, lo, hi);
+            NEXT_CHANNELS(8, _mm256_set1_epi32)
         }
         __m256i a = _mm256_and_si256(_mm256_packs_epi32(q[0], q[1]), low);
         __m256i b = _mm256_and_si256(_mm256_packs_epi32(q[2], q[3]), low);
@@ -468,13 +473,9 @@ requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *su
         _mm256_storeu_si256((__m256i *)(y + i), v);
     }
     for (; i < n; i += 8) {
-        __m256i x = requant_8_avx2(r, sc, corr, zw, acc + i - c, c, with_sum, sp, zp, lo, hi);
-        __m128i t = _mm_and_si128(_mm_packs_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)),
-                                  _mm_set1_epi16(0xff));
-        _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(t, t));
-        NEXT_8()
+        store_8_avx2(y + i, requant_8_avx2(sc, corr, zw, acc + i - c, c, with_sum, sp, zp, lo, hi));
+        NEXT_CHANNELS(8, _mm256_set1_epi32)
     }
-#undef NEXT_8
 }
 
 /* The same on AVX2, 8 channels a vector, the last < 8 by the scalar rule. */
@@ -504,21 +505,8 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
     for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
         uint32_t s1 = sum ? (uint32_t)sum[p] : 0;
         const __m256i sp = _mm256_set1_epi32((int32_t)s1);
-        for (size_t c = 0; c < vec; c += 8) {
-            __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
-                                         _mm256_loadu_si256((const __m256i *)(corr + c)));
-            if (sum) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(zw + c)), sp));
-            __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(sc + c));
-            /* to nearest even by the rounding mode, as rintf */
-            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
-            q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
-            /* 8 int32 in [lo, hi] (within -128..255) to bytes: low bytes of each lane */
-            __m256i b = _mm256_shuffle_epi8(q, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                                -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                                -1, -1, -1, -1));
-            b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
-            _mm_storel_epi64((__m128i *)(y + c), _mm256_castsi256_si128(b));
-        }
+        for (size_t c = 0; c < vec; c += 8)
+            store_8_avx2(y + c, requant_8_avx2(sc, corr, zw, acc, c, sum != NULL, sp, zp, lo, hi));
         for (size_t c = vec; c < oc; c++)
             y[c] = requantize_one((uint32_t)acc[c] + corr[c] - (sum ? zw[c] * s1 : 0), sc[c], r->zp, r->lo, r->hi);
     }
