@@ -400,6 +400,40 @@ int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X,
     return run_own(p, s, oh, ow, X, W, Y, accumulate, threads, err);
 }
 
+bool ax_conv2d_computes_bands(const ax_conv2d_weights *W)
+{
+    return W && W->direct && !W->dnn && ax_dwconv2d_has_bands(W->plan, &W->shape);
+}
+
+/* Whole images for weights without bands: as many per ax_conv2d call as
+ * keep the buffer within 2 MiB (at least one) */
+#define BAND_IMAGES_BYTES ((size_t)2 << 20)
+int ax_conv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
+                    ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err)
+{
+    size_t oh, ow;
+    if (!p || !W || !X || !fn) return ax_fail(err, "conv2d: missing plan, weights, input or band function");
+    if (ax_conv2d_output_size(s, &oh, &ow, err) != 0) return -1;
+    if (W->plan != p || !same_shape(&W->shape, s))
+        return ax_fail(err, "conv2d: weights were packed for another plan or shape");
+    if (ax_conv2d_computes_bands(W)) return ax_dwconv2d_bands(p, s, oh, ow, X, W->direct, fn, ctx, threads, err);
+    size_t img = oh * ow * s->out_c, in_img = s->in_h * s->in_w * s->in_c;
+    size_t per = img ? BAND_IMAGES_BYTES / (img * sizeof(int32_t)) : 1;
+    if (per < 1) per = 1;
+    if (per > s->batch) per = s->batch;
+    int32_t *Y = s->batch ? ax_aligned_alloc(64, per * img * sizeof *Y) : NULL;
+    if (s->batch && !Y) return ax_fail(err, "conv2d: out of memory");
+    int rc = 0;
+    for (size_t b = 0; rc == 0 && b < s->batch; b += per) {
+        ax_conv2d_shape sub = *s;
+        sub.batch = s->batch - b < per ? s->batch - b : per;
+        rc = ax_conv2d(p, &sub, X + b * in_img, W, Y, false, threads, err);
+        for (size_t i = 0; rc == 0 && i < sub.batch; i++) fn(ctx, b + i, 0, oh, Y + i * img);
+    }
+    free(Y);
+    return rc;
+}
+
 int ax_conv2d_oracle(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const uint8_t *W, int32_t *Y,
                      int threads, ax_error *err)
 {

@@ -215,9 +215,11 @@ static void tap_layout(dw_job *j)
 
 /* Depthwise on an integer form (ax_dwlr_ukernel): the weights in the
  * kernel's layout (a few KiB, packed per call from wt), then tasks of
- * (image, a few output rows), every channel, straight into NHWC. */
+ * (image, a few output rows), every channel, straight into NHWC, or with fn
+ * into a band buffer per thread that fn receives at once (still in L2). */
 static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
-                       const uint8_t *wt, int32_t *Y, bool accumulate, int threads, ax_error *err)
+                       const uint8_t *wt, int32_t *Y, bool accumulate, ax_conv2d_band_fn fn, void *ctx, int threads,
+                       ax_error *err)
 {
     const ax_dwlr_ukernel *k = p->dwlr;
     uint8_t *pw = ax_aligned_alloc(64, k->w_bytes(p, s));
@@ -229,25 +231,30 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
     k->pack_w(p, s, wt, pw, corr);
     /* output rows per task: two pairs of rows (a pair shares its column
      * builds; tasks share nothing), or with long_tasks an even count
-     * leaving 4 tasks per thread */
+     * leaving 4 tasks per thread; bands at most L2/4 of int32 sums */
 #ifdef _OPENMP
     threads = ax_default_threads(threads);
 #endif
-    size_t per = 4;
+    size_t per = 4, row_bytes = ow * s->out_c * sizeof(int32_t);
     if (k->long_tasks) {
         size_t want = 4 * (size_t)(threads > 1 ? threads : 1), bands = (want + s->batch - 1) / s->batch;
         size_t r = (oh + bands - 1) / bands;
+        if (fn) {
+            size_t fit = ax_cpu_caches_get()->l2 / 4 / (row_bytes ? row_bytes : 1) / 2 * 2;
+            if (r > fit) r = fit;
+        }
         if (r > per) per = (r + 1) / 2 * 2;
     }
-    size_t n_rc = (oh + per - 1) / per, tasks = s->batch * n_rc, bb = k->buf_bytes(p, s);
-    bool ok = true;
+    size_t n_rc = (oh + per - 1) / per, tasks = s->batch * n_rc, bb = (k->buf_bytes(p, s) + 63) / 64 * 64;
+    size_t band_bytes = fn ? per * row_bytes : 0;
+    bool ok = true, stream = !fn && !accumulate && ax_dw_output_streams(s, oh, ow);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) if (threads > 1)
 #else
     (void)threads;
 #endif
     {
-        void *buf = ax_aligned_alloc(64, bb);
+        uint8_t *buf = ax_aligned_alloc(64, bb + band_bytes);
         if (!buf) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -260,8 +267,14 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
 #endif
         for (size_t t = 0; t < tasks; t++)
             if (ok) {
-                size_t b = t / n_rc, oy0 = t % n_rc * per;
-                k->rows(p, s, oh, ow, X, pw, corr, b, oy0, oh - oy0 < per ? oh - oy0 : per, Y, accumulate, buf);
+                size_t b = t / n_rc, oy0 = t % n_rc * per, n = oh - oy0 < per ? oh - oy0 : per;
+                if (fn) {
+                    int32_t *band = (int32_t *)(buf + bb);
+                    k->rows(p, s, ow, X, pw, corr, b, oy0, n, band, false, false, buf);
+                    fn(ctx, b, oy0, n, band);
+                } else
+                    k->rows(p, s, ow, X, pw, corr, b, oy0, n, Y + (b * oh + oy0) * ow * s->out_c, accumulate, stream,
+                            buf);
             }
         free(buf);
     }
@@ -273,7 +286,7 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
                 const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
     if (p->dwlr && s->in_c == s->groups && s->out_c == s->groups)
-        return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, threads, err);
+        return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, NULL, NULL, threads, err);
     dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .X = X, .wt = wt, .corr = corr, .Y = Y,
                 .out = accumulate ? AX_DW_ADD : AX_DW_SET};
     /* outputs past 8 L2s (the layer's, not the task's) go past the caches
@@ -368,4 +381,15 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
     }
     free(j.tap_off);
     return ok ? 0 : ax_fail(err, "conv2d: out of memory");
+}
+
+bool ax_dwconv2d_has_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    return p->dwlr && s->in_c == s->groups && s->out_c == s->groups;
+}
+
+int ax_dwconv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                      const uint8_t *wt, ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err)
+{
+    return run_lowrank(p, s, oh, ow, X, wt, NULL, false, fn, ctx, threads, err);
 }

@@ -99,15 +99,18 @@ typedef struct ax_dw_ukernel {
  * straight from and into NHWC. pack_w turns wt ([o][tap]) into w_bytes of
  * the kernel's layout (64-aligned) and corr[o], the per-channel
  * correction; rows writes (or adds) output rows [oy0, oy0 + rows) of image
- * b, all channels, using buf (buf_bytes, 64-aligned) as scratch. */
+ * b, all channels, row oy at Y + (oy - oy0) * ow * out_c (the layer's
+ * output or a band buffer), using buf (buf_bytes, 64-aligned) as scratch;
+ * stream: outputs far larger than the caches, stored past them where the
+ * kernel can (non-temporal, whole aligned lines). */
 typedef struct ax_dwlr_ukernel {
     const char *name;
     size_t (*w_bytes)(const ax_gemm_plan *p, const ax_conv2d_shape *s);
     void (*pack_w)(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr);
     size_t (*buf_bytes)(const ax_gemm_plan *p, const ax_conv2d_shape *s);
-    void (*rows)(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
-                 const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
-                 bool accumulate, void *buf);
+    void (*rows)(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, const uint8_t *X, const uint8_t *pw,
+                 const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y, bool accumulate, bool stream,
+                 void *buf);
     /* rows shares its builds between the rows of one call: tasks as long
      * as the threads allow (else 4 rows) */
     bool long_tasks;
@@ -297,6 +300,12 @@ int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, 
  * sum over o's taps of p->dw_colmin (0 without). */
 int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                 const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err);
+/* Whether the layer runs on p->dwlr, whose tasks are bands of output rows:
+ * then ax_dwconv2d_bands computes each band into a buffer per thread and
+ * hands it to fn at once (ax_conv2d_bands). */
+bool ax_dwconv2d_has_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s);
+int ax_dwconv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+                      const uint8_t *wt, ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err);
 
 /* cpu_caches.c: per-core cache sizes and physical cores (hwloc, else
  * sysconf, else defaults); the blocking follows them. */

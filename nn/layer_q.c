@@ -308,7 +308,7 @@ static int conv_images(const axnn_layer_rt *l, size_t n, const uint8_t *xq, uint
         axnn_requant r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
                           .oc = groups};
         for (size_t b = 0; b < n; b++)
-            axnn_requantize_dw(isa, &r, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, acc + b * ys,
+            axnn_requantize_dw(isa, &r, &l->shape, 0, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, acc + b * ys,
                                suma, yq + b * ys);
         return 0;
     }
@@ -316,6 +316,80 @@ static int conv_images(const axnn_layer_rt *l, size_t n, const uint8_t *xq, uint
         axnn_conv_suma(isa, &l->shape, l->y->h, l->y->w, l->a_type, l->za, in + b * xs, suma + b * ss);
     finish(l, acc, suma, n * pixels, yq, yf);
     return 0;
+}
+
+/* Depthwise layers whose kernel computes bands of output rows
+ * (ax_conv2d_computes_bands): the whole batch in one ax_conv2d_bands call,
+ * each band requantized while its int32 sums are in L2 (the same bits as
+ * conv_images: the same kernel values, the same epilogue per pixel). */
+typedef struct dw_bands {
+    const axnn_layer_rt *l;
+    axnn_requant r;
+    ax_isa isa;
+    const uint8_t *in;
+    uint8_t *yq;
+    int32_t *const *row; /* per thread: one pixel's zero-point sums */
+} dw_bands;
+
+static void dw_band(void *ctx, size_t b, size_t oy0, size_t rows, const int32_t *Y)
+{
+    const dw_bands *d = ctx;
+    const axnn_layer_rt *l = d->l;
+    size_t ow = l->y->w, oc = l->n->oc;
+    uint8_t *y = d->yq + b * axnn_value_size(l->y) + oy0 * ow * oc;
+    if (!l->need_suma) {
+        axnn_requantize_fast(d->isa, &d->r, Y, NULL, rows * ow, y);
+        return;
+    }
+    int t = 0;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+#endif
+    axnn_requantize_dw(d->isa, &d->r, &l->shape, oy0, oy0 + rows, ow, l->a_type, l->za,
+                       d->in + b * axnn_value_size(l->x), Y, d->row[t], y);
+}
+
+/* AX_NN_DW_BANDS=0 keeps such layers on conv_images (A/B runs) */
+static bool dw_bands_wanted(void)
+{
+    const char *env = getenv("AX_NN_DW_BANDS");
+    return !env || strcmp(env, "0") != 0;
+}
+
+static int run_dw_bands(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, int threads, axnn_scratch *sc,
+                        ax_error *err)
+{
+    size_t oc = l->n->oc, row_bytes = (oc * sizeof(int32_t) + 63) / 64 * 64, xs = axnn_value_size(l->x);
+    enum { MAX_SLOTS = 256 };
+    int32_t *row[MAX_SLOTS];
+    if (threads > MAX_SLOTS) threads = MAX_SLOTS;
+    if (axnn_scratch_reserve(sc, (size_t)threads) != 0) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
+    uint8_t *ws0 = NULL;
+    for (int t = 0; t < threads; t++) {
+        uint8_t *ws = axnn_scratch_get(sc, (size_t)t, row_bytes + (t == 0 && l->a_xor ? batch * xs : 0));
+        if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
+        row[t] = (int32_t *)ws;
+        if (t == 0) ws0 = ws;
+    }
+    const uint8_t *in = xq;
+    if (l->a_xor) {
+        uint8_t *xa = ws0 + row_bytes;
+        for (size_t i = 0; i < batch * xs; i++) xa[i] = xq[i] ^ l->a_xor;
+        in = xa;
+    }
+    dw_bands d = {.l = l,
+                  .r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
+                        .oc = oc},
+                  .isa = ax_gemm_plan_isa(l->plan),
+                  .in = in,
+                  .yq = yq,
+                  .row = row};
+    ax_conv2d_shape s = l->shape;
+    s.batch = batch;
+    double t0 = axnn_now();
+    int rc = ax_conv2d_bands(l->plan, &s, in, l->cw, dw_band, &d, threads, err);
+    l->kernel_s += axnn_now() - t0;
+    return rc;
 }
 
 static size_t conv_scratch_bytes(const axnn_layer_rt *l)
@@ -344,6 +418,8 @@ static int run_conv(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *
     if (threads <= 0) threads = omp_get_max_threads();
 #endif
     if (threads < 1) threads = 1;
+    if (yq && l->fast && l->n->groups == l->n->oc && ax_conv2d_computes_bands(l->cw) && dw_bands_wanted())
+        return run_dw_bands(l, batch, xq, yq, threads, sc, err);
     bool across = threads > 1 && batch >= (size_t)threads;
     size_t per = bytes && GROUP_BYTES / bytes > 1 ? GROUP_BYTES / bytes : 1;
     if (strcmp(ax_conv2d_kernel_name(l->cw), "exact_conv__onednn") == 0) per = 1;

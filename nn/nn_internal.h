@@ -173,10 +173,11 @@ void axnn_requantize_fast(ax_isa isa, const axnn_requant *r, const int32_t *acc,
 void axnn_requantize_block(ax_isa isa, const axnn_requant *r, size_t n0, size_t cols, const int32_t *acc, size_t lda,
                            const int32_t *sum, size_t rows, uint8_t *y, size_t ldy);
 
-/* Depthwise layers (one output channel per group), one image: the zero-point sums
- * (as axnn_conv_suma) and the per-channel requantization fused, pixel by
- * pixel; row: oc int32 of scratch. */
-void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,
+/* Depthwise layers (one output channel per group), output rows [oy0, oy1)
+ * of one image (acc and y: row oy0's outputs; xa: the image's input): the
+ * zero-point sums (as axnn_conv_suma) and the per-channel requantization
+ * fused, pixel by pixel; row: oc int32 of scratch. */
+void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow,
                         ax_operand a_type, int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
 /* n floats to bytes by axnn_quantize_one, and bytes to floats by
  * axnn_dequantize_one (defined below). */
@@ -198,7 +199,8 @@ typedef struct axnn_epilogue {
      * and channel, the form requantize_dw uses per pixel */
     void (*requantize)(const axnn_requant *r, const int32_t *acc, size_t lda, const int32_t *sum,
                        bool sum_per_channel, size_t pixels, uint8_t *y, size_t ldy);
-    void (*requantize_dw)(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
+    void (*requantize_dw)(const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow,
+                          ax_operand a_type,
                           int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
     void (*quantize)(const axnn_qp *q, const float *x, size_t n, uint8_t *y);
     void (*dequantize)(const axnn_qp *q, const uint8_t *x, size_t n, float *y);

@@ -106,13 +106,13 @@ BODY void requantize(const axnn_requant *r, const int32_t *restrict acc, size_t 
 /* Depthwise layers (one output channel per group), one image:
  * each output pixel's per-channel sums go into row (oc int32, in L1) and
  * are used at once, so they never travel through memory. */
-BODY void requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
-                        int32_t za, const uint8_t *restrict xa, const int32_t *restrict acc, int32_t *restrict row,
-                        uint8_t *restrict y)
+BODY void requantize_dw(const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow,
+                        ax_operand a_type, int32_t za, const uint8_t *restrict xa, const int32_t *restrict acc,
+                        int32_t *restrict row, uint8_t *restrict y)
 {
-    for (size_t oy = 0; oy < oh; oy++)
+    for (size_t oy = oy0; oy < oy1; oy++)
         for (size_t ox = 0; ox < ow; ox++) {
-            size_t p = oy * ow + ox;
+            size_t p = (oy - oy0) * ow + ox;
             pixel_suma(s, oy, ox, a_type, za, xa, row);
             requantize(r, acc + p * r->oc, r->oc, row, true, 1, y + p * r->oc, r->oc);
         }
@@ -314,17 +314,17 @@ dw_sum_16(const rq16 *r, const uint8_t *const *tap, size_t n, bool s8, __m512i p
  * its sums in memory and spent more on its tails than on its vectors at
  * 144 or 960 channels). One input channel per group; else the generic. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void requantize_dw_avx512(
-    const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,
+    const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow, ax_operand a_type, int32_t za,
     const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y);
 
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void
-requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type,
-                          int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)
+requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow,
+                          ax_operand a_type, int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)
 {
     enum { MAX_TAPS = 64 };
     size_t G = s->groups, taps_max = s->kernel_h * s->kernel_w;
     if (s->in_c != G || taps_max > MAX_TAPS) {
-        requantize_dw_avx512(r, s, oh, ow, a_type, za, xa, acc, row, y);
+        requantize_dw_avx512(r, s, oy0, oy1, ow, a_type, za, xa, acc, row, y);
         return;
     }
     bool s8 = a_type == AX_S8;
@@ -332,7 +332,7 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
     __mmask16 k = (__mmask16)((1u << (G - full)) - 1);
     const uint8_t *tap[MAX_TAPS];
     const rq16 q = rq16_of(r);
-    for (size_t oy = 0; oy < oh; oy++)
+    for (size_t oy = oy0; oy < oy1; oy++)
         for (size_t ox = 0; ox < ow; ox++) {
             size_t n = 0;
             int32_t npad = 0;
@@ -346,8 +346,8 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
                         tap[n++] = xa + ((size_t)iy * s->in_w + (size_t)ix) * G;
                 }
             const __m512i pad = _mm512_set1_epi32(npad * za);
-            const int32_t *a = acc + (oy * ow + ox) * G;
-            uint8_t *out = y + (oy * ow + ox) * G;
+            const int32_t *a = acc + ((oy - oy0) * ow + ox) * G;
+            uint8_t *out = y + ((oy - oy0) * ow + ox) * G;
             for (size_t c = 0; c < full; c += 16)
                 requant_16(&q, c, dw_sum_16(&q, tap, n, s8, pad, a, c, true, 0), true, 0, out + c);
             if (k) requant_16(&q, full, dw_sum_16(&q, tap, n, s8, pad, a, full, false, k), false, k, out + full);
@@ -530,10 +530,10 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
         requantize(r, acc, lda, sum, per_c, pixels, y, ldy);                                                   \
     }                                                                                                          \
     attr __attribute__((unused)) static void requantize_dw_##name(                                             \
-        const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow, ax_operand a_type, int32_t za,  \
-        const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)                                       \
+        const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow, ax_operand a_type, \
+        int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)                           \
     {                                                                                                          \
-        requantize_dw(r, s, oh, ow, a_type, za, xa, acc, row, y);                                              \
+        requantize_dw(r, s, oy0, oy1, ow, a_type, za, xa, acc, row, y);                                        \
     }                                                                                                          \
     attr static void quantize_##name(const axnn_qp *q, const float *x, size_t n, uint8_t *y)                   \
     {                                                                                                          \
@@ -608,10 +608,10 @@ void axnn_requantize_block(ax_isa isa, const axnn_requant *r, size_t n0, size_t 
     variant(isa)->requantize(&b, acc, lda, sum, false, rows, y + n0, ldy);
 }
 
-void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oh, size_t ow,
+void axnn_requantize_dw(ax_isa isa, const axnn_requant *r, const ax_conv2d_shape *s, size_t oy0, size_t oy1, size_t ow,
                         ax_operand a_type, int32_t za, const uint8_t *xa, const int32_t *acc, int32_t *row, uint8_t *y)
 {
-    variant(isa)->requantize_dw(r, s, oh, ow, a_type, za, xa, acc, row, y);
+    variant(isa)->requantize_dw(r, s, oy0, oy1, ow, a_type, za, xa, acc, row, y);
 }
 
 void axnn_quantize_floats(ax_isa isa, const axnn_qp *q, const float *x, size_t n, uint8_t *y)

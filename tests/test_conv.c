@@ -194,6 +194,57 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     }
 }
 
+/* ax_conv2d_bands: the bands put back together give want (the reference),
+ * every output row in exactly one band, on 1 .. max_threads threads; only
+ * depthwise layers' kernels compute bands themselves (the others: whole
+ * images first), and expect_bands (1 or 0; -1: either) says whether this
+ * layer's must */
+typedef struct band_sink {
+    int32_t *Y;
+    size_t batch, oh, row; /* row: int32 per output row */
+    unsigned char *seen;   /* per (image, row): bands that held it */
+    int bad;               /* a band outside the output */
+} band_sink;
+
+static void band_copy(void *ctx, size_t b, size_t oy0, size_t rows, const int32_t *Y)
+{
+    band_sink *k = ctx;
+    if (b >= k->batch || oy0 + rows > k->oh || rows == 0) {
+        k->bad = 1;
+        return;
+    }
+    memcpy(k->Y + (b * k->oh + oy0) * k->row, Y, rows * k->row * sizeof *Y);
+    for (size_t r = 0; r < rows; r++) k->seen[b * k->oh + oy0 + r]++;
+}
+
+static void check_bands(const ax_gemm_plan *p, const char *what, const ax_conv2d_shape *s, const uint8_t *X,
+                        const ax_conv2d_weights *cw, const int32_t *want, int max_threads, int expect_bands)
+{
+    size_t oh, ow;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_conv2d_output_size(s, &oh, &ow, &err), 0, "%s", err.msg);
+    const char *kn = ax_conv2d_kernel_name(cw);
+    bool bands = ax_conv2d_computes_bands(cw);
+    if (bands) cr_assert(s->in_c == s->groups && s->out_c == s->groups, "%s: kernel %s, not depthwise", what, kn);
+    if (expect_bands >= 0) cr_assert_eq(bands, expect_bands == 1, "%s: kernel %s computes bands: %d", what, kn, bands);
+    size_t ny = s->batch * oh * ow * s->out_c;
+    band_sink k = {.Y = malloc(ny * 4 + 4), .batch = s->batch, .oh = oh, .row = ow * s->out_c,
+                   .seen = malloc(s->batch * oh + 1)};
+    for (int threads = 1; threads <= max_threads; threads++) {
+        memset(k.Y, 0x5a, ny * 4), memset(k.seen, 0, s->batch * oh), k.bad = 0;
+        cr_assert_eq(ax_conv2d_bands(p, s, X, cw, band_copy, &k, threads, &err), 0, "%s", err.msg);
+        cr_assert(!k.bad, "%s kernel %s threads %d: a band outside the output", what, kn, threads);
+        for (size_t r = 0; r < s->batch * oh; r++)
+            cr_assert_eq(k.seen[r], 1, "%s kernel %s threads %d: image %zu row %zu in %d bands", what, kn, threads,
+                         r / oh, r % oh, k.seen[r]);
+        for (size_t i = 0; i < ny; i++)
+            if (k.Y[i] != want[i])
+                cr_assert_fail("%s kernel %s threads %d, bands: Y[%zu] = %d, reference %d", what, kn, threads, i,
+                               k.Y[i], want[i]);
+    }
+    free(k.Y), free(k.seen);
+}
+
 static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const plans[], int n_plans, bool pad_zero)
 {
     ax_conv2d_shape s = {.batch = c->b, .in_h = c->h, .in_w = c->w, .in_c = c->c, .out_c = c->o,
@@ -229,6 +280,7 @@ static void check_case(const ax_mult *m, const ccase *c, ax_gemm_plan *const pla
                                        m->name, ax_conv2d_kernel_name(cw), c->b, c->h, c->w, c->c, c->o, c->kh,
                                        c->kw, c->g, s.pad_byte, acc, threads, i, got[i], want[i]);
             }
+            if (!acc) check_bands(plans[v], m->name, &s, X, cw, want, 3, -1);
             ax_conv2d_weights_free(cw);
         }
     }
@@ -486,9 +538,9 @@ Test(conv, factored_ident_u8)
 
 /* Layers with outputs past 8 L2s (the kernels' streamed stores) against the
  * reference: set and accumulate, 1 and 2 threads, a 64-byte aligned output
- * and one 16 bytes off (the stores that must not stream) */
+ * and one 16 bytes off (the stores that must not stream); and in bands */
 static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, const ccase *cases, size_t ncases,
-                              uint8_t pad_byte)
+                              uint8_t pad_byte, int expect_bands)
 {
     ax_error err = {{0}};
     for (size_t i = 0; i < ncases; i++) {
@@ -520,6 +572,7 @@ static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, con
                         cr_assert_fail("%s kernel %s case %zu acc=%d run %d: Y[%zu] = %d, reference %d",
                                        ax_isa_name(isa), ax_conv2d_kernel_name(cw), i, acc, run, k, got[k], want[k]);
             }
+            if (!acc) check_bands(p, ax_isa_name(isa), &s, X, cw, want, 2, expect_bands);
         }
         ax_conv2d_weights_free(cw);
         free(X), free(W), free(want), free(init), free(buf);
@@ -549,7 +602,7 @@ static void lowrank_dw_large_on(ax_isa isa)
         {2, 331, 299, 48, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48}, /* s2: 9.6 MB */
         {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40}, /* s2: 11.5 MB, unpadded top/right */
     };
-    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 3);
+    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 3, 1);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
@@ -582,7 +635,7 @@ static void lut_dw_large_on(ax_isa isa)
         {230, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64},   /* stacked 14x14 images: 11.5 MB */
         {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40},   /* 40 channels: stored, 11.5 MB */
     };
-    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 7);
+    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 7, 0);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }

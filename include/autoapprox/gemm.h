@@ -205,6 +205,23 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w);
 int ax_conv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
               int32_t *Y, bool accumulate, int threads, ax_error *err);
 
+/* Y = the convolution (not accumulating) handed over in bands of output
+ * rows instead of stored, as ax_gemm_blocks does for a GEMM: fn receives
+ * rows [oy0, oy0 + rows) of image b, every channel, at Y (NHWC: row oy0 +
+ * i at Y + i * out_w * out_c), and typically requantizes them to bytes, so
+ * the layer's int32 output never goes to memory. Every output row is in
+ * exactly one band; bands come in no particular order, from several
+ * threads at once when threads > 1 (fn must be safe for that on disjoint
+ * bands); a band's Y is valid only during the call. The values are
+ * ax_conv2d's, bit for bit. Layers whose kernel computes bands of rows
+ * (ax_conv2d_computes_bands: depthwise layers on an integer form of the
+ * table) fill a buffer of a few rows per thread, in L2; the others compute
+ * whole images into a buffer of at most a few MiB first. */
+typedef void (*ax_conv2d_band_fn)(void *ctx, size_t b, size_t oy0, size_t rows, const int32_t *Y);
+int ax_conv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *X, const ax_conv2d_weights *W,
+                    ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err);
+bool ax_conv2d_computes_bands(const ax_conv2d_weights *W);
+
 /* The oracle: the direct seven-deep loop, any K (sums wrap modulo 2^32). The shape
  * must be valid (see ax_conv2d_output_size). */
 void ax_conv2d_reference(const int32_t table[AX_TABLE_SIZE], const ax_conv2d_shape *s, const uint8_t *X,

@@ -339,10 +339,10 @@ static __attribute__((noinline)) void out_row3(const ctx *c, const __m256i *cons
     else row3(c, S, pw, e, y, ow, accumulate, 0, false);
 }
 
-/* Output rows [oy0, oy0 + rows) of image b, all channels. */
-static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+/* Output rows [oy0, oy0 + rows) of image b, all channels, row oy at Y + (oy - oy0) * ow * C. */
+static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, const uint8_t *X,
                     const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
-                    bool accumulate, void *buf)
+                    bool accumulate, bool stream, void *buf)
 {
     (void)corr; /* all 0 */
     ctx c = {.p = p, .s = s, .X = X, .b = b, .T = (size_t)p->lr->terms, .G = ngroups(s), .nb = (s->in_c + 15) / 16,
@@ -356,11 +356,9 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     const __m256i **Sp = (const __m256i **)(tag + S);
     for (size_t i = 0; i < S; i++) tag[i] = SIZE_MAX;
     bool k3 = s->kernel_h == 3 && s->kernel_w == 3 && dh == 1 && c.T == 1;
-    /* outputs past 8 L2s (the layer's, not the task's) go past the caches:
-     * whole lines (16k channels) by non-temporal stores, no read for
-     * ownership */
-    bool nt = k3 && !accumulate && C % 16 == 0 && (uintptr_t)Y % 32 == 0 &&
-              ax_dw_output_streams(s, oh, ow);
+    /* outputs the caller streams go past the caches: whole lines (16k
+     * channels) by non-temporal stores, no read for ownership */
+    bool nt = k3 && stream && !accumulate && C % 16 == 0 && (uintptr_t)Y % 32 == 0;
     for (size_t oy = oy0; oy < oy0 + rows; oy++) {
         size_t y0 = oy * s->stride_h, e = 0, G;
         if (dh == 1) { /* pairs y0/2 .. (y0 + kh - 1)/2 from the ring */
@@ -377,7 +375,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 Sp[j] = B + j * c.sv;
             }
         }
-        int32_t *y = Y + ((b * oh + oy) * ow) * C;
+        int32_t *y = Y + (oy - oy0) * ow * C;
         if (k3) out_row3(&c, Sp, pw, e, y, ow, accumulate, nt);
         else out_row_any(&c, Sp, G, pw, e, y, ow, accumulate);
     }

@@ -774,10 +774,10 @@ static int classify(const __m512i tab[4], const uint8_t f[256], __m512i *fx, __m
     return 0;
 }
 
-/* Output rows [oy0, oy0 + rows) of image b, all channels. */
-static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
+/* Output rows [oy0, oy0 + rows) of image b, all channels, row oy at Y + (oy - oy0) * ow * C. */
+static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, const uint8_t *X,
                     const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
-                    bool accumulate, void *buf)
+                    bool accumulate, bool stream, void *buf)
 {
     const ax_lowrank *lr = p->lr;
     row_ctx r; /* not zero-initialized: its tables are 3 KiB, and this runs per task */
@@ -804,17 +804,15 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
     bool pair1 = pair && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
     __m512i *I = buf;
     size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
-    int32_t *Yb = Y + b * oh * ow * C;
-    /* outputs past 8 L2s (the layer's, not the task's) go past the caches
-     * as the AVX2 kernel's: whole lines (16k channels, 64-byte aligned
-     * pixels) by non-temporal stores, no read for ownership */
-    r.nt = (pair2 || pair1) && !accumulate && C % 16 == 0 && (uintptr_t)Y % 64 == 0 &&
-           ax_dw_output_streams(s, oh, ow);
+    /* outputs the caller streams go past the caches as the AVX2 kernel's:
+     * whole lines (16k channels, 64-byte aligned pixels) by non-temporal
+     * stores, no read for ownership */
+    r.nt = (pair2 || pair1) && stream && !accumulate && C % 16 == 0 && (uintptr_t)Y % 64 == 0;
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Yb + oy * ow * C,
-                                        two ? Yb + (oy + 1) * ow * C : NULL, accumulate, I);
+            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
+                                        two ? Y + (oy + 1 - oy0) * ow * C : NULL, accumulate, I);
         }
     else
         for (size_t oy = oy0; oy < oy0 + rows; oy++) {
@@ -822,7 +820,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 build(&r, X, b, oy, 4, 2, I);
                 pair_args g = {.A = I, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                                .unit = s->stride_w == 1 && s->dilation_w == 1,
-                               .pw = pw, .corr = corr, .Y0 = Yb + oy * ow * C, .Y1 = Yb + (oy + 1) * ow * C,
+                               .pw = pw, .corr = corr, .Y0 = Y + (oy - oy0) * ow * C, .Y1 = Y + (oy + 1 - oy0) * ow * C,
                                .accumulate = accumulate};
                 pair_rows_s1(&g);
                 oy++;
@@ -834,7 +832,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, 
                 const __m512i *I0 = I + c0 / 16 * r.G * r.T;
                 const __m512i *W = (const __m512i *)(pw + c0 / 16 * nv * 64);
                 __m512i cv = _mm512_maskz_loadu_epi32(cm, corr + c0);
-                int32_t *y = Yb + oy * ow * C + c0;
+                int32_t *y = Y + (oy - oy0) * ow * C + c0;
                 if (fast) row_k3(I0, ow, sw, dw, W, cv, y, C, cm, accumulate);
                 else row_any(&r, I0, ow, W, cv, y, C, cm, accumulate);
             }
