@@ -721,28 +721,53 @@ static __attribute__((noinline)) void pair_s1(const row_ctx *r, const uint8_t *X
     else pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, false);
 }
 
-/* any kernel, terms, row correction */
-static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
-                    size_t ldy, __mmask16 cm, bool accumulate)
+/* any kernel, terms, row correction: n <= 4 pixels from ox, each its own
+ * sums (one pixel at a time, its G * T * kw vpdpbusd were one chain that
+ * waited on their latency: multi-term forms such as mul8s_1KV8's three) */
+static inline __attribute__((always_inline)) void any_px(const row_ctx *r, const __m512i *I, size_t ox, int n,
+                                                          const __m512i *W, __m512i corr, int32_t *Y, size_t ldy,
+                                                          __mmask16 cm, bool accumulate, bool row_corr)
 {
     const ax_conv2d_shape *s = r->s;
     const ax_lowrank *lr = r->p->lr;
     size_t kw = s->kernel_w, sw = s->stride_w * r->cs, dw = s->dilation_w * r->cs;
     const __m512i ones = _mm512_set1_epi8(1); /* f' past the kernel is 0: no mask needed */
-    for (size_t ox = 0; ox < ow; ox++) {
-        __m512i a = _mm512_setzero_si512();
-        for (size_t g = 0; g < r->G; g++)
-            for (size_t t = 0; t < r->T; t++) {
-                const __m512i *c = I + g * r->T + t + ox * sw, *w = W + (g * r->T + t) * kw;
-                __m512i f = _mm512_setzero_si512();
-                for (size_t kx = 0; kx < kw; kx++) {
-                    a = _mm512_dpbusd_epi32(a, c[kx * dw], w[kx]);
-                    if (lr->row_corr) f = _mm512_dpbusd_epi32(f, c[kx * dw], ones);
+    __m512i a[4], f[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) a[i] = _mm512_setzero_si512();
+    for (size_t g = 0; g < r->G; g++)
+        for (size_t t = 0; t < r->T; t++) {
+            const __m512i *c = I + g * r->T + t + ox * sw, *w = W + (g * r->T + t) * kw;
+#pragma GCC unroll 4
+            for (int i = 0; i < n; i++) f[i] = _mm512_setzero_si512();
+            for (size_t kx = 0; kx < kw; kx++) {
+                __m512i wv = w[kx];
+#pragma GCC unroll 4
+                for (int i = 0; i < n; i++) {
+                    __m512i x = c[(size_t)i * sw + kx * dw];
+                    a[i] = _mm512_dpbusd_epi32(a[i], x, wv);
+                    if (row_corr) f[i] = _mm512_dpbusd_epi32(f[i], x, ones);
                 }
-                if (lr->row_corr) a = _mm512_add_epi32(a, _mm512_mullo_epi32(f, _mm512_set1_epi32(lr->w_off[t])));
             }
-        put(a, corr, Y + ox * ldy, cm, accumulate);
-    }
+            if (row_corr) {
+                __m512i wo = _mm512_set1_epi32(lr->w_off[t]);
+#pragma GCC unroll 4
+                for (int i = 0; i < n; i++) a[i] = _mm512_add_epi32(a[i], _mm512_mullo_epi32(f[i], wo));
+            }
+        }
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) put(a[i], corr, Y + (ox + (size_t)i) * ldy, cm, accumulate);
+}
+
+static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
+                    size_t ldy, __mmask16 cm, bool accumulate)
+{
+    bool rc = r->p->lr->row_corr;
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4)
+        if (rc) any_px(r, I, ox, 4, W, corr, Y, ldy, cm, accumulate, true);
+        else any_px(r, I, ox, 4, W, corr, Y, ldy, cm, accumulate, false);
+    for (; ox < ow; ox++) any_px(r, I, ox, 1, W, corr, Y, ldy, cm, accumulate, rc);
 }
 
 /* row_ctx's kind of f'_t (its 256 bytes in tab), 64 bytes at a time: this
