@@ -34,8 +34,8 @@
 
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
-{ /* weight vectors per 16 channels */
-    return (groups_of(s) * (size_t)p->lr->terms + 1) * s->kernel_w;
+{ /* weight vectors per 16 channels: the terms' (g, t, kx), then each term's shifted (kh <= 3) */
+    return (groups_of(s) + 1) * (size_t)p->lr->terms * s->kernel_w;
 }
 
 static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -67,8 +67,8 @@ static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
  * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
- * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
- * the second output row of a stride-1 pair (rows_fn) */
+ * then T x kw more: each term shifted by one row (byte 4c + j + 1; kh <=
+ * 3), for the second output row of a stride-1 pair (rows_fn) */
 static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
 { /* per block and (g, kx): the weight bytes gathered as rows x channels,
    * then per term a vector lookup and the build's vpermb; the corrections
@@ -101,8 +101,8 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                     _mm512_storeu_si512(blk + (g * T + t) * kw + kx, v);
                     sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v),
                                                                    _mm512_set1_epi32(lr->a_off[t])));
-                    if (t == 0 && kh <= 3) /* G = 1 */
-                        _mm512_storeu_si512(blk + G * T * kw + kx, _mm512_slli_epi32(v, 8));
+                    if (kh <= 3) /* G = 1 */
+                        _mm512_storeu_si512(blk + (G * T + t) * kw + kx, _mm512_slli_epi32(v, 8));
                 }
             }
         _mm512_mask_storeu_epi32(corr + o0, (__mmask16)((1u << nc) - 1), sum);
@@ -408,29 +408,34 @@ static inline __attribute__((always_inline)) void store_px(__m512i v, __m512i cv
 }
 
 /* Output rows oy (Y0) and oy + 1 (Y1), pixels [ox, ox + n), one block of 16
- * channels, from one build of rows oy .. oy + 3 (stride 1: W[0..2] bytes
- * 0..2, W[3..5] the same shifted to bytes 1..3). unit: stride and dilation
- * 1 along x, each column loaded once for the pixels that share it. Every
- * load comes before the first store (Y may alias the columns for the
- * compiler). */
+ * channels, from one build of rows oy .. oy + 3 (stride 1: per term t,
+ * W[3t .. 3t+2] bytes 0..2, W[3T + 3t ..] the same shifted to bytes 1..3;
+ * term t's columns at A + t). unit: stride and dilation 1 along x, each
+ * column loaded once for the pixels that share it. Every load comes before
+ * the first store (Y may alias the columns for the compiler). */
 static inline __attribute__((always_inline)) void pair_px(const __m512i *A, size_t sw, size_t dw, const __m512i *W,
-                                                           __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
+                                                           size_t T, __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
                                                            __mmask16 cm, bool accumulate, int mode, int n, bool unit)
 {
     __m512i a[4], e[4], col[6];
-    if (unit)
-#pragma GCC unroll 6
-        for (int k = 0; k < n + 2; k++) col[k] = A[(size_t)k * sw];
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) {
-        const __m512i *c = A + (size_t)i * sw;
-        __m512i x0 = unit ? col[i] : c[0], x1 = unit ? col[i + 1] : c[dw], x2 = unit ? col[i + 2] : c[2 * dw];
-        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[0]);
-        a[i] = _mm512_dpbusd_epi32(a[i], x1, W[1]);
-        a[i] = _mm512_dpbusd_epi32(a[i], x2, W[2]);
-        e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[3]);
-        e[i] = _mm512_dpbusd_epi32(e[i], x1, W[4]);
-        e[i] = _mm512_dpbusd_epi32(e[i], x2, W[5]);
+    for (int i = 0; i < n; i++) a[i] = e[i] = _mm512_setzero_si512();
+    for (size_t t = 0; t < T; t++) {
+        const __m512i *At = A + t, *Wa = W + 3 * t, *We = W + 3 * (T + t);
+        if (unit)
+#pragma GCC unroll 6
+            for (int k = 0; k < n + 2; k++) col[k] = At[(size_t)k * sw];
+#pragma GCC unroll 4
+        for (int i = 0; i < n; i++) {
+            const __m512i *c = At + (size_t)i * sw;
+            __m512i x0 = unit ? col[i] : c[0], x1 = unit ? col[i + 1] : c[dw], x2 = unit ? col[i + 2] : c[2 * dw];
+            a[i] = _mm512_dpbusd_epi32(a[i], x0, Wa[0]);
+            a[i] = _mm512_dpbusd_epi32(a[i], x1, Wa[1]);
+            a[i] = _mm512_dpbusd_epi32(a[i], x2, Wa[2]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x0, We[0]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x1, We[1]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x2, We[2]);
+        }
     }
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, cm, accumulate, mode);
@@ -441,7 +446,7 @@ static inline __attribute__((always_inline)) void pair_px(const __m512i *A, size
 /* the arguments of pair_rows */
 typedef struct pair_args {
     const __m512i *A;
-    size_t nb, ow, sw, dw, nv, C; /* sw, dw in vectors */
+    size_t nb, T, ow, sw, dw, nv, C; /* sw, dw in vectors */
     bool unit;                    /* stride and dilation 1 along x */
     const uint8_t *pw;
     const uint32_t *corr;
@@ -455,13 +460,13 @@ typedef struct pair_args {
  * (one block along the row at a time, lines C * 4 bytes apart, ran at a
  * third of the speed of in-order stores once the output left the cache:
  * tools/dw_roofline.c) */
-static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool unit)
+static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool unit, size_t T)
 {
     size_t C = g->C, nfull = g->accumulate ? 0 : C / 16;
     for (size_t ox = 0; ox < g->ow;) {
         size_t n = g->ow - ox >= 4 ? 4 : g->ow - ox;
         for (size_t cb = 0; cb < g->nb; cb++) {
-            size_t c0 = 16 * cb, at = cb + ox * g->sw;
+            size_t c0 = 16 * cb, at = cb * T + ox * g->sw;
             __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
             __m512i cv = _mm512_maskz_loadu_epi32(cm, g->corr + c0);
             const __m512i *W = (const __m512i *)(g->pw + cb * g->nv * 64), *A = g->A + at;
@@ -469,11 +474,11 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
             bool acc = g->accumulate;
             int m = cb < nfull ? ST_PLAIN : ST_ANY;
             if (n == 4 && m == ST_PLAIN)
-                pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, false, ST_PLAIN, 4, unit);
-            else if (n == 4) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, ST_ANY, 4, unit);
-            else if (n == 3) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 3, unit);
-            else if (n == 2) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 2, unit);
-            else pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 1, unit);
+                pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, false, ST_PLAIN, 4, unit);
+            else if (n == 4) pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, ST_ANY, 4, unit);
+            else if (n == 3) pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, m, 3, unit);
+            else if (n == 2) pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, m, 2, unit);
+            else pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, m, 1, unit);
         }
         ox += n;
     }
@@ -481,8 +486,10 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
 
 static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
 {
-    if (g->unit) pair_rows(g, true);
-    else pair_rows(g, false);
+    if (g->unit && g->T == 1) pair_rows(g, true, 1);
+    else if (g->T == 1) pair_rows(g, false, 1);
+    else if (g->unit) pair_rows(g, true, g->T);
+    else pair_rows(g, false, g->T);
 }
 
 /* pair_s2's n pixels of one block from its columns A (rows 2oy .. 2oy + 3)
@@ -814,11 +821,11 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
         r.kind[t] = classify(r.tab[t], lr->abyte[t], &r.fx[t], &r.fm[t]);
     }
     size_t C = s->out_c, nv = vecs(p, s);
-    bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
+    bool k3 = s->kernel_w == 3 && r.G == 1 && !lr->row_corr, fast = k3 && r.T == 1;
     /* stride 1, dilation 1, kh <= 3: rows oy .. oy + 3 serve output rows oy
      * (weights in bytes 0..2) and oy + 1 (the shifted weights): one build
-     * per two output rows */
-    bool pair = fast && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
+     * per two output rows, any number of terms */
+    bool pair = k3 && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
      * (bytes 2, 3): each input row mapped once, not 1.5 times */
@@ -826,7 +833,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
                  s->dilation_w == 1;
     /* the same, 3 wide at stride and dilation 1 along x, 16k channels:
      * pair_s1 (columns built as they are used) */
-    bool pair1 = pair && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
+    bool pair1 = pair && fast && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
     __m512i *I = buf;
     size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
     /* outputs the caller streams go past the caches as the AVX2 kernel's:
@@ -843,7 +850,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
         for (size_t oy = oy0; oy < oy0 + rows; oy++) {
             if (pair && oy + 1 < oy0 + rows) {
                 build(&r, X, b, oy, 4, 2, I);
-                pair_args g = {.A = I, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
+                pair_args g = {.A = I, .nb = nb, .T = r.T, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                                .unit = s->stride_w == 1 && s->dilation_w == 1,
                                .pw = pw, .corr = corr, .Y0 = Y + (oy - oy0) * ow * C, .Y1 = Y + (oy + 1 - oy0) * ow * C,
                                .accumulate = accumulate};
