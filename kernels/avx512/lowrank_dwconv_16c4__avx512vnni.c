@@ -57,12 +57,13 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
 }
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors, or
- * pair_s2's 2 x 9 columns of 4 blocks, or pair_s1's ring (8 or 16 columns) */
+ * pair_s2's 2 x 9 columns of 4 blocks per term, or pair_s1's ring (8 or 16 columns) */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     size_t nb = (s->in_c + 15) / 16, n = nb * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
     n = n > 16 * nb ? n : 16 * nb;
-    return (n > 72 ? n : 72) * 64;
+    size_t s2 = 72 * (size_t)p->lr->terms; /* pair_s2's columns, per term */
+    return (n > s2 ? n : s2) * 64;
 }
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
@@ -645,6 +646,99 @@ static inline __attribute__((always_inline)) void s1_px(const __m512i *const col
     for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, 0xffff, accumulate, mode);
 }
 
+/* pair_s2 for forms of several terms: each group of 4 pixels' 9 columns
+ * built per term from one load of the rows (the maps by row_ctx's map, not
+ * specialized on their kinds), the terms' products summed per pixel. */
+static __attribute__((noinline)) void pair_s2_terms(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
+                                                    size_t ow, const uint8_t *pw, const uint32_t *corr, int32_t *Y0,
+                                                    int32_t *Y1, bool accumulate, __m512i *S)
+{
+    const ax_conv2d_shape *s = r->s;
+    const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w, T = r->T;
+    const size_t full = C / 64 * 64;
+    const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
+    uint8_t padv[64] __attribute__((aligned(64)));
+    memset(padv, s->pad_byte, 64);
+    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
+                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
+                  io1 = _mm512_loadu_si512(ilv_b[3]);
+    __m512i padA[AX_LOWRANK_TERMS];
+    for (size_t t = 0; t < T; t++) {
+        __m512i mp = map(r, t, pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
+        padA[t] = _mm512_permutex2var_epi8(up, io0, up);
+    }
+    const uint8_t *row[5];
+    size_t step[5];
+    rows_at(s, X, b, 2 * oy, 5, padv, row, step);
+    const bool two = Y1 != NULL;
+    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
+        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
+        for (size_t c0 = 0; c0 < C; c0 += 64) {
+            const bool last = c0 == full;
+            const size_t nblk = last ? (C - full + 15) / 16 : 4;
+            for (size_t l = 0; l < L; l++) {
+                size_t ix = 2 * ox0 + l;
+                if (ix < pl || ix - pl >= inw) {
+                    for (size_t t = 0; t < T; t++) {
+                        __m512i *ea = S + 72 * t + 4 * l, *eb = ea + 36;
+                        ea[0] = ea[1] = ea[2] = ea[3] = eb[0] = eb[1] = eb[2] = eb[3] = padA[t];
+                    }
+                    continue;
+                }
+                size_t off = (ix - pl) * C + c0;
+                __m512i raw[5];
+                for (int j = 0; j < 5; j++) {
+                    const uint8_t *q = row[j] + off * step[j];
+                    raw[j] = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
+                }
+                for (size_t t = 0; t < T; t++) {
+                    __m512i m[5], *ea = S + 72 * t + 4 * l, *eb = ea + 36;
+                    for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
+                    __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]);
+                    __m512i u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
+                    __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]);
+                    __m512i v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
+                    ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
+                    ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
+                    ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
+                    ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+                    if (two) { /* rows 2oy + 2 .. 2oy + 4 (byte 3 repeats row 2oy + 4 under a 0 weight) */
+                        __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]);
+                        __m512i w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
+                        eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
+                        eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
+                        eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
+                        eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
+                    }
+                }
+            }
+            for (size_t k = 0; k < nblk; k++) {
+                size_t cb = c0 / 16 + k, ch = 16 * cb;
+                const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
+                const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
+                const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
+                __m512i a[4], e[4];
+                for (size_t i = 0; i < 4; i++) a[i] = e[i] = _mm512_setzero_si512();
+                for (size_t t = 0; t < T; t++) {
+                    const __m512i *A = S + 72 * t + k, *B = A + 36;
+                    const __m512i w0 = W[3 * t], w1 = W[3 * t + 1], w2 = W[3 * t + 2];
+                    for (size_t i = 0; i < n; i++) {
+                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i], w0);
+                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 4], w1);
+                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 8], w2);
+                        if (!two) continue;
+                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i], w0);
+                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 4], w1);
+                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 8], w2);
+                    }
+                }
+                for (size_t i = 0; i < n; i++) put(a[i], cv, Y0 + (ox0 + i) * C + ch, bm, accumulate);
+                for (size_t i = 0; two && i < n; i++) put(e[i], cv, Y1 + (ox0 + i) * C + ch, bm, accumulate);
+            }
+        }
+    }
+}
+
 /* Stride 1 (3 wide, dilation 1, kh <= 3, C a multiple of 16): output rows
  * oy (Y0) and oy + 1 (Y1; NULL: only oy) of image b, 4 pixels at a time,
  * each over every channel, from the columns of rows oy .. oy + 3 as
@@ -829,7 +923,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
      * (bytes 2, 3): each input row mapped once, not 1.5 times */
-    bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
+    bool pair2 = k3 && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
                  s->dilation_w == 1;
     /* the same, 3 wide at stride and dilation 1 along x, 16k channels:
      * pair_s1 (columns built as they are used) */
@@ -843,7 +937,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
+            (pair2 ? r.T == 1 ? pair_s2 : pair_s2_terms : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
                                         two ? Y + (oy + 1 - oy0) * ow * C : NULL, accumulate, I);
         }
     else
