@@ -199,6 +199,8 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
  * depthwise layers' kernels compute bands themselves (the others: whole
  * images first), and expect_bands (1 or 0; -1: either) says whether this
  * layer's must */
+static int band_layers; /* layers whose kernel computed the bands */
+
 typedef struct band_sink {
     int32_t *Y;
     size_t batch, oh, row; /* row: int32 per output row */
@@ -226,6 +228,7 @@ static void check_bands(const ax_gemm_plan *p, const char *what, const ax_conv2d
     const char *kn = ax_conv2d_kernel_name(cw);
     bool bands = ax_conv2d_computes_bands(cw);
     if (bands) cr_assert(s->in_c == s->groups && s->out_c == s->groups, "%s: kernel %s, not depthwise", what, kn);
+    band_layers += bands;
     if (expect_bands >= 0) cr_assert_eq(bands, expect_bands == 1, "%s: kernel %s computes bands: %d", what, kn, bands);
     size_t ny = s->batch * oh * ow * s->out_c;
     band_sink k = {.Y = malloc(ny * 4 + 4), .batch = s->batch, .oh = oh, .row = ow * s->out_c,
@@ -527,6 +530,23 @@ Test(conv, factored_two_terms_u8)
     check_mult(m);
     if (ax_cpu_supports(AX_ISA_AVX2)) cr_assert(glr2_layers > 0, "no layer ran lowrank_gconv_6x16c2__avx2");
 }
+/* s8 x s8 with an error of two terms, (a & 3) * (w & 7) - 8 * (a & 1):
+ * on AVX-512 the byte kernel's multi-term depthwise rows (rows_fn's pairs
+ * and row_any, several terms per column), and its bands */
+Test(conv, factored_two_terms_s8)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_S8;
+    snprintf(m->name, sizeof m->name, "two-terms-s8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = ax_operand_value(AX_S8, i >> 8), w = ax_operand_value(AX_S8, i & 255);
+        m->table[i] = a * w + (a & 3) * (w & 7) - 8 * (a & 1);
+    }
+    band_layers = 0;
+    check_mult(m);
+    if (ax_cpu_supports(AX_ISA_AVX512)) cr_assert(band_layers > 0, "no depthwise layer ran the byte kernel's rows");
+}
+
 Test(conv, factored_ident_u8)
 {
     ax_mult *m = ax_mult_new();

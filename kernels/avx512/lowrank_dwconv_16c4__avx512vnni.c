@@ -34,8 +34,8 @@
 
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
-{ /* weight vectors per 16 channels */
-    return (groups_of(s) * (size_t)p->lr->terms + 1) * s->kernel_w;
+{ /* weight vectors per 16 channels: the terms' (g, t, kx), then each term's shifted (kh <= 3) */
+    return (groups_of(s) + 1) * (size_t)p->lr->terms * s->kernel_w;
 }
 
 static size_t w_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -57,18 +57,19 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
 }
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors, or
- * pair_s2's 2 x 9 columns of 4 blocks, or pair_s1's ring (8 or 16 columns) */
+ * pair_s2's 2 x 9 columns of 4 blocks per term, or pair_s1's ring (8 or 16 columns) */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     size_t nb = (s->in_c + 15) / 16, n = nb * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
     n = n > 16 * nb ? n : 16 * nb;
-    return (n > 72 ? n : 72) * 64;
+    size_t s2 = 72 * (size_t)p->lr->terms; /* pair_s2's columns, per term */
+    return (n > s2 ? n : s2) * 64;
 }
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
  * weight of channel c at (4g + j, kx), 0 past the kernel or the channels;
- * then kw more: term 0 shifted by one row (byte 4c + j + 1; kh <= 3), for
- * the second output row of a stride-1 pair (rows_fn) */
+ * then T x kw more: each term shifted by one row (byte 4c + j + 1; kh <=
+ * 3), for the second output row of a stride-1 pair (rows_fn) */
 static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *wt, uint8_t *pw, uint32_t *corr)
 { /* per block and (g, kx): the weight bytes gathered as rows x channels,
    * then per term a vector lookup and the build's vpermb; the corrections
@@ -101,8 +102,8 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                     _mm512_storeu_si512(blk + (g * T + t) * kw + kx, v);
                     sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v),
                                                                    _mm512_set1_epi32(lr->a_off[t])));
-                    if (t == 0 && kh <= 3) /* G = 1 */
-                        _mm512_storeu_si512(blk + G * T * kw + kx, _mm512_slli_epi32(v, 8));
+                    if (kh <= 3) /* G = 1 */
+                        _mm512_storeu_si512(blk + (G * T + t) * kw + kx, _mm512_slli_epi32(v, 8));
                 }
             }
         _mm512_mask_storeu_epi32(corr + o0, (__mmask16)((1u << nc) - 1), sum);
@@ -408,29 +409,34 @@ static inline __attribute__((always_inline)) void store_px(__m512i v, __m512i cv
 }
 
 /* Output rows oy (Y0) and oy + 1 (Y1), pixels [ox, ox + n), one block of 16
- * channels, from one build of rows oy .. oy + 3 (stride 1: W[0..2] bytes
- * 0..2, W[3..5] the same shifted to bytes 1..3). unit: stride and dilation
- * 1 along x, each column loaded once for the pixels that share it. Every
- * load comes before the first store (Y may alias the columns for the
- * compiler). */
+ * channels, from one build of rows oy .. oy + 3 (stride 1: per term t,
+ * W[3t .. 3t+2] bytes 0..2, W[3T + 3t ..] the same shifted to bytes 1..3;
+ * term t's columns at A + t). unit: stride and dilation 1 along x, each
+ * column loaded once for the pixels that share it. Every load comes before
+ * the first store (Y may alias the columns for the compiler). */
 static inline __attribute__((always_inline)) void pair_px(const __m512i *A, size_t sw, size_t dw, const __m512i *W,
-                                                           __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
+                                                           size_t T, __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
                                                            __mmask16 cm, bool accumulate, int mode, int n, bool unit)
 {
     __m512i a[4], e[4], col[6];
-    if (unit)
-#pragma GCC unroll 6
-        for (int k = 0; k < n + 2; k++) col[k] = A[(size_t)k * sw];
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) {
-        const __m512i *c = A + (size_t)i * sw;
-        __m512i x0 = unit ? col[i] : c[0], x1 = unit ? col[i + 1] : c[dw], x2 = unit ? col[i + 2] : c[2 * dw];
-        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[0]);
-        a[i] = _mm512_dpbusd_epi32(a[i], x1, W[1]);
-        a[i] = _mm512_dpbusd_epi32(a[i], x2, W[2]);
-        e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, W[3]);
-        e[i] = _mm512_dpbusd_epi32(e[i], x1, W[4]);
-        e[i] = _mm512_dpbusd_epi32(e[i], x2, W[5]);
+    for (int i = 0; i < n; i++) a[i] = e[i] = _mm512_setzero_si512();
+    for (size_t t = 0; t < T; t++) {
+        const __m512i *At = A + t, *Wa = W + 3 * t, *We = W + 3 * (T + t);
+        if (unit)
+#pragma GCC unroll 6
+            for (int k = 0; k < n + 2; k++) col[k] = At[(size_t)k * sw];
+#pragma GCC unroll 4
+        for (int i = 0; i < n; i++) {
+            const __m512i *c = At + (size_t)i * sw;
+            __m512i x0 = unit ? col[i] : c[0], x1 = unit ? col[i + 1] : c[dw], x2 = unit ? col[i + 2] : c[2 * dw];
+            a[i] = _mm512_dpbusd_epi32(a[i], x0, Wa[0]);
+            a[i] = _mm512_dpbusd_epi32(a[i], x1, Wa[1]);
+            a[i] = _mm512_dpbusd_epi32(a[i], x2, Wa[2]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x0, We[0]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x1, We[1]);
+            e[i] = _mm512_dpbusd_epi32(e[i], x2, We[2]);
+        }
     }
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, cm, accumulate, mode);
@@ -441,7 +447,7 @@ static inline __attribute__((always_inline)) void pair_px(const __m512i *A, size
 /* the arguments of pair_rows */
 typedef struct pair_args {
     const __m512i *A;
-    size_t nb, ow, sw, dw, nv, C; /* sw, dw in vectors */
+    size_t nb, T, ow, sw, dw, nv, C; /* sw, dw in vectors */
     bool unit;                    /* stride and dilation 1 along x */
     const uint8_t *pw;
     const uint32_t *corr;
@@ -455,13 +461,13 @@ typedef struct pair_args {
  * (one block along the row at a time, lines C * 4 bytes apart, ran at a
  * third of the speed of in-order stores once the output left the cache:
  * tools/dw_roofline.c) */
-static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool unit)
+static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, bool unit, size_t T)
 {
     size_t C = g->C, nfull = g->accumulate ? 0 : C / 16;
     for (size_t ox = 0; ox < g->ow;) {
         size_t n = g->ow - ox >= 4 ? 4 : g->ow - ox;
         for (size_t cb = 0; cb < g->nb; cb++) {
-            size_t c0 = 16 * cb, at = cb + ox * g->sw;
+            size_t c0 = 16 * cb, at = cb * T + ox * g->sw;
             __mmask16 cm = C - c0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c0)) - 1);
             __m512i cv = _mm512_maskz_loadu_epi32(cm, g->corr + c0);
             const __m512i *W = (const __m512i *)(g->pw + cb * g->nv * 64), *A = g->A + at;
@@ -469,11 +475,11 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
             bool acc = g->accumulate;
             int m = cb < nfull ? ST_PLAIN : ST_ANY;
             if (n == 4 && m == ST_PLAIN)
-                pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, false, ST_PLAIN, 4, unit);
-            else if (n == 4) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, ST_ANY, 4, unit);
-            else if (n == 3) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 3, unit);
-            else if (n == 2) pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 2, unit);
-            else pair_px(A, g->sw, g->dw, W, cv, y0, y1, C, cm, acc, m, 1, unit);
+                pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, false, ST_PLAIN, 4, unit);
+            else if (n == 4) pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, ST_ANY, 4, unit);
+            else if (n == 3) pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, m, 3, unit);
+            else if (n == 2) pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, m, 2, unit);
+            else pair_px(A, g->sw, g->dw, W, T, cv, y0, y1, C, cm, acc, m, 1, unit);
         }
         ox += n;
     }
@@ -481,8 +487,10 @@ static inline __attribute__((always_inline)) void pair_rows(const pair_args *g, 
 
 static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
 {
-    if (g->unit) pair_rows(g, true);
-    else pair_rows(g, false);
+    if (g->unit && g->T == 1) pair_rows(g, true, 1);
+    else if (g->T == 1) pair_rows(g, false, 1);
+    else if (g->unit) pair_rows(g, true, g->T);
+    else pair_rows(g, false, g->T);
 }
 
 /* pair_s2's n pixels of one block from its columns A (rows 2oy .. 2oy + 3)
@@ -638,6 +646,99 @@ static inline __attribute__((always_inline)) void s1_px(const __m512i *const col
     for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, 0xffff, accumulate, mode);
 }
 
+/* pair_s2 for forms of several terms: each group of 4 pixels' 9 columns
+ * built per term from one load of the rows (the maps by row_ctx's map, not
+ * specialized on their kinds), the terms' products summed per pixel. */
+static __attribute__((noinline)) void pair_s2_terms(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
+                                                    size_t ow, const uint8_t *pw, const uint32_t *corr, int32_t *Y0,
+                                                    int32_t *Y1, bool accumulate, __m512i *S)
+{
+    const ax_conv2d_shape *s = r->s;
+    const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w, T = r->T;
+    const size_t full = C / 64 * 64;
+    const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
+    uint8_t padv[64] __attribute__((aligned(64)));
+    memset(padv, s->pad_byte, 64);
+    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
+                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
+                  io1 = _mm512_loadu_si512(ilv_b[3]);
+    __m512i padA[AX_LOWRANK_TERMS];
+    for (size_t t = 0; t < T; t++) {
+        __m512i mp = map(r, t, pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
+        padA[t] = _mm512_permutex2var_epi8(up, io0, up);
+    }
+    const uint8_t *row[5];
+    size_t step[5];
+    rows_at(s, X, b, 2 * oy, 5, padv, row, step);
+    const bool two = Y1 != NULL;
+    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
+        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
+        for (size_t c0 = 0; c0 < C; c0 += 64) {
+            const bool last = c0 == full;
+            const size_t nblk = last ? (C - full + 15) / 16 : 4;
+            for (size_t l = 0; l < L; l++) {
+                size_t ix = 2 * ox0 + l;
+                if (ix < pl || ix - pl >= inw) {
+                    for (size_t t = 0; t < T; t++) {
+                        __m512i *ea = S + 72 * t + 4 * l, *eb = ea + 36;
+                        ea[0] = ea[1] = ea[2] = ea[3] = eb[0] = eb[1] = eb[2] = eb[3] = padA[t];
+                    }
+                    continue;
+                }
+                size_t off = (ix - pl) * C + c0;
+                __m512i raw[5];
+                for (int j = 0; j < 5; j++) {
+                    const uint8_t *q = row[j] + off * step[j];
+                    raw[j] = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
+                }
+                for (size_t t = 0; t < T; t++) {
+                    __m512i m[5], *ea = S + 72 * t + 4 * l, *eb = ea + 36;
+                    for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
+                    __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]);
+                    __m512i u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
+                    __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]);
+                    __m512i v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
+                    ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
+                    ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
+                    ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
+                    ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+                    if (two) { /* rows 2oy + 2 .. 2oy + 4 (byte 3 repeats row 2oy + 4 under a 0 weight) */
+                        __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]);
+                        __m512i w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
+                        eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
+                        eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
+                        eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
+                        eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
+                    }
+                }
+            }
+            for (size_t k = 0; k < nblk; k++) {
+                size_t cb = c0 / 16 + k, ch = 16 * cb;
+                const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
+                const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
+                const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
+                __m512i a[4], e[4];
+                for (size_t i = 0; i < 4; i++) a[i] = e[i] = _mm512_setzero_si512();
+                for (size_t t = 0; t < T; t++) {
+                    const __m512i *A = S + 72 * t + k, *B = A + 36;
+                    const __m512i w0 = W[3 * t], w1 = W[3 * t + 1], w2 = W[3 * t + 2];
+                    for (size_t i = 0; i < n; i++) {
+                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i], w0);
+                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 4], w1);
+                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 8], w2);
+                        if (!two) continue;
+                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i], w0);
+                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 4], w1);
+                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 8], w2);
+                    }
+                }
+                for (size_t i = 0; i < n; i++) put(a[i], cv, Y0 + (ox0 + i) * C + ch, bm, accumulate);
+                for (size_t i = 0; two && i < n; i++) put(e[i], cv, Y1 + (ox0 + i) * C + ch, bm, accumulate);
+            }
+        }
+    }
+}
+
 /* Stride 1 (3 wide, dilation 1, kh <= 3, C a multiple of 16): output rows
  * oy (Y0) and oy + 1 (Y1; NULL: only oy) of image b, 4 pixels at a time,
  * each over every channel, from the columns of rows oy .. oy + 3 as
@@ -721,28 +822,53 @@ static __attribute__((noinline)) void pair_s1(const row_ctx *r, const uint8_t *X
     else pair_s1_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, false);
 }
 
-/* any kernel, terms, row correction */
-static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
-                    size_t ldy, __mmask16 cm, bool accumulate)
+/* any kernel, terms, row correction: n <= 4 pixels from ox, each its own
+ * sums (one pixel at a time, its G * T * kw vpdpbusd were one chain that
+ * waited on their latency: multi-term forms such as mul8s_1KV8's three) */
+static inline __attribute__((always_inline)) void any_px(const row_ctx *r, const __m512i *I, size_t ox, int n,
+                                                          const __m512i *W, __m512i corr, int32_t *Y, size_t ldy,
+                                                          __mmask16 cm, bool accumulate, bool row_corr)
 {
     const ax_conv2d_shape *s = r->s;
     const ax_lowrank *lr = r->p->lr;
     size_t kw = s->kernel_w, sw = s->stride_w * r->cs, dw = s->dilation_w * r->cs;
     const __m512i ones = _mm512_set1_epi8(1); /* f' past the kernel is 0: no mask needed */
-    for (size_t ox = 0; ox < ow; ox++) {
-        __m512i a = _mm512_setzero_si512();
-        for (size_t g = 0; g < r->G; g++)
-            for (size_t t = 0; t < r->T; t++) {
-                const __m512i *c = I + g * r->T + t + ox * sw, *w = W + (g * r->T + t) * kw;
-                __m512i f = _mm512_setzero_si512();
-                for (size_t kx = 0; kx < kw; kx++) {
-                    a = _mm512_dpbusd_epi32(a, c[kx * dw], w[kx]);
-                    if (lr->row_corr) f = _mm512_dpbusd_epi32(f, c[kx * dw], ones);
+    __m512i a[4], f[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) a[i] = _mm512_setzero_si512();
+    for (size_t g = 0; g < r->G; g++)
+        for (size_t t = 0; t < r->T; t++) {
+            const __m512i *c = I + g * r->T + t + ox * sw, *w = W + (g * r->T + t) * kw;
+#pragma GCC unroll 4
+            for (int i = 0; i < n; i++) f[i] = _mm512_setzero_si512();
+            for (size_t kx = 0; kx < kw; kx++) {
+                __m512i wv = w[kx];
+#pragma GCC unroll 4
+                for (int i = 0; i < n; i++) {
+                    __m512i x = c[(size_t)i * sw + kx * dw];
+                    a[i] = _mm512_dpbusd_epi32(a[i], x, wv);
+                    if (row_corr) f[i] = _mm512_dpbusd_epi32(f[i], x, ones);
                 }
-                if (lr->row_corr) a = _mm512_add_epi32(a, _mm512_mullo_epi32(f, _mm512_set1_epi32(lr->w_off[t])));
             }
-        put(a, corr, Y + ox * ldy, cm, accumulate);
-    }
+            if (row_corr) {
+                __m512i wo = _mm512_set1_epi32(lr->w_off[t]);
+#pragma GCC unroll 4
+                for (int i = 0; i < n; i++) a[i] = _mm512_add_epi32(a[i], _mm512_mullo_epi32(f[i], wo));
+            }
+        }
+#pragma GCC unroll 4
+    for (int i = 0; i < n; i++) put(a[i], corr, Y + (ox + (size_t)i) * ldy, cm, accumulate);
+}
+
+static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i *W, __m512i corr, int32_t *Y,
+                    size_t ldy, __mmask16 cm, bool accumulate)
+{
+    bool rc = r->p->lr->row_corr;
+    size_t ox = 0;
+    for (; ox + 4 <= ow; ox += 4)
+        if (rc) any_px(r, I, ox, 4, W, corr, Y, ldy, cm, accumulate, true);
+        else any_px(r, I, ox, 4, W, corr, Y, ldy, cm, accumulate, false);
+    for (; ox < ow; ox++) any_px(r, I, ox, 1, W, corr, Y, ldy, cm, accumulate, rc);
 }
 
 /* row_ctx's kind of f'_t (its 256 bytes in tab), 64 bytes at a time: this
@@ -789,19 +915,19 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
         r.kind[t] = classify(r.tab[t], lr->abyte[t], &r.fx[t], &r.fm[t]);
     }
     size_t C = s->out_c, nv = vecs(p, s);
-    bool fast = s->kernel_w == 3 && r.G == 1 && r.T == 1 && !lr->row_corr;
+    bool k3 = s->kernel_w == 3 && r.G == 1 && !lr->row_corr, fast = k3 && r.T == 1;
     /* stride 1, dilation 1, kh <= 3: rows oy .. oy + 3 serve output rows oy
      * (weights in bytes 0..2) and oy + 1 (the shifted weights): one build
-     * per two output rows */
-    bool pair = fast && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
+     * per two output rows, any number of terms */
+    bool pair = k3 && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
      * (bytes 2, 3): each input row mapped once, not 1.5 times */
-    bool pair2 = fast && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
+    bool pair2 = k3 && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
                  s->dilation_w == 1;
     /* the same, 3 wide at stride and dilation 1 along x, 16k channels:
      * pair_s1 (columns built as they are used) */
-    bool pair1 = pair && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
+    bool pair1 = pair && fast && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
     __m512i *I = buf;
     size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
     /* outputs the caller streams go past the caches as the AVX2 kernel's:
@@ -811,14 +937,14 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
+            (pair2 ? r.T == 1 ? pair_s2 : pair_s2_terms : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
                                         two ? Y + (oy + 1 - oy0) * ow * C : NULL, accumulate, I);
         }
     else
         for (size_t oy = oy0; oy < oy0 + rows; oy++) {
             if (pair && oy + 1 < oy0 + rows) {
                 build(&r, X, b, oy, 4, 2, I);
-                pair_args g = {.A = I, .nb = nb, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
+                pair_args g = {.A = I, .nb = nb, .T = r.T, .ow = ow, .sw = sw, .dw = dw, .nv = nv, .C = C,
                                .unit = s->stride_w == 1 && s->dilation_w == 1,
                                .pw = pw, .corr = corr, .Y0 = Y + (oy - oy0) * ow * C, .Y1 = Y + (oy + 1 - oy0) * ow * C,
                                .accumulate = accumulate};
