@@ -290,6 +290,27 @@ static inline __attribute__((always_inline)) void ilv4(const pair_k *k, const __
     e[3] = _mm512_permutex2var_epi8(u23, k->io1, v[1]);
 }
 
+/* pair_s2's columns: mapped rows m[0..4] (2oy .. 2oy + 4) of 64 channels
+ * into those of their 4 blocks for row oy (ea: rows 0..3, as ilv4) and,
+ * with two, for row oy + 1 (eb: rows 2..4, its byte 3 repeating row 4 under
+ * a 0 weight; rows 2|3 reuse ea's first round) */
+static inline __attribute__((always_inline)) void ilv_s2(__m512i ilo, __m512i ihi, __m512i io0, __m512i io1,
+                                                          const __m512i m[5], __m512i *ea, __m512i *eb, bool two)
+{
+    __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
+    __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
+    ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
+    ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
+    ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
+    ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
+    if (!two) return;
+    __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]), w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
+    eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
+    eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
+    eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
+    eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
+}
+
 /* input rows iy0 .. iy0 + n - 1 of image b: their first pixel, or padv
  * with step 0 outside the image (so one loop serves both) */
 static inline __attribute__((always_inline)) void rows_at(const ax_conv2d_shape *s, const uint8_t *X, size_t b,
@@ -575,18 +596,10 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
 #pragma GCC unroll 4
                 for (int j = 5; j < 9; j++)
                     _mm_prefetch((const char *)(inner ? q0 + po[j - 5] : row[j] + off * step[j]), _MM_HINT_T0);
-                __m512i m[5], v[2];
+                __m512i m[5];
 #pragma GCC unroll 5
                 for (int j = 0; j < 5; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
-                ilv4(&k, m, ea, v);
-                const __m512i v01 = v[0], v23 = v[1];
-                if (two) {
-                    __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]), w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
-                    eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
-                    eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
-                    eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
-                    eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
-                }
+                ilv_s2(ilo, ihi, io0, io1, m, ea, eb, two);
             }
             for (size_t k = 0; k < nblk; k++) {
                 size_t cb = c0 / 16 + k, ch = 16 * cb;
@@ -692,24 +705,9 @@ static __attribute__((noinline)) void pair_s2_terms(const row_ctx *r, const uint
                     raw[j] = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
                 }
                 for (size_t t = 0; t < T; t++) {
-                    __m512i m[5], *ea = S + 72 * t + 4 * l, *eb = ea + 36;
+                    __m512i m[5], *ea = S + 72 * t + 4 * l;
                     for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
-                    __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]);
-                    __m512i u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
-                    __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]);
-                    __m512i v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
-                    ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
-                    ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
-                    ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
-                    ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
-                    if (two) { /* rows 2oy + 2 .. 2oy + 4 (byte 3 repeats row 2oy + 4 under a 0 weight) */
-                        __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]);
-                        __m512i w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
-                        eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
-                        eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
-                        eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
-                        eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
-                    }
+                    ilv_s2(ilo, ihi, io0, io1, m, ea, ea + 36, two);
                 }
             }
             for (size_t k = 0; k < nblk; k++) {
