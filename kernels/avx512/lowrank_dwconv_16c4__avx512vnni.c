@@ -22,6 +22,8 @@
  * of 8 columns in L1, 64 bytes of the rows at a time across pixels (so 32,
  * 96 or 144 channels fill every permute). Both stream outputs larger
  * than 8 L2s (non-temporal stores of whole lines: no read for ownership).
+ * Forms of several terms take the row pairs too (the stride-1 build of
+ * whole rows; pair_s2_terms), each term's columns and weights side by side.
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -920,11 +922,12 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     bool pair = k3 && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
-     * (bytes 2, 3): each input row mapped once, not 1.5 times */
+     * (bytes 2, 3): each input row mapped once, not 1.5 times (pair_s2;
+     * several terms: pair_s2_terms) */
     bool pair2 = k3 && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
                  s->dilation_w == 1;
-    /* the same, 3 wide at stride and dilation 1 along x, 16k channels:
-     * pair_s1 (columns built as they are used) */
+    /* the same, 3 wide at stride and dilation 1 along x, 16k channels, one
+     * term: pair_s1 (columns built as they are used) */
     bool pair1 = pair && fast && s->stride_w == 1 && s->dilation_w == 1 && s->in_c % 16 == 0;
     __m512i *I = buf;
     size_t sw = s->stride_w * r.cs, dw = s->dilation_w * r.cs; /* in vectors */
