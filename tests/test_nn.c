@@ -17,10 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#if defined(__linux__)
 #include <sys/mman.h>
-#endif
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define FASHION "/usr/share/datasets/fashion-mnist"
 
@@ -996,10 +995,22 @@ Test(nn, folded_tables_give_the_same_bits, .timeout = 300)
     json_object_put(j[0]), json_object_put(j[1]);
 }
 
+/* n bytes that end where an inaccessible page begins, so a read past them
+ * faults (im2col's 16-byte moves must stay inside the batch's images) */
+static uint8_t *bytes_before_guard(size_t n, char **map, size_t *len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), data = (n + page - 1) / page * page;
+    *len = data + page;
+    *map = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(*map, MAP_FAILED);
+    cr_assert_eq(mprotect(*map + data, page, PROT_NONE), 0);
+    return (uint8_t *)*map + data - n;
+}
+
 /* A dense conv's GEMM rows (nn/im2col.c) against a plain loop: channel
  * counts on each side of the inline copies' sizes (8, 16, 32 bytes), pads,
  * strides, dilations, the XOR, row sums, and row ranges that start and end
- * inside images of a batch. */
+ * inside images of a batch. The input ends at a guard page. */
 Test(nn, im2col_rows_match_a_plain_loop)
 {
     static const size_t cs[] = {1, 2, 3, 5, 8, 11, 16, 17, 32, 33, 40};
@@ -1021,7 +1032,9 @@ Test(nn, im2col_rows_match_a_plain_loop)
         size_t rows = (size_t)epi_range(1, (int32_t)(M - r0));
         uint8_t xor_in = epi_next() % 2 ? 0x80 : 0;
         bool s8 = epi_next() % 2;
-        uint8_t *x = malloc(s.batch * s.in_h * s.in_w * C), *got = malloc(rows * K + 1);
+        char *map;
+        size_t map_len;
+        uint8_t *x = bytes_before_guard(s.batch * s.in_h * s.in_w * C, &map, &map_len), *got = malloc(rows * K + 1);
         int32_t *sums = malloc(rows * sizeof *sums);
         for (size_t i = 0; i < s.batch * s.in_h * s.in_w * C; i++) x[i] = (uint8_t)epi_next();
         got[rows * K] = 0xa5; /* nothing written past the rows */
@@ -1041,6 +1054,6 @@ Test(nn, im2col_rows_match_a_plain_loop)
             }
             cr_assert_eq(sums[r], sum, "round %d: row %zu's sum", round, r);
         }
-        free(x), free(got), free(sums);
+        munmap(map, map_len), free(got), free(sums);
     }
 }
