@@ -182,7 +182,7 @@ static bool bytes_table_op(run_ctx *c, size_t i)
     uint8_t *out = axnn_val_alloc(c, count);
     if (!out) return false;
     axnn_qop_run(run_isa(c), op, a, b, out, count, c->threads);
-    c->vals[n->out].q = out;
+    c->vals[op->next_fused ? c->m->nodes[i + 1].out : n->out].q = out; /* axnn_qop_fuse */
     return true;
 }
 
@@ -200,7 +200,8 @@ int axnn_run_node(run_ctx *c, size_t i, size_t *layer)
     size_t count = c->batch * axnn_value_size(&c->m->values[n->out]);
     bool quant_layer = c->rt && axnn_is_layer(n);
     bool bytes_out = quant_layer && c->m->values[n->out].q.set;
-    bool done = !quant_layer && (bytes_pass_through(c, n) || bytes_table_op(c, i));
+    bool by_previous = c->rt && c->rt->qop[i] && c->rt->qop[i]->by_previous && c->vals[n->out].q;
+    bool done = by_previous || (!quant_layer && (bytes_pass_through(c, n) || bytes_table_op(c, i)));
     float *y = bytes_out || done ? NULL : axnn_val_alloc(c, count * sizeof *y);
     if (!bytes_out && !done && !y) return oom(c);
     c->vals[n->out].f = y;
@@ -386,6 +387,8 @@ int ax_nn_runtime_create_on(const ax_nn_model *m, const ax_mult *const *mults, a
         return ax_fail(err, "runtime: out of memory");
     }
     for (size_t i = 0; rt->qop && i < m->n_nodes; i++) rt->qop[i] = axnn_qop_make(m, &m->nodes[i]);
+    const char *fuse = getenv("AX_NN_FUSE"); /* AX_NN_FUSE=0: the ops apart (A/B runs, the test) */
+    if (!fuse || strcmp(fuse, "0") != 0) axnn_qop_fuse(m, rt->qop);
     if (prepare_layers(rt, mults, err) != 0) {
         ax_nn_runtime_free(rt);
         return -1;

@@ -136,12 +136,20 @@ typedef struct axnn_qop {
     bool binary;
     axnn_binop bin;
     uint8_t table[256];
+    /* An Add or Mul whose bytes only the next node reads, a ReLU/Clip whose
+     * table clamps: the binary op clamps to those bounds too and its bytes
+     * are the next node's value (next_fused), which that node then takes
+     * as computed (by_previous). See axnn_qop_fuse. */
+    bool next_fused, by_previous;
 } axnn_qop;
 /* The node's op on bytes, or NULL when the node is not an element-wise op
  * on quantized values (or out of memory: it then runs in float). */
 axnn_qop *axnn_qop_make(const ax_nn_model *m, const axnn_node *n);
 void axnn_qop_run(ax_isa isa, const axnn_qop *op, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t count,
                   int threads);
+/* Fuses binary ops with the clamping unary op after them in a runtime's
+ * per-node ops (qop[i] for node i, NULL where none). */
+void axnn_qop_fuse(const ax_nn_model *m, axnn_qop **qop);
 
 /* ---- im2col.c: GEMM rows of a dense conv (HWIO columns), XOR and row sums ---- */
 void axnn_im2col_rows(const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X, size_t r0, size_t rows,

@@ -49,6 +49,45 @@ axnn_qop *axnn_qop_make(const ax_nn_model *m, const axnn_node *n)
     return op;
 }
 
+/* Whether the table clamps each byte's value (type t) to [*lo, *hi] */
+static bool clamp_form(const uint8_t *table, ax_operand t, int32_t *lo, int32_t *hi)
+{
+    bool s8 = t == AX_S8;
+    int32_t l = s8 ? (int8_t)table[0x80] : table[0], h = s8 ? (int8_t)table[0x7f] : table[0xff];
+    if (l > h) return false;
+    for (unsigned x = 0; x < 256; x++) {
+        int32_t v = s8 ? (int8_t)x : (int32_t)x;
+        if (table[x] != (uint8_t)(v < l ? l : v > h ? h : v)) return false;
+    }
+    *lo = l, *hi = h;
+    return true;
+}
+
+/* ResNet's residual Add feeds only a ReLU, which read and wrote the whole
+ * tensor once more. When the ReLU's (or Clip's) table clamps the bytes'
+ * values to [l, h], the Add clamps to them instead, at no cost: it clamps
+ * to its type's range [lo, hi] before rounding, and for integer bounds
+ * rint(clamp(v, max(lo, l), min(hi, h))) = clamp(rint(clamp(v, lo, hi)), l,
+ * h) (rint is monotone; NaN goes low either way): the same bits. */
+void axnn_qop_fuse(const ax_nn_model *m, axnn_qop **qop)
+{
+    for (size_t i = 0; i + 1 < m->n_nodes; i++) {
+        axnn_qop *op = qop[i], *next = qop[i + 1];
+        const axnn_node *n = &m->nodes[i];
+        int32_t l, h;
+        if (!op || !op->binary || op->by_previous || !next || next->binary || m->nodes[i + 1].in[0] != n->out ||
+            n->out == m->output || !clamp_form(next->table, m->values[n->out].q.type, &l, &h))
+            continue;
+        int readers = 0;
+        for (size_t j = 0; j < m->n_nodes; j++)
+            for (int k = 0; k < m->nodes[j].n_in; k++) readers += m->nodes[j].in[k] == n->out;
+        if (readers != 1) continue;
+        op->bin.lo = op->bin.lo > l ? op->bin.lo : l;
+        op->bin.hi = op->bin.hi < h ? op->bin.hi : h;
+        op->next_fused = next->by_previous = true;
+    }
+}
+
 void axnn_qop_run(ax_isa isa, const axnn_qop *op, const uint8_t *a, const uint8_t *b, uint8_t *y, size_t count,
                   int threads)
 {

@@ -8,6 +8,7 @@
  * runs, bit for bit. */
 #include "autoapprox/data.h"
 #include "autoapprox/nn.h"
+#include "nn/exec_internal.h"
 #include "nn/nn_internal.h"
 #include "test_util.h"
 
@@ -804,7 +805,7 @@ Test(nn, add_and_mul_on_bytes_match_the_float_rule)
     const axnn_epilogue *e[4];
     size_t ne = epilogues(e);
     enum { N = 65536 };
-    uint8_t *a = malloc(N), *b = malloc(N), *y = malloc(N + 64);
+    uint8_t *a = malloc(N), *b = malloc(N), *y = malloc(N + 128);
     cr_assert(a && b && y);
     for (size_t i = 0; i < N; i++) a[i] = (uint8_t)(i >> 8), b[i] = (uint8_t)i;
     static const struct {
@@ -842,6 +843,22 @@ Test(nn, add_and_mul_on_bytes_match_the_float_rule)
                     }
                     for (size_t i = lens[l]; i < lens[l] + 64; i++)
                         cr_assert_eq(y[i], 0x77, "%s, length %zu: wrote byte %zu", ax_isa_name(e[v]->isa), lens[l], i);
+                    /* narrower bounds (a ReLU or Clip fused into the op, axnn_qop_fuse) clamp the
+                     * bytes of the full range: the same bits as the two ops */
+                    axnn_binop narrow = op;
+                    narrow.lo = op.zy - 1 > op.lo ? op.zy - 1 : op.lo;
+                    narrow.hi = narrow.lo + 6 + (int32_t)c < op.hi ? narrow.lo + 6 + (int32_t)c : op.hi;
+                    uint8_t *z = y + N; /* past the 64 bytes checked above: room for the 16-byte tails only */
+                    for (size_t i0 = 0; i0 < lens[l]; i0 += 48) {
+                        size_t m = lens[l] - i0 < 48 ? lens[l] - i0 : 48;
+                        e[v]->binary(&narrow, a + off + i0, b + off + i0, m, z);
+                        for (size_t i = 0; i < m; i++) {
+                            int32_t full = qy.type == AX_S8 ? (int8_t)y[i0 + i] : y[i0 + i];
+                            int32_t want = full < narrow.lo ? narrow.lo : full > narrow.hi ? narrow.hi : full;
+                            cr_assert_eq(z[i], (uint8_t)want, "%s, case %zu, %s, bounds [%d, %d]: byte %zu",
+                                         ax_isa_name(e[v]->isa), c, mul ? "mul" : "add", narrow.lo, narrow.hi, i0 + i);
+                        }
+                    }
                 }
         }
     free(a), free(b), free(y);
@@ -1056,4 +1073,62 @@ Test(nn, im2col_rows_match_a_plain_loop)
         }
         munmap(map, map_len), free(got), free(sums);
     }
+}
+
+/* ResNet's residual Adds and the ReLUs after them run as one pass over the
+ * bytes (axnn_qop_fuse): each pair whose ReLU clamps fuses, and the
+ * outputs are those of the two ops run apart. Then with a later Add also
+ * reading a fused Add's bytes: that pair must stay apart. */
+Test(nn, fused_add_relu_gives_the_unfused_bits)
+{
+    ax_nn_model *m;
+    ax_mult *mult;
+    ax_error err;
+    cr_assert_eq(ax_nn_build_resnet50(32, 5, &m, &err), 0, "%s", err.msg);
+    cr_assert_eq(ax_mult_resolve("mitchell-s8:w=3", &mult, &err), 0, "%s", err.msg);
+    size_t L = ax_nn_layer_count(m), n = 3, xs = n * 32 * 32 * 3, outs = n * ax_nn_output_size(m);
+    const ax_mult **ms = malloc(L * sizeof *ms);
+    float *x = malloc(xs * sizeof *x), *y[2];
+    for (size_t i = 0; i < L; i++) ms[i] = mult;
+    for (size_t i = 0; i < xs; i++) x[i] = (float)((i * 2654435761u) >> 20 & 255) / 64.0f - 2.0f;
+    size_t first_add = m->n_nodes;
+    for (int rewired = 0; rewired < 2; rewired++) {
+        if (rewired) { /* the next Add reads the first fused Add's bytes instead of its ReLU's */
+            int relu_out = m->nodes[first_add + 1].out;
+            size_t j = first_add + 2;
+            while (j < m->n_nodes && !(m->nodes[j].op == NN_ADD && m->nodes[j].in[1] == relu_out)) j++;
+            cr_assert_lt(j, m->n_nodes, "no Add reads the block's output");
+            m->nodes[j].in[1] = m->nodes[first_add].out;
+        }
+        for (int fused = 0; fused < 2; fused++) {
+            ax_nn_runtime *rt;
+            if (!fused) setenv("AX_NN_FUSE", "0", 1);
+            int rc = ax_nn_runtime_create(m, ms, &rt, &err);
+            unsetenv("AX_NN_FUSE");
+            cr_assert_eq(rc, 0, "%s", err.msg);
+            size_t pairs = 0, same_q = 0; /* fused; and Add + ReLU pairs whose ReLU keeps the quantization */
+            for (size_t i = 0; i + 1 < m->n_nodes; i++) {
+                const axnn_qp *qa = &m->values[m->nodes[i].out].q, *qr = &m->values[m->nodes[i + 1].out].q;
+                bool pair = m->nodes[i].op == NN_ADD && m->nodes[i + 1].op == NN_RELU;
+                bool clamps = pair && qa->type == qr->type && qa->scale == qr->scale && qa->zp == qr->zp;
+                if (clamps && first_add == m->n_nodes) first_add = i;
+                same_q += clamps && !(rewired && i == first_add);
+                if (rt->qop[i] && rt->qop[i]->next_fused) {
+                    pairs++;
+                    cr_assert(pair && rt->qop[i + 1]->by_previous);
+                }
+            }
+            /* a ReLU that keeps the quantization clamps: its pair fuses (14 of 16 here) */
+            cr_assert_gt(same_q, 0);
+            cr_assert_eq(pairs, fused ? same_q : 0, "%zu Add + ReLU pairs fused, %zu whose ReLU keeps the "
+                         "quantization (rewired: %d)", pairs, same_q, rewired);
+            y[fused] = malloc(outs * sizeof *y[fused]);
+            cr_assert_eq(ax_nn_runtime_run(rt, n, x, y[fused], 2, &err), 0, "%s", err.msg);
+            ax_nn_runtime_free(rt);
+        }
+        cr_assert_eq(memcmp(y[0], y[1], outs * sizeof *y[0]), 0, "the fused pairs changed the outputs (rewired: %d)",
+                     rewired);
+        free(y[0]), free(y[1]);
+    }
+    free(x), free(ms), ax_mult_free(mult), ax_nn_free(m);
 }
