@@ -10,7 +10,9 @@
  * nest: the weights' rows as the tiles' rows, A's rows as the columns.
  * ax_gemm_blocks runs the same tiles into a per-thread buffer and hands
  * each to the caller's function instead of writing C (a network layer
- * requantizes it while it is in L2). */
+ * requantizes it while it is in L2); ax_gemm_blocks_rows also has each
+ * tile make its rows of A through the caller's function (a convolution's
+ * im2col rows, built in L1 or L2 instead of going to memory). */
 #include "gemm_internal.h"
 #include "lutrow.h"
 #include "lut/ax_internal.h"
@@ -46,10 +48,14 @@ typedef struct job {
      * (mr x nc) instead of into C */
     ax_gemm_block_fn fn;
     void *ctx;
+    /* ax_gemm_blocks_rows: A's rows made per tile into the thread's abuf
+     * (mr x K) instead of read from A */
+    ax_gemm_rows_fn rows;
+    void *rows_ctx;
 } job;
 
 typedef struct scratch {
-    uint8_t *panel, *xpanel;
+    uint8_t *panel, *xpanel, *abuf;
     uint32_t *out, *xout;
     int32_t *cbuf;
     size_t packed_mi;
@@ -84,12 +90,18 @@ static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t n
 static void pack_tile(const job *j, size_t m0, size_t rows, scratch *s)
 {
     const ax_gemm_plan *p = j->p;
-    if (p->lut) p->lut->pack_a(rows, j->K, j->A + m0 * j->lda, j->lda, s->panel);
+    const uint8_t *A = s->abuf;
+    size_t lda = j->K;
+    if (j->rows) /* made here, while the tile's rows fit in L1 or L2 */
+        j->rows(j->rows_ctx, m0, rows, s->abuf);
+    else
+        A = j->A + m0 * j->lda, lda = j->lda;
+    if (p->lut) p->lut->pack_a(rows, j->K, A, lda, s->panel);
     if (p->exact)
         for (size_t r = 0; r < rows; r += p->exact->mr) {
             size_t rn = rows - r < p->exact->mr ? rows - r : p->exact->mr;
             uint8_t *xp = s->xpanel + r / p->exact->mr * j->xpanel_bytes;
-            p->exact->pack_a(p, rn, j->K, j->A + (m0 + r) * j->lda, j->lda, xp);
+            p->exact->pack_a(p, rn, j->K, A + r * lda, lda, xp);
         }
 }
 
@@ -183,6 +195,7 @@ static bool run_tiles(const job *j, size_t n_tiles, int threads)
         if (mine && j->p->lut && j->p->exact)
             mine = (s.xout = ax_aligned_alloc(64, sizeof(uint32_t) * j->mr * NC_MAX)) != NULL;
         if (mine && j->fn) mine = (s.cbuf = ax_aligned_alloc(64, sizeof(int32_t) * j->mr * j->nc)) != NULL;
+        if (mine && j->rows) mine = (s.abuf = ax_aligned_alloc(64, j->mr * j->K + 64)) != NULL;
         if (!mine) {
 #ifdef _OPENMP
 #pragma omp atomic write
@@ -200,6 +213,7 @@ static bool run_tiles(const job *j, size_t n_tiles, int threads)
         free(s.out);
         free(s.xout);
         free(s.cbuf);
+        free(s.abuf);
     }
     return ok;
 }
@@ -213,7 +227,8 @@ static int run_job(job *jp, int threads, ax_error *err)
     j.mr = p->lut ? p->lut->mr : p->exact->mr;
     j.panel_bytes = p->lut ? p->lut->panel_bytes(K) : 1;
     j.xpanel_bytes = p->exact ? p->exact->panel_bytes(K * (size_t)p->terms) : 1; /* terms <= 8 */
-    if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX) return ax_fail(err, "gemm: K %zu is too large", K);
+    if (j.panel_bytes == SIZE_MAX || j.xpanel_bytes == SIZE_MAX || (j.rows && K > (SIZE_MAX - 64) / j.mr))
+        return ax_fail(err, "gemm: K %zu is too large", K);
     threads = ax_default_threads(threads);
     /* Split columns only when there are too few row panels to go round. */
     size_t m_panels = (M + j.mr - 1) / j.mr, groups = j.groups > 1 ? j.groups : 1;
@@ -317,23 +332,39 @@ int ax_gemm(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const
 /* ax_gemm_blocks on the paths without tiles of their own (oneDNN, row
  * tables, the transposed problem, K-chunks): bands of rows computed by
  * ax_gemm into a buffer of about BAND_BYTES, each handed over in blocks of
- * BAND_BLOCK rows by the threads. */
+ * BAND_BLOCK rows by the threads. With rows (ax_gemm_blocks_rows), each
+ * band's rows of A are made first, by the threads in blocks of BAND_BLOCK. */
 enum { BAND_BYTES = 4 << 20, BAND_BLOCK = 64 };
 
-static int blocks_by_band(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
-                          ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err)
+static int blocks_by_band(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, ax_gemm_rows_fn rows_fn,
+                          void *rows_ctx, const ax_packed_weights *W, ax_gemm_block_fn fn, void *ctx, int threads,
+                          ax_error *err)
 {
-    size_t N = W->N, band = BAND_BYTES / sizeof(int32_t) / N;
+    size_t N = W->N, K = W->K, band = BAND_BYTES / sizeof(int32_t) / N;
     if (band < 1) band = 1;
     if (band > M) band = M;
-    if (N > SIZE_MAX / sizeof(int32_t) / band) return ax_fail(err, "gemm: N %zu is too large", N);
+    if (N > SIZE_MAX / sizeof(int32_t) / band || (rows_fn && K > (SIZE_MAX - 64) / band))
+        return ax_fail(err, "gemm: N %zu or K %zu is too large", N, K);
     int32_t *buf = ax_aligned_alloc(64, band * N * sizeof *buf);
-    if (!buf) return ax_fail(err, "gemm: out of memory for %zu rows of %zu int32", band, N);
+    uint8_t *abuf = rows_fn ? ax_aligned_alloc(64, band * K + 64) : NULL;
+    if (!buf || (rows_fn && !abuf)) {
+        free(buf), free(abuf);
+        return ax_fail(err, "gemm: out of memory for %zu rows of %zu int32", band, N);
+    }
     threads = ax_default_threads(threads);
     int rc = 0;
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += band) {
         size_t rows = M - r0 < band ? M - r0 : band, nb = (rows + BAND_BLOCK - 1) / BAND_BLOCK;
-        rc = ax_gemm(p, rows, A + r0 * lda, lda, W, buf, N, false, threads, err);
+        if (rows_fn) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nb > 1)
+#endif
+            for (size_t i = 0; i < nb; i++) {
+                size_t m = i * BAND_BLOCK, n = rows - m < BAND_BLOCK ? rows - m : BAND_BLOCK;
+                rows_fn(rows_ctx, r0 + m, n, abuf + m * K);
+            }
+        }
+        rc = ax_gemm(p, rows, rows_fn ? abuf : A + r0 * lda, rows_fn ? K : lda, W, buf, N, false, threads, err);
         if (rc != 0) break;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && nb > 1)
@@ -343,12 +374,13 @@ static int blocks_by_band(const ax_gemm_plan *p, size_t M, const uint8_t *A, siz
             fn(ctx, r0 + m, n, 0, N, buf + m * N, N);
         }
     }
-    free(buf);
+    free(buf), free(abuf);
     return rc;
 }
 
-int ax_gemm_blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
-                   ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err)
+static int blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, ax_gemm_rows_fn rows_fn,
+                  void *rows_ctx, const ax_packed_weights *W, ax_gemm_block_fn fn, void *ctx, int threads,
+                  ax_error *err)
 {
     if (!p || !W) return ax_fail(err, "gemm: missing plan or weights");
     if (W->plan != p) return ax_fail(err, "gemm: weights were packed for another plan");
@@ -357,13 +389,26 @@ int ax_gemm_blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda
     if (K > W->max_k)
         return ax_fail(err, "gemm: K = %zu exceeds the largest exact K %zu of these weights", K, W->max_k);
     if (M == 0 || N == 0) return 0;
-    if (lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
-    if (!A) return ax_fail(err, "gemm: missing A");
+    if (!rows_fn && lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
+    if (!rows_fn && !A) return ax_fail(err, "gemm: missing A");
     if (W->n_chunks || (W->ob && M >= p->onednn_min_m) || K > SIZE_MAX / 16 || ax_lut_choose(p, M, K, N) != AX_LUT_OWN)
-        return blocks_by_band(p, M, A, lda, W, fn, ctx, threads, err);
+        return blocks_by_band(p, M, A, lda, rows_fn, rows_ctx, W, fn, ctx, threads, err);
     job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = N, .A = A, .bt = W->bt, .wstride = K,
-             .corr = W->corr, .fn = fn, .ctx = ctx};
+             .corr = W->corr, .fn = fn, .ctx = ctx, .rows = rows_fn, .rows_ctx = rows_ctx};
     return run_job(&j, threads, err);
+}
+
+int ax_gemm_blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
+                   ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err)
+{
+    return blocks(p, M, A, lda, NULL, NULL, W, fn, ctx, threads, err);
+}
+
+int ax_gemm_blocks_rows(const ax_gemm_plan *p, size_t M, ax_gemm_rows_fn rows, void *rows_ctx,
+                        const ax_packed_weights *W, ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err)
+{
+    if (!rows) return ax_fail(err, "gemm: missing row function");
+    return blocks(p, M, NULL, 0, rows, rows_ctx, W, fn, ctx, threads, err);
 }
 
 /* G GEMMs of one shape (a grouped convolution's groups: A + g * a_step,

@@ -543,6 +543,29 @@ static void requantize_block(void *ctx, size_t m0, size_t rows, size_t n0, size_
                           d->r.oc);
 }
 
+/* ax_gemm_blocks_rows' rows: a dense conv's im2col rows, made by each
+ * tile as it packs them */
+typedef struct dense_rows {
+    const ax_conv2d_shape *s;
+    size_t oh, ow;
+    const uint8_t *x;
+    uint8_t xor_in;
+    bool s8;
+} dense_rows;
+
+static void im2col_tile(void *ctx, size_t m0, size_t n, uint8_t *dst)
+{
+    const dense_rows *r = ctx;
+    axnn_im2col_rows(r->s, r->oh, r->ow, r->x, m0, n, r->xor_in, dst, NULL, r->s8);
+}
+
+/* AX_NN_TILE_ROWS=0 keeps the im2col chunks (A/B runs) */
+static bool tile_rows_wanted(void)
+{
+    const char *env = getenv("AX_NN_TILE_ROWS");
+    return !env || strcmp(env, "0") != 0;
+}
+
 static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *yq, float *yf, int threads,
                      axnn_scratch *sc, ax_error *err)
 {
@@ -552,6 +575,18 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
                     !s->pad_left && !s->pad_bottom && !s->pad_right && !l->a_xor;
     bool s8 = l->a_type == AX_S8, blocks_out = yq && l->fast;
     size_t M = batch * pixels, chunk = blocks_out ? M : CHUNK_BYTES / (N * sizeof(int32_t));
+    dense_out d = {.r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
+                         .oc = N},
+                   .isa = ax_gemm_plan_isa(l->plan), .y = yq};
+    if (blocks_out && !in_place && !l->need_suma && tile_rows_wanted()) {
+        /* no chunks: each tile makes its im2col rows in L1 or L2, so they
+         * never go to memory (the kernel's time includes them here) */
+        dense_rows rows = {.s = s, .oh = oh, .ow = ow, .x = xq, .xor_in = l->a_xor, .s8 = s8};
+        double t0 = axnn_now();
+        int rc = ax_gemm_blocks_rows(l->plan, M, im2col_tile, &rows, l->pw, requantize_block, &d, threads, err);
+        l->kernel_s += axnn_now() - t0;
+        return rc;
+    }
     if (!in_place && CHUNK_BYTES / K < chunk) chunk = CHUNK_BYTES / K;
     if (chunk < M) chunk = chunk < MIN_ROWS ? MIN_ROWS : chunk / ROW_BLOCK * ROW_BLOCK; /* (whole row blocks) */
     if (chunk > M) chunk = M;
@@ -561,9 +596,7 @@ static int run_dense(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t 
     if (!ws) return ax_fail(err, "layer '%s': out of memory", l->n->layer);
     int32_t *acc = (int32_t *)ws, *suma = l->need_suma ? acc + rows_max * acc_n : NULL;
     uint8_t *abuf = ws + rows_max * (acc_n + (suma ? 1 : 0)) * sizeof(int32_t);
-    dense_out d = {.r = {.corr = l->corr, .zw = l->zw, .s = l->s, .zp = l->y->q.zp, .lo = l->qlo, .hi = l->qhi,
-                         .oc = N},
-                   .isa = ax_gemm_plan_isa(l->plan), .suma = suma};
+    d.suma = suma;
 #ifdef _OPENMP
     if (threads <= 0) threads = omp_get_max_threads();
 #endif

@@ -69,30 +69,46 @@ static int variants(const ax_mult *m, ax_isa isas[], ax_path paths[])
     return n;
 }
 
-/* ax_gemm_blocks against the reference (want: C = A x W, not accumulated) */
-static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, const ax_packed_weights *W, shape s,
-                         const uint8_t *A, size_t lda, const int32_t *want, size_t ldc, int threads)
+/* ax_gemm_blocks (or, by_rows, ax_gemm_blocks_rows with A's rows made on
+ * demand) against the reference (want: C = A x W, not accumulated) */
+static void check_blocks_once(const ax_mult *m, const ax_gemm_plan *p, const ax_packed_weights *W, shape s,
+                              const uint8_t *A, size_t lda, const int32_t *want, size_t ldc, int threads, bool by_rows)
 {
     gathered g = {.C = malloc(sizeof(int32_t) * s.M * ldc + 1), .seen = calloc(s.M * s.N + 1, sizeof(unsigned)),
                   .M = s.M, .N = s.N, .ldc = ldc};
     cr_assert(g.C && g.seen);
     ax_error err = {{0}};
-    cr_assert_eq(ax_gemm_blocks(p, s.M, A, lda, W, gather_block, &g, threads, &err), 0, "%s", err.msg);
+    made_rows r = {.A = A, .lda = lda, .K = s.K, .M = s.M};
+    if (by_rows) {
+        cr_assert_eq(ax_gemm_blocks_rows(p, s.M, make_rows, &r, W, gather_block, &g, threads, &err), 0, "%s", err.msg);
+        cr_assert_eq(r.bad, 0, "%s %s: rows asked for outside A", m->name, ax_gemm_plan_kernel_name(p));
+        cr_assert(s.M == 0 || s.N == 0 || r.made > 0, "%s %s: no rows made", m->name, ax_gemm_plan_kernel_name(p));
+    } else {
+        cr_assert_eq(ax_gemm_blocks(p, s.M, A, lda, W, gather_block, &g, threads, &err), 0, "%s", err.msg);
+    }
     cr_assert_eq(g.bad, 0, "%s %s: a block outside C", m->name, ax_gemm_plan_kernel_name(p));
     for (size_t i = 0; i < s.M; i++)
         for (size_t j = 0; j < s.N; j++) {
             if (g.seen[i * s.N + j] != 1)
-                cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu threads=%d: blocks gave C[%zu][%zu] %u times",
+                cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu threads=%d%s: blocks gave C[%zu][%zu] %u times",
                                m->name, ax_isa_name(ax_gemm_plan_isa(p)), ax_path_name(ax_gemm_plan_path(p)),
-                               ax_gemm_plan_kernel_name(p), s.M, s.N, s.K, threads, i, j, g.seen[i * s.N + j]);
+                               ax_gemm_plan_kernel_name(p), s.M, s.N, s.K, threads, by_rows ? ", rows made" : "", i, j,
+                               g.seen[i * s.N + j]);
             if (g.C[i * ldc + j] != want[i * ldc + j])
-                cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu threads=%d: blocks' C[%zu][%zu] = %d, "
+                cr_assert_fail("%s %s/%s kernel %s: M=%zu N=%zu K=%zu threads=%d%s: blocks' C[%zu][%zu] = %d, "
                                "reference %d",
                                m->name, ax_isa_name(ax_gemm_plan_isa(p)), ax_path_name(ax_gemm_plan_path(p)),
-                               ax_gemm_plan_kernel_name(p), s.M, s.N, s.K, threads, i, j, g.C[i * ldc + j],
-                               want[i * ldc + j]);
+                               ax_gemm_plan_kernel_name(p), s.M, s.N, s.K, threads, by_rows ? ", rows made" : "", i,
+                               j, g.C[i * ldc + j], want[i * ldc + j]);
         }
     free(g.C), free(g.seen);
+}
+
+static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, const ax_packed_weights *W, shape s,
+                         const uint8_t *A, size_t lda, const int32_t *want, size_t ldc, int threads)
+{
+    check_blocks_once(m, p, W, s, A, lda, want, ldc, threads, false);
+    check_blocks_once(m, p, W, s, A, lda, want, ldc, threads, true);
 }
 
 /* A K past the accumulator bound: every plan refuses to pack it. */
@@ -738,6 +754,8 @@ Test(gemm, plan_errors)
     cr_assert_eq(ax_gemm_blocks(p, 1, A, 3, W, NULL, &g, 1, &err), -1);
     cr_assert(strstr(err.msg, "block function"), "%s", err.msg);
     cr_assert_eq(ax_gemm_blocks(p, 0, A, 3, W, gather_block, &g, 1, &err), 0);
+    cr_assert_eq(ax_gemm_blocks_rows(p, 1, NULL, NULL, W, gather_block, &g, 1, &err), -1);
+    cr_assert_eq(ax_gemm_blocks_rows(p, 1, make_rows, NULL, W, NULL, &g, 1, &err), -1);
     cr_assert_eq(g.seen[0] + g.seen[1] + g.seen[2] + g.seen[3], 0u);
     ax_packed_weights *W2 = NULL;
     cr_assert_eq(ax_gemm_pack_weights(p, 3, 4, B, 3, &W2, &err), -1);

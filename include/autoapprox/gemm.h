@@ -149,6 +149,16 @@ typedef void (*ax_gemm_block_fn)(void *ctx, size_t m0, size_t rows, size_t n0, s
 int ax_gemm_blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, const ax_packed_weights *W,
                    ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err);
 
+/* ax_gemm_blocks with A's rows made on demand instead of read from A: rows
+ * writes rows [m0, m0 + n) of A (K bytes each, row i at dst + i * K), for
+ * the tile about to use them, so they are made in cache and never stored
+ * whole (a convolution's im2col rows). rows is called from several threads
+ * at once on any rows of [0, M), possibly more than once for the same rows;
+ * it must give the same bytes every time. */
+typedef void (*ax_gemm_rows_fn)(void *ctx, size_t m0, size_t n, uint8_t *dst);
+int ax_gemm_blocks_rows(const ax_gemm_plan *p, size_t M, ax_gemm_rows_fn rows, void *rows_ctx,
+                        const ax_packed_weights *W, ax_gemm_block_fn fn, void *ctx, int threads, ax_error *err);
+
 size_t ax_packed_weights_k(const ax_packed_weights *w);
 size_t ax_packed_weights_n(const ax_packed_weights *w);
 

@@ -7,7 +7,8 @@
  * extreme, 255-byte planes, per-column offsets, rank 2, one factored term of
  * the table itself) and shapes (1, odd,
  * primes, K = 0 and past the 16-bit widening point, strides, accumulate),
- * plus ax_gemm_blocks (every element handed over once, the same bits),
+ * plus ax_gemm_blocks and ax_gemm_blocks_rows (every element handed over
+ * once, the same bits),
  * ax_conv2d on each path and which kernel the dispatch picked, on 1, 2
  * and 3 OpenMP threads; a K past the table's accumulator bound must be
  * refused. tests/neon/run.sh builds it with the kernels and
@@ -136,8 +137,9 @@ static void check(const ax_mult *m, const ax_gemm_plan *p, shape s, bool acc, in
     free(A), free(B), free(want), free(got);
 }
 
-/* ax_gemm_blocks: the same C handed over tile by tile (each element once) */
-static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int threads)
+/* ax_gemm_blocks (by_rows: ax_gemm_blocks_rows, A's rows made on demand):
+ * the same C handed over tile by tile (each element once) */
+static void check_blocks_once(const ax_mult *m, const ax_gemm_plan *p, shape s, int threads, bool by_rows)
 {
     if (s.K > ax_gemm_plan_max_k(p, 0)) return;
     size_t lda = s.K + rnd() % 3, ldb = s.N + rnd() % 3;
@@ -145,6 +147,7 @@ static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int t
     int32_t *want = malloc(sizeof(int32_t) * s.M * s.N + 1);
     gathered g = {.C = malloc(sizeof(int32_t) * s.M * s.N + 1), .seen = calloc(s.M * s.N + 1, sizeof(unsigned)),
                   .M = s.M, .N = s.N, .ldc = s.N};
+    made_rows r = {.A = A, .lda = lda, .K = s.K, .M = s.M};
     ax_packed_weights *W = NULL;
     ax_error err = {{0}};
     bool ok = A && B && want && g.C && g.seen;
@@ -153,7 +156,9 @@ static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int t
         for (size_t i = 0; i < s.K * ldb; i++) B[i] = (uint8_t)rnd();
         ax_gemm_reference(m->table, s.M, s.N, s.K, A, lda, B, ldb, want, s.N, false);
         ok = ax_gemm_pack_weights(p, s.K, s.N, B, ldb, &W, &err) == 0 &&
-             ax_gemm_blocks(p, s.M, A, lda, W, gather_block, &g, threads, &err) == 0 && !g.bad;
+             (by_rows ? ax_gemm_blocks_rows(p, s.M, make_rows, &r, W, gather_block, &g, threads, &err)
+                      : ax_gemm_blocks(p, s.M, A, lda, W, gather_block, &g, threads, &err)) == 0 &&
+             !g.bad && !r.bad;
     }
     size_t bad = 0, first = 0;
     for (size_t i = 0; ok && i < s.M * s.N; i++)
@@ -162,14 +167,24 @@ static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int t
         passed++;
     } else {
         failed++;
-        printf("FAIL %s %s/%s blocks M=%zu N=%zu K=%zu threads=%d: ", m->name, ax_gemm_plan_kernel_name(p),
-               ax_isa_name(ax_gemm_plan_isa(p)), s.M, s.N, s.K, threads);
-        if (!ok) printf("error: %s\n", err.msg[0] ? err.msg : g.bad ? "a block outside C" : "out of memory");
+        printf("FAIL %s %s/%s blocks%s M=%zu N=%zu K=%zu threads=%d: ", m->name, ax_gemm_plan_kernel_name(p),
+               ax_isa_name(ax_gemm_plan_isa(p)), by_rows ? " (rows made)" : "", s.M, s.N, s.K, threads);
+        if (!ok)
+            printf("error: %s\n", err.msg[0] ? err.msg
+                                  : g.bad   ? "a block outside C"
+                                  : r.bad   ? "rows asked for outside A"
+                                            : "out of memory");
         else printf("%zu mismatches, first at [%zu][%zu]: want %d got %d (handed over %u times)\n", bad,
                     first / s.N, first % s.N, want[first], g.C[first], g.seen[first]);
     }
     ax_packed_weights_free(W);
     free(A), free(B), free(want), free(g.C), free(g.seen);
+}
+
+static void check_blocks(const ax_mult *m, const ax_gemm_plan *p, shape s, int threads)
+{
+    check_blocks_once(m, p, s, threads, false);
+    check_blocks_once(m, p, s, threads, true);
 }
 
 /* ax_conv2d (im2col chunks or in-place 1x1 on top of the GEMM) against
