@@ -848,7 +848,7 @@ Test(nn, add_and_mul_on_bytes_match_the_float_rule)
                     axnn_binop narrow = op;
                     narrow.lo = op.zy - 1 > op.lo ? op.zy - 1 : op.lo;
                     narrow.hi = narrow.lo + 6 + (int32_t)c < op.hi ? narrow.lo + 6 + (int32_t)c : op.hi;
-                    uint8_t *z = y + N; /* past the 64 bytes checked above: room for the 16-byte tails only */
+                    uint8_t *z = y + N; /* y's last 128 bytes: chunks of 48 fit */
                     for (size_t i0 = 0; i0 < lens[l]; i0 += 48) {
                         size_t m = lens[l] - i0 < 48 ? lens[l] - i0 : 48;
                         e[v]->binary(&narrow, a + off + i0, b + off + i0, m, z);
@@ -1091,14 +1091,14 @@ Test(nn, fused_add_relu_gives_the_unfused_bits)
     float *x = malloc(xs * sizeof *x), *y[2];
     for (size_t i = 0; i < L; i++) ms[i] = mult;
     for (size_t i = 0; i < xs; i++) x[i] = (float)((i * 2654435761u) >> 20 & 255) / 64.0f - 2.0f;
-    size_t first_add = m->n_nodes;
+    size_t clamping_add = m->n_nodes;
     for (int rewired = 0; rewired < 2; rewired++) {
-        if (rewired) { /* the next Add reads the first fused Add's bytes instead of its ReLU's */
-            int relu_out = m->nodes[first_add + 1].out;
-            size_t j = first_add + 2;
+        if (rewired) { /* the next Add reads a fused Add's bytes instead of its ReLU's */
+            int relu_out = m->nodes[clamping_add + 1].out;
+            size_t j = clamping_add + 2;
             while (j < m->n_nodes && !(m->nodes[j].op == NN_ADD && m->nodes[j].in[1] == relu_out)) j++;
             cr_assert_lt(j, m->n_nodes, "no Add reads the block's output");
-            m->nodes[j].in[1] = m->nodes[first_add].out;
+            m->nodes[j].in[1] = m->nodes[clamping_add].out;
         }
         for (int fused = 0; fused < 2; fused++) {
             ax_nn_runtime *rt;
@@ -1111,8 +1111,8 @@ Test(nn, fused_add_relu_gives_the_unfused_bits)
                 const axnn_qp *qa = &m->values[m->nodes[i].out].q, *qr = &m->values[m->nodes[i + 1].out].q;
                 bool pair = m->nodes[i].op == NN_ADD && m->nodes[i + 1].op == NN_RELU;
                 bool clamps = pair && qa->type == qr->type && qa->scale == qr->scale && qa->zp == qr->zp;
-                if (clamps && first_add == m->n_nodes) first_add = i;
-                same_q += clamps && !(rewired && i == first_add);
+                if (clamps && clamping_add == m->n_nodes) clamping_add = i;
+                same_q += clamps && !(rewired && i == clamping_add);
                 if (rt->qop[i] && rt->qop[i]->next_fused) {
                     pairs++;
                     cr_assert(pair && rt->qop[i + 1]->by_previous);
