@@ -164,15 +164,17 @@ static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
  * padding that means 0 (oneDNN pads with 0), and where it pays: every dense
  * or grouped layer with more than DIRECT_MAX_CG channels per group, and
  * depthwise layers with one output per input channel (oneDNN's depthwise
- * kernel); the rest only under $AX_ONEDNN=always; never the layers of
- * own_exact. The primitive checks
+ * kernel) that no integer-form kernel of ours takes (ax_dwconv2d_has_bands:
+ * AVX-512 VNNI's runs 1.2-3x oneDNN's s8 depthwise); the rest only under
+ * $AX_ONEDNN=always; never the layers of own_exact. The primitive checks
  * itself before use (exact_conv_onednn.c). */
 static bool onednn_wanted(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     bool padded = s->pad_top || s->pad_left || s->pad_bottom || s->pad_right;
     if (!p->onednn || p->path != AX_PATH_EXACT || p->wgt != AX_S8 || (padded && s->pad_byte != 0) || own_exact(p, s))
         return false;
-    return p->onednn_always || !use_direct(s) || (s->groups == s->in_c && s->out_c == s->in_c);
+    bool depthwise = s->groups == s->in_c && s->out_c == s->in_c;
+    return p->onednn_always || !use_direct(s) || (depthwise && !ax_dwconv2d_has_bands(p, s));
 }
 
 static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W, const ax_acc_extra *extra,

@@ -174,6 +174,11 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni &&
                ((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28;
     if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
+    /* s8-weight depthwise layers of EXACT plans on AVX-512 VNNI: the LOWRANK depthwise kernel (a*w as its one
+     * byte term), which computes bands, not oneDNN's */
+    bool depthwise = s->groups == s->in_c && s->out_c == s->in_c && s->groups > 1;
+    if (depthwise && vnni && ax_gemm_plan_path(p) == AX_PATH_EXACT && m->wgt == AX_S8 && !all)
+        cr_assert(ax_conv2d_computes_bands(cw), "%s: EXACT depthwise layer ran %s", m->name, got);
     /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
     if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
