@@ -565,6 +565,19 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     return 0;
 }
 
+/* ax_gemm_rows' rows of a dense layer: rows [m0, m0 + n) of its im2col */
+typedef struct tile_rows {
+    const ax_conv2d_shape *s;
+    size_t oh, ow;
+    const uint8_t *X, *pad;
+} tile_rows;
+
+static void im2col_tile(void *ctx, size_t m0, size_t n, uint8_t *dst)
+{
+    const tile_rows *t = ctx;
+    im2col(t->s, t->oh, t->ow, t->X, m0, n, 0, 1, t->pad, dst, n);
+}
+
 static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                    const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
@@ -576,6 +589,15 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */
         return ax_gemm_groups(p, s->groups, M, X, s->in_c, cg, W->g, Y, s->out_c, og, accumulate, threads, err);
+    }
+    uint8_t *pad = malloc(s->in_c);
+    if (!pad) return ax_fail(err, "conv2d: out of memory");
+    memset(pad, s->pad_byte, s->in_c);
+    if (s->groups == 1 && ax_gemm_rows_fit(p, M, W->g[0])) { /* each tile's rows made by its thread */
+        tile_rows tr = {.s = s, .oh = oh, .ow = ow, .X = X, .pad = pad};
+        int rc = ax_gemm_rows(p, M, im2col_tile, &tr, W->g[0], Y, s->out_c, accumulate, threads, err);
+        free(pad);
+        return rc;
     }
     /* Grouped layers: one im2col pass for all groups and their GEMMs as one
      * job, unless the LUT plan takes another way there (AVX2's row tables
@@ -593,12 +615,10 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     }
     size_t bytes;
     uint8_t *buf = mul_ok(chunk, nb * K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
-    uint8_t *pad = malloc(s->in_c);
-    if (!buf || !pad) {
-        free(buf), free(pad);
+    if (!buf) {
+        free(pad);
         return ax_fail(err, "conv2d: out of memory for %zu im2col rows of %zu bytes", chunk, ng * K);
     }
-    memset(pad, s->pad_byte, s->in_c);
     int rc = 0;
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk;

@@ -378,6 +378,26 @@ static int blocks_by_band(const ax_gemm_plan *p, size_t M, const uint8_t *A, siz
     return rc;
 }
 
+bool ax_gemm_rows_fit(const ax_gemm_plan *p, size_t M, const ax_packed_weights *W)
+{
+    return p && W && W->plan == p && !W->n_chunks && !(W->ob && M >= p->onednn_min_m) && W->K <= SIZE_MAX / 16 &&
+           ax_lut_choose(p, M, W->K, W->N) == AX_LUT_OWN;
+}
+
+int ax_gemm_rows(const ax_gemm_plan *p, size_t M, ax_gemm_rows_fn rows, void *rows_ctx, const ax_packed_weights *W,
+                 int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err)
+{
+    if (!rows || !C) return ax_fail(err, "gemm: missing row function or C");
+    if (!ax_gemm_rows_fit(p, M, W)) return ax_fail(err, "gemm: this plan runs M = %zu without tiles of its own", M);
+    if (W->K > W->max_k)
+        return ax_fail(err, "gemm: K = %zu exceeds the largest exact K %zu of these weights", W->K, W->max_k);
+    if (ldc < W->N) return ax_fail(err, "gemm: ldc %zu is smaller than N %zu", ldc, W->N);
+    if (M == 0 || W->N == 0) return 0;
+    job j = {.p = p, .w = W, .M = M, .N = W->N, .K = W->K, .ldc = ldc, .bt = W->bt, .wstride = W->K, .corr = W->corr,
+             .C = C, .accumulate = accumulate, .rows = rows, .rows_ctx = rows_ctx};
+    return run_job(&j, threads, err);
+}
+
 static int blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda, ax_gemm_rows_fn rows_fn,
                   void *rows_ctx, const ax_packed_weights *W, ax_gemm_block_fn fn, void *ctx, int threads,
                   ax_error *err)
@@ -391,8 +411,7 @@ static int blocks(const ax_gemm_plan *p, size_t M, const uint8_t *A, size_t lda,
     if (M == 0 || N == 0) return 0;
     if (!rows_fn && lda < K) return ax_fail(err, "gemm: lda %zu is smaller than K %zu", lda, K);
     if (!rows_fn && !A) return ax_fail(err, "gemm: missing A");
-    if (W->n_chunks || (W->ob && M >= p->onednn_min_m) || K > SIZE_MAX / 16 || ax_lut_choose(p, M, K, N) != AX_LUT_OWN)
-        return blocks_by_band(p, M, A, lda, rows_fn, rows_ctx, W, fn, ctx, threads, err);
+    if (!ax_gemm_rows_fit(p, M, W)) return blocks_by_band(p, M, A, lda, rows_fn, rows_ctx, W, fn, ctx, threads, err);
     job j = {.p = p, .w = W, .M = M, .N = N, .K = K, .lda = lda, .ldc = N, .A = A, .bt = W->bt, .wstride = K,
              .corr = W->corr, .fn = fn, .ctx = ctx, .rows = rows_fn, .rows_ctx = rows_ctx};
     return run_job(&j, threads, err);

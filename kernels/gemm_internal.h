@@ -295,6 +295,15 @@ int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, 
                    ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate, int threads,
                    ax_error *err);
 
+/* gemm.c: ax_gemm with A's rows made per tile, as ax_gemm_blocks_rows
+ * makes them, and C written in place (conv2d.c's im2col rows, never stored
+ * whole). Only where the plan runs this M on tiles of its own
+ * (ax_gemm_rows_fit: not K-chunks, oneDNN, row tables or the transposed
+ * problem); the same bits as ax_gemm over the rows. */
+bool ax_gemm_rows_fit(const ax_gemm_plan *p, size_t M, const ax_packed_weights *W);
+int ax_gemm_rows(const ax_gemm_plan *p, size_t M, ax_gemm_rows_fn rows, void *rows_ctx, const ax_packed_weights *W,
+                 int32_t *C, size_t ldc, bool accumulate, int threads, ax_error *err);
+
 /* dwconv2d.c: a grouped convolution run directly (conv2d.c decides when);
  * wt: the weights as [out_c][tap] (tap = (ky*kw + kx)*cg + i), corr[o] =
  * sum over o's taps of p->dw_colmin (0 without). */
