@@ -39,6 +39,7 @@ typedef struct job {
     const uint8_t *panels; /* LUT: every row panel packed already (transposed), else NULL */
     int32_t *C;
     bool accumulate, transposed;
+    bool stream; /* C by non-temporal stores (run_job decides) */
     size_t panel_bytes, xpanel_bytes; /* LUT panel; exact sub-panel */
     /* groups > 1 (ax_gemm_groups): tiles over every group, group g's
      * weights wg[g], its A at A + g * a_step and C at C + g * c_step */
@@ -140,7 +141,8 @@ static void run_tile(const job *j, size_t t, scratch *s)
     size_t ldc = j->fn ? j->nc : j->ldc;
     bool accumulate = j->fn ? false : j->accumulate;
     if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
-        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, c0, ldc, accumulate);
+        ax_c_store store = accumulate ? AX_C_ADD : j->stream && !j->fn ? AX_C_STREAM : AX_C_SET;
+        p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, c0, ldc, store);
     } else if (p->lut && !p->exact && p->lut->run_c && !j->transposed) { /* straight into C, every column */
         p->lut->run_c(p, rows, s->panel, j->K, j->bt + n0 * j->wstride, j->wstride, nn, j->corr + n0, c0, ldc,
                       accumulate);
@@ -240,6 +242,11 @@ static int run_job(job *jp, int threads, ax_error *err)
         size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
         if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
     }
+    /* C far past the caches (8 L2s, as ax_dw_output_streams), written once
+     * and in place: non-temporal stores (the exact kernels' whole lines) */
+    size_t c_bytes = M > SIZE_MAX / sizeof(int32_t) / (N ? N : 1) ? SIZE_MAX : M * N * sizeof(int32_t);
+    j.stream = !j.fn && !j.accumulate && !j.transposed && groups == 1 && !p->lut && p->exact && p->exact->run_c &&
+               c_bytes > 8 * ax_cpu_caches_get()->l2;
     /* fn: a tile's C (the thread's buffer) within L2/2, so fn reads it from there */
     size_t nc_cap = j.fn ? ax_cpu_caches_get()->l2 / 2 / (j.mr * sizeof(int32_t)) / 16 * 16 : SIZE_MAX;
     if (nc_cap < 16) nc_cap = 16;

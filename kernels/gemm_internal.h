@@ -34,6 +34,13 @@ typedef struct ax_lut_ukernel {
                   size_t wstride, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate);
 } ax_lut_ukernel;
 
+/* How an EXACT-type kernel's run_c writes C: set it, add to it, or set it
+ * with non-temporal stores where a store covers a whole aligned 64-byte
+ * line (the rest as SET), fencing before it returns. gemm.c streams C only
+ * when it is far larger than the caches: there the stores' reads for
+ * ownership doubled the memory traffic of output-bound layers. */
+typedef enum { AX_C_SET, AX_C_ADD, AX_C_STREAM } ax_c_store;
+
 /* EXACT-type microkernel (also LOWRANK: see `terms` below): products a*w
  * under the plan's operand types. Panels of A and weights are in the
  * kernel's own layouts (pack_b fills the weights' `bx` buffer of
@@ -50,14 +57,14 @@ typedef struct ax_exact_ukernel {
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
                 const uint8_t *bx, size_t n0, size_t nn, uint32_t *out, size_t ldo);
     /* Optional (NULL: gemm.c uses run): the same sums plus corr[j], written
-     * (or, accumulate, added) straight into C[m*ldc + j] for j < nn, C and
+     * (or added, or streamed: store) straight into C[m*ldc + j] for j < nn, C and
      * corr pointing at column n0; no buffer, no second pass over C (short-K
      * LOWRANK layers spent a third of their time there). gemm.c calls it
      * whenever the plan has no LUT part, so a kernel that serves only such
      * plans (the LOWRANK byte kernel) may leave run NULL. */
     void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N,
                   const uint8_t *bx, size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc,
-                  bool accumulate);
+                  ax_c_store store);
     /* LOWRANK: sums a form's row terms while packing A (ax_lowrank); other
      * kernels get them as ordinary terms */
     bool row_terms;

@@ -502,6 +502,68 @@ Test(gemm, factored_u8s8) { check_factored(factored("odd-even-u8s8", AX_U8, AX_S
 Test(gemm, factored_s8u8) { check_factored(factored("odd-even-s8u8", AX_S8, AX_U8, 2), 1, true, 65); }
 Test(gemm, factored_wide_weight) { check_factored(factored("wide-w-u8", AX_U8, AX_U8, 3), 1, false, 66); }
 Test(gemm, factored_content) { check_factored(factored("content3-s8", AX_S8, AX_S8, 4), 1, true, 67); }
+
+/* C far past the caches (34.7 MB: over 8 L2s of up to 4 MiB), where the
+ * AVX-512 exact-type kernels write whole 64-byte lines of C by non-temporal
+ * stores (gemm.c): C aligned with rows of whole lines, and C one int32 off
+ * with a stride of 533, set and accumulated, on 1 and 2 threads. */
+static void check_streamed(ax_mult *m, ax_path path, const char *kernel)
+{
+    if (!ax_cpu_supports(AX_ISA_AVX512)) {
+        ax_mult_free(m);
+        cr_skip_test("no AVX-512 on this CPU: the streaming kernels do not run here");
+    }
+    ax_gemm_plan *p = NULL;
+    ax_packed_weights *W = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, path, &p, &err), 0, "%s", err.msg);
+    if (strcmp(ax_gemm_plan_kernel_name(p), kernel) != 0) {
+        ax_gemm_plan_free(p), ax_mult_free(m);
+        cr_skip_test("%s: plan kernel %s, not %s (no VNNI?)", m->name, ax_gemm_plan_kernel_name(p), kernel);
+    }
+    const size_t M = 16411, N = 528, K = 36, LD = N + 5; /* odd M: a partial tile; N: 33 blocks of 16 */
+    uint8_t *A = malloc(M * K), *B = malloc(K * N);
+    int32_t *ref = malloc(sizeof(int32_t) * M * N), *init = malloc(sizeof(int32_t) * M * LD);
+    int32_t *buf = aligned_alloc(64, sizeof(int32_t) * (M * LD + 16));
+    cr_assert(A && B && ref && init && buf);
+    rng_state = 77;
+    for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < K * N; i++) B[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < M * LD; i++) init[i] = (int32_t)rnd();
+    ax_gemm_reference(m->table, M, N, K, A, K, B, N, ref, N, false);
+    cr_assert_eq(ax_gemm_pack_weights(p, K, N, B, N, &W, &err), 0, "%s", err.msg);
+    for (int layout = 0; layout < 2; layout++) {
+        int32_t *C = layout ? buf + 1 : buf; /* aligned rows of whole lines, or neither */
+        size_t ldc = layout ? LD : N;
+        for (int acc = 0; acc < 2; acc++)
+            for (int threads = 1; threads <= 2; threads++) {
+                for (size_t i = 0; i < M; i++) memcpy(C + i * ldc, init + i * LD, sizeof(int32_t) * ldc);
+                cr_assert_eq(ax_gemm(p, M, A, K, W, C, ldc, acc, threads, &err), 0, "%s", err.msg);
+                for (size_t i = 0; i < M; i++)
+                    for (size_t j = 0; j < ldc; j++) {
+                        int32_t want = j >= N ? init[i * LD + j]
+                                              : (int32_t)((acc ? (uint32_t)init[i * LD + j] : 0u) +
+                                                          (uint32_t)ref[i * N + j]);
+                        if (C[i * ldc + j] != want)
+                            cr_assert_fail("%s %s: C %s, acc %d, threads %d: C[%zu][%zu] = %d, reference %d",
+                                           m->name, kernel, layout ? "unaligned" : "aligned", acc, threads, i, j,
+                                           C[i * ldc + j], want);
+                    }
+            }
+    }
+    ax_packed_weights_free(W);
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
+    free(A), free(B), free(ref), free(init), free(buf);
+}
+Test(gemm, streamed_outputs_exact)
+{
+    check_streamed(exact_mult(AX_S8, AX_S8), AX_PATH_EXACT_OWN, "exact_gemm_6x64__avx512vnni");
+}
+Test(gemm, streamed_outputs_lowrank)
+{
+    check_streamed(factored("drop1-s8", AX_S8, AX_S8, 0), AX_PATH_LOWRANK, "lowrank_gemm_8x32c4__avx512vnni");
+}
 /* K past the byte kernel's K-chunk (a 64-row byte panel is L2/2: 8192 k on
  * a 1 MiB L2) on every LOWRANK kernel */
 Test(gemm, factored_long_k)

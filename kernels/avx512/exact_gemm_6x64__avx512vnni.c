@@ -137,8 +137,9 @@ static inline __attribute__((always_inline)) void tile(const int NB, const bool 
                                                        const rows_ref *r, size_t m0, size_t mn, size_t K,
                                                        const uint8_t *b, size_t bstride, size_t c, size_t n0,
                                                        size_t nn, const uint32_t *corr, int32_t *C, size_t ldc,
-                                                       bool accumulate)
+                                                       ax_c_store store)
 {
+    const bool accumulate = store == AX_C_ADD, stream = store == AX_C_STREAM;
     __m512i acc[TR][4], x[TR], w[4];
     const uint8_t *row[TR];
     /* the sums start at the corrections */
@@ -156,7 +157,7 @@ static inline __attribute__((always_inline)) void tile(const int NB, const bool 
      * that their misses overlap this tile's sums (56x56x64 -> 256: 0.75 ->
      * 0.95x oneDNN; at K = 256 the hardware's prefetch keeps up, and this
      * measured slightly slower) */
-    if (K <= PREFETCH_MAX_K)
+    if (K <= PREFETCH_MAX_K && !stream)
 #pragma GCC unroll 6
     for (int i = 0; i < TR; i++) {
         const int32_t *d = C + (m0 + TR + i) * ldc + (c - n0);
@@ -195,7 +196,8 @@ static inline __attribute__((always_inline)) void tile(const int NB, const bool 
             for (int j = 0; j < NB; j++) {
                 int32_t *d = C + (m0 + i) * ldc + (c - n0) + 16 * j;
                 __m512i v = accumulate ? _mm512_add_epi32(acc[i][j], _mm512_loadu_si512(d)) : acc[i][j];
-                _mm512_storeu_si512(d, v);
+                if (stream && ((uintptr_t)d & 63) == 0) _mm512_stream_si512((void *)d, v);
+                else _mm512_storeu_si512(d, v);
             }
         return;
     }
@@ -213,25 +215,24 @@ static inline __attribute__((always_inline)) void tile(const int NB, const bool 
 static inline __attribute__((always_inline)) void group(const int NB, const bool swap, const uint32_t flip,
                                                         const rows_ref *r, size_t rows, size_t K, const uint8_t *b,
                                                         size_t bstride, size_t c, size_t n0, size_t nn,
-                                                        const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)
+                                                        const uint32_t *corr, int32_t *C, size_t ldc, ax_c_store store)
 {
     for (size_t m0 = 0; m0 < rows; m0 += TR)
-        tile(NB, swap, flip, r, m0, rows - m0 < TR ? rows - m0 : TR, K, b, bstride, c, n0, nn, corr, C, ldc,
-             accumulate);
+        tile(NB, swap, flip, r, m0, rows - m0 < TR ? rows - m0 : TR, K, b, bstride, c, n0, nn, corr, C, ldc, store);
 }
 
 #define GROUPS(SWAP, FLIP)                                                                                           \
     static void groups_##SWAP##_##FLIP(const rows_ref *r, size_t rows, size_t K, const uint8_t *bx, size_t n0,      \
-                                       size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)     \
+                                       size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, ax_c_store store)     \
     {                                                                                                                \
         size_t bstride = k4_of(K) * 64, end = (n0 + nn + 15) / 16;                                                   \
         for (size_t blk = n0 / 16; blk < end; blk += 4) {                                                            \
             const uint8_t *b = bx + blk * bstride;                                                                   \
             switch (end - blk) {                                                                                     \
-            case 1: group(1, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, accumulate); break; \
-            case 2: group(2, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, accumulate); break; \
-            case 3: group(3, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, accumulate); break; \
-            default: group(4, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, accumulate);      \
+            case 1: group(1, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, store); break;      \
+            case 2: group(2, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, store); break;      \
+            case 3: group(3, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, store); break;      \
+            default: group(4, SWAP, FLIP, r, rows, K, b, bstride, blk * 16, n0, nn, corr, C, ldc, store);           \
             }                                                                                                        \
         }                                                                                                            \
     }
@@ -242,20 +243,21 @@ GROUPS(true, 0)
 /* C[m][j] (+)= the rows' sums for column n0 + j + corr[j] (NULL: 0), j < nn
  * (C and corr point at column n0) */
 static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
-                  size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)
+                  size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, ax_c_store store)
 {
     (void)N;
     const rows_ref *r = (const rows_ref *)panel;
-    if (swapped(p)) groups_true_0(r, rows, K, bx, n0, nn, corr, C, ldc, accumulate);
-    else if (p->act == AX_S8) groups_false_0x80808080u(r, rows, K, bx, n0, nn, corr, C, ldc, accumulate);
-    else groups_false_0(r, rows, K, bx, n0, nn, corr, C, ldc, accumulate);
+    if (swapped(p)) groups_true_0(r, rows, K, bx, n0, nn, corr, C, ldc, store);
+    else if (p->act == AX_S8) groups_false_0x80808080u(r, rows, K, bx, n0, nn, corr, C, ldc, store);
+    else groups_false_0(r, rows, K, bx, n0, nn, corr, C, ldc, store);
+    if (store == AX_C_STREAM) _mm_sfence();
 }
 
 /* the sums without the per-column correction (LUT plans over a linear base) */
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
                 size_t n0, size_t nn, uint32_t *out, size_t ldo)
 {
-    run_c(p, rows, panel, K, N, bx, n0, nn, NULL, (int32_t *)out, ldo, false);
+    run_c(p, rows, panel, K, N, bx, n0, nn, NULL, (int32_t *)out, ldo, AX_C_SET);
 }
 
 const ax_exact_ukernel ax_exact_ukernel_avx512vnni = {.name = "exact_gemm_6x64__avx512vnni",

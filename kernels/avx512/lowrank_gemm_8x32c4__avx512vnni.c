@@ -197,8 +197,9 @@ static inline __attribute__((always_inline)) void put16(__m512i v, uint32_t row,
 static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size_t S, const int32_t *rcorr, size_t mn,
                                                        size_t L4, const __m512i *b0, const __m512i *b1, int nb,
                                                        size_t c, const uint32_t *corr, int32_t *C, size_t ldc,
-                                                       size_t n0, size_t nn, bool accumulate)
+                                                       size_t n0, size_t nn, ax_c_store store)
 {
+    const bool accumulate = store == AX_C_ADD, stream = store == AX_C_STREAM;
     __m512i acc[8][2];
     const uint8_t *row[8];
     for (int i = 0; i < 8; i++) {
@@ -234,7 +235,8 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size
                 __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc[i][h], r), k[h]);
                 if (cnt[h] == 16) { /* masked stores are slower here, even with a full mask */
                     if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512(y));
-                    _mm512_storeu_si512(y, v);
+                    if (stream && ((uintptr_t)y & 63) == 0) _mm512_stream_si512((void *)y, v);
+                    else _mm512_storeu_si512(y, v);
                 } else if (cnt[h]) {
                     if (accumulate) v = _mm512_add_epi32(v, _mm512_maskz_loadu_epi32(m[h], y));
                     _mm512_mask_storeu_epi32(y, m[h], v);
@@ -260,7 +262,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *rows, size
 /* C[m][j] (+)= the rows' sums for column n0 + j + corr[j], j < nn (C and
  * corr point at column n0) */
 static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, size_t N, const uint8_t *bx,
-                  size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate)
+                  size_t n0, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, ax_c_store store)
 {
     (void)N;
     size_t L = row_len(p, K), L4 = L / 4, S = stride_of(L);
@@ -272,12 +274,13 @@ static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
             if (one)
                 tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, 1, blk * 16, corr, C + m0 * ldc, ldc, n0,
-                     nn, accumulate);
+                     nn, store);
             else
                 tile(panel + HEAD + m0 * S, S, rcorr + m0, mn, L4, b0, b1, 2, blk * 16, corr, C + m0 * ldc, ldc, n0,
-                     nn, accumulate);
+                     nn, store);
         }
     }
+    if (store == AX_C_STREAM) _mm_sfence();
 }
 
 const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni = {.name = "lowrank_gemm_8x32c4__avx512vnni",
