@@ -143,9 +143,11 @@ int ax_conv2d_pack_weights(const ax_gemm_plan *p, const ax_conv2d_shape *s, cons
  * input (ext, shift), a large share of a short-K layer, while our kernel
  * flips the bytes in registers and folds the correction into its sums'
  * start (exact_gemm_6x64__avx512vnni.c); past K = 256 oneDNN's blocking
- * wins, and so it does on ResNet-50's 56x56 1x1 layers (quiet machine,
- * alternated runs: 0.80 vs 0.69x of the u8 layer at K = N = 64), while the
- * 28x28 and 14x14 ones go ours (l2.0.downsample.0 1.01 vs 0.86;
+ * wins, and so it does on ResNet-50's 56x56 1x1 layers of N <= K (quiet
+ * machine, alternated runs: 0.80 vs 0.69x of the u8 layer at K = N = 64),
+ * while the 28x28 and 14x14 ones go ours (l2.0.downsample.0 1.01 vs 0.86),
+ * and so do larger images' layers of N >= 2K, whose outputs (streamed past
+ * the caches, gemm.c) bind them (layer1.0.conv3 1.3x oneDNN's u8 layer;
  * docs/kernels.md). Their weights are not packed for oneDNN's GEMM either. */
 enum { OWN_MAX_K = 256, OWN_MAX_PIXELS = 28 * 28 };
 static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
@@ -156,7 +158,7 @@ static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     /* an EXACT plan on AVX-512 with VNNI runs exact_gemm_6x64__avx512vnni (gemm_plan.c) */
     return p->path == AX_PATH_EXACT && p->isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni() && p->act == AX_S8 &&
            p->wgt == AX_S8 && !p->onednn_always && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
-           s->groups == 1 && s->in_c <= OWN_MAX_K && oh * ow <= OWN_MAX_PIXELS;
+           s->groups == 1 && s->in_c <= OWN_MAX_K && (oh * ow <= OWN_MAX_PIXELS || s->out_c >= 2 * s->in_c);
 }
 
 /* Whether oneDNN's convolution may run this layer of plan p: an EXACT plan

@@ -139,7 +139,8 @@ static const ccase CASES[] = {
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
     {1, 13, 9, 257, 40, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 257: oneDNN again */
-    {1, 29, 28, 64, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* 812 > 28x28 output pixels: oneDNN again */
+    {1, 29, 28, 64, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* 812 > 28x28 output pixels, N < 2K: oneDNN again */
+    {1, 29, 28, 24, 144, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* 812 pixels, N >= 2K (an expansion layer): ours */
     {2, 13, 13, 130, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1}, /* 1x1 stride 2 (im2col chunks), K % 4 = 2 */
 };
 
@@ -167,12 +168,13 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     if (may && all && !(s8 && strcmp(s8, "native") == 0)) /* native may round */
         cr_assert(dnn, "%s: %s plan kept %s for a layer oneDNN must take", m->name, ax_isa_name(ax_gemm_plan_isa(p)),
                   got);
-    /* s8 x s8, 1x1 unpadded, K <= 256, <= 28x28 output pixels: our VNNI kernel (conv2d.c, own_exact) */
+    /* s8 x s8, 1x1 unpadded, K <= 256, <= 28x28 output pixels or N >= 2K: our VNNI kernel (conv2d.c, own_exact) */
     const char *pk = ax_gemm_plan_kernel_name(p); /* oneDNN verified on AVX-512: VNNI (its u8s8 saturates without) */
     bool vnni = strstr(pk, "avx512vnni") || (strcmp(pk, "exact_gemm__onednn") == 0 && ax_gemm_plan_isa(p) == AX_ISA_AVX512);
     bool own = m->act == AX_S8 && m->wgt == AX_S8 && s->kernel_h == 1 && s->kernel_w == 1 && !padded &&
                s->groups == 1 && s->in_c <= 256 && ax_gemm_plan_path(p) == AX_PATH_EXACT && vnni &&
-               ((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28;
+               (((s->in_h - 1) / s->stride_h + 1) * ((s->in_w - 1) / s->stride_w + 1) <= 28 * 28 ||
+                s->out_c >= 2 * s->in_c);
     if (own && !all) cr_assert_str_eq(got, "exact_gemm_6x64__avx512vnni", "%s", m->name);
     /* s8-weight depthwise layers of EXACT plans on AVX-512 VNNI: the LOWRANK depthwise kernel (a*w as its one
      * byte term), which computes bands, not oneDNN's */
