@@ -141,7 +141,7 @@ static void run_tile(const job *j, size_t t, scratch *s)
     size_t ldc = j->fn ? j->nc : j->ldc;
     bool accumulate = j->fn ? false : j->accumulate;
     if (!p->lut && p->exact && p->exact->run_c) { /* straight into C; rows <= mr = the exact kernel's */
-        ax_c_store store = accumulate ? AX_C_ADD : j->stream && !j->fn ? AX_C_STREAM : AX_C_SET;
+        ax_c_store store = accumulate ? AX_C_ADD : j->stream ? AX_C_STREAM : AX_C_SET;
         p->exact->run_c(p, rows, s->xpanel, j->K, j->N, j->w->bx, n0, nn, j->corr + n0, c0, ldc, store);
     } else if (p->lut && !p->exact && p->lut->run_c && !j->transposed) { /* straight into C, every column */
         p->lut->run_c(p, rows, s->panel, j->K, j->bt + n0 * j->wstride, j->wstride, nn, j->corr + n0, c0, ldc,

@@ -223,7 +223,7 @@ static inline __attribute__((always_inline)) void group(const int NB, const bool
 
 #define GROUPS(SWAP, FLIP)                                                                                           \
     static void groups_##SWAP##_##FLIP(const rows_ref *r, size_t rows, size_t K, const uint8_t *bx, size_t n0,      \
-                                       size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, ax_c_store store)     \
+                                       size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, ax_c_store store)    \
     {                                                                                                                \
         size_t bstride = k4_of(K) * 64, end = (n0 + nn + 15) / 16;                                                   \
         for (size_t blk = n0 / 16; blk < end; blk += 4) {                                                            \
