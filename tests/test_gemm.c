@@ -524,7 +524,7 @@ static void check_streamed(ax_mult *m, ax_path path, const char *kernel)
     const size_t M = 16411, N = 528, K = 36, LD = N + 5; /* odd M: a partial tile; N: 33 blocks of 16 */
     uint8_t *A = malloc(M * K), *B = malloc(K * N);
     int32_t *ref = malloc(sizeof(int32_t) * M * N), *init = malloc(sizeof(int32_t) * M * LD);
-    int32_t *buf = aligned_alloc(64, sizeof(int32_t) * (M * LD + 16));
+    int32_t *buf = aligned_alloc(64, (sizeof(int32_t) * (M * LD + 16) + 63) / 64 * 64); /* C11: whole alignments */
     cr_assert(A && B && ref && init && buf);
     rng_state = 77;
     for (size_t i = 0; i < M * K; i++) A[i] = (uint8_t)rnd();
