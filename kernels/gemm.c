@@ -242,11 +242,11 @@ static int run_job(job *jp, int threads, ax_error *err)
         size_t max_chunks = (N + 15) / 16; /* keep >= 16 columns per tile */
         if (j.n_chunks > max_chunks) j.n_chunks = max_chunks ? max_chunks : 1;
     }
-    /* C far past the caches (8 L2s, as ax_dw_output_streams), written once
-     * and in place: non-temporal stores (the exact kernels' whole lines) */
+    /* C far past the caches, written once and in place: non-temporal
+     * stores (the exact kernels' whole lines) */
     size_t c_bytes = M > SIZE_MAX / sizeof(int32_t) / (N ? N : 1) ? SIZE_MAX : M * N * sizeof(int32_t);
     j.stream = !j.fn && !j.accumulate && !j.transposed && groups == 1 && !p->lut && p->exact && p->exact->run_c &&
-               c_bytes > 8 * ax_cpu_caches_get()->l2;
+               ax_output_streams(c_bytes);
     /* fn: a tile's C (the thread's buffer) within L2/2, so fn reads it from there */
     size_t nc_cap = j.fn ? ax_cpu_caches_get()->l2 / 2 / (j.mr * sizeof(int32_t)) / 16 * 16 : SIZE_MAX;
     if (nc_cap < 16) nc_cap = 16;

@@ -331,13 +331,15 @@ typedef struct ax_cpu_caches {
     const char *source; /* "hwloc", "sysconf" or "defaults" */
 } ax_cpu_caches;
 const ax_cpu_caches *ax_cpu_caches_get(void);
-/* Whether a depthwise layer's int32 output (the whole layer's, not a
- * task's) goes past the caches by non-temporal stores: only when far larger
- * than them (8 L2s), where the store was memory-bound; smaller outputs are
- * read back from the caches (the network runtime's calls stay below). */
+/* Whether an int32 output of this many bytes (a whole layer's or GEMM's,
+ * not a task's) goes past the caches by non-temporal stores: only when far
+ * larger than them (8 L2s), where the stores were memory-bound; smaller
+ * outputs are read back from the caches (the network runtime's calls stay
+ * below: it hands tiles and bands over while in L2). */
+static inline bool ax_output_streams(size_t bytes) { return bytes > 8 * ax_cpu_caches_get()->l2; }
 static inline bool ax_dw_output_streams(const ax_conv2d_shape *s, size_t oh, size_t ow)
 {
-    return s->batch * oh * ow * s->out_c * sizeof(int32_t) > 8 * ax_cpu_caches_get()->l2;
+    return ax_output_streams(s->batch * oh * ow * s->out_c * sizeof(int32_t));
 }
 /* threads <= 0: $OMP_NUM_THREADS when set, else one per physical core */
 int ax_default_threads(int threads);
