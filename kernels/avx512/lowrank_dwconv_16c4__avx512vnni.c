@@ -536,9 +536,9 @@ static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
  * oy's (a) and, with two, row oy + 1's (b) of pixel 0 as kernel column k0
  * and of pixel 1 as k1 (-1: not read). W: block 0's weights, nvb bytes to
  * the next block's (a memory operand of vpdpbusd each). */
-static inline __attribute__((always_inline)) void s2_col(const pair_k *k, const __m512i m[5], bool pad,
-                                                          const uint8_t *W, size_t nvb, int nblk, int k0, int k1,
-                                                          bool two, __m512i a[2][4], __m512i b[2][4])
+static inline __attribute__((always_inline)) void s2_col(const pair_k *k, __m512i padA, const __m512i m[5],
+                                                          bool pad, const uint8_t *W, size_t nvb, int nblk, int k0,
+                                                          int k1, bool two, __m512i a[2][4], __m512i b[2][4])
 {
     __m512i u01, u23, v01, v23;
     if (!pad) {
@@ -550,7 +550,7 @@ static inline __attribute__((always_inline)) void s2_col(const pair_k *k, const 
 #pragma GCC unroll 4
     for (int q = 0; q < nblk; q++) {
         const __m512i *w = (const __m512i *)(W + (size_t)q * nvb);
-        __m512i e = pad ? k->padA : _mm512_permutex2var_epi8(q & 2 ? u23 : u01, q & 1 ? k->io1 : k->io0, q & 2 ? v23 : v01);
+        __m512i e = pad ? padA : _mm512_permutex2var_epi8(q & 2 ? u23 : u01, q & 1 ? k->io1 : k->io0, q & 2 ? v23 : v01);
         if (k0 >= 0) a[0][q] = _mm512_dpbusd_epi32(a[0][q], e, w[k0]);
         if (k1 >= 0) a[1][q] = _mm512_dpbusd_epi32(a[1][q], e, w[k1]);
     }
@@ -558,23 +558,27 @@ static inline __attribute__((always_inline)) void s2_col(const pair_k *k, const 
 #pragma GCC unroll 4
     for (int q = 0; q < nblk; q++) {
         const __m512i *w = (const __m512i *)(W + (size_t)q * nvb);
-        __m512i e = pad ? k->padA : _mm512_permutex2var_epi8(q & 2 ? v23 : v01, _mm512_loadu_si512(s2b_b[q]), m[4]);
+        __m512i e = pad ? padA : _mm512_permutex2var_epi8(q & 2 ? v23 : v01, _mm512_loadu_si512(s2b_b[q]), m[4]);
         if (k0 >= 0) b[0][q] = _mm512_dpbusd_epi32(b[0][q], e, w[k0]);
         if (k1 >= 0) b[1][q] = _mm512_dpbusd_epi32(b[1][q], e, w[k1]);
     }
 }
 
 /* pair_s2's n (1 or 2) pixels at ox0, 64 channels (nblk blocks) from c0:
- * their 2n + 1 columns built and summed in registers, then stored */
-static inline __attribute__((always_inline)) void s2_group(const pair_k *k, const uint8_t *const row[5],
-                                                            const size_t step[5], size_t rs,
-                                                            bool inner, size_t ox0, int n, size_t c0, int nblk,
-                                                            bool last, __mmask64 cm, const ax_conv2d_shape *s,
-                                                            const uint8_t *pw, size_t nv, const uint32_t *corr,
-                                                            int32_t *Y0, int32_t *Y1, bool accumulate, int mode,
-                                                            bool two)
+ * their 2n + 1 columns built and summed in registers, then stored. T = 1:
+ * the one term mapped by k (specialized on its kind); else r's T terms,
+ * each column's rows loaded once and mapped per term, every term summed
+ * into the same registers (term t's weights at W[3t .. 3t + 2], its pad
+ * column padA[t]). */
+static inline __attribute__((always_inline)) void s2_group(const row_ctx *r, const pair_k *k, const __m512i *padA,
+                                                            int T, const uint8_t *const row[5], const size_t step[5],
+                                                            size_t rs, bool inner, size_t ox0, int n, size_t c0,
+                                                            int nblk, bool last, __mmask64 cm, const uint8_t *pw,
+                                                            size_t nv, const uint32_t *corr, int32_t *Y0, int32_t *Y1,
+                                                            bool accumulate, int mode, bool two)
 {
-    const size_t C = s->in_c, pl = s->pad_left, inw = s->in_w;
+    const ax_conv2d_shape *s = r->s;
+    const size_t C = s->in_c, pl = s->pad_left, inw = s->in_w, Tn = T == 1 ? 1 : r->T;
     __m512i a[2][4], b[2][4];
 #pragma GCC unroll 4
     for (int q = 0; q < 4; q++)
@@ -588,14 +592,28 @@ static inline __attribute__((always_inline)) void s2_group(const pair_k *k, cons
         size_t ix = 2 * ox0 + (size_t)l;
         __m512i m[5];
         if (ix < pl || ix - pl >= inw) {
-            s2_col(k, m, true, W, nvb, nblk, k0, k1, two, a, b);
+            for (size_t t = 0; t < Tn; t++) s2_col(k, padA[t], m, true, W + 192 * t, nvb, nblk, k0, k1, two, a, b);
             continue;
         }
         size_t off = (ix - pl) * C + c0;
         const uint8_t *q0 = row[0] + off;
+        if (T == 1) {
 #pragma GCC unroll 5
-        for (int j = 0; j < 5; j++) m[j] = load_map(k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
-        s2_col(k, m, false, W, nvb, nblk, k0, k1, two, a, b);
+            for (int j = 0; j < 5; j++) m[j] = load_map(k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
+            s2_col(k, padA[0], m, false, W, nvb, nblk, k0, k1, two, a, b);
+            continue;
+        }
+        __m512i raw[5];
+#pragma GCC unroll 5
+        for (int j = 0; j < 5; j++) {
+            const uint8_t *q = row[j] + off * step[j];
+            raw[j] = last ? _mm512_mask_loadu_epi8(k->pad, cm, q) : _mm512_loadu_si512(q);
+        }
+        for (size_t t = 0; t < Tn; t++) {
+#pragma GCC unroll 5
+            for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
+            s2_col(k, padA[t], m, false, W + 192 * t, nvb, nblk, k0, k1, two, a, b);
+        }
     }
 #pragma GCC unroll 4
     for (int q = 0; q < nblk; q++) {
@@ -624,9 +642,10 @@ static inline __attribute__((always_inline)) void s2_group(const pair_k *k, cons
 static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
                                                              size_t ow, const uint8_t *pw, const uint32_t *corr,
                                                              int32_t *Y0, int32_t *Y1, bool accumulate, int kind,
-                                                             bool inner)
+                                                             bool inner, int T)
 { /* inner: rows 2oy .. 2oy + 4 inside the image and Y1 set (most pairs): the
-   * rows addressed from one pointer, fewer live registers */
+   * rows addressed from one pointer, fewer live registers. T: 1 (kind: its
+   * map's), or several terms (r's; kind unused) */
     const ax_conv2d_shape *s = r->s;
     const size_t C = s->in_c, nv = vecs(r->p, s), inw = s->in_w;
     const size_t full = C / 64 * 64;
@@ -634,6 +653,11 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
     const int tail = (int)(C - full + 15) / 16;
     uint8_t padv[64] __attribute__((aligned(64)));
     const pair_k k = pair_consts(r, kind, padv);
+    __m512i padA[AX_LOWRANK_TERMS] = {k.padA};
+    for (size_t t = 0; T > 1 && t < r->T; t++) {
+        __m512i mp = map(r, t, k.pad), up = _mm512_permutex2var_epi8(mp, k.ilo, mp);
+        padA[t] = _mm512_permutex2var_epi8(up, k.io0, up);
+    }
     /* rows 2oy .. 2oy + 4: their first pixel, or the pad vector (step 0) */
     const uint8_t *row[5];
     size_t step[5];
@@ -642,8 +666,8 @@ static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, co
     const bool two = inner || Y1;
     const int plain = accumulate ? ST_ANY : r->nt ? ST_NT : ST_PLAIN;
 #define S2_GROUP(n_, nblk_, last_, mode_)                                                                      \
-    s2_group(&k, row, step, rs, inner, ox0, n_, c0, nblk_, last_, cm, s, pw, nv, corr, Y0, Y1, accumulate, \
-             mode_, two)
+    s2_group(r, &k, padA, T, row, step, rs, inner, ox0, n_, c0, nblk_, last_, cm, pw, nv, corr, Y0, Y1,     \
+             accumulate, mode_, two)
     for (size_t ox0 = 0; ox0 < ow; ox0 += 2) {
         const bool pair_px = ow - ox0 >= 2;
         size_t c0 = 0;
@@ -675,10 +699,11 @@ static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X
     const ax_conv2d_shape *s = r->s;
     bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 4 < s->pad_top + s->in_h;
     (void)S; /* the columns live in registers */
-    if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 2, true);
-    else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 2, false);
-    else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 1, false);
-    else pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 0, false);
+    if (r->T > 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 1, false, 2);
+    else if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 2, true, 1);
+    else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 2, false, 1);
+    else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 1, false, 1);
+    else pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 0, false, 1);
 }
 
 /* pair_s1's n pixels of one block: columns col[0 .. n + 1] (block cb),
@@ -706,84 +731,6 @@ static inline __attribute__((always_inline)) void s1_px(const __m512i *const col
     if (!two) return;
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, 0xffff, accumulate, mode);
-}
-
-/* pair_s2 for forms of several terms: each group of 4 pixels' 9 columns
- * built per term from one load of the rows (the maps by row_ctx's map, not
- * specialized on their kinds), the terms' products summed per pixel. */
-static __attribute__((noinline)) void pair_s2_terms(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
-                                                    size_t ow, const uint8_t *pw, const uint32_t *corr, int32_t *Y0,
-                                                    int32_t *Y1, bool accumulate, __m512i *S)
-{
-    const ax_conv2d_shape *s = r->s;
-    const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w, T = r->T;
-    const size_t full = C / 64 * 64;
-    const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
-    uint8_t padv[64] __attribute__((aligned(64)));
-    memset(padv, s->pad_byte, 64);
-    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
-                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
-                  io1 = _mm512_loadu_si512(ilv_b[3]);
-    __m512i padA[AX_LOWRANK_TERMS];
-    for (size_t t = 0; t < T; t++) {
-        __m512i mp = map(r, t, pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
-        padA[t] = _mm512_permutex2var_epi8(up, io0, up);
-    }
-    const uint8_t *row[5];
-    size_t step[5];
-    rows_at(s, X, b, 2 * oy, 5, padv, row, step);
-    const bool two = Y1 != NULL;
-    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
-        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
-        for (size_t c0 = 0; c0 < C; c0 += 64) {
-            const bool last = c0 == full;
-            const size_t nblk = last ? (C - full + 15) / 16 : 4;
-            for (size_t l = 0; l < L; l++) {
-                size_t ix = 2 * ox0 + l;
-                if (ix < pl || ix - pl >= inw) {
-                    for (size_t t = 0; t < T; t++) {
-                        __m512i *ea = S + 72 * t + 4 * l, *eb = ea + 36;
-                        ea[0] = ea[1] = ea[2] = ea[3] = eb[0] = eb[1] = eb[2] = eb[3] = padA[t];
-                    }
-                    continue;
-                }
-                size_t off = (ix - pl) * C + c0;
-                __m512i raw[5];
-                for (int j = 0; j < 5; j++) {
-                    const uint8_t *q = row[j] + off * step[j];
-                    raw[j] = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
-                }
-                for (size_t t = 0; t < T; t++) {
-                    __m512i m[5], *ea = S + 72 * t + 4 * l;
-                    for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
-                    ilv_s2(ilo, ihi, io0, io1, m, ea, ea + 36, two);
-                }
-            }
-            for (size_t k = 0; k < nblk; k++) {
-                size_t cb = c0 / 16 + k, ch = 16 * cb;
-                const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
-                const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
-                const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
-                __m512i a[4], e[4];
-                for (size_t i = 0; i < 4; i++) a[i] = e[i] = _mm512_setzero_si512();
-                for (size_t t = 0; t < T; t++) {
-                    const __m512i *A = S + 72 * t + k, *B = A + 36;
-                    const __m512i w0 = W[3 * t], w1 = W[3 * t + 1], w2 = W[3 * t + 2];
-                    for (size_t i = 0; i < n; i++) {
-                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i], w0);
-                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 4], w1);
-                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 8], w2);
-                        if (!two) continue;
-                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i], w0);
-                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 4], w1);
-                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 8], w2);
-                    }
-                }
-                for (size_t i = 0; i < n; i++) put(a[i], cv, Y0 + (ox0 + i) * C + ch, bm, accumulate);
-                for (size_t i = 0; two && i < n; i++) put(e[i], cv, Y1 + (ox0 + i) * C + ch, bm, accumulate);
-            }
-        }
-    }
 }
 
 /* Stride 1 (3 wide, dilation 1, kh <= 3, C a multiple of 16): output rows
@@ -985,7 +932,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            (pair2 ? r.T == 1 ? pair_s2 : pair_s2_terms : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
+            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
                                         two ? Y + (oy + 1 - oy0) * ow * C : NULL, accumulate, I);
         }
     else
