@@ -23,7 +23,8 @@
  * 96 or 144 channels fill every permute). Both stream outputs larger
  * than 8 L2s (non-temporal stores of whole lines: no read for ownership).
  * Forms of several terms take the row pairs too (the stride-1 build of
- * whole rows; pair_s2_terms), each term's columns and weights side by side.
+ * whole rows, each term's columns and weights side by side; pair_s2, each
+ * column's rows mapped per term and every term summed in the same registers).
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -59,13 +60,11 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
 }
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors, or
- * pair_s2_terms' 2 x 9 columns of 4 blocks per term, or pair_s1's ring (8 or 16 columns) */
+ * pair_s1's ring (8 or 16 columns); pair_s2 keeps its columns in registers */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     size_t nb = (s->in_c + 15) / 16, n = nb * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
-    n = n > 16 * nb ? n : 16 * nb;
-    size_t s2 = 72 * (size_t)p->lr->terms; /* pair_s2_terms' columns, per term */
-    return (n > s2 ? n : s2) * 64;
+    return (n > 16 * nb ? n : 16 * nb) * 64;
 }
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
@@ -916,8 +915,8 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     bool pair = k3 && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
-     * (bytes 2, 3): each input row mapped once, not 1.5 times (pair_s2;
-     * several terms: pair_s2_terms) */
+     * (bytes 2, 3): each input row mapped once, not 1.5 times (pair_s2,
+     * any number of terms) */
     bool pair2 = k3 && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
                  s->dilation_w == 1;
     /* the same, 3 wide at stride and dilation 1 along x, 16k channels, one
