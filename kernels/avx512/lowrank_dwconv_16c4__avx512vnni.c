@@ -14,16 +14,17 @@
  * oy and oy+1). An output pixel of 16 channels is then kw * groups * terms
  * vpdpbusd and one 64-byte NHWC store; a pair of rows is written 4 pixels
  * (of every channel block) at a time, so that the output's lines go out
- * nearly in memory order. 3x3 at stride 2 (pair_s2) builds, per 4 output
- * pixels and 64 channels, only the 9 columns they read, into a few KiB that
- * stay in L1: rows 2oy..2oy+3 for row oy, 2oy+2..2oy+4 for row oy+1.
+ * nearly in memory order. 3x3 at stride 2 (pair_s2) builds, per 2 output
+ * pixels and 64 channels, only the 5 columns they read and sums them at
+ * once in registers: rows 2oy..2oy+3 for row oy, 2oy+2..2oy+4 for oy+1.
  * 3 wide at stride 1 with 16k channels (pair_s1), the columns of rows
  * oy..oy+3 are built just ahead of the 4 pixels that read them into a ring
  * of 8 columns in L1, 64 bytes of the rows at a time across pixels (so 32,
  * 96 or 144 channels fill every permute). Both stream outputs larger
  * than 8 L2s (non-temporal stores of whole lines: no read for ownership).
  * Forms of several terms take the row pairs too (the stride-1 build of
- * whole rows; pair_s2_terms), each term's columns and weights side by side.
+ * whole rows, each term's columns and weights side by side; pair_s2, each
+ * column's rows mapped per term and every term summed in the same registers).
  * Corrections as the dense byte kernel: per channel sum_t a_off[t] sum g'_t
  * + taps * a_off[t] w_off[t] (packed with the weights), per pixel and
  * channel w_off[t] sum f'_t (a vpdpbusd against ones, only when some w_off
@@ -59,13 +60,11 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
 }
 
 /* the interleaved columns of one output row: C/16 * G * T * wp vectors, or
- * pair_s2's 2 x 9 columns of 4 blocks per term, or pair_s1's ring (8 or 16 columns) */
+ * pair_s1's ring (8 or 16 columns); pair_s2 keeps its columns in registers */
 static size_t buf_bytes(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     size_t nb = (s->in_c + 15) / 16, n = nb * groups_of(s) * (size_t)p->lr->terms * (s->in_w + s->pad_left + s->pad_right);
-    n = n > 16 * nb ? n : 16 * nb;
-    size_t s2 = 72 * (size_t)p->lr->terms; /* pair_s2's columns, per term */
-    return (n > s2 ? n : s2) * 64;
+    return (n > 16 * nb ? n : 16 * nb) * 64;
 }
 
 /* pw: per 16 channels, per (g, t, kx), 64 bytes: byte 4c + j = g'_t of the
@@ -239,6 +238,20 @@ static const uint8_t ilv_b[4][64] = {
 #undef P8
 #undef Q4
 #undef Q16
+};
+
+/* pair_s2's columns of row oy + 1 straight from rows 2|3 byte-interleaved
+ * (v01/v23 of ilv_s2) and row 4 as loaded: byte 4c + j of block q = channel
+ * 16q + c of row 2 + j (j < 2; from v) or of row 4 (j = 2, 3; byte 3 under
+ * a 0 weight) */
+static const uint8_t s2b_b[4][64] = {
+#define R4(c, o, q) 2 * (c) + (o), 2 * (c) + 1 + (o), 64 + 16 * (q) + (c), 64 + 16 * (q) + (c)
+#define R16(c, o, q) R4(c, o, q), R4((c) + 1, o, q), R4((c) + 2, o, q), R4((c) + 3, o, q)
+#define R64(o, q) R16(0, o, q), R16(4, o, q), R16(8, o, q), R16(12, o, q)
+    {R64(0, 0)}, {R64(32, 1)}, {R64(0, 2)}, {R64(32, 3)},
+#undef R4
+#undef R16
+#undef R64
 };
 
 /* The constants of the pair builds (pair_s1, pair_s2): the pad vector, the
@@ -516,110 +529,166 @@ static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
     else pair_rows(g, false, g->T);
 }
 
-/* pair_s2's n pixels of one block from its columns A (rows 2oy .. 2oy + 3)
- * and B (rows 2oy + 2 .. 2oy + 4), 4 vectors apart ([column][block]); w:
- * W[0..2], the weights of both; two: row oy + 1 too */
-static inline __attribute__((always_inline)) void s2_px(const __m512i *A, const __m512i *B, const __m512i w[3],
-                                                         __m512i cv, int32_t *Y0, int32_t *Y1, size_t ldy,
-                                                         __mmask16 cm, bool accumulate, int mode, int n, bool two)
+/* One column of pair_s2 (mapped rows m[0..4], 2oy .. 2oy + 4, of 64
+ * channels; pad: the pad column instead) interleaved block by block as in
+ * ilv_s2, each block's vector taken at once by the sums that read it: row
+ * oy's (a) and, with two, row oy + 1's (b) of pixel 0 as kernel column k0
+ * and of pixel 1 as k1 (-1: not read). W: block 0's weights, nvb bytes to
+ * the next block's (a memory operand of vpdpbusd each). */
+static inline __attribute__((always_inline)) void s2_col(const pair_k *k, __m512i padA, const __m512i m[5],
+                                                          bool pad, const uint8_t *W, size_t nvb, int nblk, int k0,
+                                                          int k1, bool two, __m512i a[2][4], __m512i b[2][4])
 {
-    __m512i a[4], e[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                          _mm512_setzero_si512()};
-#pragma GCC unroll 4
-    for (int i = 0; i < n; i++) {
-        const __m512i *c = A + 8 * i, *d = B + 8 * i;
-        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w[0]);
-        if (two) e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[0], w[0]);
-        a[i] = _mm512_dpbusd_epi32(a[i], c[4], w[1]);
-        if (two) e[i] = _mm512_dpbusd_epi32(e[i], d[4], w[1]);
-        a[i] = _mm512_dpbusd_epi32(a[i], c[8], w[2]);
-        if (two) e[i] = _mm512_dpbusd_epi32(e[i], d[8], w[2]);
+    __m512i u01, u23, v01, v23;
+    if (!pad) {
+        u01 = _mm512_permutex2var_epi8(m[0], k->ilo, m[1]);
+        if (nblk > 2) u23 = _mm512_permutex2var_epi8(m[0], k->ihi, m[1]);
+        v01 = _mm512_permutex2var_epi8(m[2], k->ilo, m[3]);
+        if (nblk > 2) v23 = _mm512_permutex2var_epi8(m[2], k->ihi, m[3]);
     }
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, cm, accumulate, mode);
+    for (int q = 0; q < nblk; q++) {
+        const __m512i *w = (const __m512i *)(W + (size_t)q * nvb);
+        __m512i e = pad ? padA : _mm512_permutex2var_epi8(q & 2 ? u23 : u01, q & 1 ? k->io1 : k->io0, q & 2 ? v23 : v01);
+        if (k0 >= 0) a[0][q] = _mm512_dpbusd_epi32(a[0][q], e, w[k0]);
+        if (k1 >= 0) a[1][q] = _mm512_dpbusd_epi32(a[1][q], e, w[k1]);
+    }
     if (!two) return;
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, cm, accumulate, mode);
+    for (int q = 0; q < nblk; q++) {
+        const __m512i *w = (const __m512i *)(W + (size_t)q * nvb);
+        __m512i e = pad ? padA : _mm512_permutex2var_epi8(q & 2 ? v23 : v01, _mm512_loadu_si512(s2b_b[q]), m[4]);
+        if (k0 >= 0) b[0][q] = _mm512_dpbusd_epi32(b[0][q], e, w[k0]);
+        if (k1 >= 0) b[1][q] = _mm512_dpbusd_epi32(b[1][q], e, w[k1]);
+    }
+}
+
+/* pair_s2's n (1 or 2) pixels at ox0, 64 channels (nblk blocks) from c0:
+ * their 2n + 1 columns built and summed in registers, then stored. T = 1:
+ * the one term mapped by k (specialized on its kind); else r's T terms,
+ * each column's rows loaded once and mapped per term, every term summed
+ * into the same registers (term t's weights at W[3t .. 3t + 2], its pad
+ * column padA[t]). */
+static inline __attribute__((always_inline)) void s2_group(const row_ctx *r, const pair_k *k, const __m512i *padA,
+                                                            int T, const uint8_t *const row[5], const size_t step[5],
+                                                            size_t rs, bool inner, size_t ox0, int n, size_t c0,
+                                                            int nblk, bool last, __mmask64 cm, const uint8_t *pw,
+                                                            size_t nv, const uint32_t *corr, int32_t *Y0, int32_t *Y1,
+                                                            bool accumulate, int mode, bool two)
+{
+    const ax_conv2d_shape *s = r->s;
+    const size_t C = s->in_c, pl = s->pad_left, inw = s->in_w, Tn = T == 1 ? 1 : r->T;
+    __m512i a[2][4], b[2][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+        a[0][q] = a[1][q] = b[0][q] = b[1][q] = _mm512_setzero_si512();
+    const uint8_t *W = pw + c0 / 16 * nv * 64;
+    const size_t nvb = nv * 64;
+#pragma GCC unroll 5
+    for (int l = 0; l < 2 * n + 1; l++) {
+        /* pixel 0 reads columns 0..2, pixel 1 columns 2..4 */
+        int k0 = l <= 2 ? l : -1, k1 = n == 2 && l >= 2 ? l - 2 : -1;
+        size_t ix = 2 * ox0 + (size_t)l;
+        __m512i m[5];
+        if (ix < pl || ix - pl >= inw) {
+            for (size_t t = 0; t < Tn; t++) s2_col(k, padA[t], m, true, W + 192 * t, nvb, nblk, k0, k1, two, a, b);
+            continue;
+        }
+        size_t off = (ix - pl) * C + c0;
+        const uint8_t *q0 = row[0] + off;
+        if (T == 1) {
+#pragma GCC unroll 5
+            for (int j = 0; j < 5; j++) m[j] = load_map(k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
+            s2_col(k, padA[0], m, false, W, nvb, nblk, k0, k1, two, a, b);
+            continue;
+        }
+        __m512i raw[5];
+#pragma GCC unroll 5
+        for (int j = 0; j < 5; j++) {
+            const uint8_t *q = row[j] + off * step[j];
+            raw[j] = last ? _mm512_mask_loadu_epi8(k->pad, cm, q) : _mm512_loadu_si512(q);
+        }
+        for (size_t t = 0; t < Tn; t++) {
+#pragma GCC unroll 5
+            for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
+            s2_col(k, padA[t], m, false, W + 192 * t, nvb, nblk, k0, k1, two, a, b);
+        }
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < nblk; q++) {
+        size_t ch = c0 + 16 * (size_t)q;
+        const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
+        const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
+        for (int i = 0; i < n; i++) {
+            store_px(a[i][q], cv, Y0 + (ox0 + (size_t)i) * C + ch, bm, accumulate, mode);
+            if (two) store_px(b[i][q], cv, Y1 + (ox0 + (size_t)i) * C + ch, bm, accumulate, mode);
+        }
+    }
 }
 
 /* Stride 2 (stride_w 2, dilation 1, 3x3): output rows oy (Y0) and oy + 1
- * (Y1; NULL: only oy) of image b, 4 pixels at a time, each over every 64
- * channels: the 9 columns those pixels read are built into S (in L1) and
- * used at once, so nothing larger than a few KiB is written and read back.
- * Rows 2oy .. 2oy + 3 interleaved as in interior (A, for row oy), rows
- * 2oy + 2 .. 2oy + 4 too (B, for row oy + 1; its byte 3, under a 0 weight,
- * repeats row 2oy + 4; rows 2|3 reuse A's first round): 12 permutes per 64
- * channels and 3 vpdpbusd per pixel and row, where row 2oy + 4 alone (4
- * vpermb) and row oy + 1 from A's bytes 2, 3 and its byte 0 took 10 and
- * 4.5. Each column is built once per pixel group (9 for 8 pixel
- * columns) and each input row read 1.25 times, against a whole row of
- * columns per build (tens of KiB: the builds and the reads of them ran from
- * L2). */
+ * (Y1; NULL: only oy) of image b, 2 pixels at a time, each over every 64
+ * channels: the 5 columns those pixels read are built and summed at once,
+ * in registers. Rows 2oy .. 2oy + 3 interleaved as in interior (for row
+ * oy), rows 2oy + 2 .. 2oy + 4 (for row oy + 1; its byte 3, under a 0
+ * weight, repeats row 2oy + 4) from rows 2|3's first round and row 2oy + 4
+ * as loaded: 12 permutes per 64 channels and column, 3 vpdpbusd per pixel
+ * and row. Each column is built once per pixel pair (5 for 4 pixel
+ * columns), each input row read 1.25 times. Groups of 4 pixels that built
+ * their 9 columns into 4.6 KiB of L1 and read them back ran 1.2-1.6x
+ * slower, and prefetching the next pair's rows cost 5-10%
+ * (docs/kernels.md). */
 static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
                                                              size_t ow, const uint8_t *pw, const uint32_t *corr,
-                                                             int32_t *Y0, int32_t *Y1, bool accumulate, __m512i *S,
-                                                             int kind, bool inner)
+                                                             int32_t *Y0, int32_t *Y1, bool accumulate, int kind,
+                                                             bool inner, int T)
 { /* inner: rows 2oy .. 2oy + 4 inside the image and Y1 set (most pairs): the
-   * rows addressed from one pointer, fewer live registers (the next pair's
-   * rows past the image: row 2oy + 4 prefetched again) */
+   * rows addressed from one pointer, fewer live registers. T: 1 (kind: its
+   * map's), or several terms (r's; kind unused) */
     const ax_conv2d_shape *s = r->s;
-    const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w;
+    const size_t C = s->in_c, nv = vecs(r->p, s), inw = s->in_w;
     const size_t full = C / 64 * 64;
     const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
+    const int tail = (int)(C - full + 15) / 16;
     uint8_t padv[64] __attribute__((aligned(64)));
     const pair_k k = pair_consts(r, kind, padv);
-    const __m512i ilo = k.ilo, ihi = k.ihi, io0 = k.io0, io1 = k.io1, padA = k.padA;
-    /* rows 2oy .. 2oy + 4: their first pixel, or the pad vector (step 0);
-     * then the next pair's new rows 2oy + 5 .. 2oy + 8, prefetched (the
-     * same pad row when outside: one line fetched again) */
-    const uint8_t *row[9];
-    size_t step[9];
-    rows_at(s, X, b, 2 * oy, 9, padv, row, step);
-    const size_t rs = inw * C;
-    size_t po[4]; /* inner: offsets of the prefetched rows from row 2oy */
-    for (size_t j = 0; j < 4; j++) po[j] = (step[5 + j] ? 5 + j : 4) * rs;
-    const bool two = inner || Y1, nt = r->nt;
-    __m512i *SA = S, *SB = S + 36; /* [column][block] */
-    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
-        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
-        for (size_t c0 = 0; c0 < C; c0 += 64) {
-            const bool last = c0 == full;
-            const size_t nblk = last ? (C - full + 15) / 16 : 4;
-            for (size_t l = 0; l < L; l++) {
-                size_t ix = 2 * ox0 + l;
-                __m512i *ea = SA + 4 * l, *eb = SB + 4 * l;
-                if (ix < pl || ix - pl >= inw) {
-                    ea[0] = ea[1] = ea[2] = ea[3] = padA;
-                    eb[0] = eb[1] = eb[2] = eb[3] = padA;
-                    continue;
-                }
-                size_t off = (ix - pl) * C + c0;
-                const uint8_t *q0 = row[0] + off;
-#pragma GCC unroll 4
-                for (int j = 5; j < 9; j++)
-                    _mm_prefetch((const char *)(inner ? q0 + po[j - 5] : row[j] + off * step[j]), _MM_HINT_T0);
-                __m512i m[5];
-#pragma GCC unroll 5
-                for (int j = 0; j < 5; j++) m[j] = load_map(&k, inner ? q0 + j * rs : row[j] + off * step[j], last, cm);
-                ilv_s2(ilo, ihi, io0, io1, m, ea, eb, two);
-            }
-            for (size_t k = 0; k < nblk; k++) {
-                size_t cb = c0 / 16 + k, ch = 16 * cb;
-                const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
-                const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
-                const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
-                const int mode = bm == 0xffff && !accumulate ? ST_PLAIN : ST_ANY;
-                int32_t *y0 = Y0 + ox0 * C + ch, *y1 = two ? Y1 + ox0 * C + ch : NULL;
-                const __m512i w[3] = {W[0], W[1], W[2]};
-                if (n == 4 && mode == ST_PLAIN && nt) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, false, ST_NT, 4, two);
-                else if (n == 4 && mode == ST_PLAIN) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, false, ST_PLAIN, 4, two);
-                else if (n == 4) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, ST_ANY, 4, two);
-                else if (n == 3) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 3, two);
-                else if (n == 2) s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 2, two);
-                else s2_px(SA + k, SB + k, w, cv, y0, y1, C, bm, accumulate, mode, 1, two);
-            }
-        }
+    __m512i padA[AX_LOWRANK_TERMS] = {k.padA};
+    for (size_t t = 0; T > 1 && t < r->T; t++) {
+        __m512i mp = map(r, t, k.pad), up = _mm512_permutex2var_epi8(mp, k.ilo, mp);
+        padA[t] = _mm512_permutex2var_epi8(up, k.io0, up);
     }
+    /* rows 2oy .. 2oy + 4: their first pixel, or the pad vector (step 0) */
+    const uint8_t *row[5];
+    size_t step[5];
+    rows_at(s, X, b, 2 * oy, 5, padv, row, step);
+    const size_t rs = inw * C;
+    const bool two = inner || Y1;
+    const int plain = accumulate ? ST_ANY : r->nt ? ST_NT : ST_PLAIN;
+#define S2_GROUP(n_, nblk_, last_, mode_)                                                                      \
+    s2_group(r, &k, padA, T, row, step, rs, inner, ox0, n_, c0, nblk_, last_, cm, pw, nv, corr, Y0, Y1,     \
+             accumulate, mode_, two)
+    for (size_t ox0 = 0; ox0 < ow; ox0 += 2) {
+        const bool pair_px = ow - ox0 >= 2;
+        size_t c0 = 0;
+        for (; c0 < full; c0 += 64) {
+            if (pair_px && plain == ST_NT) S2_GROUP(2, 4, false, ST_NT);
+            else if (pair_px && plain == ST_PLAIN) S2_GROUP(2, 4, false, ST_PLAIN);
+            else if (pair_px) S2_GROUP(2, 4, false, ST_ANY);
+            else S2_GROUP(1, 4, false, ST_ANY);
+        }
+        if (tail == 0) continue;
+        /* the last 16-48 channels: masked loads; whole blocks (C % 16 = 0)
+         * stream as the others, a partial last block by put's masks */
+        const bool tnt = plain == ST_NT && C % 16 == 0;
+#define S2_TAIL(t_)                                                                                            \
+    (pair_px && tnt ? S2_GROUP(2, t_, true, ST_NT) : pair_px ? S2_GROUP(2, t_, true, ST_ANY)                   \
+                                                             : S2_GROUP(1, t_, true, ST_ANY))
+        if (tail == 1) S2_TAIL(1);
+        else if (tail == 2) S2_TAIL(2);
+        else S2_TAIL(3);
+#undef S2_TAIL
+    }
+#undef S2_GROUP
 }
 
 static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X, size_t b, size_t oy, size_t ow,
@@ -628,10 +697,12 @@ static __attribute__((noinline)) void pair_s2(const row_ctx *r, const uint8_t *X
 {
     const ax_conv2d_shape *s = r->s;
     bool inner = Y1 && 2 * oy >= s->pad_top && 2 * oy + 4 < s->pad_top + s->in_h;
-    if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, true);
-    else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 2, false);
-    else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 1, false);
-    else pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, S, 0, false);
+    (void)S; /* the columns live in registers */
+    if (r->T > 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 1, false, 2);
+    else if (r->kind[0] == 2 && inner) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 2, true, 1);
+    else if (r->kind[0] == 2) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 2, false, 1);
+    else if (r->kind[0] == 1) pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 1, false, 1);
+    else pair_s2_k(r, X, b, oy, ow, pw, corr, Y0, Y1, accumulate, 0, false, 1);
 }
 
 /* pair_s1's n pixels of one block: columns col[0 .. n + 1] (block cb),
@@ -659,84 +730,6 @@ static inline __attribute__((always_inline)) void s1_px(const __m512i *const col
     if (!two) return;
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(e[i], cv, Y1 + (size_t)i * ldy, 0xffff, accumulate, mode);
-}
-
-/* pair_s2 for forms of several terms: each group of 4 pixels' 9 columns
- * built per term from one load of the rows (the maps by row_ctx's map, not
- * specialized on their kinds), the terms' products summed per pixel. */
-static __attribute__((noinline)) void pair_s2_terms(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
-                                                    size_t ow, const uint8_t *pw, const uint32_t *corr, int32_t *Y0,
-                                                    int32_t *Y1, bool accumulate, __m512i *S)
-{
-    const ax_conv2d_shape *s = r->s;
-    const size_t C = s->in_c, nv = vecs(r->p, s), pl = s->pad_left, inw = s->in_w, T = r->T;
-    const size_t full = C / 64 * 64;
-    const __mmask64 cm = C - full ? ((__mmask64)1 << (C - full)) - 1 : 0;
-    uint8_t padv[64] __attribute__((aligned(64)));
-    memset(padv, s->pad_byte, 64);
-    const __m512i pad = _mm512_load_si512(padv), ilo = _mm512_loadu_si512(ilv_b[0]),
-                  ihi = _mm512_loadu_si512(ilv_b[1]), io0 = _mm512_loadu_si512(ilv_b[2]),
-                  io1 = _mm512_loadu_si512(ilv_b[3]);
-    __m512i padA[AX_LOWRANK_TERMS];
-    for (size_t t = 0; t < T; t++) {
-        __m512i mp = map(r, t, pad), up = _mm512_permutex2var_epi8(mp, ilo, mp);
-        padA[t] = _mm512_permutex2var_epi8(up, io0, up);
-    }
-    const uint8_t *row[5];
-    size_t step[5];
-    rows_at(s, X, b, 2 * oy, 5, padv, row, step);
-    const bool two = Y1 != NULL;
-    for (size_t ox0 = 0; ox0 < ow; ox0 += 4) {
-        const size_t n = ow - ox0 < 4 ? ow - ox0 : 4, L = 2 * n + 1;
-        for (size_t c0 = 0; c0 < C; c0 += 64) {
-            const bool last = c0 == full;
-            const size_t nblk = last ? (C - full + 15) / 16 : 4;
-            for (size_t l = 0; l < L; l++) {
-                size_t ix = 2 * ox0 + l;
-                if (ix < pl || ix - pl >= inw) {
-                    for (size_t t = 0; t < T; t++) {
-                        __m512i *ea = S + 72 * t + 4 * l, *eb = ea + 36;
-                        ea[0] = ea[1] = ea[2] = ea[3] = eb[0] = eb[1] = eb[2] = eb[3] = padA[t];
-                    }
-                    continue;
-                }
-                size_t off = (ix - pl) * C + c0;
-                __m512i raw[5];
-                for (int j = 0; j < 5; j++) {
-                    const uint8_t *q = row[j] + off * step[j];
-                    raw[j] = last ? _mm512_mask_loadu_epi8(pad, cm, q) : _mm512_loadu_si512(q);
-                }
-                for (size_t t = 0; t < T; t++) {
-                    __m512i m[5], *ea = S + 72 * t + 4 * l;
-                    for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
-                    ilv_s2(ilo, ihi, io0, io1, m, ea, ea + 36, two);
-                }
-            }
-            for (size_t k = 0; k < nblk; k++) {
-                size_t cb = c0 / 16 + k, ch = 16 * cb;
-                const __m512i *W = (const __m512i *)(pw + cb * nv * 64);
-                const __mmask16 bm = C - ch >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - ch)) - 1);
-                const __m512i cv = _mm512_maskz_loadu_epi32(bm, corr + ch);
-                __m512i a[4], e[4];
-                for (size_t i = 0; i < 4; i++) a[i] = e[i] = _mm512_setzero_si512();
-                for (size_t t = 0; t < T; t++) {
-                    const __m512i *A = S + 72 * t + k, *B = A + 36;
-                    const __m512i w0 = W[3 * t], w1 = W[3 * t + 1], w2 = W[3 * t + 2];
-                    for (size_t i = 0; i < n; i++) {
-                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i], w0);
-                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 4], w1);
-                        a[i] = _mm512_dpbusd_epi32(a[i], A[8 * i + 8], w2);
-                        if (!two) continue;
-                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i], w0);
-                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 4], w1);
-                        e[i] = _mm512_dpbusd_epi32(e[i], B[8 * i + 8], w2);
-                    }
-                }
-                for (size_t i = 0; i < n; i++) put(a[i], cv, Y0 + (ox0 + i) * C + ch, bm, accumulate);
-                for (size_t i = 0; two && i < n; i++) put(e[i], cv, Y1 + (ox0 + i) * C + ch, bm, accumulate);
-            }
-        }
-    }
 }
 
 /* Stride 1 (3 wide, dilation 1, kh <= 3, C a multiple of 16): output rows
@@ -922,8 +915,8 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     bool pair = k3 && s->stride_h == 1 && s->dilation_h == 1 && s->kernel_h <= 3;
     /* stride 2, dilation 1, kh = 3: rows 2oy .. 2oy + 3 (one build) serve
      * output row oy (bytes 0..2) and, with the next build's byte 0, oy + 1
-     * (bytes 2, 3): each input row mapped once, not 1.5 times (pair_s2;
-     * several terms: pair_s2_terms) */
+     * (bytes 2, 3): each input row mapped once, not 1.5 times (pair_s2,
+     * any number of terms) */
     bool pair2 = k3 && s->stride_h == 2 && s->dilation_h == 1 && s->kernel_h == 3 && s->stride_w == 2 &&
                  s->dilation_w == 1;
     /* the same, 3 wide at stride and dilation 1 along x, 16k channels, one
@@ -938,7 +931,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     if (pair2 || pair1)
         for (size_t oy = oy0; oy < oy0 + rows; oy += 2) {
             bool two = oy + 1 < oy0 + rows;
-            (pair2 ? r.T == 1 ? pair_s2 : pair_s2_terms : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
+            (pair2 ? pair_s2 : pair_s1)(&r, X, b, oy, ow, pw, corr, Y + (oy - oy0) * ow * C,
                                         two ? Y + (oy + 1 - oy0) * ow * C : NULL, accumulate, I);
         }
     else
