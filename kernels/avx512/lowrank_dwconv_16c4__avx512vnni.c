@@ -241,7 +241,7 @@ static const uint8_t ilv_b[4][64] = {
 };
 
 /* pair_s2's columns of row oy + 1 straight from rows 2|3 byte-interleaved
- * (v01/v23 of ilv_s2) and row 4 as loaded: byte 4c + j of block q = channel
+ * (v01/v23 of s2_col) and row 4 as loaded: byte 4c + j of block q = channel
  * 16q + c of row 2 + j (j < 2; from v) or of row 4 (j = 2, 3; byte 3 under
  * a 0 weight) */
 static const uint8_t s2b_b[4][64] = {
@@ -303,27 +303,6 @@ static inline __attribute__((always_inline)) void ilv4(const pair_k *k, const __
     e[1] = _mm512_permutex2var_epi8(u01, k->io1, v[0]);
     e[2] = _mm512_permutex2var_epi8(u23, k->io0, v[1]);
     e[3] = _mm512_permutex2var_epi8(u23, k->io1, v[1]);
-}
-
-/* pair_s2's columns: mapped rows m[0..4] (2oy .. 2oy + 4) of 64 channels
- * into those of their 4 blocks for row oy (ea: rows 0..3, as ilv4) and,
- * with two, for row oy + 1 (eb: rows 2..4, its byte 3 repeating row 4 under
- * a 0 weight; rows 2|3 reuse ea's first round) */
-static inline __attribute__((always_inline)) void ilv_s2(__m512i ilo, __m512i ihi, __m512i io0, __m512i io1,
-                                                          const __m512i m[5], __m512i *ea, __m512i *eb, bool two)
-{
-    __m512i u01 = _mm512_permutex2var_epi8(m[0], ilo, m[1]), u23 = _mm512_permutex2var_epi8(m[0], ihi, m[1]);
-    __m512i v01 = _mm512_permutex2var_epi8(m[2], ilo, m[3]), v23 = _mm512_permutex2var_epi8(m[2], ihi, m[3]);
-    ea[0] = _mm512_permutex2var_epi8(u01, io0, v01);
-    ea[1] = _mm512_permutex2var_epi8(u01, io1, v01);
-    ea[2] = _mm512_permutex2var_epi8(u23, io0, v23);
-    ea[3] = _mm512_permutex2var_epi8(u23, io1, v23);
-    if (!two) return;
-    __m512i w01 = _mm512_permutex2var_epi8(m[4], ilo, m[4]), w23 = _mm512_permutex2var_epi8(m[4], ihi, m[4]);
-    eb[0] = _mm512_permutex2var_epi8(v01, io0, w01);
-    eb[1] = _mm512_permutex2var_epi8(v01, io1, w01);
-    eb[2] = _mm512_permutex2var_epi8(v23, io0, w23);
-    eb[3] = _mm512_permutex2var_epi8(v23, io1, w23);
 }
 
 /* input rows iy0 .. iy0 + n - 1 of image b: their first pixel, or padv
@@ -530,11 +509,13 @@ static __attribute__((noinline)) void pair_rows_s1(const pair_args *g)
 }
 
 /* One column of pair_s2 (mapped rows m[0..4], 2oy .. 2oy + 4, of 64
- * channels; pad: the pad column instead) interleaved block by block as in
- * ilv_s2, each block's vector taken at once by the sums that read it: row
- * oy's (a) and, with two, row oy + 1's (b) of pixel 0 as kernel column k0
- * and of pixel 1 as k1 (-1: not read). W: block 0's weights, nvb bytes to
- * the next block's (a memory operand of vpdpbusd each). */
+ * channels; pad: the pad column instead) interleaved block by block: rows
+ * 0..3 as ilv4 for row oy, and for row oy + 1 rows 2|3's first round with
+ * row 4 by s2b_b. Each block's vector is taken at once by the sums that
+ * read it: row oy's (a) and, with two, row oy + 1's (b) of pixel 0 as
+ * kernel column k0 and of pixel 1 as k1 (-1: not read). W: block 0's
+ * weights, nvb bytes to the next block's (a memory operand of vpdpbusd
+ * each). */
 static inline __attribute__((always_inline)) void s2_col(const pair_k *k, __m512i padA, const __m512i m[5],
                                                           bool pad, const uint8_t *W, size_t nvb, int nblk, int k0,
                                                           int k1, bool two, __m512i a[2][4], __m512i b[2][4])
@@ -591,7 +572,7 @@ static inline __attribute__((always_inline)) void s2_group(const row_ctx *r, con
         size_t ix = 2 * ox0 + (size_t)l;
         __m512i m[5];
         if (ix < pl || ix - pl >= inw) {
-            for (size_t t = 0; t < Tn; t++) s2_col(k, padA[t], m, true, W + 192 * t, nvb, nblk, k0, k1, two, a, b);
+            for (size_t t = 0; t < Tn; t++) s2_col(k, padA[t], m, true, W + 3 * 64 * t, nvb, nblk, k0, k1, two, a, b);
             continue;
         }
         size_t off = (ix - pl) * C + c0;
@@ -611,7 +592,7 @@ static inline __attribute__((always_inline)) void s2_group(const row_ctx *r, con
         for (size_t t = 0; t < Tn; t++) {
 #pragma GCC unroll 5
             for (int j = 0; j < 5; j++) m[j] = map(r, t, raw[j]);
-            s2_col(k, padA[t], m, false, W + 192 * t, nvb, nblk, k0, k1, two, a, b);
+            s2_col(k, padA[t], m, false, W + 3 * 64 * t, nvb, nblk, k0, k1, two, a, b);
         }
     }
 #pragma GCC unroll 4
@@ -635,7 +616,7 @@ static inline __attribute__((always_inline)) void s2_group(const row_ctx *r, con
  * as loaded: 12 permutes per 64 channels and column, 3 vpdpbusd per pixel
  * and row. Each column is built once per pixel pair (5 for 4 pixel
  * columns), each input row read 1.25 times. Groups of 4 pixels that built
- * their 9 columns into 4.6 KiB of L1 and read them back ran 1.2-1.6x
+ * their 9 columns into 4.6 KiB of L1 and read them back ran 1.15-1.4x
  * slower, and prefetching the next pair's rows cost 5-10%
  * (docs/kernels.md). */
 static inline __attribute__((always_inline)) void pair_s2_k(const row_ctx *r, const uint8_t *X, size_t b, size_t oy,
