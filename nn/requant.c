@@ -260,12 +260,18 @@ rq16_of(const axnn_requant *r)
  * ns per 16 outputs here), so full vectors go without. The rounding is one
  * conversion, to nearest even (rintf's, the scalar rule); the clamp to
  * [lo, hi] covers every |v * s| the conversion could not hold (|s| < 0.25). */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __m128i
-requant_bytes_16(const rq16 *r, size_t c, __m512i v, bool full, __mmask16 k)
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __m512i
+requant_round_16(const rq16 *r, size_t c, __m512i v, bool full, __mmask16 k)
 {
     __m512 s = full ? _mm512_loadu_ps(r->s + c) : _mm512_maskz_loadu_ps(k, r->s + c);
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
-    __m512i q = _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), r->zp);
+    return _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) __m128i
+requant_bytes_16(const rq16 *r, size_t c, __m512i v, bool full, __mmask16 k)
+{
+    __m512i q = _mm512_add_epi32(requant_round_16(r, c, v, full, k), r->zp);
     return _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(q, r->lo), r->hi));
 }
 
@@ -354,6 +360,18 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
         }
 }
 
+/* How requantize_run_avx512 narrows four vectors of rounded values q to the
+ * low bytes of clamp(q + zp, lo, hi): packed to int16 with saturation
+ * first, then zp added with saturation and the clamp done on 32 words at
+ * a time. Exact: |q| < 2^29 (|s| < 0.25), and a q that saturates stays
+ * past [lo, hi] (within -128..255) after adding zp (also within it), so it
+ * clamps to the same bound. Then the unsigned pack to bytes when lo >= 0,
+ * the signed one when hi <= 127 (both exact), else the unsigned pack of
+ * the words' low bytes masked. With the clamp per 16 int32 and four
+ * `vpmovdb` (two uops each on Zen 4) and three inserts per 64 outputs, the
+ * loop ran 5.5 cycles per 16 outputs from L2 here, against 4.0 now. */
+enum { PACK_U8, PACK_S8, PACK_LOW };
+
 /* Whole rows of pixels x oc outputs (oc a multiple of 16, rows back to
  * back in acc and y) as one run: four vectors' bytes go out as one 64-byte
  * store. Stored 16 bytes at a time, the loop waited on its stores (the
@@ -361,19 +379,29 @@ requantize_dw_16c__avx512(const axnn_requant *r, const ax_conv2d_shape *s, size_
  * a quarter of the stores keeps more lines in flight. */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
 requantize_run_avx512(const rq16 *q, const int32_t *acc, const int32_t *sum, bool with_sum, size_t pixels, size_t oc,
-                      uint8_t *y)
+                      uint8_t *y, int pack)
 {
     size_t n = pixels * oc, c = 0, p = 0, i = 0;
     __m512i sp = _mm512_set1_epi32(with_sum && pixels ? sum[0] : 0);
-    __m128i b[4];
+    /* the packs work per 128-bit lane: dword 4l + u of the result holds
+     * vector u's lanes 4l..4l+3, which belong at dword 4u + l */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i low = _mm512_set1_epi16(0xff), zp = _mm512_set1_epi16((int16_t)_mm512_cvtsi512_si32(q->zp));
+    const __m512i lo = _mm512_set1_epi16((int16_t)_mm512_cvtsi512_si32(q->lo));
+    const __m512i hi = _mm512_set1_epi16((int16_t)_mm512_cvtsi512_si32(q->hi));
+    __m512i v[4];
     for (; i + 64 <= n; i += 64) {
         for (int u = 0; u < 4; u++) {
-            b[u] = requant_bytes_16(q, c, dense_sum_16(q, acc + i + 16 * u - c, c, with_sum, sp, true, 0), true, 0);
+            v[u] = requant_round_16(q, c, dense_sum_16(q, acc + i + 16 * u - c, c, with_sum, sp, true, 0), true, 0);
             NEXT_CHANNELS(16, _mm512_set1_epi32)
         }
-        __m512i v = _mm512_inserti32x4(_mm512_castsi128_si512(b[0]), b[1], 1);
-        v = _mm512_inserti32x4(_mm512_inserti32x4(v, b[2], 2), b[3], 3);
-        _mm512_storeu_si512(y + i, v);
+        __m512i w0 = _mm512_adds_epi16(_mm512_packs_epi32(v[0], v[1]), zp);
+        __m512i w1 = _mm512_adds_epi16(_mm512_packs_epi32(v[2], v[3]), zp), b;
+        w0 = _mm512_min_epi16(_mm512_max_epi16(w0, lo), hi), w1 = _mm512_min_epi16(_mm512_max_epi16(w1, lo), hi);
+        if (pack == PACK_U8) b = _mm512_packus_epi16(w0, w1);
+        else if (pack == PACK_S8) b = _mm512_packs_epi16(w0, w1);
+        else b = _mm512_packus_epi16(_mm512_and_si512(w0, low), _mm512_and_si512(w1, low));
+        _mm512_storeu_si512(y + i, _mm512_permutexvar_epi32(order, b));
     }
     for (; i < n; i += 16) {
         requant_16(q, c, dense_sum_16(q, acc + i - c, c, with_sum, sp, true, 0), true, 0, y + i);
@@ -402,10 +430,13 @@ requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, co
     __mmask16 k = (__mmask16)((1u << (oc - full)) - 1);
     const rq16 q = rq16_of(r);
     if (oc == full && lda == oc && ldy == oc) { /* one run of pixels x oc: 64 outputs per store */
-        if (sum)
-            requantize_run_avx512(&q, acc, sum, true, pixels, oc, y);
-        else
-            requantize_run_avx512(&q, acc, sum, false, pixels, oc, y);
+        int pack = r->lo >= 0 ? PACK_U8 : r->hi <= 127 ? PACK_S8 : PACK_LOW;
+        if (sum && pack == PACK_U8) requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, PACK_U8);
+        else if (sum && pack == PACK_S8) requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, PACK_S8);
+        else if (sum) requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, PACK_LOW);
+        else if (pack == PACK_U8) requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, PACK_U8);
+        else if (pack == PACK_S8) requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, PACK_S8);
+        else requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, PACK_LOW);
         return;
     }
     for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
@@ -425,15 +456,16 @@ requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, co
 /* 8 channels from c: acc + corr (- zw * sp) requantized, int32 in [lo, hi] */
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) __m256i
 requant_8_avx2(const float *sc, const uint32_t *corr, const uint32_t *zw, const int32_t *acc, size_t c, bool with_sum,
-               __m256i sp, __m256i zp, __m256i lo, __m256i hi)
-{
+               __m256i sp, __m256i zp, __m256i lo, __m256i hi, bool clamp)
+{ /* clamp false: the rounded value alone (requantize_run_avx2 adds zp and clamps in words) */
     __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
                                  _mm256_loadu_si256((const __m256i *)(corr + c)));
     if (with_sum) v = _mm256_sub_epi32(v, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(zw + c)), sp));
     __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(sc + c));
     /* to nearest even by the rounding mode, as rintf */
-    __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(f), zp);
-    return _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+    __m256i q = _mm256_cvtps_epi32(f);
+    if (!clamp) return q;
+    return _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, zp), lo), hi);
 }
 
 /* 8 int32 in [lo, hi] (within -128..255) to their low bytes at y: the
@@ -453,27 +485,33 @@ __attribute__((target("avx2"))) static inline __attribute__((always_inline)) voi
  * signed pack is exact; their low bytes, masked, pack unsigned exactly. */
 __attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
 requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *sum, bool with_sum, size_t pixels,
-                    uint8_t *y)
+                    uint8_t *y, int pack)
 {
     size_t oc = r->oc, n = pixels * oc, c = 0, p = 0, i = 0;
     const float *sc = r->s;
     const uint32_t *corr = (const uint32_t *)r->corr, *zw = (const uint32_t *)r->zw;
     const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
-    const __m256i low = _mm256_set1_epi16(0xff), order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i zpw = _mm256_set1_epi16((int16_t)r->zp), low = _mm256_set1_epi16((int16_t)r->lo);
+    const __m256i hiw = _mm256_set1_epi16((int16_t)r->hi), mask = _mm256_set1_epi16(0xff);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i sp = _mm256_set1_epi32(with_sum && pixels ? sum[0] : 0), q[4];
     for (; i + 32 <= n; i += 32) {
         for (int u = 0; u < 4; u++) {
-            q[u] = requant_8_avx2(sc, corr, zw, acc + i + 8 * u - c, c, with_sum, sp, zp, lo, hi);
+            q[u] = requant_8_avx2(sc, corr, zw, acc + i + 8 * u - c, c, with_sum, sp, zp, lo, hi, false);
             NEXT_CHANNELS(8, _mm256_set1_epi32)
         }
-        __m256i a = _mm256_and_si256(_mm256_packs_epi32(q[0], q[1]), low);
-        __m256i b = _mm256_and_si256(_mm256_packs_epi32(q[2], q[3]), low);
+        /* zp and the clamp in words, as requantize_run_avx512 (PACK_*) */
+        __m256i a = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[1]), zpw);
+        __m256i b = _mm256_adds_epi16(_mm256_packs_epi32(q[2], q[3]), zpw), v;
+        a = _mm256_min_epi16(_mm256_max_epi16(a, low), hiw), b = _mm256_min_epi16(_mm256_max_epi16(b, low), hiw);
+        if (pack == PACK_U8) v = _mm256_packus_epi16(a, b);
+        else if (pack == PACK_S8) v = _mm256_packs_epi16(a, b);
+        else v = _mm256_packus_epi16(_mm256_and_si256(a, mask), _mm256_and_si256(b, mask));
         /* per 128-bit half: q0..q3's lanes 0-3, then their lanes 4-7 */
-        __m256i v = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(a, b), order);
-        _mm256_storeu_si256((__m256i *)(y + i), v);
+        _mm256_storeu_si256((__m256i *)(y + i), _mm256_permutevar8x32_epi32(v, order));
     }
     for (; i < n; i += 8) {
-        store_8_avx2(y + i, requant_8_avx2(sc, corr, zw, acc + i - c, c, with_sum, sp, zp, lo, hi));
+        store_8_avx2(y + i, requant_8_avx2(sc, corr, zw, acc + i - c, c, with_sum, sp, zp, lo, hi, true));
         NEXT_CHANNELS(8, _mm256_set1_epi32)
     }
 }
@@ -493,10 +531,13 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
     }
     size_t oc = r->oc, vec = oc / 8 * 8;
     if (oc == vec && lda == oc && ldy == oc) { /* one run of pixels x oc: 32 outputs per store */
-        if (sum)
-            requantize_run_avx2(r, acc, sum, true, pixels, y);
-        else
-            requantize_run_avx2(r, acc, sum, false, pixels, y);
+        int pack = r->lo >= 0 ? PACK_U8 : r->hi <= 127 ? PACK_S8 : PACK_LOW;
+        if (sum && pack == PACK_U8) requantize_run_avx2(r, acc, sum, true, pixels, y, PACK_U8);
+        else if (sum && pack == PACK_S8) requantize_run_avx2(r, acc, sum, true, pixels, y, PACK_S8);
+        else if (sum) requantize_run_avx2(r, acc, sum, true, pixels, y, PACK_LOW);
+        else if (pack == PACK_U8) requantize_run_avx2(r, acc, sum, false, pixels, y, PACK_U8);
+        else if (pack == PACK_S8) requantize_run_avx2(r, acc, sum, false, pixels, y, PACK_S8);
+        else requantize_run_avx2(r, acc, sum, false, pixels, y, PACK_LOW);
         return;
     }
     const float *sc = r->s; /* in a local: the byte stores could alias r */
@@ -506,7 +547,7 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
         uint32_t s1 = sum ? (uint32_t)sum[p] : 0;
         const __m256i sp = _mm256_set1_epi32((int32_t)s1);
         for (size_t c = 0; c < vec; c += 8)
-            store_8_avx2(y + c, requant_8_avx2(sc, corr, zw, acc, c, sum != NULL, sp, zp, lo, hi));
+            store_8_avx2(y + c, requant_8_avx2(sc, corr, zw, acc, c, sum != NULL, sp, zp, lo, hi, true));
         for (size_t c = vec; c < oc; c++)
             y[c] = requantize_one((uint32_t)acc[c] + corr[c] - (sum ? zw[c] * s1 : 0), sc[c], r->zp, r->lo, r->hi);
     }
