@@ -270,6 +270,12 @@ typedef struct ax_lowrank {
     int16_t amap[AX_LOWRANK_TERMS][256], wmap[AX_LOWRANK_TERMS][256];
     uint8_t abyte[AX_LOWRANK_TERMS][256]; /* bytes: f'_t(a) */
     int8_t wbyte[AX_LOWRANK_TERMS][256];  /* bytes: g'_t(w) */
+    /* bytes: f'_t(a) = (a ^ axor[t]) & amask[t] for every a (axor 0 or the
+     * sign bit: the identity, and signed forms that drop low bits such as
+     * mul8s_1L2J's (a ^ 0x80) & 0xfe), one logic op where a table lookup
+     * takes four */
+    bool abits[AX_LOWRANK_TERMS];
+    uint8_t axor[AX_LOWRANK_TERMS], amask[AX_LOWRANK_TERMS];
 } ax_lowrank;
 /* The form with the fewest terms (<= max_terms; ties: the byte form) of
  * T itself or of a*w + E, verified on all 65,536 entries; -1 when none. */

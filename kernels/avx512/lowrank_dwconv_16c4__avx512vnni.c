@@ -845,35 +845,6 @@ static void row_any(const row_ctx *r, const __m512i *I, size_t ow, const __m512i
     for (; ox < ow; ox++) any_px(r, I, ox, 1, W, corr, Y, ldy, cm, accumulate, rc);
 }
 
-/* row_ctx's kind of f'_t (its 256 bytes in tab), 64 bytes at a time: this
- * runs per task, and the scalar scan took 4-7% of the stride-2 layers */
-static int classify(const __m512i tab[4], const uint8_t f[256], __m512i *fx, __m512i *fm)
-{
-    const __m512i iota = _mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45,
-                                         44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26,
-                                         25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
-                                         5, 4, 3, 2, 1, 0);
-    __m512i a[4];
-    __mmask64 id = ~(__mmask64)0;
-    for (int q = 0; q < 4; q++) {
-        a[q] = _mm512_add_epi8(iota, _mm512_set1_epi8((char)(64 * q)));
-        id &= _mm512_cmpeq_epi8_mask(tab[q], a[q]);
-    }
-    *fx = *fm = _mm512_setzero_si512(); /* read (unused) by pair_consts for any kind */
-    if (id == ~(__mmask64)0) return 1;
-    for (int x = 0; x < 256; x += 128) { /* fx: 0 or the sign bit */
-        __m512i vx = _mm512_set1_epi8((char)x), vm = _mm512_set1_epi8((char)f[x ^ 255]);
-        __mmask64 eq = ~(__mmask64)0;
-        for (int q = 0; q < 4; q++)
-            eq &= _mm512_cmpeq_epi8_mask(tab[q], _mm512_ternarylogic_epi32(a[q], vx, vm, 0x28));
-        if (eq == ~(__mmask64)0) {
-            *fx = vx, *fm = vm;
-            return 2;
-        }
-    }
-    return 0;
-}
-
 /* Output rows [oy0, oy0 + rows) of image b, all channels, row oy at Y + (oy - oy0) * ow * C. */
 static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, const uint8_t *X,
                     const uint8_t *pw, const uint32_t *corr, size_t b, size_t oy0, size_t rows, int32_t *Y,
@@ -886,7 +857,8 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     r.cs = nb * r.G * r.T;
     for (size_t t = 0; t < r.T; t++) {
         for (int q = 0; q < 4; q++) r.tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
-        r.kind[t] = classify(r.tab[t], lr->abyte[t], &r.fx[t], &r.fm[t]);
+        r.kind[t] = !lr->abits[t] ? 0 : lr->axor[t] == 0 && lr->amask[t] == 0xff ? 1 : 2;
+        r.fx[t] = _mm512_set1_epi8((char)lr->axor[t]), r.fm[t] = _mm512_set1_epi8((char)lr->amask[t]);
     }
     size_t C = s->out_c, nv = vecs(p, s);
     bool k3 = s->kernel_w == 3 && r.G == 1 && !lr->row_corr, fast = k3 && r.T == 1;

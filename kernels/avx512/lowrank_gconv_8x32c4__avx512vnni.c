@@ -84,31 +84,6 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const 
     }
 }
 
-/* f' as (a ^ x) & m (x = 0 or the sign bit: signed forms that drop low
- * bits, e.g. mul8s_1L2J's (a ^ 0x80) & 0xfe; the identity is m = 0xff):
- * whether it is one, checked on all 256 entries at once */
-static bool bits_form(const uint8_t f[256], uint8_t *x, uint8_t *m)
-{
-    for (int xs = 0; xs < 256; xs += 128) {
-        __m512i want = _mm512_set1_epi8((char)f[xs ^ 255]), flip = _mm512_set1_epi8((char)xs);
-        __mmask64 bad = 0;
-        for (int q = 0; q < 4; q++) {
-            __m512i a = _mm512_add_epi8(_mm512_set_epi8(63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48,
-                                                        47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32,
-                                                        31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
-                                                        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                        _mm512_set1_epi8((char)(64 * q)));
-            __m512i g = _mm512_ternarylogic_epi32(a, flip, want, 0x28); /* (A ^ B) & C */
-            bad |= _mm512_cmpneq_epi8_mask(g, _mm512_loadu_si512(f + 64 * q));
-        }
-        if (!bad) {
-            *x = (uint8_t)xs, *m = f[xs ^ 255];
-            return true;
-        }
-    }
-    return false;
-}
-
 /* y = f'(x) over n bytes, the quads of a unit's groups interleaved (the
  * unit's per * cg bytes divide 64): two groups of 8, dwords [0 2 1 3] in
  * every 16 bytes; four of 8, [0 2 4 6 1 3 5 7] in every 32; four of 16, a
@@ -122,9 +97,8 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
     bool pairs = per == 2, fours = per == 4 && cg > 4;
     __m512i tab[4];
     for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(p->lr->abyte[0] + 64 * q);
-    uint8_t fx = 0, fm = 0;
-    bool bits = bits_form(p->lr->abyte[0], &fx, &fm);
-    __m512i vx = _mm512_set1_epi8((char)fx), vm = _mm512_set1_epi8((char)fm);
+    bool bits = p->lr->abits[0]; /* f' is (a ^ x) & m: one vpternlogd */
+    __m512i vx = _mm512_set1_epi8((char)p->lr->axor[0]), vm = _mm512_set1_epi8((char)p->lr->amask[0]);
     for (size_t i = 0; i < n; i += 64) {
         __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)(n - i));
         __m512i v = n - i >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);

@@ -54,14 +54,28 @@ static inline __m512i lookup(const __m512i tab[4], __m512i x)
     return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
 }
 
+/* f'_t as pack_a reads it: the table, or with bits (a constant where
+ * inlined: a one-term form whose f' is (a ^ x) & m, lr->abits) one
+ * vpternlogd against xm[0], xm[1] */
+typedef struct amap_k {
+    const __m512i (*tab)[4]; /* per term */
+    __m512i xm[2];
+} amap_k;
+
+static inline __attribute__((always_inline)) __m512i amap(const amap_k *k, bool bits, size_t t, __m512i x)
+{
+    return bits ? _mm512_ternarylogic_epi32(x, k->xm[0], k->xm[1], 0x28) : lookup(k->tab[t], x);
+}
+
 /* K <= 32: R = 64 / G rows of G = 16 or 32 bytes share each vector, so
  * the lookups, masks and stores are per R rows (one row a vector left 32
  * or 48 of its 64 bytes idle: packing was half of MobileNetV2's K = 32,
  * N = 16 layer). Rows come in by masked loads from row - G r (the masked
  * bytes are not read) and go out as masked stores of their G bytes; the
  * row corrections from vpsadbw's eight partial sums, G / 8 per row. */
-static void pack_a_short(const ax_lowrank *lr, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel,
-                         size_t S, const __m512i tab[][4])
+static inline __attribute__((always_inline)) void pack_a_short(const ax_lowrank *lr, size_t rows, size_t K,
+                                                               const uint8_t *A, size_t lda, uint8_t *panel, size_t S,
+                                                               const amap_k *k, bool bits)
 {
     size_t T = (size_t)lr->terms, TR = T + (size_t)lr->row_terms, kbw = ceil4(K);
     size_t G = K <= 16 ? 16 : 32, R = 64 / G;
@@ -78,7 +92,7 @@ static void pack_a_short(const ax_lowrank *lr, size_t rows, size_t K, const uint
             x = _mm512_mask_loadu_epi8(x, in1 << (G * r), (const void *)((uintptr_t)(A + (m + r) * lda) - G * r));
         uint32_t c[4] = {0, 0, 0, 0};
         for (size_t t = 0; t < TR; t++) {
-            __m512i y = _mm512_maskz_mov_epi8(in, lookup(tab[t], x)); /* k past K: 0 */
+            __m512i y = _mm512_maskz_mov_epi8(in, amap(k, bits, t, x)); /* k past K: 0 */
             if (t < T)
                 for (size_t r = 0; r < rn; r++)
                     _mm512_mask_storeu_epi8((void *)((uintptr_t)(panel + HEAD + (m + r) * S + t * kbw) - G * r),
@@ -93,16 +107,13 @@ static void pack_a_short(const ax_lowrank *lr, size_t rows, size_t K, const uint
     }
 }
 
-static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
+static inline __attribute__((always_inline)) void pack_a_k(const ax_lowrank *lr, size_t rows, size_t K,
+                                                           const uint8_t *A, size_t lda, uint8_t *panel, size_t S,
+                                                           const amap_k *k, bool bits)
 {
-    const ax_lowrank *lr = p->lr;
-    size_t T = (size_t)lr->terms, TR = T + (size_t)lr->row_terms, L = row_len(p, K), S = stride_of(L);
-    size_t nb = (K + 63) / 64;
-    __m512i tab[AX_LOWRANK_TERMS][4];
-    for (size_t t = 0; t < TR; t++)
-        for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    size_t T = (size_t)lr->terms, TR = T + (size_t)lr->row_terms, nb = (K + 63) / 64;
     if (K <= 32 && K > 0) {
-        pack_a_short(lr, rows, K, A, lda, panel, S, tab);
+        pack_a_short(lr, rows, K, A, lda, panel, S, k, bits);
         return;
     }
     int32_t *corr = (int32_t *)panel;
@@ -123,7 +134,7 @@ static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *
             __m512i x = full ? _mm512_loadu_si512(a + 64 * b) : _mm512_maskz_loadu_epi8(in, a + 64 * b);
             uint8_t *d = row + 64 * T * b;
             for (size_t t = 0; t < TR; t++) { /* row terms (t >= T): summed, not stored */
-                __m512i y = full ? lookup(tab[t], x) : _mm512_maskz_mov_epi8(in, lookup(tab[t], x)); /* k past K: 0 */
+                __m512i y = full ? amap(k, bits, t, x) : _mm512_maskz_mov_epi8(in, amap(k, bits, t, x)); /* k past K: 0 */
                 if (t < T && full) _mm512_storeu_si512(d + t * kbw, y);
                 else if (t < T) _mm512_mask_storeu_epi8(d + t * kbw, out, y);
                 if (lr->row_corr) sums[t] = _mm512_add_epi64(sums[t], _mm512_sad_epu8(y, _mm512_setzero_si512()));
@@ -134,6 +145,22 @@ static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *
             for (size_t t = 0; t < TR; t++) c += (uint32_t)lr->w_off[t] * (uint32_t)_mm512_reduce_add_epi64(sums[t]);
         corr[m] = (int32_t)c;
     }
+}
+
+static void pack_a(const ax_gemm_plan *p, size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t *panel)
+{
+    const ax_lowrank *lr = p->lr;
+    size_t TR = (size_t)(lr->terms + lr->row_terms), S = stride_of(row_len(p, K));
+    if (TR == 1 && lr->abits[0]) { /* one term whose f' is (a ^ x) & m (the tables are not read) */
+        amap_k k = {.xm = {_mm512_set1_epi8((char)lr->axor[0]), _mm512_set1_epi8((char)lr->amask[0])}};
+        pack_a_k(lr, rows, K, A, lda, panel, S, &k, true);
+        return;
+    }
+    __m512i tab[AX_LOWRANK_TERMS][4];
+    for (size_t t = 0; t < TR; t++)
+        for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    amap_k k = {.tab = (const __m512i (*)[4])tab};
+    pack_a_k(lr, rows, K, A, lda, panel, S, &k, false);
 }
 
 static void pack_b(const ax_gemm_plan *p, size_t K, size_t N, const uint8_t *B, size_t ldb, uint8_t *bx,
