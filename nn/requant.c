@@ -491,8 +491,8 @@ requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *su
     const float *sc = r->s;
     const uint32_t *corr = (const uint32_t *)r->corr, *zw = (const uint32_t *)r->zw;
     const __m256i zp = _mm256_set1_epi32(r->zp), lo = _mm256_set1_epi32(r->lo), hi = _mm256_set1_epi32(r->hi);
-    const __m256i zpw = _mm256_set1_epi16((int16_t)r->zp), low = _mm256_set1_epi16((int16_t)r->lo);
-    const __m256i hiw = _mm256_set1_epi16((int16_t)r->hi), mask = _mm256_set1_epi16(0xff);
+    const __m256i zp_w = _mm256_set1_epi16((int16_t)r->zp), lo_w = _mm256_set1_epi16((int16_t)r->lo);
+    const __m256i hi_w = _mm256_set1_epi16((int16_t)r->hi), low = _mm256_set1_epi16(0xff);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256i sp = _mm256_set1_epi32(with_sum && pixels ? sum[0] : 0), q[4];
     for (; i + 32 <= n; i += 32) {
@@ -501,12 +501,12 @@ requantize_run_avx2(const axnn_requant *r, const int32_t *acc, const int32_t *su
             NEXT_CHANNELS(8, _mm256_set1_epi32)
         }
         /* zp and the clamp in words, as requantize_run_avx512 (PACK_*) */
-        __m256i a = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[1]), zpw);
-        __m256i b = _mm256_adds_epi16(_mm256_packs_epi32(q[2], q[3]), zpw), v;
-        a = _mm256_min_epi16(_mm256_max_epi16(a, low), hiw), b = _mm256_min_epi16(_mm256_max_epi16(b, low), hiw);
+        __m256i a = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[1]), zp_w);
+        __m256i b = _mm256_adds_epi16(_mm256_packs_epi32(q[2], q[3]), zp_w), v;
+        a = _mm256_min_epi16(_mm256_max_epi16(a, lo_w), hi_w), b = _mm256_min_epi16(_mm256_max_epi16(b, lo_w), hi_w);
         if (pack == PACK_U8) v = _mm256_packus_epi16(a, b);
         else if (pack == PACK_S8) v = _mm256_packs_epi16(a, b);
-        else v = _mm256_packus_epi16(_mm256_and_si256(a, mask), _mm256_and_si256(b, mask));
+        else v = _mm256_packus_epi16(_mm256_and_si256(a, low), _mm256_and_si256(b, low));
         /* per 128-bit half: q0..q3's lanes 0-3, then their lanes 4-7 */
         _mm256_storeu_si256((__m256i *)(y + i), _mm256_permutevar8x32_epi32(v, order));
     }
