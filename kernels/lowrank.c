@@ -276,9 +276,6 @@ static bool reproduces(const int32_t *table, const ax_lowrank *lr)
     return true;
 }
 
-/* The byte form (see ax_lowrank in gemm_internal.h): every factor spans at
- * most 256 values; a weight factor outside s8 whose negation fits has both
- * factors of its term negated (the product is unchanged), else it is shifted. */
 /* lr->abits[t]: whether f'_t(a) = (a ^ x) & m for all a, x = 0 or 0x80
  * (m is then f'_t(x ^ 255)); axor, amask 0 when not. Once per plan: the
  * kernels read it per call or task (the depthwise kernel's own scan of
@@ -294,6 +291,9 @@ static void bits_form(ax_lowrank *lr, int t)
     }
 }
 
+/* The byte form (see ax_lowrank in gemm_internal.h): every factor spans at
+ * most 256 values; a weight factor outside s8 whose negation fits has both
+ * factors of its term negated (the product is unchanged), else it is shifted. */
 static void byte_form(ax_lowrank *lr)
 {
     lr->bytes = true;
