@@ -431,12 +431,10 @@ requantize_16c__avx512(const axnn_requant *r, const int32_t *acc, size_t lda, co
     const rq16 q = rq16_of(r);
     if (oc == full && lda == oc && ldy == oc) { /* one run of pixels x oc: 64 outputs per store */
         int pack = r->lo >= 0 ? PACK_U8 : r->hi <= 127 ? PACK_S8 : PACK_LOW;
-        if (sum && pack == PACK_U8) requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, PACK_U8);
-        else if (sum && pack == PACK_S8) requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, PACK_S8);
-        else if (sum) requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, PACK_LOW);
-        else if (pack == PACK_U8) requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, PACK_U8);
-        else if (pack == PACK_S8) requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, PACK_S8);
-        else requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, PACK_LOW);
+        if (sum)
+            requantize_run_avx512(&q, acc, sum, true, pixels, oc, y, pack);
+        else
+            requantize_run_avx512(&q, acc, sum, false, pixels, oc, y, pack);
         return;
     }
     for (size_t p = 0; p < pixels; p++, acc += lda, y += ldy) {
@@ -532,12 +530,10 @@ __attribute__((target("avx2"))) static void requantize_8c__avx2(const axnn_requa
     size_t oc = r->oc, vec = oc / 8 * 8;
     if (oc == vec && lda == oc && ldy == oc) { /* one run of pixels x oc: 32 outputs per store */
         int pack = r->lo >= 0 ? PACK_U8 : r->hi <= 127 ? PACK_S8 : PACK_LOW;
-        if (sum && pack == PACK_U8) requantize_run_avx2(r, acc, sum, true, pixels, y, PACK_U8);
-        else if (sum && pack == PACK_S8) requantize_run_avx2(r, acc, sum, true, pixels, y, PACK_S8);
-        else if (sum) requantize_run_avx2(r, acc, sum, true, pixels, y, PACK_LOW);
-        else if (pack == PACK_U8) requantize_run_avx2(r, acc, sum, false, pixels, y, PACK_U8);
-        else if (pack == PACK_S8) requantize_run_avx2(r, acc, sum, false, pixels, y, PACK_S8);
-        else requantize_run_avx2(r, acc, sum, false, pixels, y, PACK_LOW);
+        if (sum)
+            requantize_run_avx2(r, acc, sum, true, pixels, y, pack);
+        else
+            requantize_run_avx2(r, acc, sum, false, pixels, y, pack);
         return;
     }
     const float *sc = r->s; /* in a local: the byte stores could alias r */
