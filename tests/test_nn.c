@@ -869,19 +869,22 @@ Test(nn, add_and_mul_on_bytes_match_the_float_rule)
 
 /* The depthwise epilogue (sums and requantization fused per pixel) gives the
  * bytes of the two steps it fuses, on random depthwise and grouped shapes
- * with one output channel per group. */
+ * with one output channel per group: strides and dilations 1 and 2, windows
+ * inside the image and across its edges. */
 Test(nn, fused_depthwise_epilogue_matches_its_two_steps)
 {
     const axnn_epilogue *e[4];
     size_t ne = epilogues(e);
     for (int round = 0; round < 60; round++) {
-        size_t G = (size_t)epi_range(1, 70), cg = round % 3 ? 1 : (size_t)epi_range(2, 3);
+        /* G past 64 too: the AVX-512 epilogue sums 64 channels at a time, then 16 */
+        size_t G = (size_t)(round % 2 ? epi_range(1, 70) : epi_range(60, 200)), cg = round % 3 ? 1 : (size_t)epi_range(2, 3);
         ax_conv2d_shape s = {.batch = 1, .in_h = (size_t)epi_range(3, 12), .in_w = (size_t)epi_range(3, 12),
                              .in_c = G * cg, .out_c = G, .kernel_h = 3, .kernel_w = 3,
                              .stride_h = (size_t)epi_range(1, 2), .stride_w = (size_t)epi_range(1, 2),
-                             .dilation_h = 1, .dilation_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
-                             .pad_right = 1, .groups = G};
-        size_t oh = (s.in_h - 1) / s.stride_h + 1, ow = (s.in_w - 1) / s.stride_w + 1, P = oh * ow;
+                             .dilation_h = (size_t)epi_range(1, 2), .dilation_w = (size_t)epi_range(1, 2),
+                             .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .groups = G};
+        size_t oh = (s.in_h + 2 - 2 * s.dilation_h - 1) / s.stride_h + 1;
+        size_t ow = (s.in_w + 2 - 2 * s.dilation_w - 1) / s.stride_w + 1, P = oh * ow;
         ax_operand t = epi_next() % 2 ? AX_S8 : AX_U8;
         int32_t za = t == AX_S8 ? epi_range(-128, 127) : epi_range(0, 255);
         uint8_t *x = malloc(s.in_h * s.in_w * s.in_c), *y1 = malloc(P * G), *y2 = malloc(P * G);
@@ -892,8 +895,11 @@ Test(nn, fused_depthwise_epilogue_matches_its_two_steps)
         for (size_t i = 0; i < P * G; i++) acc[i] = epi_range(-200000, 200000);
         for (size_t c = 0; c < G; c++)
             corr[c] = epi_range(-5000, 5000), zw[c] = epi_range(-128, 128), sc[c] = (float)epi_range(1, 2000) * 1e-5f;
-        axnn_requant r = {.corr = corr, .zw = zw, .s = sc, .zp = epi_range(-10, 10), .lo = t == AX_S8 ? -128 : 0,
-                          .hi = t == AX_S8 ? 127 : 255, .oc = G};
+        /* the type's range, or narrowed as by a fused clip */
+        bool clip = round % 4 == 1;
+        axnn_requant r = {.corr = corr, .zw = zw, .s = sc, .zp = epi_range(-10, 10),
+                          .lo = t == AX_S8 ? (clip ? -20 : -128) : (clip ? 10 : 0),
+                          .hi = t == AX_S8 ? (clip ? 60 : 127) : (clip ? 100 : 255), .oc = G};
         for (size_t v = 0; v < ne; v++) {
             e[v]->conv_suma(&s, oh, ow, t, za, x, sum);
             e[v]->requantize(&r, acc, r.oc, sum, true, P, y1, r.oc);
