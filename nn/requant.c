@@ -298,20 +298,22 @@ dense_sum_16(const rq16 *r, const int32_t *acc, size_t c, bool sum, __m512i sp, 
     return v;
 }
 
-/* How requantize_run_avx512 narrows four vectors of rounded values q to the
- * low bytes of clamp(q + zp, lo, hi): packed to int16 with saturation
+/* How store_64 (for the depthwise epilogue and the runs below) narrows
+ * four vectors of rounded values q to the low bytes of
+ * clamp(q + zp, lo, hi): packed to int16 with saturation
  * first, then zp added with saturation and the clamp done on 32 words at
  * a time. Exact: |q| < 2^29 (|s| < 0.25), and a q that saturates stays
  * past [lo, hi] (within -128..255) after adding zp (also within it), so it
  * clamps to the same bound. Then the unsigned pack to bytes when lo >= 0,
  * the signed one when hi <= 127 (both exact), else the unsigned pack of
  * the words' low bytes masked. With the clamp per 16 int32 and four
- * `vpmovdb` (two uops each on Zen 4) and three inserts per 64 outputs, the
- * loop ran 5.5 cycles per 16 outputs from L2 here, against 4.0 now. */
+ * `vpmovdb` (two uops each on Zen 4) and three inserts per 64 outputs,
+ * requantize_run_avx512 ran 5.5 cycles per 16 outputs from L2 here,
+ * against 4.0 now. */
 enum { PACK_U8, PACK_S8, PACK_LOW };
 
 /* Four vectors of rounded values (16 outputs each, in order) to their 64
- * bytes at y, as the comment above says; zp, lo, hi as words */
+ * bytes at y; zp, lo, hi as words */
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __attribute__((always_inline)) void
 store_64(const __m512i v[4], __m512i zp, __m512i lo, __m512i hi, int pack, uint8_t *y)
 {
