@@ -14,7 +14,9 @@
  * denominator at all. Each term's common factors are then split between its
  * two factors so that both span at most 256 values where possible (the byte
  * form of the AVX-512 VNNI kernel). A form is used only if it reproduces all
- * 65,536 entries exactly and every factor fits int16. */
+ * 65,536 entries exactly and every factor fits int16. For that kernel a form
+ * whose factors stay wider is split into a byte form of more terms
+ * (ax_lowrank_split_bytes: a wide factor in two digits). */
 #include "gemm_internal.h"
 
 #include <math.h>
