@@ -136,6 +136,16 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
     return make_planes(m, c, p->colmin, &p->planes, &p->nplanes, &p->cols, err);
 }
 
+/* Whether the depthwise byte kernel (lowrank_dwconv_16c4__avx512vnni) beats
+ * the byte planes (lut_dwconv_256x1__avx512vbmi, ~15 GMAC/s at stride 1 on
+ * two planes) for a byte form. Measured on Zen 4, MobileNetV2's depthwise
+ * layers at batch 8 (docs/kernels.md, "Byte forms split from wider ones"): one
+ * term 1.7-5x; several terms without row corrections 1.1-1.5x at 3
+ * (mul8s_1KR6), even at 4, 0.75-1.0x at 5; with them (a u8 weight factor,
+ * which leaves the kernel's 3x3 loops for its general pixel loop) 0.7-1.0x
+ * at 2 terms (mul8u_Y48), 0.6-0.8x at 3. */
+static bool dwlr_pays(const ax_lowrank *lr) { return lr->terms == 1 || (!lr->row_corr && lr->terms <= 3); }
+
 /* The depthwise kernel: byte planes of the plain table on AVX-512 (the LUT
  * plan's own when it has no linear base), else the scalar loop over the
  * transposed table; LOWRANK plans on AVX2 their int16 terms (vpmaddwd), and
@@ -157,8 +167,10 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
     }
     if (p->isa != AX_ISA_AVX512) return 0;
     p->dw = &ax_dw_ukernel_avx512vbmi;
-    /* (row terms: the depthwise byte kernel knows none; the byte planes serve) */
-    if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni && !p->lr->row_terms) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
+    /* (row terms: the depthwise byte kernel knows none; the byte planes serve,
+     * as they do where they are faster: see dwlr_pays) */
+    if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni && !p->lr->row_terms && dwlr_pays(p->lr))
+        p->dwlr = &ax_dwlr_ukernel_avx512vnni;
     /* EXACT plans whose product is one byte term without row corrections
      * (a*w with s8 weights) run the grouped layers oneDNN does not take (4
      * channels per group; dwconv2d.c's byte planes otherwise) on the
@@ -211,7 +223,8 @@ static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return cho
  * the vpermi2b kernel (one plane after a linear base ~44-47 GMAC/s, two
  * ~33); LOWRANK byte terms (vpdpbusd) 3 + 3.3 * terms (mul8s_1L2J, 1 term:
  * ~160-185 GMAC/s; mul8s_1KR6, 3: ~69; mul8s_1KVA, 5: ~61 against ~48 on
- * its one-plane LUT), int16 terms (vpdpwssd) 13 each (mul8u_17MJ, 4: ~19).
+ * its one-plane LUT), int16 terms (vpdpwssd) 13 each (mul8u_17MJ, 4: ~19,
+ * before its form was split into 6 byte terms: ax_lowrank_split_bytes).
  * So byte forms up to 5 terms beat a one-plane LUT, up to 8 a two-plane one.
  * On AVX2 the row-table LUT (~13 GMAC/s on large M) against int16 terms of
  * ~19 ps each plus ~5 (mul8s_1L2J, 1 term: ~41 GMAC/s; mul8s_1KVA, 5: ~10):
@@ -345,6 +358,8 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
             return ax_fail(err, "gemm plan for %s: out of memory", m->name);
         }
         int found = ax_lowrank_factor(m, asked ? AX_LOWRANK_TERMS : auto_lowrank_max(isa), p->lr);
+        if (found == 0 && !p->lr->bytes && isa == AX_ISA_AVX512 && ax_cpu_has_avx512vnni())
+            ax_lowrank_split_bytes(m, p->lr); /* or the int16 form stays */
         if (found == 0 && p->lr->row_terms && !lowrank_for(isa, p->lr)->row_terms)
             p->lr->terms += p->lr->row_terms, p->lr->row_terms = 0; /* multiplied like the others */
         if (found == 0 && (asked || auto_wants_lowrank(m, isa, p->lr))) {

@@ -14,7 +14,9 @@
  * denominator at all. Each term's common factors are then split between its
  * two factors so that both span at most 256 values where possible (the byte
  * form of the AVX-512 VNNI kernel). A form is used only if it reproduces all
- * 65,536 entries exactly and every factor fits int16. */
+ * 65,536 entries exactly and every factor fits int16. For that kernel a form
+ * whose factors stay wider is split into a byte form of more terms
+ * (ax_lowrank_split_bytes: a wide factor in two digits). */
 #include "gemm_internal.h"
 
 #include <math.h>
@@ -223,6 +225,12 @@ static void span(const int64_t *x, int64_t s, int64_t *lo, int64_t *hi)
     }
 }
 
+static void span_i16(const int16_t *x, int64_t *lo, int64_t *hi)
+{
+    *lo = INT64_MAX, *hi = INT64_MIN;
+    for (int i = 0; i < 256; i++) *lo = x[i] < *lo ? x[i] : *lo, *hi = x[i] > *hi ? x[i] : *hi;
+}
+
 /* Score of a term's factors u, v (v with sign s applied to both): 0 byte
  * form with v in s8 as it is, 1 byte form with v shifted, 2 int16 only,
  * 3 unusable. */
@@ -387,6 +395,59 @@ static bool better(const ax_lowrank *x, const ax_lowrank *y)
 static int limit(const ax_lowrank *best, int max_terms)
 {
     return best && best->terms + best->row_terms < max_terms ? best->terms + best->row_terms : max_terms;
+}
+
+/* Digit split of one term u*v whose factor x (u or v) spans more than 256
+ * values while the other, y, spans sy <= 255: with x = x0 + r + B*q, x0 =
+ * min x, r = (x - x0) mod B, q = (x - x0) div B,
+ *   x*y = (x0 + r)*y + q*(B*y)
+ * two terms whose factors span at most B - 1, sx / B and B * sy values: B =
+ * 255 / sy (256 when y is constant) makes both bytes when sx * sy is under
+ * about 2^16. The pieces are written at terms t and `*n`; false when the
+ * split needs more terms than fit, or any factor leaves int16. */
+static bool split_term(ax_lowrank *lr, int t, int *n)
+{
+    int64_t ul, uh, vl, vh;
+    span_i16(lr->amap[t], &ul, &uh);
+    span_i16(lr->wmap[t], &vl, &vh);
+    if (uh - ul <= 255 && vh - vl <= 255) return true;
+    if ((uh - ul > 255 && vh - vl > 255) || *n >= AX_LOWRANK_TERMS) return false;
+    bool on_u = uh - ul > 255; /* which factor is split */
+    int16_t *x = on_u ? lr->amap[t] : lr->wmap[t], *y = on_u ? lr->wmap[t] : lr->amap[t];
+    int16_t *xq = on_u ? lr->amap[*n] : lr->wmap[*n], *yq = on_u ? lr->wmap[*n] : lr->amap[*n];
+    int64_t x0 = on_u ? ul : vl, sx = on_u ? uh - ul : vh - vl, sy = on_u ? vh - vl : uh - ul;
+    int64_t B = sy ? 255 / sy : 256;
+    if (sx / B > 255) return false;
+    for (int i = 0; i < 256; i++) {
+        int64_t by = B * y[i];
+        if (by < -INT16_MAX || by > INT16_MAX) return false;
+    }
+    for (int i = 0; i < 256; i++) {
+        int64_t d = x[i] - x0;
+        xq[i] = (int16_t)(d / B), yq[i] = (int16_t)(B * y[i]);
+        x[i] = (int16_t)(x0 + d % B);
+    }
+    (*n)++;
+    return true;
+}
+
+int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr)
+{
+    if (lr->bytes) return 0;
+    ax_lowrank *s = malloc(sizeof *s);
+    if (!s) return -1;
+    *s = *lr;
+    int n = s->terms + s->row_terms;
+    bool ok = s->row_terms == 0; /* forms with row terms are byte forms already (row_term_form) */
+    for (int t = 0, all = n; t < all && ok; t++) ok = split_term(s, t, &n);
+    if (ok) {
+        s->terms = n;
+        byte_form(s);
+        ok = s->bytes && reproduces(m->table, s);
+    }
+    if (ok) *lr = *s;
+    free(s);
+    return ok ? 0 : -1;
 }
 
 /* The table as a form of T - r(a) plus the row term r(a) = F[a][v0], the

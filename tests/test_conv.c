@@ -206,7 +206,7 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
  * depthwise layers' kernels compute bands themselves (the others: whole
  * images first), and expect_bands (1 or 0; -1: either) says whether this
  * layer's must */
-static int band_layers; /* layers whose kernel computed the bands */
+static int band_layers_avx512; /* layers of AVX-512 plans whose kernel computed the bands */
 
 typedef struct band_sink {
     int32_t *Y;
@@ -235,7 +235,7 @@ static void check_bands(const ax_gemm_plan *p, const char *what, const ax_conv2d
     const char *kn = ax_conv2d_kernel_name(cw);
     bool bands = ax_conv2d_computes_bands(cw);
     if (bands) cr_assert(s->in_c == s->groups && s->out_c == s->groups, "%s: kernel %s, not depthwise", what, kn);
-    band_layers += bands;
+    band_layers_avx512 += bands && ax_gemm_plan_isa(p) == AX_ISA_AVX512;
     if (expect_bands >= 0) cr_assert_eq(bands, expect_bands == 1, "%s: kernel %s computes bands: %d", what, kn, bands);
     size_t ny = s->batch * oh * ow * s->out_c;
     band_sink k = {.Y = malloc(ny * 4 + 4), .batch = s->batch, .oh = oh, .row = ow * s->out_c,
@@ -549,9 +549,21 @@ Test(conv, factored_two_terms_s8)
         int32_t a = ax_operand_value(AX_S8, i >> 8), w = ax_operand_value(AX_S8, i & 255);
         m->table[i] = a * w + (a & 3) * (w & 7) - 8 * (a & 1);
     }
-    band_layers = 0;
+    band_layers_avx512 = 0;
     check_mult(m);
-    if (ax_cpu_supports(AX_ISA_AVX512)) cr_assert(band_layers > 0, "no depthwise layer ran the byte kernel's rows");
+    if (ax_cpu_supports(AX_ISA_AVX512))
+        cr_assert(band_layers_avx512 > 0, "no depthwise layer of an AVX-512 plan ran the byte kernel's rows");
+}
+
+/* a*w plus an error whose weight factor spans 16,257 values: on AVX-512
+ * VNNI a byte form of three terms split from two (ax_lowrank_split_bytes)
+ * with a u8 weight factor, whose depthwise layers the byte planes take, not
+ * the depthwise byte kernel (gemm_plan.c, dwlr_pays) */
+Test(conv, factored_split_bytes)
+{
+    band_layers_avx512 = 0;
+    check_mult(ax_test_wide_error_u8());
+    cr_assert_eq(band_layers_avx512, 0, "a depthwise layer ran the byte kernel on a form it is slower on");
 }
 
 Test(conv, factored_ident_u8)

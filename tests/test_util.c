@@ -110,3 +110,16 @@ struct ax_mult *ax_test_fold_u8(struct ax_mult *t)
     ax_mult_free(t);
     return f;
 }
+
+struct ax_mult *ax_test_wide_error_u8(void)
+{
+    ax_mult *m = ax_mult_new();
+    if (!m) abort();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "wide-error-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
+        m->table[i] = a * w + (a >> 7) * (w * w / 4);
+    }
+    return m;
+}

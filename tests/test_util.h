@@ -22,4 +22,8 @@ int ax_test_cli(char **out, char **errout, const char *const *argv);
  * s8, named "folded-" + T's name; T is freed. */
 struct ax_mult;
 struct ax_mult *ax_test_fold_u8(struct ax_mult *t);
+/* u8 x u8: a*w + (a >> 7) * (w*w / 4), an error term whose weight factor
+ * spans 16,257 values, as mul8u_17C8_v1.1's or 13QR's wide terms: no byte
+ * form as found, a byte form of three terms when split. */
+struct ax_mult *ax_test_wide_error_u8(void);
 #endif
