@@ -16,7 +16,8 @@
  * form of the AVX-512 VNNI kernel). A form is used only if it reproduces all
  * 65,536 entries exactly and every factor fits int16. For that kernel a form
  * whose factors stay wider is split into a byte form of more terms
- * (ax_lowrank_split_bytes: a wide factor in two digits). */
+ * (ax_lowrank_split_bytes: the terms narrowed, then a wide factor in two
+ * digits). */
 #include "gemm_internal.h"
 
 #include <math.h>
