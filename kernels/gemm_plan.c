@@ -224,7 +224,7 @@ static bool choose_linear(const ax_mult *m, ax_isa isa, int c[256]) { return cho
  * ~33); LOWRANK byte terms (vpdpbusd) 3 + 3.3 * terms (mul8s_1L2J, 1 term:
  * ~160-185 GMAC/s; mul8s_1KR6, 3: ~69; mul8s_1KVA, 5: ~61 against ~48 on
  * its one-plane LUT), int16 terms (vpdpwssd) 13 each (mul8u_17MJ, 4: ~19,
- * before its form was split into 6 byte terms: ax_lowrank_split_bytes).
+ * before its form was split into 4 byte terms: ax_lowrank_split_bytes).
  * So byte forms up to 5 terms beat a one-plane LUT, up to 8 a two-plane one.
  * On AVX2 the row-table LUT (~13 GMAC/s on large M) against int16 terms of
  * ~19 ps each plus ~5 (mul8s_1L2J, 1 term: ~41 GMAC/s; mul8s_1KVA, 5: ~10):

@@ -16,7 +16,8 @@
  * form of the AVX-512 VNNI kernel). A form is used only if it reproduces all
  * 65,536 entries exactly and every factor fits int16. For that kernel a form
  * whose factors stay wider is split into a byte form of more terms
- * (ax_lowrank_split_bytes: a wide factor in two digits). */
+ * (ax_lowrank_split_bytes: the terms narrowed, then a wide factor in two
+ * digits). */
 #include "gemm_internal.h"
 
 #include <math.h>
@@ -431,12 +432,85 @@ static bool split_term(ax_lowrank *lr, int t, int *n)
     return true;
 }
 
+/* Byte terms a term needs (split_term's rule): 1, 2, or more than any form
+ * holds; *width grows by its factors' log spans (the tie-break). */
+static int term_pieces(const int16_t *u, const int16_t *v, double *width)
+{
+    int64_t ul, uh, vl, vh;
+    span_i16(u, &ul, &uh);
+    span_i16(v, &vl, &vh);
+    int64_t su = uh - ul, sv = vh - vl, sx = su > sv ? su : sv, sy = su > sv ? sv : su, B = sy ? 255 / sy : 256;
+    *width += log2((double)su + 1) + log2((double)sv + 1);
+    return sx <= 255 ? 1 : sy > 255 || sx / B > 255 ? AX_LOWRANK_TERMS + 1 : 2;
+}
+
+/* x_j -= k x_i and y_i += k y_j, where (x, y) = (v, u) or (u, v): the same
+ * sum, u_i v_i + u_j v_j; false (nothing changed) when a factor would
+ * leave int16 */
+static bool move_multiple(ax_lowrank *s, int i, int j, int k, bool on_u)
+{
+    int16_t *xj = on_u ? s->amap[j] : s->wmap[j], *xi = on_u ? s->amap[i] : s->wmap[i];
+    int16_t *yi = on_u ? s->wmap[i] : s->amap[i], *yj = on_u ? s->wmap[j] : s->amap[j];
+    for (int n = 0; n < 256; n++) {
+        int64_t x = xj[n] - (int64_t)k * xi[n], y = yi[n] + (int64_t)k * yj[n];
+        if (x < -INT16_MAX || x > INT16_MAX || y < -INT16_MAX || y > INT16_MAX) return false;
+    }
+    for (int n = 0; n < 256; n++) xj[n] = (int16_t)(xj[n] - k * xi[n]), yi[n] = (int16_t)(yi[n] + k * yj[n]);
+    return true;
+}
+
+/* The search's basis mixes terms (mul8u_17C8_v1.1 folded under s8 weights,
+ * nn/layer_q.c: a factor spanning 21,000 values against 4, where the
+ * table's own form has 8,192 against 4): moves of multiples between pairs
+ * of terms (move_multiple; k the least-squares multiple that narrows x_j,
+ * and its neighbours and +-1, +-2), each kept when the form then needs
+ * fewer byte terms, or as many with narrower factors. A greedy integer
+ * size reduction, exact by construction (the caller checks the table). */
+static void narrow_terms(ax_lowrank *s)
+{
+    int T = s->terms, pieces[AX_LOWRANK_TERMS];
+    double width[AX_LOWRANK_TERMS];
+    for (int t = 0; t < T; t++) width[t] = 0, pieces[t] = term_pieces(s->amap[t], s->wmap[t], &width[t]);
+    for (int round = 0, moved = 1; round < 64 && moved; round++) {
+        moved = 0;
+        for (int i = 0; i < T; i++)
+            for (int j = 0; j < T; j++)
+                for (int on_u = 0; on_u < 2 && i != j; on_u++) {
+                    const int16_t *xj = on_u ? s->amap[j] : s->wmap[j], *xi = on_u ? s->amap[i] : s->wmap[i];
+                    double mj = 0, mi = 0, num = 0, den = 0;
+                    for (int n = 0; n < 256; n++) mj += xj[n], mi += xi[n];
+                    mj /= 256, mi /= 256;
+                    for (int n = 0; n < 256; n++) num += (xj[n] - mj) * (xi[n] - mi), den += (xi[n] - mi) * (xi[n] - mi);
+                    int k0 = den > 0 && fabs(num / den) < INT16_MAX ? (int)lround(num / den) : 0;
+                    const int ks[7] = {k0, k0 - 1, k0 + 1, 1, -1, 2, -2};
+                    for (int q = 0; q < 7; q++) {
+                        if (!ks[q] || !move_multiple(s, i, j, ks[q], on_u)) continue;
+                        double wi = 0, wj = 0;
+                        int pi = term_pieces(s->amap[i], s->wmap[i], &wi), pj = term_pieces(s->amap[j], s->wmap[j], &wj);
+                        int before = pieces[i] + pieces[j], after = pi + pj;
+                        if (after < before || (after == before && wi + wj < width[i] + width[j] - 1e-9)) {
+                            pieces[i] = pi, pieces[j] = pj, width[i] = wi, width[j] = wj, moved = 1;
+                        } else {
+                            move_multiple(s, i, j, -ks[q], on_u); /* undone exactly: x_i, y_j did not change */
+                        }
+                    }
+                }
+    }
+    for (int t = 0; t < T; t++) { /* each term's common factors split anew (balance_term) */
+        int64_t u[256], v[256];
+        for (int n = 0; n < 256; n++) u[n] = s->amap[t][n], v[n] = s->wmap[t][n];
+        if (balance_term(u, v) < 3)
+            for (int n = 0; n < 256; n++) s->amap[t][n] = (int16_t)u[n], s->wmap[t][n] = (int16_t)v[n];
+    }
+}
+
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr)
 {
     if (lr->bytes) return 0;
     ax_lowrank *s = malloc(sizeof *s);
     if (!s) return -1;
     *s = *lr;
+    if (s->row_terms == 0) narrow_terms(s);
     int n = s->terms + s->row_terms;
     bool ok = s->row_terms == 0; /* forms with row terms are byte forms already (row_term_form) */
     for (int t = 0, all = n; t < all && ok; t++) ok = split_term(s, t, &n);

@@ -629,28 +629,40 @@ Test(gemm, folded_drum_row_term)
     cr_assert_eq(ax_mult_from_family_spec("drum-u8:k=4", &t, &err), 0, "%s", err.msg);
     check_row_term(ax_test_fold_u8(t), 75);
 }
-/* a*w plus an error whose weight factor spans 16,257 values
- * (ax_test_wide_error_u8): on AVX-512 VNNI split into a byte form of three
- * terms, v = r + 255 q (ax_lowrank_split_bytes), elsewhere two int16 terms */
-Test(gemm, factored_split_bytes)
+/* LOWRANK plans of m: `terms` int16 terms, and on AVX-512 VNNI `split`
+ * byte terms (ax_lowrank_split_bytes), which AUTO takes there over the
+ * LUT's planes; then every path on every shape */
+static void check_split(ax_mult *m, int terms, int split, uint64_t seed)
 {
-    ax_mult *m = ax_test_wide_error_u8();
     for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++) {
         if (!ax_cpu_supports(isa)) continue;
         ax_gemm_plan *p = NULL;
         ax_error err = {{0}};
         cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
-        bool split = strstr(ax_gemm_plan_kernel_name(p), "vnni") != NULL;
-        cr_assert_eq(ax_gemm_plan_terms(p), split ? 3 : 2, "on %s: %d terms", ax_isa_name(isa), ax_gemm_plan_terms(p));
-        if (split) cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "lowrank_gemm_8x32c4__avx512vnni");
+        bool vnni = strstr(ax_gemm_plan_kernel_name(p), "vnni") != NULL;
+        cr_assert_eq(ax_gemm_plan_terms(p), vnni ? split : terms, "%s on %s: %d terms", m->name, ax_isa_name(isa),
+                     ax_gemm_plan_terms(p));
+        if (vnni) cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "lowrank_gemm_8x32c4__avx512vnni");
         ax_gemm_plan_free(p);
         if (isa != AX_ISA_AVX512) continue;
-        /* AUTO takes the three byte terms over the LUT's two planes; without VNNI the LUT */
         cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_AUTO, &p, &err), 0, "%s", err.msg);
-        cr_assert_eq(ax_gemm_plan_path(p), split ? AX_PATH_LOWRANK : AX_PATH_LUT, "AUTO on avx512");
+        cr_assert_eq(ax_gemm_plan_path(p), vnni ? AX_PATH_LOWRANK : AX_PATH_LUT, "%s: AUTO on avx512", m->name);
         ax_gemm_plan_free(p);
     }
-    check_and_free(m, 70);
+    check_and_free(m, seed);
+}
+/* a*w plus an error whose weight factor spans 16,257 values
+ * (ax_test_wide_error_u8): split into three byte terms, v = r + 255 q */
+Test(gemm, factored_split_bytes) { check_split(ax_test_wide_error_u8(), 2, 3, 70); }
+/* (a & ~1)(w & ~1) + (a & 1) 3w: the search's two terms mix the two
+ * products (factors spanning 128 x 508 and 1 x 761 values: neither splits);
+ * a move of a multiple between them and their common factors balanced
+ * anew (narrow_terms) give back the two products, both byte terms */
+Test(gemm, factored_narrowed_split)
+{
+    ax_mult *m = factored("drop1-plus-wide-s8", AX_S8, AX_S8, 0);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += ((i >> 8) & 1) * 3 * (int)(i & 255);
+    check_split(m, 2, 2, 77);
 }
 /* the one-term s8 table plus an error whose factors span 8 and 10,200
  * values: no split into two byte terms fits (8 * 10,200 > 255^2), so int16
