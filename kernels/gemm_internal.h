@@ -281,7 +281,8 @@ typedef struct ax_lowrank {
  * T itself or of a*w + E, verified on all 65,536 entries; -1 when none. */
 int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
 /* A form with factors wider than a byte (lr->bytes false) rewritten as a
- * byte form of more terms, each wide factor split in two digits (at most
+ * byte form of more terms: multiples moved between its terms to narrow
+ * their factors, then each wide factor split in two digits (at most
  * AX_LOWRANK_TERMS in all), for the VNNI byte kernel, which runs a term
  * 2-3x faster than int16 ones; verified on m's whole table. -1 when no
  * split fits: lr is then unchanged. */
