@@ -140,7 +140,8 @@ static int derive_lut(ax_gemm_plan *p, const ax_mult *m, const int c[256], ax_er
  * the byte planes (lut_dwconv_256x1__avx512vbmi, ~15 GMAC/s at stride 1 on
  * two planes) for a byte form. Measured on Zen 4, MobileNetV2's depthwise
  * layers at batch 8 (docs/kernels.md, "Byte forms split from wider ones"): one
- * term 1.7-5x; several terms without row corrections 1.1-1.5x at 3
+ * term 1.7-5x (0.8-1.7x with row corrections: the exact u8 table); several
+ * terms without row corrections 1.1-1.5x at 3
  * (mul8s_1KR6), even at 4, 0.75-1.0x at 5; with them (a u8 weight factor,
  * which leaves the kernel's 3x3 loops for its general pixel loop) 0.7-1.0x
  * at 2 terms (mul8u_Y48), 0.6-0.8x at 3. */
