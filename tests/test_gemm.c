@@ -676,7 +676,7 @@ Test(gemm, factored_no_bytes)
 /* Every EvoApproxLib table with a low-rank form, on every ISA's LOWRANK
  * kernel, on a few shapes; the terms per table go to the log. Tables that
  * are f(a) g(w) with dropped bits (mul8s_1L2J = (a & ~1)(w & ~1), ...) take
- * one term. */
+ * one term, and every form runs the byte kernel on AVX-512 VNNI. */
 Test(gemm, evoapprox_all_lowrank, .timeout = 600)
 {
     const char *dir = getenv("AX_EVOAPPROX_DIR");
@@ -708,6 +708,10 @@ Test(gemm, evoapprox_all_lowrank, .timeout = 600)
             cr_log_info("%s: %d terms (%s)", m->name, terms, ax_gemm_plan_kernel_name(plans[n - 1]));
             for (size_t i = 0; i < sizeof one / sizeof *one; i++)
                 if (strstr(e->d_name, one[i])) cr_assert_eq(terms, 1, "%s: %d terms", m->name, terms);
+            /* on AVX-512 VNNI every one is a byte form, 7 of them split (mul8u_13QR, 17C8_v1.1, 17MJ,
+             * 17MN, 17QU, 18DU, 1SX: ax_lowrank_split_bytes) */
+            const char *k = ax_gemm_plan_kernel_name(plans[n - 1]);
+            if (strstr(k, "vnni")) cr_assert_str_eq(k, "lowrank_gemm_8x32c4__avx512vnni", "%s", m->name);
             for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) check_shape(m, plans, n, shapes[i], i & 1);
         }
         for (int v = 0; v < n; v++) ax_gemm_plan_free(plans[v]);
