@@ -287,6 +287,12 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
  * 2-3x faster than int16 ones; verified on m's whole table. -1 when no
  * split fits: lr is then unchanged. */
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr);
+/* A byte form of T - r(a), split as above, plus the row term r(a) = T[a][v0]
+ * (v0 = 0x00 or 0x80), the one with fewer multiplied terms: a table folded
+ * under a weight zero point (F = T' - zw*a, nn/layer_q.c) whose own form has
+ * wide factors keeps T's split terms so, the zw*a term free in the VNNI
+ * byte kernel. -1 when neither column gives one. */
+int ax_lowrank_row_split(const ax_mult *m, ax_lowrank *out);
 
 struct ax_packed_weights {
     ax_path path;
