@@ -288,10 +288,11 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
  * split fits: lr is then unchanged. */
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr);
 /* A byte form of T - r(a), split as above, plus the row term r(a) = T[a][v0]
- * (v0 = 0x00 or 0x80), the one with fewer multiplied terms: a table folded
- * under a weight zero point (F = T' - zw*a, nn/layer_q.c) whose own form has
- * wide factors keeps T's split terms so, the zw*a term free in the VNNI
- * byte kernel. -1 when neither column gives one. */
+ * (v0 = 0x00 or 0x80), the one with fewer multiplied terms. mul8u_1SX: 4
+ * terms and a row term where its split form has 5; a table folded under a
+ * weight zero point (F = T' - zw*a, nn/layer_q.c) keeps T's split terms so,
+ * zw*a a row term, which the VNNI byte kernel never multiplies. -1 when
+ * neither column gives one. */
 int ax_lowrank_row_split(const ax_mult *m, ax_lowrank *out);
 
 struct ax_packed_weights {
