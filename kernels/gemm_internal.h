@@ -287,6 +287,13 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
  * 2-3x faster than int16 ones; verified on m's whole table. -1 when no
  * split fits: lr is then unchanged. */
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr);
+/* A byte form of T - r(a), split as above, plus the row term r(a) = T[a][v0]
+ * (v0 = 0x00 or 0x80), the one with fewer multiplied terms. mul8u_1SX: 4
+ * terms and a row term where its split form has 5; a table folded under a
+ * weight zero point (F = T' - zw*a, nn/layer_q.c) keeps T's split terms so,
+ * zw*a a row term, which the VNNI byte kernel never multiplies. -1 when
+ * neither column gives one. */
+int ax_lowrank_row_split(const ax_mult *m, ax_lowrank *out);
 
 struct ax_packed_weights {
     ax_path path;

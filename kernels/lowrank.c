@@ -504,7 +504,8 @@ static void narrow_terms(ax_lowrank *s)
     }
 }
 
-int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr)
+/* ax_lowrank_split_bytes on a form of `table` */
+static int split_bytes(const int32_t *table, ax_lowrank *lr)
 {
     if (lr->bytes) return 0;
     ax_lowrank *s = malloc(sizeof *s);
@@ -517,18 +518,20 @@ int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr)
     if (ok) {
         s->terms = n;
         byte_form(s);
-        ok = s->bytes && reproduces(m->table, s);
+        ok = s->bytes && reproduces(table, s);
     }
     if (ok) *lr = *s;
     free(s);
     return ok ? 0 : -1;
 }
 
+int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr) { return split_bytes(m->table, lr); }
+
 /* The table as a form of T - r(a) plus the row term r(a) = F[a][v0], the
  * column where the weight is 0 in either signedness (v0 = 0x00 or 0x80;
  * a folded table's F[x][0x80] = -zw*a over a u8 table): the difference of
  * two columns has the rank of T's own form. Only byte forms keep it. */
-static bool row_term_form(const ax_mult *m, unsigned v0, int max_terms, int64_t (*X)[256], ax_lowrank *lr)
+static bool row_term_form(const ax_mult *m, unsigned v0, int max_terms, int64_t (*X)[256], ax_lowrank *lr, bool split)
 {
     int64_t r[256], c = 0;
     for (unsigned a = 0; a < 256; a++) r[a] = m->table[a * 256 + v0], c = gcd64(c, r[a]);
@@ -543,6 +546,11 @@ static bool row_term_form(const ax_mult *m, unsigned v0, int max_terms, int64_t 
     }
     memset(lr, 0, sizeof *lr);
     ok = ok && factor_form(target, (const int64_t(*)[256])X, max_terms - 1, 0, lr);
+    if (ok && split) { /* T - r's form split into bytes (the row term needs the byte kernel anyway) */
+        byte_form(lr);
+        ok = split_bytes(target, lr) == 0;
+        lr->bytes = false; /* set again below, with the row term */
+    }
     free(target);
     if (!ok || lr->terms >= max_terms) return false;
     int t = lr->terms;
@@ -608,10 +616,23 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out)
         if (reproduces(m->table, c)) keep(c, best, &found);
     }
     for (unsigned v0 = 0; v0 < 256; v0 += 0x80)
-        if (row_term_form(m, v0, limit(found ? best : NULL, max_terms), X, c)) keep(c, best, &found);
+        if (row_term_form(m, v0, limit(found ? best : NULL, max_terms), X, c, false)) keep(c, best, &found);
     if (found) *out = *best;
 done:
     free(X);
     free(cand);
+    return found ? 0 : -1;
+}
+
+int ax_lowrank_row_split(const ax_mult *m, ax_lowrank *out)
+{
+    int64_t (*X)[256] = malloc(sizeof(int64_t) * AX_TABLE_SIZE);
+    ax_lowrank *c = malloc(sizeof *c);
+    bool found = false;
+    for (unsigned v0 = 0; v0 < 256 && X && c; v0 += 0x80)
+        if (row_term_form(m, v0, AX_LOWRANK_TERMS, X, c, true) && (!found || c->terms < out->terms))
+            *out = *c, found = true;
+    free(X);
+    free(c);
     return found ? 0 : -1;
 }

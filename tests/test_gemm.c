@@ -664,6 +664,35 @@ Test(gemm, factored_narrowed_split)
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += ((i >> 8) & 1) * 3 * (int)(i & 255);
     check_split(m, 2, 2, 77);
 }
+/* a*w + (a >> 7)(w^2 / 4) + (a^2 >> 8), u8 x u8: the table's own form is
+ * three terms, four as bytes (the wide one split); less its column at w = 0
+ * it is the first two, three as bytes, and the column a row term
+ * (ax_lowrank_row_split, taken: one multiplied term fewer, and the u8
+ * weight factor's row corrections either way). On AVX-512 VNNI three
+ * multiplied terms and a row term, elsewhere the three int16 terms */
+Test(gemm, factored_row_split)
+{
+    ax_mult *m = ax_mult_new();
+    cr_assert_not_null(m);
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "row-split-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
+        m->table[i] = a * w + (a >> 7) * (w * w / 4) + (a * a >> 8);
+    }
+    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++) {
+        if (!ax_cpu_supports(isa)) continue;
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
+        bool vnni = strstr(ax_gemm_plan_kernel_name(p), "vnni") != NULL;
+        if (vnni) cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "lowrank_gemm_8x32c4__avx512vnni");
+        cr_assert_eq(ax_gemm_plan_terms(p), 3, "on %s: %d terms", ax_isa_name(isa), ax_gemm_plan_terms(p));
+        cr_assert_eq(ax_gemm_plan_row_terms(p), vnni ? 1 : 0, "on %s", ax_isa_name(isa));
+        ax_gemm_plan_free(p);
+    }
+    check_and_free(m, 78);
+}
 /* the one-term s8 table plus an error whose factors span 8 and 10,200
  * values: no split into two byte terms fits (8 * 10,200 > 255^2), so int16
  * terms */
