@@ -630,9 +630,9 @@ Test(gemm, folded_drum_row_term)
     check_row_term(ax_test_fold_u8(t), 75);
 }
 /* LOWRANK plans of m: `terms` int16 terms, and on AVX-512 VNNI `split`
- * byte terms (ax_lowrank_split_bytes), which AUTO takes there over the
- * LUT's planes; then every path on every shape */
-static void check_split(ax_mult *m, int terms, int split, uint64_t seed)
+ * byte terms (ax_lowrank_split_bytes) and `row` row terms, which AUTO takes
+ * there over the LUT's planes; then every path on every shape */
+static void check_split(ax_mult *m, int terms, int split, int row, uint64_t seed)
 {
     for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++) {
         if (!ax_cpu_supports(isa)) continue;
@@ -643,6 +643,7 @@ static void check_split(ax_mult *m, int terms, int split, uint64_t seed)
         cr_assert_eq(ax_gemm_plan_terms(p), vnni ? split : terms, "%s on %s: %d terms", m->name, ax_isa_name(isa),
                      ax_gemm_plan_terms(p));
         if (vnni) cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "lowrank_gemm_8x32c4__avx512vnni");
+        cr_assert_eq(ax_gemm_plan_row_terms(p), vnni ? row : 0, "%s on %s", m->name, ax_isa_name(isa));
         ax_gemm_plan_free(p);
         if (isa != AX_ISA_AVX512) continue;
         cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_AUTO, &p, &err), 0, "%s", err.msg);
@@ -653,7 +654,7 @@ static void check_split(ax_mult *m, int terms, int split, uint64_t seed)
 }
 /* a*w plus an error whose weight factor spans 16,257 values
  * (ax_test_wide_error_u8): split into three byte terms, v = r + 255 q */
-Test(gemm, factored_split_bytes) { check_split(ax_test_wide_error_u8(), 2, 3, 70); }
+Test(gemm, factored_split_bytes) { check_split(ax_test_wide_error_u8(), 2, 3, 0, 70); }
 /* (a & ~1)(w & ~1) + (a & 1) 3w: the search's two terms mix the two
  * products (factors spanning 128 x 508 and 1 x 761 values: neither splits);
  * a move of a multiple between them and their common factors balanced
@@ -662,14 +663,15 @@ Test(gemm, factored_narrowed_split)
 {
     ax_mult *m = factored("drop1-plus-wide-s8", AX_S8, AX_S8, 0);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += ((i >> 8) & 1) * 3 * (int)(i & 255);
-    check_split(m, 2, 2, 77);
+    check_split(m, 2, 2, 0, 77);
 }
 /* a*w + (a >> 7)(w^2 / 4) + (a^2 >> 8), u8 x u8: the table's own form is
  * three terms, four as bytes (the wide one split); less its column at w = 0
  * it is the first two, three as bytes, and the column a row term
  * (ax_lowrank_row_split, taken: one multiplied term fewer, and the u8
  * weight factor's row corrections either way). On AVX-512 VNNI three
- * multiplied terms and a row term, elsewhere the three int16 terms */
+ * multiplied terms and a row term, elsewhere the three int16 terms; AUTO
+ * takes them over the LUT's planes */
 Test(gemm, factored_row_split)
 {
     ax_mult *m = ax_mult_new();
@@ -680,18 +682,7 @@ Test(gemm, factored_row_split)
         int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
         m->table[i] = a * w + (a >> 7) * (w * w / 4) + (a * a >> 8);
     }
-    for (ax_isa isa = AX_ISA_SCALAR; isa <= AX_ISA_AVX512; isa++) {
-        if (!ax_cpu_supports(isa)) continue;
-        ax_gemm_plan *p = NULL;
-        ax_error err = {{0}};
-        cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
-        bool vnni = strstr(ax_gemm_plan_kernel_name(p), "vnni") != NULL;
-        if (vnni) cr_assert_str_eq(ax_gemm_plan_kernel_name(p), "lowrank_gemm_8x32c4__avx512vnni");
-        cr_assert_eq(ax_gemm_plan_terms(p), 3, "on %s: %d terms", ax_isa_name(isa), ax_gemm_plan_terms(p));
-        cr_assert_eq(ax_gemm_plan_row_terms(p), vnni ? 1 : 0, "on %s", ax_isa_name(isa));
-        ax_gemm_plan_free(p);
-    }
-    check_and_free(m, 78);
+    check_split(m, 3, 3, 1, 78);
 }
 /* the one-term s8 table plus an error whose factors span 8 and 10,200
  * values: no split into two byte terms fits (8 * 10,200 > 255^2), so int16
