@@ -11,8 +11,8 @@
  * EXACT plan with oneDNN may run a whole layer as one oneDNN convolution
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
  * its own packed weights kept for what the primitive cannot serve. Grouped
- * layers on an integer form the grouped kernel takes (AVX-512 VNNI: one
- * byte term without row corrections, of LOWRANK or EXACT plans; AVX2: the
+ * layers on an integer form the grouped kernel takes (AVX-512 VNNI: byte
+ * terms without row corrections, of LOWRANK or EXACT plans; AVX2: the
  * int16 terms of LOWRANK and EXACT plans) map the input through the activation factors
  * once and run the grouped kernel on the mapped pixels in place through
  * tap pointers: no im2col, no packing of A (run_glr). */
@@ -53,11 +53,11 @@ static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in
 
 /* Groups per unit of the grouped LOWRANK kernel (p->glr; its per says
  * which channels per group it takes, before the direct loop: 4 on both
- * ISAs); 0: not that kernel. */
+ * ISAs, on AVX-512 for at most 4 terms); 0: not that kernel. */
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     if (!p->glr || s->groups < 2) return 0;
-    return p->glr->per(s->in_c / s->groups, s->groups);
+    return p->glr->per(p, s->in_c / s->groups, s->groups);
 }
 
 static int mul_ok(size_t a, size_t b, size_t *out)
@@ -236,7 +236,7 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
             return ax_fail(err, "conv2d weights: out of memory");
         }
         for (size_t u = 0; u < s->groups / per; u++)
-            p->glr->pack_w(p, K, og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
+            p->glr->pack_w(p, K, K / (s->kernel_h * s->kernel_w), og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
         *out = cw;
         return 0;
     }

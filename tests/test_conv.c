@@ -151,6 +151,7 @@ static const ccase CASES[] = {
  * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
 static int glr_layers, glr4_layers, glr2_layers; /* layers the grouped LOWRANK kernels took (AVX-512: all, 4
                                                      * channels per group; AVX2) */
+static int glr_terms_max; /* the most terms of an AVX-512 plan whose grouped layer took its grouped kernel */
 
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
@@ -186,8 +187,12 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
                                     (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
+        /* 4 channels of more than 4 terms: dwconv2d.c's planes are faster */
+        cr_assert(cg != 4 || ax_gemm_plan_terms(p) <= 4, "%s: %d terms at 4 channels per group", m->name,
+                  ax_gemm_plan_terms(p));
         glr_layers++;
         glr4_layers += cg == 4;
+        if (ax_gemm_plan_terms(p) > glr_terms_max) glr_terms_max = ax_gemm_plan_terms(p);
     }
     /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number >= 4 of channels
      * per group takes it (4: before the direct loop), and no other layer */
@@ -565,6 +570,37 @@ Test(conv, factored_split_bytes)
     check_mult(ax_test_wide_error_u8());
     cr_assert_eq(band_layers_avx512, 0, "a depthwise layer ran the byte kernel on a form it is slower on");
 }
+
+/* s8 x s8 forms of 3 and 5 byte terms without row corrections (two with an
+ * activation offset, so the kernel's corrections sum over terms): on AVX-512
+ * VNNI the grouped kernel over all the terms (a byte mapped to its terms'
+ * factors, granule by granule), but not at 4 channels per group for 5 */
+static void check_grouped_terms(int extra)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_S8;
+    snprintf(m->name, sizeof m->name, "terms-%d-s8", 1 + extra);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = ax_operand_value(AX_S8, i >> 8), w = ax_operand_value(AX_S8, i & 255);
+        int32_t e[4] = {(a & 1) * (w & 15), ((a >> 1) & 1) * ((w >> 4) & 7), ((a >> 2) & 1) * (w >> 5),
+                        -((a >> 3) & 1) * (w & 3)}; /* mul8s_1KVA-like: bits of a times a few of w */
+        m->table[i] = a * w;
+        for (int t = 0; t < extra; t++) m->table[i] += e[t];
+    }
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    bool vnni = ax_cpu_supports(AX_ISA_AVX512) &&
+                ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err) == 0 &&
+                strstr(ax_gemm_plan_kernel_name(p), "8x32c4");
+    if (vnni) cr_assert_eq(ax_gemm_plan_terms(p), 1 + extra, "%s: %d terms", m->name, ax_gemm_plan_terms(p));
+    ax_gemm_plan_free(p);
+    glr_terms_max = 0;
+    check_mult(m);
+    if (vnni) cr_assert_eq(glr_terms_max, 1 + extra, "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni on "
+                           "%d terms (most: %d)", 1 + extra, glr_terms_max);
+}
+Test(conv, factored_grouped_3_terms) { check_grouped_terms(2); }
+Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
 
 Test(conv, factored_ident_u8)
 {

@@ -38,16 +38,19 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 
 /* pairs of k within a tap: an even number of channels per group, from 4
  * (fewer: the direct loop, dwconv2d.c); 4 and 8 in pairs of groups */
-static size_t per_of(size_t cg, size_t groups)
+static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t groups)
 {
+    (void)p;
     if (cg % 2 || cg < 4) return 0;
     return (cg == 4 || cg == 8) && groups % 2 == 0 ? 2 : 1;
 }
 
 static size_t esize(const ax_gemm_plan *p) { return 2 * terms(p); }
 
-static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const uint8_t *W, size_t ldw, uint8_t *pw)
+static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t per, const uint8_t *W, size_t ldw,
+                   uint8_t *pw)
 {
+    (void)cg;
     const ax_lowrank *lr = p->lr;
     size_t T = terms(p), bc = block_cols(per), bb = block_bytes(K * T);
     for (size_t b = 0; b < n_blocks(N, per); b++) {

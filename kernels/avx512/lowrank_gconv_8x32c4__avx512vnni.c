@@ -1,11 +1,14 @@
 /* lowrank_gconv_8x32c4__avx512vnni.c - grouped convolutions (4..64+
- * channels per group) on a LOWRANK byte form of one term without row
- * corrections (T = (f' + a_off) g', g' s8: mul8s_1L2J, exact s8 x s8): the
- * input is mapped through f' once (map, per chunk of input rows), and the
- * kernel reads the mapped pixels in place through a table of each output
- * pixel's tap pointers (conv2d.c): no im2col copy and no packing of A (the
- * dense byte kernel's pack_a looks up every im2col byte, 9x the input at
- * 3x3, for only 4-32 columns per group).
+ * channels per group) on a LOWRANK byte form without row corrections
+ * (T = sum_t (f'_t + a_off[t]) g'_t, g'_t s8: mul8s_1L2J, mul8s_1KVA's 5
+ * terms, exact s8 x s8): the input is mapped through the f'_t once (map,
+ * per chunk of input rows; a byte to its T factors), and the kernel reads
+ * the mapped pixels in place through a table of each output pixel's tap
+ * pointers (conv2d.c): no im2col copy and no packing of A (the dense byte
+ * kernel's pack_a looks up every im2col byte, 9x the input at 3x3, for
+ * only 4-32 columns per group). T terms are T times the channels to the
+ * kernel: a granule of input bytes maps to its terms' bytes one after
+ * another (granule), the weights packed in the same virtual k order.
  *
  * A unit is `per` groups sharing one im2col row; a 4 * per byte broadcast
  * puts group s's 4 k in the lanes per * j + s, whose weights are group s's
@@ -19,11 +22,11 @@
  * per = 1). per = 2 (8 channels, groups % 4 == 2): the two groups' quads
  * interleaved in every 16 bytes, a qword broadcast. per = 1 (other
  * multiples of 16): a dword broadcast of 4 k against 16 columns, as the
- * dense kernel. Either way step u of a pixel's taps holds k = 4u..4u+3 of
- * each of its groups (k = tap * cg + channel, HWIO's order), at 4 * per * u
- * bytes into the unit's tap.
- * Weights (pack_w): per block of 16 lanes, K/4 steps of 64 bytes, then the
- * block's 16 corrections a_off sum_k g' in lane order. Tile: 8 rows x 2
+ * dense kernel. Either way step u of a pixel's taps holds virtual k =
+ * 4u..4u+3 of each of its groups (one term: k = tap * cg + channel, HWIO's
+ * order; see virtual_k), at 4 * per * u bytes into the unit's tap.
+ * Weights (pack_w): per block of 16 lanes, K T/4 steps of 64 bytes, then the
+ * block's 16 corrections sum_t a_off[t] sum_k g'_t in lane order. Tile: 8 rows x 2
  * blocks (or a last block alone), sixteen zmm of sums; the lanes go to
  * output order at the store (vpermd, or vpermt2d across a block pair). */
 #include "kernels/gemm_internal.h"
@@ -41,45 +44,63 @@ static size_t block_bytes(size_t K) { return K / 4 * 64 + 64; }
 
 static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 {
-    (void)p;
-    return n_blocks(N, per) * block_bytes(K);
+    return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
 /* 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
- * pairs (an even number of groups), or single groups of a multiple of 16 */
-static size_t per_of(size_t cg, size_t groups)
+ * pairs (an even number of groups), or single groups of a multiple of 16.
+ * Not 4 channels of more than 4 terms: dwconv2d.c's byte planes run
+ * ResNeXt's layer1.0 at 20-21 GMAC/s whatever the form, this kernel at
+ * 31-38 on 1-3 terms, 23-24 on 4, 18.6-19 on 5 (mul8s_1KVA, 1KX2). */
+static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t groups)
 {
+    if (cg == 4 && p->lr->terms > 4) return 0;
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
     return cg == 8 && groups % 2 == 0 ? 2 : 0;
 }
 
-static size_t esize(const ax_gemm_plan *p)
+/* a mapped input byte is its terms' factors, one byte each */
+static size_t esize(const ax_gemm_plan *p) { return (size_t)p->lr->terms; }
+
+/* Input bytes per granule of the map: a unit's per * cg (16, 32 or 64),
+ * or 16 channels of one group (per = 1). A granule's mapped bytes are its
+ * terms' mappings one after another, each in the one-term order; so a
+ * group's virtual k run (tap, granule, term, channel), and a tap's steps
+ * read the T terms of a granule before the next granule, with no change
+ * to the kernel but K * T. */
+static size_t granule(size_t per, size_t cg) { return per == 1 ? 16 : per * cg; }
+
+/* group-relative virtual k -> (k = tap * cg + channel, term) */
+static size_t virtual_k(size_t kv, size_t cg, size_t per, size_t T, size_t *term)
 {
-    (void)p;
-    return 1;
+    size_t gc = granule(per, cg) / per, tap = kv / (cg * T), r = kv % (cg * T), gi = r / (gc * T), r2 = r % (gc * T);
+    *term = r2 / gc;
+    return tap * cg + gi * gc + r2 % gc;
 }
 
 /* W: the unit's HWIO rows (K of them, stride ldw), group s's column j at
- * W[k * ldw + s * N + j] */
-static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const uint8_t *W, size_t ldw, uint8_t *pw)
+ * W[k * ldw + s * N + j]; cg = K / ntaps channels per group */
+static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t per, const uint8_t *W, size_t ldw,
+                   uint8_t *pw)
 {
     const ax_lowrank *lr = p->lr;
-    size_t bc = block_cols(per);
+    size_t bc = block_cols(per), T = (size_t)lr->terms, KV = K * T;
     for (size_t b = 0; b < n_blocks(N, per); b++) {
-        uint8_t *blk = pw + b * block_bytes(K);
-        uint32_t *corr = (uint32_t *)(blk + K / 4 * 64);
-        memset(blk, 0, block_bytes(K));
+        uint8_t *blk = pw + b * block_bytes(KV);
+        uint32_t *corr = (uint32_t *)(blk + KV / 4 * 64);
+        memset(blk, 0, block_bytes(KV));
         for (size_t l = 0; l < 16; l++) {
             size_t s = l % per, j = b * bc + l / per;
             if (j >= N) continue;
-            uint32_t sum = 0;
-            for (size_t k = 0; k < K; k++) {
-                int8_t g = lr->wbyte[0][W[k * ldw + s * N + j]];
-                blk[k / 4 * 64 + l * 4 + k % 4] = (uint8_t)g;
-                sum += (uint32_t)(int32_t)g;
+            uint32_t c = 0;
+            for (size_t kv = 0; kv < KV; kv++) {
+                size_t t, k = virtual_k(kv, cg, per, T, &t);
+                int8_t g = lr->wbyte[t][W[k * ldw + s * N + j]];
+                blk[kv / 4 * 64 + l * 4 + kv % 4] = (uint8_t)g;
+                c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)g;
             }
-            corr[l] = (uint32_t)lr->a_off[0] * sum;
+            corr[l] = c;
         }
     }
 }
@@ -93,25 +114,46 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t N, size_t per, const 
 static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg)
 {
     static const int32_t quads8[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+    const ax_lowrank *lr = p->lr;
+    size_t T = (size_t)lr->terms, G = granule(per, cg);
     __m512i perm = _mm512_loadu_si512(cg == 8 ? quads8 : deint4);
     bool pairs = per == 2, fours = per == 4 && cg > 4;
-    __m512i tab[4];
-    for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(p->lr->abyte[0] + 64 * q);
-    bool bits = p->lr->abits[0]; /* f' is (a ^ x) & m: one vpternlogd */
-    __m512i vx = _mm512_set1_epi8((char)p->lr->axor[0]), vm = _mm512_set1_epi8((char)p->lr->amask[0]);
-    for (size_t i = 0; i < n; i += 64) {
-        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)(n - i));
-        __m512i v = n - i >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
-        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
-        if (bits) {
-            v = _mm512_ternarylogic_epi32(v, vx, vm, 0x28);
-        } else {
-            __m512i lo = _mm512_permutex2var_epi8(tab[0], v, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], v, tab[3]);
-            v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
+    for (size_t t = 0; t < T; t++) {
+        __m512i tab[4];
+        for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+        bool bits = lr->abits[t]; /* f' is (a ^ x) & m: one vpternlogd */
+        __m512i vx = _mm512_set1_epi8((char)lr->axor[t]), vm = _mm512_set1_epi8((char)lr->amask[t]);
+        for (size_t i = 0; i < n; i += 64) {
+            __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)(n - i));
+            __m512i v = n - i >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
+            if (t == 0) _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
+            if (bits) {
+                v = _mm512_ternarylogic_epi32(v, vx, vm, 0x28);
+            } else {
+                __m512i lo = _mm512_permutex2var_epi8(tab[0], v, tab[1]), hi = _mm512_permutex2var_epi8(tab[2], v, tab[3]);
+                v = _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
+            }
+            if (pairs) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
+            if (fours) v = _mm512_permutexvar_epi32(perm, v);
+            if (T == 1) {
+                _mm512_mask_storeu_epi8(y + i, m, v);
+                continue;
+            }
+            /* granule j of these bytes (n is whole granules) to its term's place */
+            uint8_t *o = y + i * T + t * G;
+            size_t have = n - i < 64 ? (n - i) / G : 64 / G;
+            if (G == 64) {
+                _mm512_storeu_si512(o, v);
+            } else if (G == 32) {
+                _mm256_storeu_si256((__m256i *)o, _mm512_castsi512_si256(v));
+                if (have > 1) _mm256_storeu_si256((__m256i *)(o + 32 * T), _mm512_extracti64x4_epi64(v, 1));
+            } else {
+                _mm_storeu_si128((__m128i *)o, _mm512_castsi512_si128(v));
+                if (have > 1) _mm_storeu_si128((__m128i *)(o + 16 * T), _mm512_extracti32x4_epi32(v, 1));
+                if (have > 2) _mm_storeu_si128((__m128i *)(o + 32 * T), _mm512_extracti32x4_epi32(v, 2));
+                if (have > 3) _mm_storeu_si128((__m128i *)(o + 48 * T), _mm512_extracti32x4_epi32(v, 3));
+            }
         }
-        if (pairs) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
-        if (fours) v = _mm512_permutexvar_epi32(perm, v);
-        _mm512_mask_storeu_epi8(y + i, m, v);
     }
 }
 
@@ -266,7 +308,7 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
 {
-    (void)p;
+    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
     if (per == 4) run_per(rows, px, ntaps, coff, K, N, 4, pw, C, ldc, accumulate);
     else if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
     else run_per(rows, px, ntaps, coff, K, N, 1, pw, C, ldc, accumulate);
