@@ -12,7 +12,7 @@
  * primitive instead (exact_conv_onednn.c; onednn_wanted says which layers),
  * its own packed weights kept for what the primitive cannot serve. Grouped
  * layers on an integer form the grouped kernel takes (AVX-512 VNNI: byte
- * terms without row corrections, of LOWRANK or EXACT plans; AVX2: the
+ * forms of LOWRANK or EXACT plans; AVX2: the
  * int16 terms of LOWRANK and EXACT plans) map the input through the activation factors
  * once and run the grouped kernel on the mapped pixels in place through
  * tap pointers: no im2col, no packing of A (run_glr). */
@@ -511,9 +511,40 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     }
     const uint8_t **px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
     uint8_t *xm = malloc(span * es + 1), *pad = malloc(s->in_c * es), *pb = malloc(s->in_c);
-    if (!px || !xm || !pad || !pb) {
-        free(px), free(xm), free(pad), free(pb);
+    /* a byte form's row corrections: per input pixel and group, the sum of
+     * h(a) = sum_t w_off[t] f'_t(a) over the group's channels (rg, the pad
+     * pixel's at the end); per output row and group, the sum of its taps'
+     * (rc), which the kernel adds */
+    bool rows_corr = gk->byte_terms && p->lr->row_corr;
+    size_t G = s->groups, pix = span / s->in_c, nq = s->in_c / 4; /* quads of channels a pixel (cg % 4 == 0) */
+    uint32_t h[256], hmin = 0;
+    uint8_t hp[4][256];
+    int np = 0;
+    /* rq: quad sums (row_quads); rg: their groups' (rq itself at 4 channels a group) */
+    int32_t *rq = rows_corr ? malloc((pix + 1) * nq * sizeof *rq) : NULL;
+    int32_t *rg = rows_corr && cg > 4 ? malloc((pix + 1) * G * sizeof *rg) : rq;
+    int32_t *rc = rows_corr && mul_ok(chunk, G * sizeof *rc, &bytes) ? malloc(bytes) : NULL;
+    if (!px || !xm || !pad || !pb || (rows_corr && (!rq || !rg || !rc))) {
+        free(px), free(xm), free(pad), free(pb), free(rc), free(rq);
+        if (rg != rq) free(rg);
         return ax_fail(err, "conv2d: out of memory for the mapped input");
+    }
+    if (rows_corr) {
+        const ax_lowrank *lr = p->lr;
+        int32_t lo_h = INT32_MAX;
+        uint32_t span_h = 0;
+        for (int a = 0; a < 256; a++) { /* mod 2^32, as the kernel's sums: a signed view for the planes' base */
+            h[a] = 0;
+            for (int t = 0; t < lr->terms + lr->row_terms; t++) h[a] += (uint32_t)lr->w_off[t] * lr->abyte[t][a];
+            if ((int32_t)h[a] < lo_h) lo_h = (int32_t)h[a];
+        }
+        hmin = (uint32_t)lo_h;
+        for (int a = 0; a < 256; a++)
+            if (h[a] - hmin > span_h) span_h = h[a] - hmin;
+        for (np = 1; np < 4 && span_h >> (8 * np); np++) {}
+        for (int j = 0; j < np; j++)
+            for (int a = 0; a < 256; a++) hp[j][a] = (uint8_t)((h[a] - hmin) >> (8 * j));
+        for (size_t g = 0; g < G; g++) rg[pix * G + g] = (int32_t)(h[s->pad_byte] * (uint32_t)cg);
     }
     threads = ax_default_threads(threads);
     memset(pb, s->pad_byte, s->in_c);
@@ -530,6 +561,19 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
         for (size_t i = 0; i < pieces; i++) {
             size_t n = hi - lo - i * PIECE < PIECE ? hi - lo - i * PIECE : PIECE;
             gk->map(p, n, X + lo + i * PIECE, xm + i * PIECE * es, per, cg);
+            if (rows_corr) gk->row_quads((const uint8_t(*)[256])hp, np, hmin, n, X + lo + i * PIECE, rq + i * PIECE / 4);
+        }
+        if (rows_corr && cg > 4) {
+            size_t npix = (hi - lo) / s->in_c, qg = cg / 4;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && npix > 256)
+#endif
+            for (size_t q = 0; q < npix; q++)
+                for (size_t g = 0; g < G; g++) {
+                    uint32_t sum = 0;
+                    for (size_t j = 0; j < qg; j++) sum += (uint32_t)rq[q * nq + g * qg + j];
+                    rg[q * G + g] = (int32_t)sum;
+                }
         }
         size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
         for (size_t r = 0; r < rows; r++) {
@@ -540,8 +584,15 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
                 for (size_t kx = 0; kx < s->kernel_w; kx++) {
                     size_t x = ox * s->stride_w + kx * s->dilation_w;
                     bool in = row_in && x >= s->pad_left && x - s->pad_left < s->in_w;
-                    *pr++ = in ? xm + (((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c - lo) * es
-                               : pad;
+                    size_t at = in ? ((b * s->in_h + y - s->pad_top) * s->in_w + x - s->pad_left) * s->in_c - lo : 0;
+                    *pr++ = in ? xm + at * es : pad;
+                    if (rows_corr) {
+                        int32_t *to = rc + r * G;
+                        const int32_t *from = rg + (in ? at / s->in_c : pix) * G;
+                        if (ky == 0 && kx == 0) memcpy(to, from, G * sizeof *to);
+                        else
+                            for (size_t g = 0; g < G; g++) to[g] = (int32_t)((uint32_t)to[g] + (uint32_t)from[g]);
+                    }
                 }
             }
             if (++ox == ow) {
@@ -560,10 +611,12 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
             size_t m0 = t / slices * 64, sl = t % slices, mn = rows - m0 < 64 ? rows - m0 : 64;
             for (size_t u = sl * units / slices; u < (sl + 1) * units / slices; u++)
                 gk->run(p, mn, px + m0 * ntaps, ntaps, u * per * cg * es, K, og, per, W->glr + u * W->glr_unit,
-                        Y + (r0 + m0) * s->out_c + u * per * og, s->out_c, accumulate);
+                        rc ? rc + m0 * G + u * per : NULL, G, Y + (r0 + m0) * s->out_c + u * per * og, s->out_c,
+                        accumulate);
         }
     }
-    free(px), free(xm), free(pad);
+    free(px), free(xm), free(pad), free(rc), free(rq);
+    if (rg != rq) free(rg);
     return 0;
 }
 

@@ -123,20 +123,26 @@ typedef struct ax_dwlr_ukernel {
     bool long_tasks;
 } ax_dwlr_ukernel;
 
-/* Grouped convolutions on an integer form of the table (conv2d.c): a
- * byte form without row corrections on AVX-512 VNNI, int16 terms on AVX2. map writes the form's activation factors of n input bytes,
- * esize bytes each (units of per groups of cg channels: the groups of every
- * per * cg input bytes in the kernel's order),
- * and run reads the mapped pixels in place. per says how many groups (1, 2
- * or 4) make a unit, given the plan, the channels per group and the groups
- * (0: not this kernel). A unit is `per` groups of K = ntaps * cg k and N columns each;
- * pack_w packs its weights (group s's column j at W[k * ldw + s * N + j];
- * cg = K / ntaps)
- * into w_bytes (64-aligned); run writes (or adds) C[m][s * N + j] for rows
- * m < rows, tap t of row m being the per * cg mapped inputs at
- * px[m * ntaps + t] + coff (coff in bytes). */
+/* Grouped convolutions on an integer form of the table (conv2d.c): any
+ * byte form on AVX-512 VNNI, int16 terms on AVX2. map writes the form's
+ * activation factors of n input bytes, esize bytes each (units of per
+ * groups of cg channels: the groups of every per * cg input bytes in the
+ * kernel's order), and run reads the mapped pixels in place. per says how
+ * many groups (1, 2 or 4) make a unit, given the plan, the channels per
+ * group and the groups (0: not this kernel). A unit is `per` groups of
+ * K = ntaps * cg k and N columns each; pack_w packs its weights (group s's
+ * column j at W[k * ldw + s * N + j]; cg = K / ntaps) into w_bytes
+ * (64-aligned); run writes (or adds) C[m][s * N + j] for rows m < rows, tap
+ * t of row m being the per * cg mapped inputs at px[m * ntaps + t] + coff
+ * (coff in bytes), plus rc[m * ldrc + s]: a byte form's row corrections
+ * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). */
 typedef struct ax_glr_ukernel {
     const char *name;
+    bool byte_terms; /* reads the byte form (lr->abyte/wbyte): its row corrections come as rc */
+    /* byte_terms: q[i] = the sum of h over x[4i..4i+3], i < n/4 (n % 4 == 0),
+     * h(a) = hmin + sum_{j < np} hp[j][a] << 8j mod 2^32 (conv2d.c's row
+     * corrections, summed per input pixel and group from these) */
+    void (*row_quads)(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n, const uint8_t *x, int32_t *q);
     size_t (*per)(const ax_gemm_plan *p, size_t cg, size_t groups);
     size_t (*esize)(const ax_gemm_plan *p);
     void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg);
@@ -144,7 +150,8 @@ typedef struct ax_glr_ukernel {
     void (*pack_w)(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t per, const uint8_t *W, size_t ldw,
                    uint8_t *pw);
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
-                size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate);
+                size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
+                bool accumulate);
 } ax_glr_ukernel;
 
 /* Paths as kernels: EXACT and LOWRANK run `exact` alone; LUT runs `lut`
@@ -220,8 +227,8 @@ struct ax_gemm_plan {
     /* LOWRANK byte forms on AVX-512 VNNI, any form on AVX2: the depthwise
      * kernel over the terms (NULL: the planes above serve LOWRANK too) */
     const struct ax_dwlr_ukernel *dwlr;
-    /* and the grouped kernel (NULL: none): on AVX-512 VNNI for byte forms
-     * without row corrections, on AVX2 any form */
+    /* and the grouped kernel (NULL: none): on AVX-512 VNNI for byte forms,
+     * on AVX2 any form */
     const struct ax_glr_ukernel *glr;
     /* LUT and LUTROW: the row-table kernel (lutrow.h), NULL when the ISA has
      * none; a LUT plan runs it when ax_lutrow_wanted says so. lut_name: the

@@ -183,8 +183,8 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
         if (ax_lowrank_factor(m, 1, p->lr) != 0 || !p->lr->bytes) free(p->lr), p->lr = NULL;
         if (p->lr && p->lr->terms == 1 && !p->lr->row_terms) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
     }
-    /* the grouped kernel: byte forms without row corrections (row terms are) */
-    if ((p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni || (p->path == AX_PATH_EXACT && p->lr)) && !p->lr->row_corr)
+    /* the grouped kernel: byte forms (row terms and corrections summed per pixel, conv2d.c) */
+    if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni || (p->path == AX_PATH_EXACT && p->lr))
         p->glr = &ax_glr_ukernel_avx512vnni;
     if (p->path == AX_PATH_LUT && p->lut && !p->linear) {
         p->dw_planes = p->planes, p->dw_colmin = p->colmin, p->dw_nplanes = p->nplanes;

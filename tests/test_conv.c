@@ -187,7 +187,8 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
                                     (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
-        /* 4 channels of more than 4 terms: dwconv2d.c's planes are faster */
+        /* 4 channels of more than 4 terms: dwconv2d.c's planes are faster (with row corrections past 3:
+         * factored_grouped_row_corr_4) */
         cr_assert(cg != 4 || ax_gemm_plan_terms(p) <= 4, "%s: %d terms at 4 channels per group", m->name,
                   ax_gemm_plan_terms(p));
         glr_layers++;
@@ -493,6 +494,18 @@ Test(conv, folded_drum_row_term)
     check_mult(ax_test_fold_u8(m));
 }
 
+/* whether m's LOWRANK plan on AVX-512 runs the VNNI byte kernel (so its
+ * grouped layers must take lowrank_gconv_8x32c4__avx512vnni) */
+static bool vnni_byte_kernel(const ax_mult *m)
+{
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    bool yes = ax_cpu_supports(AX_ISA_AVX512) && ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err) == 0 &&
+               strstr(ax_gemm_plan_kernel_name(p), "8x32c4");
+    ax_gemm_plan_free(p);
+    return yes;
+}
+
 /* (a & ~1)(w & ~1): one term of the table itself (the mul8s_1L2J structure),
  * on AVX-512 VNNI the byte kernel; u8: its weight factor shifted into s8 with
  * a per-row correction */
@@ -519,7 +532,14 @@ Test(conv, factored_drop1_s8)
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
-Test(conv, factored_drop1_u8) { check_drop1(AX_U8); }
+Test(conv, factored_drop1_u8)
+{
+    glr_layers = 0;
+    check_drop1(AX_U8); /* the weight factor shifted: row corrections, the grouped kernel all the same */
+    ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
+    if (vnni_byte_kernel(m)) cr_assert(glr_layers > 0, "no layer ran lowrank_gconv_8x32c4__avx512vnni");
+    ax_mult_free(m);
+}
 
 /* one byte term whose activation factor is a permutation of the bytes (the
  * depthwise byte kernel's table lookup), or the byte itself (no mapping) */
@@ -601,6 +621,43 @@ static void check_grouped_terms(int extra)
 }
 Test(conv, factored_grouped_3_terms) { check_grouped_terms(2); }
 Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
+
+/* s8 activations x u8 weights, a*w + (a >> 5) + extra error terms: a*w's
+ * weight factor shifted into s8 (w_off 128) against an activation offset
+ * (a_off -128), so the grouped VNNI kernel adds per-row corrections, summed
+ * per input pixel and group, and a fixed a_off w_off per column; with no
+ * extra term (a >> 5) is a row term, which adds to both. At 4 channels per
+ * group the kernel takes at most 3 terms with row corrections. */
+static void check_grouped_row_corr(int extra, int terms, int row_terms)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = AX_S8, m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "row-corr-%d-s8u8", extra);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = ax_operand_value(AX_S8, i >> 8), w = ax_operand_value(AX_U8, i & 255);
+        int32_t e[2] = {(a & 1) * (w & 15), ((a >> 1) & 1) * ((w >> 4) & 7)};
+        m->table[i] = a * w + (a >> 5);
+        for (int t = 0; t < extra; t++) m->table[i] += e[t];
+    }
+    bool vnni = vnni_byte_kernel(m);
+    if (vnni) {
+        ax_gemm_plan *p = NULL;
+        ax_error err = {{0}};
+        cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
+        cr_assert(ax_gemm_plan_terms(p) == terms && ax_gemm_plan_row_terms(p) == row_terms, "%s: %d terms, %d row terms",
+                  m->name, ax_gemm_plan_terms(p), ax_gemm_plan_row_terms(p));
+        ax_gemm_plan_free(p);
+    }
+    glr_layers = glr4_layers = 0;
+    check_mult(m);
+    if (!vnni) return;
+    cr_assert(glr_layers > 0, "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections");
+    if (terms <= 3) cr_assert(glr4_layers > 0, "no layer of 4 channels per group ran the grouped kernel");
+    else cr_assert_eq(glr4_layers, 0, "%d layers of 4 channels per group ran the grouped kernel on %d terms",
+                      glr4_layers, terms);
+}
+Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
+Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
 
 Test(conv, factored_ident_u8)
 {

@@ -1,7 +1,8 @@
 /* lowrank_gconv_8x32c4__avx512vnni.c - grouped convolutions (4..64+
- * channels per group) on a LOWRANK byte form without row corrections
- * (T = sum_t (f'_t + a_off[t]) g'_t, g'_t s8: mul8s_1L2J, mul8s_1KVA's 5
- * terms, exact s8 x s8): the input is mapped through the f'_t once (map,
+ * channels per group) on a LOWRANK byte form (T = sum_t (f'_t + a_off[t])
+ * (g'_t + w_off[t]), g'_t s8: mul8s_1L2J, mul8s_1KVA's 5 terms, exact s8 x
+ * s8; w_off's row corrections come summed per output row and group from
+ * conv2d.c, rc): the input is mapped through the f'_t once (map,
  * per chunk of input rows; a byte to its T factors), and the kernel reads
  * the mapped pixels in place through a table of each output pixel's tap
  * pointers (conv2d.c): no im2col copy and no packing of A (the dense byte
@@ -26,7 +27,8 @@
  * 4u..4u+3 of each of its groups (one term: k = tap * cg + channel, HWIO's
  * order; see virtual_k), at 4 * per * u bytes into the unit's tap.
  * Weights (pack_w): per block of 16 lanes, K T/4 steps of 64 bytes, then the
- * block's 16 corrections sum_t a_off[t] sum_k g'_t in lane order. Tile: 8 rows x 2
+ * block's 16 corrections sum_t a_off[t] (sum_k g'_t + K w_off[t]) in lane
+ * order. Tile: 8 rows x 2
  * blocks (or a last block alone), sixteen zmm of sums; the lanes go to
  * output order at the store (vpermd, or vpermt2d across a block pair). */
 #include "kernels/gemm_internal.h"
@@ -49,12 +51,14 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 
 /* 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
  * pairs (an even number of groups), or single groups of a multiple of 16.
- * Not 4 channels of more than 4 terms: dwconv2d.c's byte planes run
- * ResNeXt's layer1.0 at 20-21 GMAC/s whatever the form, this kernel at
- * 31-38 on 1-3 terms, 23-24 on 4, 18.6-19 on 5 (mul8s_1KVA, 1KX2). */
+ * Not 4 channels of more than 4 terms (3 with row corrections):
+ * dwconv2d.c's byte planes run ResNeXt's layer1.0 at 20-21 GMAC/s whatever
+ * the form, this kernel at 31-38 on 1-3 terms, 23-24 on 4, 18.6-19 on 5
+ * (mul8s_1KVA, 1KX2); with row corrections 28 on 2 (mul8u_Y48), 24 on 3
+ * (27Y), 19.6-20.1 on 4 (12YX). */
 static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t groups)
 {
-    if (cg == 4 && p->lr->terms > 4) return 0;
+    if (cg == 4 && p->lr->terms > (p->lr->row_corr ? 3 : 4)) return 0;
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
     return cg == 8 && groups % 2 == 0 ? 2 : 0;
@@ -86,6 +90,8 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
 {
     const ax_lowrank *lr = p->lr;
     size_t bc = block_cols(per), T = (size_t)lr->terms, KV = K * T;
+    uint32_t fixed = 0; /* sum_t a_off w_off, row terms included (their g' is 0) */
+    for (size_t t = 0; t < T + (size_t)lr->row_terms; t++) fixed += (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
     for (size_t b = 0; b < n_blocks(N, per); b++) {
         uint8_t *blk = pw + b * block_bytes(KV);
         uint32_t *corr = (uint32_t *)(blk + KV / 4 * 64);
@@ -100,7 +106,7 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
                 blk[kv / 4 * 64 + l * 4 + kv % 4] = (uint8_t)g;
                 c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)g;
             }
-            corr[l] = c;
+            corr[l] = c + (uint32_t)K * fixed;
         }
     }
 }
@@ -255,7 +261,8 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
  * slower: layer2.1 1.00 -> 0.85x oneDNN.) */
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                        size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
-                                                       int nb, int32_t *C, size_t ldc, bool accumulate)
+                                                       int nb, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
+                                                       bool accumulate)
 {
     enum { RM = 8 };
     const int R = 8;
@@ -287,6 +294,16 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
             }
         }
     }
+    if (rc) /* row i's corrections of the unit's groups, in lane order (lane l: group l % per) */
+        for (int i = 0; i < R; i++) {
+            const int32_t *r = rc + ((size_t)i < mn ? (size_t)i : 0) * ldrc;
+            int64_t q;
+            memcpy(&q, r, per == 1 ? 4 : 8);
+            __m512i v = per == 4 ? _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)r))
+                      : per == 2 ? _mm512_set1_epi64(q) : _mm512_set1_epi32(r[0]);
+            acc[i][0] = _mm512_add_epi32(acc[i][0], v);
+            if (nb == 2) acc[i][1] = _mm512_add_epi32(acc[i][1], v);
+        }
     /* through memory: put's registers kept out of the k loop's allocation */
     uint32_t tmp[RM][32];
     for (int i = 0; i < R; i++) {
@@ -313,29 +330,60 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
 
 static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                           size_t coff, size_t K, size_t N, size_t per,
-                                                          const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
+                                                          const uint8_t *pw, const int32_t *rc, size_t ldrc,
+                                                          int32_t *C, size_t ldc, bool accumulate)
 {
     size_t nbk = n_blocks(N, per);
     for (size_t b = 0; b < nbk; b += 2)
         for (size_t m0 = 0; m0 < rows; m0 += 8) {
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
             if (b + 1 < nbk)
-                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, C + m0 * ldc, ldc, accumulate);
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, rc ? rc + m0 * ldrc : NULL, ldrc,
+                     C + m0 * ldc, ldc, accumulate);
             else
-                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, C + m0 * ldc, ldc, accumulate);
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, rc ? rc + m0 * ldrc : NULL, ldrc,
+                     C + m0 * ldc, ldc, accumulate);
         }
 }
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
-                size_t N, size_t per, const uint8_t *pw, int32_t *C, size_t ldc, bool accumulate)
+                size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
+                bool accumulate)
 {
     K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
-    if (per == 4) run_per(rows, px, ntaps, coff, K, N, 4, pw, C, ldc, accumulate);
-    else if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, C, ldc, accumulate);
-    else run_per(rows, px, ntaps, coff, K, N, 1, pw, C, ldc, accumulate);
+    if (per == 4) run_per(rows, px, ntaps, coff, K, N, 4, pw, rc, ldrc, C, ldc, accumulate);
+    else if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, rc, ldrc, C, ldc, accumulate);
+    else run_per(rows, px, ntaps, coff, K, N, 1, pw, rc, ldrc, C, ldc, accumulate);
+}
+
+/* the bytes of h looked up per plane (vpermi2b), each plane's quads summed
+ * by vpdpbusd against ones, the planes shifted into place: 64 bytes in
+ * 2 + 4 np instructions, where a scalar loop (a load and an add a byte)
+ * took 31% of ResNeXt layer1.0 + 3.0 on mul8u_12YX (perf) */
+static void row_quads(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n, const uint8_t *x, int32_t *q)
+{
+    const __m512i ones = _mm512_set1_epi8(1), base = _mm512_set1_epi32((int)(4 * hmin));
+    for (size_t i = 0; i < n; i += 64) {
+        size_t left = n - i;
+        __mmask64 m = left >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)left);
+        __m512i a = _mm512_maskz_loadu_epi8(m, x + i);
+        __mmask64 upper = _mm512_movepi8_mask(a);
+        __m512i sum = base;
+        for (int j = 0; j < np; j++) {
+            const uint8_t *t = hp[j];
+            __m512i lo = _mm512_permutex2var_epi8(_mm512_loadu_si512(t), a, _mm512_loadu_si512(t + 64));
+            __m512i hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(t + 128), a, _mm512_loadu_si512(t + 192));
+            __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_mask_blend_epi8(upper, lo, hi), ones);
+            sum = _mm512_add_epi32(sum, _mm512_slli_epi32(d, 8 * j));
+        }
+        __mmask16 k = left >= 64 ? (__mmask16)0xffff : (__mmask16)((1u << (left / 4)) - 1);
+        _mm512_mask_storeu_epi32(q + i / 4, k, sum);
+    }
 }
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
+                                                  .byte_terms = true,
+                                                  .row_quads = row_quads,
                                                   .per = per_of,
                                                   .esize = esize,
                                                   .map = map,
