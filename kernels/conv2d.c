@@ -53,7 +53,8 @@ static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in
 
 /* Groups per unit of the grouped LOWRANK kernel (p->glr; its per says
  * which channels per group it takes, before the direct loop: 4 on both
- * ISAs, on AVX-512 for at most 4 terms); 0: not that kernel. */
+ * ISAs, on AVX-512 for at most 4 terms, 3 with row corrections); 0: not
+ * that kernel. */
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     if (!p->glr || s->groups < 2) return 0;
@@ -236,7 +237,8 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
             return ax_fail(err, "conv2d weights: out of memory");
         }
         for (size_t u = 0; u < s->groups / per; u++)
-            p->glr->pack_w(p, K, K / (s->kernel_h * s->kernel_w), og, per, W + u * per * og, s->out_c, cw->glr + u * cw->glr_unit);
+            p->glr->pack_w(p, K, K / (s->kernel_h * s->kernel_w), og, per, W + u * per * og, s->out_c,
+                           cw->glr + u * cw->glr_unit);
         *out = cw;
         return 0;
     }
@@ -512,9 +514,10 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     const uint8_t **px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
     uint8_t *xm = malloc(span * es + 1), *pad = malloc(s->in_c * es), *pb = malloc(s->in_c);
     /* a byte form's row corrections: per input pixel and group, the sum of
-     * h(a) = sum_t w_off[t] f'_t(a) over the group's channels (rg, the pad
-     * pixel's at the end); per output row and group, the sum of its taps'
-     * (rc), which the kernel adds */
+     * h(a) = sum_t w_off[t] f'_t(a) over the group's channels (rg, from the
+     * kernel's quad sums rq over h's byte planes hp; the pad pixel's at the
+     * end); per output row and group, the sum of its taps' (rc), which the
+     * kernel adds */
     bool rows_corr = gk->byte_terms && p->lr->row_corr;
     size_t G = s->groups, pix = span / s->in_c, nq = s->in_c / 4; /* quads of channels a pixel (cg % 4 == 0) */
     uint32_t h[256], hmin = 0;
