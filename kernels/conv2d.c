@@ -26,6 +26,12 @@
  * im2col rows per chunk follow the plan's im2col_bytes (L2-sized), in
  * multiples of CHUNK_UNIT (run_own) */
 enum { DIRECT_MAX_CG = 4, CHUNK_UNIT = 320, LINE = 64 };
+/* Grouped layers of a linear-base LUT plan split the base off (plan->base)
+ * below this many output channels a group: the base's exact GEMM fills 8 of
+ * its 64 lanes at 8 (ResNeXt's layer2: the split 1.2-1.7x), a quarter at 16,
+ * where the grouped kernel's row corrections (u8 weights) cost as much as
+ * the lanes save (layer3/4: 0.86-1.05x, the stride-2 layers the lower). */
+enum { SPLIT_MAX_OG = 16 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
@@ -37,6 +43,9 @@ struct ax_conv2d_weights {
     ax_onednn_conv *dnn;   /* or NULL: the layer as one oneDNN primitive (exact_conv_onednn.c) */
     uint8_t *glr;          /* or the grouped kernel's weights (run_glr), glr_unit bytes per unit of glr_per groups */
     size_t glr_unit, glr_per;
+    /* split: glr holds the linear base's weights (plan->base) and g the
+     * residual's (plan->resid), the layer their sum (run_own) */
+    bool split;
 };
 
 static bool same_shape(const ax_conv2d_shape *a, const ax_conv2d_shape *b)
@@ -202,6 +211,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
 {
     if (!w) return "";
     if (w->dnn) return "exact_conv__onednn";
+    if (w->split) return w->plan->split_name;
     if (w->glr) return w->plan->glr->name;
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
@@ -228,19 +238,25 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     cw->n_groups = s->groups;
     cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
     size_t per = glr_per(p, s);
+    const ax_gemm_plan *gp = p; /* the grouped kernel's plan */
+    if (!per && p->base && !use_direct(s) && og < SPLIT_MAX_OG && (per = glr_per(p->base, s)) != 0)
+        gp = p->base, cw->split = true;
     if (per) {
-        free(B);
         cw->glr_per = per;
-        cw->glr_unit = p->glr->w_bytes(p, K, og, per);
+        cw->glr_unit = gp->glr->w_bytes(gp, K, og, per);
         if (!(cw->glr = ax_aligned_alloc(64, cw->glr_unit * (s->groups / per)))) {
+            free(B);
             ax_conv2d_weights_free(cw);
             return ax_fail(err, "conv2d weights: out of memory");
         }
         for (size_t u = 0; u < s->groups / per; u++)
-            p->glr->pack_w(p, K, K / (s->kernel_h * s->kernel_w), og, per, W + u * per * og, s->out_c,
-                           cw->glr + u * cw->glr_unit);
-        *out = cw;
-        return 0;
+            gp->glr->pack_w(gp, K, K / (s->kernel_h * s->kernel_w), og, per, W + u * per * og, s->out_c,
+                            cw->glr + u * cw->glr_unit);
+        if (!cw->split) {
+            free(B);
+            *out = cw;
+            return 0;
+        }
     }
     if (use_direct(s)) {
         free(B);
@@ -262,7 +278,8 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     for (size_t g = 0; g < s->groups; g++) {
         for (size_t k = 0; k < K; k++) /* row k = (ky*kw + kx)*cg + i of HWIO */
             memcpy(B + k * og, W + k * s->out_c + g * og, og);
-        if (ax_gemm_pack_weights_for(p, K, og, B, og, extra, !own_exact(p, s), &cw->g[g], err) != 0) {
+        if (ax_gemm_pack_weights_for(cw->split ? p->resid : p, K, og, B, og, extra, !own_exact(p, s), &cw->g[g],
+                                     err) != 0) {
             free(B);
             ax_conv2d_weights_free(cw);
             return -1;
@@ -499,15 +516,17 @@ static void glr_span(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, 
  * after another over the same pixels, whose lines they share (a unit's
  * bytes of each), while in L1. */
 static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
-                   const ax_conv2d_weights *W, int32_t *Y, bool accumulate, int threads, ax_error *err)
+                   const ax_conv2d_weights *W, size_t m_lo, size_t m_hi, int32_t *Y, bool accumulate, int threads,
+                   ax_error *err)
 {
     const ax_glr_ukernel *gk = p->glr;
     size_t per = W->glr_per, units = s->groups / per, cg = s->in_c / s->groups, og = s->out_c / s->groups;
-    size_t ntaps = s->kernel_h * s->kernel_w, K = ntaps * cg, M = s->batch * oh * ow, es = gk->esize(p);
-    if (!M) return 0;
+    size_t ntaps = s->kernel_h * s->kernel_w, K = ntaps * cg, M = m_hi, es = gk->esize(p);
+    if (m_lo >= m_hi) return 0;
     /* chunks: the mapped input rows within L2/2 at most (in_c * stride inputs an output pixel, es bytes each) */
-    size_t chunk = chunk_rows(p, M, 2 * es * s->in_c * s->stride_h * s->stride_w, 64), span = 0, lo, hi, bytes;
-    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+    size_t chunk = chunk_rows(p, m_hi - m_lo, 2 * es * s->in_c * s->stride_h * s->stride_w, 64), span = 0, lo, hi,
+           bytes;
+    for (size_t r0 = m_lo; r0 < M; r0 += chunk) {
         glr_span(s, oh, ow, r0, M - r0 < chunk ? M - r0 : chunk, &lo, &hi);
         if (hi - lo > span) span = hi - lo;
     }
@@ -553,7 +572,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     memset(pb, s->pad_byte, s->in_c);
     gk->map(p, s->in_c, pb, pad, per, cg); /* a mapped pad pixel */
     free(pb);
-    for (size_t r0 = 0; r0 < M; r0 += chunk) {
+    for (size_t r0 = m_lo; r0 < M; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk, blocks = (rows + 63) / 64;
         glr_span(s, oh, ow, r0, rows, &lo, &hi);
         enum { PIECE = 1 << 14 }; /* a multiple of 64 */
@@ -642,11 +661,18 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     size_t M = s->batch * oh * ow, cg = s->in_c / s->groups, og = s->out_c / s->groups;
     size_t K = s->kernel_h * s->kernel_w * cg;
     if (W->direct) return ax_dwconv2d(p, s, oh, ow, X, W->direct, W->direct_corr, Y, accumulate, threads, err);
-    if (W->glr) return run_glr(p, s, oh, ow, X, W, Y, accumulate, threads, err);
+    /* split: the residual's GEMMs, then the base added on the grouped
+     * kernel chunk by chunk, while the chunk's outputs are in L2 (the base's
+     * whole layer first made the residual's additions read C from memory:
+     * 13% of ResNeXt's layer2.1) */
+    const ax_gemm_plan *base = NULL;
+    if (W->split) base = p->base, p = p->resid;
+    else if (W->glr) return run_glr(p, s, oh, ow, X, W, 0, M, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */
-        return ax_gemm_groups(p, s->groups, M, X, s->in_c, cg, W->g, Y, s->out_c, og, accumulate, threads, err);
+        int rc = ax_gemm_groups(p, s->groups, M, X, s->in_c, cg, W->g, Y, s->out_c, og, accumulate, threads, err);
+        return rc == 0 && base ? run_glr(base, s, oh, ow, X, W, 0, M, Y, true, threads, err) : rc;
     }
     uint8_t *pad = malloc(s->in_c);
     if (!pad) return ax_fail(err, "conv2d: out of memory");
@@ -693,6 +719,7 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
                              accumulate, threads, err);
             }
         }
+        if (rc == 0 && base) rc = run_glr(base, s, oh, ow, X, W, r0, r0 + rows, Y, true, threads, err);
     }
     free(pad);
     free(buf);

@@ -244,6 +244,16 @@ struct ax_gemm_plan {
      * reports for it ("...^T"). */
     struct ax_gemm_plan *tp;
     char lut_name_t[112], lutrow_name_t[48];
+    /* LUT over a linear base on AVX-512 VNNI: its grouped layers (more than
+     * 4 channels per group) run the base c_w * a on the grouped kernel of
+     * `base` (a LOWRANK plan of that one-term table, a byte form with row
+     * corrections) and the residual E through `resid` (this plan without
+     * its exact part: a LUT plan of E alone, no transposed or row-table
+     * way, which serve T), accumulated (conv2d.c): the base's exact GEMM
+     * wasted 7/8 of its lanes on their 8 columns a group. NULL otherwise.
+     * resid shares this plan's buffers; split_name: both kernels. */
+    struct ax_gemm_plan *base, *resid;
+    char split_name[112];
 };
 
 /* How ax_gemm runs a LUT or LUTROW plan on one shape (ax_lut_choose, the

@@ -335,6 +335,40 @@ static int resolve_isa(ax_isa *isa, ax_error *err)
     return 0;
 }
 
+/* A linear-base plan's split for its grouped layers (base and resid in
+ * gemm_internal.h): the base table c_w * a as a LOWRANK plan, kept only when
+ * it gets the grouped kernel (a byte form on VNNI), and the plan without its
+ * exact part. */
+static int derive_split(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
+{
+    if (p->isa != AX_ISA_AVX512 || !ax_cpu_has_avx512vnni()) return 0;
+    ax_mult *b = ax_mult_new();
+    if (!b) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    snprintf(b->name, sizeof b->name, "%s", m->name);
+    b->act = m->act, b->wgt = m->wgt;
+    for (unsigned a = 0; a < 256; a++)
+        for (unsigned w = 0; w < 256; w++)
+            b->table[a * 256 + w] = ax_operand_value(m->wgt, p->lin_w[w]) * ax_operand_value(m->act, (uint8_t)a);
+    ax_error local;
+    int rc = ax_gemm_plan_create(b, p->isa, AX_PATH_LOWRANK, &p->base, &local);
+    ax_mult_free(b);
+    if (rc != 0 || !p->base->glr) { /* (a*c_w has a byte form whenever c_w spans <= 256 values: always) */
+        ax_gemm_plan_free(p->base);
+        p->base = NULL;
+        return 0;
+    }
+    if (!(p->resid = malloc(sizeof *p->resid))) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    *p->resid = *p;
+    ax_gemm_plan *r = p->resid;
+    r->linear = r->onednn = false;
+    r->exact = NULL, r->tp = NULL, r->lutrow = NULL, r->base = r->resid = NULL;
+    r->dw = NULL, r->dwlr = NULL, r->glr = NULL, r->table_t = NULL; /* T's, not E's */
+    snprintf(r->kernel_name, sizeof r->kernel_name, "%s", p->lut->name);
+    memcpy(r->lut_name, r->kernel_name, sizeof r->lut_name);
+    snprintf(p->split_name, sizeof p->split_name, "%s+%s", p->base->glr->name, p->lut->name);
+    return 0;
+}
+
 int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan **out, ax_error *err)
 {
     *out = NULL;
@@ -454,6 +488,10 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     memcpy(p->lut_name, p->kernel_name, sizeof p->lut_name);
     if (p->lut && p->lutrow)
         snprintf(p->kernel_name, sizeof p->kernel_name, "%.63s|%.31s", p->lut_name, p->lutrow->name);
+    if (p->linear && derive_split(p, m, err) != 0) {
+        ax_gemm_plan_free(p);
+        return -1;
+    }
     *out = p;
     return 0;
 }
@@ -468,6 +506,8 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
     free(p->dw_own);
     free(p->dw_own_colmin);
     ax_gemm_plan_free(p->tp);
+    ax_gemm_plan_free(p->base);
+    free(p->resid); /* its buffers are p's */
     free(p);
 }
 
@@ -539,7 +579,7 @@ ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N)
     double c;
     if (way == AX_LUT_OWN && p->lutrow && (c = ax_lutrow_cycles(p->lutrow, M, K, N)) < best) way = AX_LUT_ROWS, best = c;
     double extra = (double)M * (double)K + 4.0 * (double)M * (double)N + (double)K * (double)N / 32;
-    if (p->lut && (c = own_cycles(p->tp, N, K, M) + extra) < best) way = AX_LUT_OWN_T, best = c;
+    if (p->lut && p->tp && (c = own_cycles(p->tp, N, K, M) + extra) < best) way = AX_LUT_OWN_T, best = c;
     if (p->lutrow && ax_lutrow_cycles(p->lutrow, N, K, M) < best) way = AX_LUT_ROWS_T;
     return way;
 }

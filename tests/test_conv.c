@@ -152,6 +152,7 @@ static const ccase CASES[] = {
 static int glr_layers, glr4_layers, glr2_layers; /* layers the grouped LOWRANK kernels took (AVX-512: all, 4
                                                      * channels per group; AVX2) */
 static int glr_terms_max; /* the most terms of an AVX-512 plan whose grouped layer took its grouped kernel */
+static int split_layers;  /* grouped layers of a linear-base LUT plan run as base (grouped kernel) + residual */
 
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
@@ -194,6 +195,14 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
         glr_layers++;
         glr4_layers += cg == 4;
         if (ax_gemm_plan_terms(p) > glr_terms_max) glr_terms_max = ax_gemm_plan_terms(p);
+    }
+    /* a LUT plan over a linear base on VNNI: its grouped layers past the direct loop (> 4 channels per group)
+     * of fewer than 16 outputs a group that the grouped kernel takes run the base there and the residual's LUT GEMMs (conv2d.c, split) */
+    if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni+lut_gemm_256x1__avx512vbmi") == 0) {
+        cr_assert(s->groups > 1 && cg > 4 && s->out_c / s->groups < 16 && ax_gemm_plan_path(p) == AX_PATH_LUT &&
+                  strstr(ax_gemm_plan_kernel_name(p), "+exact_gemm"), "%s: plan %s, %zu channels per group",
+                  m->name, ax_gemm_plan_kernel_name(p), cg);
+        split_layers++;
     }
     /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number >= 4 of channels
      * per group takes it (4: before the direct loop), and no other layer */
@@ -658,6 +667,23 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
 }
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
+
+/* exact plus a small random error: on AVX-512 a LUT plan of one residual
+ * plane over a linear base c_w * a, whose grouped layers on VNNI run the
+ * base on the grouped kernel (a byte form, with row corrections for u8
+ * weights) and add the residual's LUT GEMMs chunk by chunk */
+static void check_linear_grouped(ax_operand act, ax_operand wgt, int lo, unsigned span)
+{
+    ax_mult *m = exact_mult(act, wgt, "");
+    bool vnni = vnni_byte_kernel(m);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += lo + (int)(rnd() % span);
+    snprintf(m->name, sizeof m->name, "near-exact-%s%s", ax_operand_name(act), ax_operand_name(wgt));
+    split_layers = 0;
+    check_mult(m);
+    if (vnni) cr_assert(split_layers > 0, "no grouped layer ran the linear base on the grouped kernel");
+}
+Test(conv, linear_base_grouped_u8) { check_linear_grouped(AX_U8, AX_U8, 0, 200); }
+Test(conv, linear_base_grouped_s8) { check_linear_grouped(AX_S8, AX_S8, -40, 140); }
 
 Test(conv, factored_ident_u8)
 {
