@@ -15,7 +15,10 @@
  * forms of LOWRANK or EXACT plans; AVX2: the
  * int16 terms of LOWRANK and EXACT plans) map the input through the activation factors
  * once and run the grouped kernel on the mapped pixels in place through
- * tap pointers: no im2col, no packing of A (run_glr). */
+ * tap pointers: no im2col, no packing of A (run_glr). A LUT plan over a
+ * linear base runs its grouped layers' base there too, and the residual as
+ * LUT GEMMs (split); LUT kernels with pack_taps pack grouped layers' panels
+ * straight from tap pointers, without im2col rows. */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
