@@ -53,6 +53,10 @@ typedef struct job {
      * (mr x K) instead of read from A */
     ax_gemm_rows_fn rows;
     void *rows_ctx;
+    /* ax_gemm_groups_packed: each tile's panel packed by the caller's pack
+     * (LUT without an exact part) */
+    ax_gemm_pack_fn pack;
+    void *pack_ctx;
 } job;
 
 typedef struct scratch {
@@ -88,9 +92,13 @@ static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t n
     }
 }
 
-static void pack_tile(const job *j, size_t m0, size_t rows, scratch *s)
+static void pack_tile(const job *j, size_t g, size_t m0, size_t rows, scratch *s)
 {
     const ax_gemm_plan *p = j->p;
+    if (j->pack) {
+        j->pack(j->pack_ctx, g, m0, rows, s->panel);
+        return;
+    }
     const uint8_t *A = s->abuf;
     size_t lda = j->K;
     if (j->rows) /* made here, while the tile's rows fit in L1 or L2 */
@@ -119,13 +127,13 @@ static void run_exact(const job *j, size_t rows, size_t n0, size_t cn, const scr
 /* One tile; the scratch remembers which row panel (of which group) it holds. */
 static void run_tile(const job *j, size_t t, scratch *s)
 {
-    size_t pi = t / j->n_chunks, mi = pi % j->m_panels, ni = t % j->n_chunks;
+    size_t pi = t / j->n_chunks, mi = pi % j->m_panels, ni = t % j->n_chunks, g = pi / j->m_panels;
     job jg;
     if (j->groups > 1) {
-        size_t g = pi / j->m_panels;
         jg = *j;
         jg.w = j->wg[g], jg.bt = jg.w->bt, jg.corr = jg.w->corr;
-        jg.A += g * j->a_step, jg.C += g * j->c_step;
+        if (jg.A) jg.A += g * j->a_step; /* (none when the caller packs) */
+        jg.C += g * j->c_step;
         j = &jg;
     }
     size_t m0 = mi * j->mr, rows = j->M - m0 < j->mr ? j->M - m0 : j->mr;
@@ -133,7 +141,7 @@ static void run_tile(const job *j, size_t t, scratch *s)
     const ax_gemm_plan *p = j->p;
     if (j->panels) s->panel = (uint8_t *)(uintptr_t)(j->panels + mi * j->panel_bytes);
     else if (s->packed_mi != pi) {
-        pack_tile(j, m0, rows, s);
+        pack_tile(j, g, m0, rows, s);
         s->packed_mi = pi;
     }
     /* the tile's C: in the job's C, or (fn) the thread's buffer, handed over below */
@@ -462,5 +470,23 @@ int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, 
     job j = {.p = p, .w = W[0], .M = M, .N = N, .K = K, .lda = lda, .ldc = ldc, .A = A, .bt = W[0]->bt,
              .wstride = K, .corr = W[0]->corr, .C = C, .accumulate = accumulate, .groups = G, .a_step = a_step,
              .c_step = c_step, .wg = W};
+    return run_job(&j, threads, err);
+}
+
+int ax_gemm_groups_packed(const ax_gemm_plan *p, size_t G, size_t M, ax_gemm_pack_fn pack, void *ctx,
+                          ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate,
+                          int threads, ax_error *err)
+{
+    if (!p || !p->lut || p->exact || !pack || !W || !C || G == 0 || !W[0])
+        return ax_fail(err, "gemm: packed groups need a LUT plan without an exact part");
+    size_t K = W[0]->K, N = W[0]->N;
+    for (size_t g = 0; g < G; g++)
+        if (!W[g] || W[g]->plan != p || W[g]->n_chunks || W[g]->K != K || W[g]->N != N || K > W[g]->max_k)
+            return ax_fail(err, "gemm: packed groups need weights of one shape packed for this plan");
+    if (ldc < N) return ax_fail(err, "gemm: ldc %zu is smaller than N %zu", ldc, N);
+    if (M == 0 || N == 0) return 0;
+    job j = {.p = p, .w = W[0], .M = M, .N = N, .K = K, .ldc = ldc, .bt = W[0]->bt, .wstride = K,
+             .corr = W[0]->corr, .C = C, .accumulate = accumulate, .groups = G, .c_step = c_step, .wg = W,
+             .pack = pack, .pack_ctx = ctx};
     return run_job(&j, threads, err);
 }
