@@ -293,8 +293,9 @@ static const int max_sb[4] = {SUB, SUB, 2, 1};
  * loop here cost ~10% of the kernel at K = 64). With corr this writes C
  * directly: no buffer and no second pass over C in gemm.c (that pass was
  * ~17% of K = 64 layers). The last jn % 16 columns take the same transpose
- * with zero columns and masked stores: as scalar code they cost 14% of a
- * grouped layer of 8 columns a group (ResNeXt's layer2). */
+ * with zero columns and masked stores (store8 at most 8 of them): as scalar
+ * code they cost 14% of a grouped layer of 8 columns a group (ResNeXt's
+ * layer2). */
 static inline __attribute__((always_inline)) void store16(uint32_t acc[][MR], size_t m0, size_t mn, size_t j, size_t jw,
                                                           uint32_t *out, size_t ldo, const uint32_t *corr,
                                                           bool accumulate)
@@ -338,6 +339,43 @@ static inline __attribute__((always_inline)) void store16(uint32_t acc[][MR], si
     }
 }
 
+/* The same for at most 8 columns (grouped layers' 8 a group): an 8 x 16
+ * transpose, half store16's shuffles; rows leave as 256-bit halves. */
+static inline __attribute__((always_inline)) void store8(uint32_t acc[][MR], size_t m0, size_t mn, size_t j, size_t jw,
+                                                         uint32_t *out, size_t ldo, const uint32_t *corr,
+                                                         bool accumulate)
+{
+    __mmask8 km = (__mmask8)((1u << jw) - 1);
+    __m256i cv = corr ? _mm256_maskz_loadu_epi32(km, corr + j) : _mm256_setzero_si256();
+    __m512i r[8], t[8];
+    for (size_t i = 0; i < 8; i++) r[i] = i < jw ? _mm512_load_si512(acc[j + i] + m0) : _mm512_setzero_si512();
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    /* r[4q + c] holds, per 128-bit lane l, row 4l + c of columns 4q..4q+3 */
+    const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    for (int c = 0; c < 4; c++) {
+        __m512i o[2] = {_mm512_permutex2var_epi64(r[c], lo, r[4 + c]),  /* rows c, 4 + c */
+                        _mm512_permutex2var_epi64(r[c], hi, r[4 + c])}; /* rows 8 + c, 12 + c */
+        for (int h = 0; h < 4; h++) {
+            size_t m = (size_t)(4 * h + c);
+            if (m >= mn) continue;
+            __m256i v = h & 1 ? _mm512_extracti64x4_epi64(o[h >> 1], 1) : _mm512_castsi512_si256(o[h >> 1]);
+            uint32_t *dst = out + (m0 + m) * ldo + j;
+            if (corr) v = _mm256_add_epi32(v, cv);
+            if (accumulate) v = _mm256_add_epi32(v, _mm256_maskz_loadu_epi32(km, dst));
+            _mm256_mask_storeu_epi32(dst, km, v);
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void store_out(uint32_t acc[][MR], size_t rows, size_t jn, uint32_t *out,
                                                             size_t ldo, const uint32_t *corr, bool accumulate)
 {
@@ -345,7 +383,8 @@ static inline __attribute__((always_inline)) void store_out(uint32_t acc[][MR], 
     for (size_t m0 = 0; m0 < rows; m0 += 16) {
         size_t mn = rows - m0 < 16 ? rows - m0 : 16;
         for (size_t j = 0; j < j16; j += 16) store16(acc, m0, mn, j, 16, out, ldo, corr, accumulate);
-        if (j16 < jn) store16(acc, m0, mn, j16, jn - j16, out, ldo, corr, accumulate);
+        if (jn - j16 > 8) store16(acc, m0, mn, j16, jn - j16, out, ldo, corr, accumulate);
+        else if (j16 < jn) store8(acc, m0, mn, j16, jn - j16, out, ldo, corr, accumulate);
     }
 }
 
