@@ -135,6 +135,7 @@ static const ccase CASES[] = {
     {1, 8, 7, 64, 128, 3, 3, 2, 1, 1, 1, 1, 1, 0, 1, 4},   /* 16 in fours, N = 32, stride 2x1 */
     {2, 9, 8, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},    /* 8 channels, 6 groups: pairs, N = 8 (one store) */
     {1, 10, 9, 48, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6},   /* pairs, N = 12, stride 2 */
+    {1, 30, 30, 16, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2}, /* 8 channels, M = 900: LUT panels of 640 rows (2 sub-panels) + 260 */
     /* s8 x s8 1x1 layers of K <= 256 run our VNNI kernel, not oneDNN's (own_exact): */
     {2, 9, 7, 96, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* M 126: panels of 60, a 6-row tail; 4 + 1 blocks */
     {1, 11, 12, 256, 72, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* K = 256 (the bound), no prefetch; 8-column tail */
