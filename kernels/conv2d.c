@@ -29,12 +29,6 @@
  * im2col rows per chunk follow the plan's im2col_bytes (L2-sized), in
  * multiples of CHUNK_UNIT (run_own) */
 enum { DIRECT_MAX_CG = 4, CHUNK_UNIT = 320, LINE = 64 };
-/* Grouped layers of a linear-base LUT plan split the base off (plan->base)
- * below this many output channels a group: the base's exact GEMM fills 8 of
- * its 64 lanes at 8 (ResNeXt's layer2: the split 1.2-1.7x), a quarter at 16,
- * where the grouped kernel's row corrections (u8 weights) cost as much as
- * the lanes save (layer3/4: 0.86-1.05x, the stride-2 layers the lower). */
-enum { SPLIT_MAX_OG = 16 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
@@ -242,8 +236,10 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
     size_t per = glr_per(p, s);
     const ax_gemm_plan *gp = p; /* the grouped kernel's plan */
-    if (!per && p->base && !use_direct(s) && og < SPLIT_MAX_OG && (per = glr_per(p->base, s)) != 0)
-        gp = p->base, cw->split = true;
+    /* a linear base split off (plan->base): its exact GEMM filled 8 of 64
+     * lanes at 8 outputs a group (ResNeXt's layer2: 1.2-1.7x), and with the
+     * row sums vectorized the split gains at 16 and 32 too (layer3/4: 1.03-1.17x) */
+    if (!per && p->base && !use_direct(s) && (per = glr_per(p->base, s)) != 0) gp = p->base, cw->split = true;
     if (per) {
         cw->glr_per = per;
         cw->glr_unit = gp->glr->w_bytes(gp, K, og, per);

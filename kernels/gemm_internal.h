@@ -257,7 +257,7 @@ struct ax_gemm_plan {
      * corrections) and the residual E through `resid` (this plan without
      * its exact part: a LUT plan of E alone, no transposed or row-table
      * way, which serve T), accumulated (conv2d.c): the base's exact GEMM
-     * wasted 7/8 of its lanes on their 8 columns a group. NULL otherwise.
+     * wasted 7/8 of its lanes at 8 columns a group. NULL otherwise.
      * resid shares this plan's buffers; split_name: both kernels. */
     struct ax_gemm_plan *base, *resid;
     char split_name[112];
