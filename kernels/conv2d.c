@@ -17,8 +17,8 @@
  * once and run the grouped kernel on the mapped pixels in place through
  * tap pointers: no im2col, no packing of A (run_glr). A LUT plan over a
  * linear base runs its grouped layers' base there too, and the residual as
- * LUT GEMMs (split); LUT kernels with pack_taps pack grouped layers' panels
- * straight from tap pointers, without im2col rows. */
+ * LUT GEMMs (split); LUT kernels with pack_lines pack grouped layers' panels
+ * straight from the input pixels, without im2col rows. */
 #include "gemm_internal.h"
 #include "lut/ax_internal.h"
 
@@ -29,12 +29,6 @@
  * im2col rows per chunk follow the plan's im2col_bytes (L2-sized), in
  * multiples of CHUNK_UNIT (run_own) */
 enum { DIRECT_MAX_CG = 4, CHUNK_UNIT = 320, LINE = 64 };
-/* Grouped layers of a linear-base LUT plan split the base off (plan->base)
- * below this many output channels a group: the base's exact GEMM fills 8 of
- * its 64 lanes at 8 (ResNeXt's layer2: the split 1.2-1.7x), a quarter at 16,
- * where the grouped kernel's row corrections (u8 weights) cost as much as
- * the lanes save (layer3/4: 0.86-1.05x, the stride-2 layers the lower). */
-enum { SPLIT_MAX_OG = 16 };
 
 struct ax_conv2d_weights {
     const ax_gemm_plan *plan;
@@ -242,8 +236,10 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
     size_t per = glr_per(p, s);
     const ax_gemm_plan *gp = p; /* the grouped kernel's plan */
-    if (!per && p->base && !use_direct(s) && og < SPLIT_MAX_OG && (per = glr_per(p->base, s)) != 0)
-        gp = p->base, cw->split = true;
+    /* a linear base split off (plan->base): its exact GEMM filled 8 of 64
+     * lanes at 8 outputs a group (ResNeXt's layer2: 1.2-1.7x), and with the
+     * row sums vectorized the split gains at 16 and 32 too (layer3/4: 1.03-1.17x) */
+    if (!per && p->base && !use_direct(s) && (per = glr_per(p->base, s)) != 0) gp = p->base, cw->split = true;
     if (per) {
         cw->glr_per = per;
         cw->glr_unit = gp->glr->w_bytes(gp, K, og, per);
@@ -690,19 +686,6 @@ static void tap_pointers(const ax_conv2d_shape *s, size_t oh, size_t ow, const u
     }
 }
 
-/* ax_gemm_groups_packed's panels from tap pointers (the LUT kernel's pack_taps) */
-typedef struct tap_panels {
-    const ax_gemm_plan *p;
-    const uint8_t *const *px;
-    size_t ldp, ntaps, cg;
-} tap_panels;
-
-static void pack_tap_panel(void *ctx, size_t g, size_t m0, size_t rows, uint8_t *panel)
-{
-    const tap_panels *t = ctx;
-    t->p->lut->pack_taps(rows, t->px + m0, t->ldp, t->ntaps, g * t->cg, t->cg, panel);
-}
-
 /* ax_gemm_rows' rows of a dense layer: rows [m0, m0 + n) of its im2col */
 typedef struct tile_rows {
     const ax_conv2d_shape *s;
@@ -758,30 +741,36 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
         if (nb > s->groups) nb = s->groups;
         ng = 1;
     }
-    /* or, where the LUT kernel packs its panels from tap pointers, no im2col
-     * rows at all: a table of the chunk's tap pointers. At 8 channels a
-     * group (ResNeXt's layer2: +8-20%) and at stride 1 (layer3/4.1: +1-3%);
-     * at stride 2 wider groups lose 7-9% (layer3/4.0: each 8 bytes of a
-     * row's channels a gathered element, where im2col copies them whole) */
+    /* or, where the LUT kernel packs every group's panels from the rows'
+     * pixel pointers (pack_lines), no im2col rows at all: a table of the
+     * chunk's tap pointers and the panels */
     size_t ntaps = s->kernel_h * s->kernel_w, bytes;
-    bool taps = s->groups > 1 && ng == s->groups && p->lut && !p->exact && p->lut->pack_taps && cg % 8 == 0 &&
-                (cg == 8 || (s->stride_h == 1 && s->stride_w == 1));
-    uint8_t *buf = NULL;
+    bool lines = s->groups > 1 && ng == s->groups && p->lut && !p->exact && p->lut->pack_lines && cg % 8 == 0;
+    if (lines && chunk > p->lut->mr) chunk = p->lut->mr;
+    uint8_t *buf = NULL, *panels = NULL;
     const uint8_t **px = NULL;
-    if (taps) px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
-    else buf = mul_ok(chunk, nb * K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
-    if (taps ? !px : !buf) {
+    if (lines) px = mul_ok(chunk, ntaps * sizeof *px, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
+    if (lines && px) panels = mul_ok(s->groups * K, 64 * ((chunk + 63) / 64), &bytes) ? ax_aligned_alloc(64, bytes) : NULL;
+    if (!lines) buf = mul_ok(chunk, nb * K, &bytes) ? malloc(bytes ? bytes : 1) : NULL;
+    if (lines ? !panels : !buf) {
+        free(px);
         free(pad);
         return ax_fail(err, "conv2d: out of memory for %zu im2col rows of %zu bytes", chunk, ng * K);
     }
     int rc = 0;
     for (size_t r0 = 0; r0 < M && rc == 0; r0 += chunk) {
         size_t rows = M - r0 < chunk ? M - r0 : chunk;
-        if (taps) {
+        if (lines) {
             tap_pointers(s, oh, ow, X, pad, r0, rows, px);
-            tap_panels tp = {.p = p, .px = px, .ldp = rows, .ntaps = ntaps, .cg = cg};
-            rc = ax_gemm_groups_packed(p, s->groups, rows, pack_tap_panel, &tp, W->g, Y + r0 * s->out_c, s->out_c,
-                                       og, accumulate, threads, err);
+            size_t gstep = K * 64 * ((rows + 63) / 64);
+            int nth = ax_default_threads(threads);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth) if (nth > 1)
+#endif
+            for (size_t t = 0; t < ntaps; t++)
+                p->lut->pack_lines(rows, px + t * rows, t, ntaps, s->in_c, cg, panels, gstep);
+            rc = ax_gemm_groups_panels(p, s->groups, rows, panels, gstep, W->g, Y + r0 * s->out_c, s->out_c, og,
+                                       accumulate, threads, err);
         } else if (ng == s->groups) {
             im2col_threads(s, oh, ow, X, r0, rows, 0, ng, pad, buf, threads);
             rc = ax_gemm_groups(p, s->groups, rows, buf, K, rows * K, W->g, Y + r0 * s->out_c, s->out_c, og,
@@ -800,5 +789,6 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
     free(pad);
     free(buf);
     free(px);
+    free(panels);
     return rc;
 }

@@ -53,10 +53,7 @@ typedef struct job {
      * (mr x K) instead of read from A */
     ax_gemm_rows_fn rows;
     void *rows_ctx;
-    /* ax_gemm_groups_packed: each tile's panel packed by the caller's pack
-     * (LUT without an exact part) */
-    ax_gemm_pack_fn pack;
-    void *pack_ctx;
+    size_t panel_gstep; /* panels of groups > 1 (ax_gemm_groups_panels): group g's at panels + g * panel_gstep */
 } job;
 
 typedef struct scratch {
@@ -92,13 +89,9 @@ static void write_tile(const job *j, size_t m0, size_t rows, size_t n0, size_t n
     }
 }
 
-static void pack_tile(const job *j, size_t g, size_t m0, size_t rows, scratch *s)
+static void pack_tile(const job *j, size_t m0, size_t rows, scratch *s)
 {
     const ax_gemm_plan *p = j->p;
-    if (j->pack) {
-        j->pack(j->pack_ctx, g, m0, rows, s->panel);
-        return;
-    }
     const uint8_t *A = s->abuf;
     size_t lda = j->K;
     if (j->rows) /* made here, while the tile's rows fit in L1 or L2 */
@@ -132,16 +125,16 @@ static void run_tile(const job *j, size_t t, scratch *s)
     if (j->groups > 1) {
         jg = *j;
         jg.w = j->wg[g], jg.bt = jg.w->bt, jg.corr = jg.w->corr;
-        if (jg.A) jg.A += g * j->a_step; /* (none when the caller packs) */
+        if (jg.A) jg.A += g * j->a_step; /* (none with the caller's panels) */
         jg.C += g * j->c_step;
         j = &jg;
     }
     size_t m0 = mi * j->mr, rows = j->M - m0 < j->mr ? j->M - m0 : j->mr;
     size_t n0 = ni * j->nc, nn = j->N - n0 < j->nc ? j->N - n0 : j->nc;
     const ax_gemm_plan *p = j->p;
-    if (j->panels) s->panel = (uint8_t *)(uintptr_t)(j->panels + mi * j->panel_bytes);
+    if (j->panels) s->panel = (uint8_t *)(uintptr_t)(j->panels + g * j->panel_gstep + mi * j->panel_bytes);
     else if (s->packed_mi != pi) {
-        pack_tile(j, g, m0, rows, s);
+        pack_tile(j, m0, rows, s);
         s->packed_mi = pi;
     }
     /* the tile's C: in the job's C, or (fn) the thread's buffer, handed over below */
@@ -473,12 +466,12 @@ int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, 
     return run_job(&j, threads, err);
 }
 
-int ax_gemm_groups_packed(const ax_gemm_plan *p, size_t G, size_t M, ax_gemm_pack_fn pack, void *ctx,
+int ax_gemm_groups_panels(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *panels, size_t gstep,
                           ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate,
                           int threads, ax_error *err)
 {
-    if (!p || !p->lut || p->exact || !pack || !W || !C || G == 0 || !W[0])
-        return ax_fail(err, "gemm: packed groups need a LUT plan without an exact part");
+    if (!p || !p->lut || p->exact || !panels || !W || !C || G == 0 || !W[0] || M > p->lut->mr)
+        return ax_fail(err, "gemm: packed group panels need a LUT plan without an exact part and M <= its mr");
     size_t K = W[0]->K, N = W[0]->N;
     for (size_t g = 0; g < G; g++)
         if (!W[g] || W[g]->plan != p || W[g]->n_chunks || W[g]->K != K || W[g]->N != N || K > W[g]->max_k)
@@ -487,6 +480,6 @@ int ax_gemm_groups_packed(const ax_gemm_plan *p, size_t G, size_t M, ax_gemm_pac
     if (M == 0 || N == 0) return 0;
     job j = {.p = p, .w = W[0], .M = M, .N = N, .K = K, .ldc = ldc, .bt = W[0]->bt, .wstride = K,
              .corr = W[0]->corr, .C = C, .accumulate = accumulate, .groups = G, .c_step = c_step, .wg = W,
-             .pack = pack, .pack_ctx = ctx};
+             .panels = panels, .panel_gstep = gstep};
     return run_job(&j, threads, err);
 }

@@ -32,12 +32,13 @@ typedef struct ax_lut_ukernel {
      * gemm.c calls it when the plan has no exact part (no linear base). */
     void (*run_c)(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size_t K, const uint8_t *w,
                   size_t wstride, size_t nn, const uint32_t *corr, int32_t *C, size_t ldc, bool accumulate);
-    /* Optional (NULL: none): pack_a's panel of a convolution's rows read
-     * through tap pointers, K = ntaps * cg (cg % 8 == 0): row m's k = t*cg +
-     * c is px[t * ldp + m][coff + c]. conv2d.c's grouped layers then never
-     * build im2col rows. */
-    void (*pack_taps)(size_t rows, const uint8_t *const *px, size_t ldp, size_t ntaps, size_t coff, size_t cg,
-                      uint8_t *panel);
+    /* Optional (NULL: none): pack_a's panels of every group of a
+     * convolution's rows at once, for one tap t, from the rows' pixel
+     * pointers (in_c and cg multiples of 8; K = ntaps * cg): row m's k = t*cg
+     * + c of group g is pt[m][g*cg + c], group g's panel at panels + g *
+     * gstep. conv2d.c's grouped layers then never build im2col rows. */
+    void (*pack_lines)(size_t rows, const uint8_t *const *pt, size_t t, size_t ntaps, size_t in_c, size_t cg,
+                       uint8_t *panels, size_t gstep);
 } ax_lut_ukernel;
 
 /* How an EXACT-type kernel's run_c writes C: set it, add to it, or set it
@@ -256,7 +257,7 @@ struct ax_gemm_plan {
      * corrections) and the residual E through `resid` (this plan without
      * its exact part: a LUT plan of E alone, no transposed or row-table
      * way, which serve T), accumulated (conv2d.c): the base's exact GEMM
-     * wasted 7/8 of its lanes on their 8 columns a group. NULL otherwise.
+     * wasted 7/8 of its lanes at 8 columns a group. NULL otherwise.
      * resid shares this plan's buffers; split_name: both kernels. */
     struct ax_gemm_plan *base, *resid;
     char split_name[112];
@@ -346,12 +347,11 @@ int ax_gemm_groups(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *A, 
                    ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate, int threads,
                    ax_error *err);
 
-/* gemm.c: ax_gemm_groups for a LUT plan without an exact part whose row
- * panels the caller packs in the kernel's layout (pack_a's or pack_taps'):
- * pack(ctx, g, m0, rows, panel) fills group g's panel of rows [m0, m0 +
- * rows), each tile's in its thread. The same bits as ax_gemm_groups. */
-typedef void (*ax_gemm_pack_fn)(void *ctx, size_t g, size_t m0, size_t rows, uint8_t *panel);
-int ax_gemm_groups_packed(const ax_gemm_plan *p, size_t G, size_t M, ax_gemm_pack_fn pack, void *ctx,
+/* gemm.c: ax_gemm_groups for a LUT plan without an exact part, every
+ * group's row panel packed beforehand in its kernel's layout (pack_a's or
+ * pack_lines'), group g's at panels + g * gstep; M <= the kernel's mr. The
+ * same bits as ax_gemm_groups. */
+int ax_gemm_groups_panels(const ax_gemm_plan *p, size_t G, size_t M, const uint8_t *panels, size_t gstep,
                           ax_packed_weights *const *W, int32_t *C, size_t ldc, size_t c_step, bool accumulate,
                           int threads, ax_error *err);
 

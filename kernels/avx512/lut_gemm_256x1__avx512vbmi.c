@@ -62,67 +62,6 @@ static void pack_a(size_t rows, size_t K, const uint8_t *A, size_t lda, uint8_t 
     }
 }
 
-/* pack_a's panel from tap pointers (ax_lut_ukernel.pack_taps): per block of
- * 64 rows, tap and 8 channels, the rows' 8-byte pieces gathered 8 at a time
- * (one vpgatherqq per 8 rows), each turned channel-major by a vpermb and
- * the 8 x 8 qwords transposed: 8 panel rows of 64 bytes. Rows past `rows`
- * repeat row 0 (their sums are never stored). Against im2col rows and
- * pack_a this halves the activations' cost in grouped layers (8 channels a
- * group: im2col's 8-byte copies and the transpose of 72-byte rows took 29%
- * of ResNeXt's layer2.1). */
-static void pack_taps(size_t rows, const uint8_t *const *px, size_t ldp, size_t ntaps, size_t coff, size_t cg,
-                      uint8_t *panel)
-{
-    size_t K = ntaps * cg, nb = (rows + 63) / 64, nsub = (nb + SUB - 1) / SUB;
-    uint8_t idx[64];
-    for (int c = 0; c < 8; c++)
-        for (int j = 0; j < 8; j++) idx[8 * c + j] = (uint8_t)(8 * j + c); /* byte (pixel j, channel c) */
-    const __m512i by_channel = _mm512_loadu_si512(idx);
-    for (size_t i = 0, s0 = 0; i < nsub; i++) {
-        size_t sb = sub_blocks(nb, s0, i, nsub), stride = 64 * sb;
-        uint8_t *sub = panel + K * 64 * s0;
-        for (size_t b = 0; b < sb; b++) {
-            size_t r0 = 64 * (s0 + b), n = rows - r0 < 64 ? rows - r0 : 64;
-            for (size_t t = 0; t < ntaps; t++) {
-                const uint8_t *const *pt = px + t * ldp + r0;
-                __m512i ptr[8];
-                for (size_t v = 0; v < 8; v++) {
-                    size_t have = n > 8 * v ? n - 8 * v : 0;
-                    __mmask8 m = (__mmask8)(have >= 8 ? 0xff : (1u << have) - 1);
-                    ptr[v] = _mm512_mask_loadu_epi64(_mm512_set1_epi64((long long)(uintptr_t)px[t * ldp]), m,
-                                                     pt + 8 * v);
-                }
-                for (size_t q = 0; q < cg; q += 8) {
-                    __m512i x[8], u[8], y[8], off = _mm512_set1_epi64((long long)(coff + q));
-                    for (int v = 0; v < 8; v++)
-                        x[v] = _mm512_permutexvar_epi8(
-                            by_channel, _mm512_i64gather_epi64(_mm512_add_epi64(ptr[v], off), (const void *)0, 1));
-                    /* x[v] qword c: channel c of rows 8v..8v+7; y[c] qword v: the same */
-                    for (int v = 0; v < 8; v += 2) {
-                        u[v] = _mm512_unpacklo_epi64(x[v], x[v + 1]);
-                        u[v + 1] = _mm512_unpackhi_epi64(x[v], x[v + 1]);
-                    }
-                    /* u[2k]: lane l = qwords 2l of x[2k], x[2k+1]; u[2k+1]: qwords 2l+1 */
-                    for (int h = 0; h < 2; h++) {
-                        __m512i a = u[4 * h], b2 = u[4 * h + 2], c = u[4 * h + 1], d = u[4 * h + 3];
-                        x[4 * h] = _mm512_shuffle_i64x2(a, b2, 0x88);     /* channels 0, 4 */
-                        x[4 * h + 1] = _mm512_shuffle_i64x2(a, b2, 0xdd); /* 2, 6 */
-                        x[4 * h + 2] = _mm512_shuffle_i64x2(c, d, 0x88);  /* 1, 5 */
-                        x[4 * h + 3] = _mm512_shuffle_i64x2(c, d, 0xdd);  /* 3, 7 */
-                    }
-                    y[0] = _mm512_shuffle_i64x2(x[0], x[4], 0x88), y[4] = _mm512_shuffle_i64x2(x[0], x[4], 0xdd);
-                    y[2] = _mm512_shuffle_i64x2(x[1], x[5], 0x88), y[6] = _mm512_shuffle_i64x2(x[1], x[5], 0xdd);
-                    y[1] = _mm512_shuffle_i64x2(x[2], x[6], 0x88), y[5] = _mm512_shuffle_i64x2(x[2], x[6], 0xdd);
-                    y[3] = _mm512_shuffle_i64x2(x[3], x[7], 0x88), y[7] = _mm512_shuffle_i64x2(x[3], x[7], 0xdd);
-                    uint8_t *d = sub + (t * cg + q) * stride + 64 * b;
-                    for (int c = 0; c < 8; c++) _mm512_store_si512(d + (size_t)c * stride, y[c]);
-                }
-            }
-        }
-        s0 += sb;
-    }
-}
-
 /* The k loop of 1-5 blocks x 2 planes in asm, every zmm assigned by hand
  * (sums zmm0-19, 4 per block; planes zmm20-27; x zmm28; scratch zmm29-31,
  * the two planes sharing one HI): gcc's allocation of the intrinsic
@@ -192,6 +131,79 @@ AX_LOOP2(loop2_2, AX_Z2, AX_B2, AX_O2)
 AX_LOOP2(loop3_2, AX_Z3, AX_B3, AX_O3)
 AX_LOOP2(loop4_2, AX_Z4, AX_B4, AX_O4)
 AX_LOOP2(loop5_2, AX_Z5, AX_B5, AX_O5)
+/* x[0..7] as an 8 x 8 matrix of qwords, transposed: qword i of x[j] <-> qword
+ * j of x[i] */
+static inline __attribute__((always_inline)) void transpose_8x8_q(__m512i *x)
+{
+    __m512i u[8];
+    for (int v = 0; v < 8; v += 2) {
+        u[v] = _mm512_unpacklo_epi64(x[v], x[v + 1]);
+        u[v + 1] = _mm512_unpackhi_epi64(x[v], x[v + 1]);
+    }
+    /* u[2k]: lane l = qwords 2l of x[2k], x[2k+1]; u[2k+1]: qwords 2l+1 */
+    __m512i w[8];
+    for (int h = 0; h < 2; h++) {
+        w[4 * h] = _mm512_shuffle_i64x2(u[4 * h], u[4 * h + 2], 0x88);         /* qwords 0, 4 */
+        w[4 * h + 1] = _mm512_shuffle_i64x2(u[4 * h], u[4 * h + 2], 0xdd);     /* 2, 6 */
+        w[4 * h + 2] = _mm512_shuffle_i64x2(u[4 * h + 1], u[4 * h + 3], 0x88); /* 1, 5 */
+        w[4 * h + 3] = _mm512_shuffle_i64x2(u[4 * h + 1], u[4 * h + 3], 0xdd); /* 3, 7 */
+    }
+    x[0] = _mm512_shuffle_i64x2(w[0], w[4], 0x88), x[4] = _mm512_shuffle_i64x2(w[0], w[4], 0xdd);
+    x[2] = _mm512_shuffle_i64x2(w[1], w[5], 0x88), x[6] = _mm512_shuffle_i64x2(w[1], w[5], 0xdd);
+    x[1] = _mm512_shuffle_i64x2(w[2], w[6], 0x88), x[5] = _mm512_shuffle_i64x2(w[2], w[6], 0xdd);
+    x[3] = _mm512_shuffle_i64x2(w[3], w[7], 0x88), x[7] = _mm512_shuffle_i64x2(w[3], w[7], 0xdd);
+}
+
+/* Every group's panel (pack_a's layout, K = ntaps * cg, group g's at panels
+ * + g * gstep) of one tap t of a convolution's rows: row m's k = t*cg + c of
+ * group g is pt[m][g*cg + c] (in_c, cg multiples of 8). Per 8 rows and
+ * 64-byte line of their pixels: one load a row, an 8 x 8 qword transpose
+ * (a qword per 8 channels: x[p] holds piece p of the 8 rows) and a vpermb to
+ * channel order; per 64 rows and piece, a second transpose gives its 8
+ * panel rows. Each input line is read once for the 8 pieces (groups) it
+ * holds: gathering 8 bytes a row per group read it once per group and
+ * waited on L2 (27% of ResNeXt's layer2.0 at 8 channels a group, 18% now). Rows past
+ * `rows` repeat row 0 (their sums are never stored). */
+static void pack_lines(size_t rows, const uint8_t *const *pt, size_t t, size_t ntaps, size_t in_c, size_t cg,
+                       uint8_t *panels, size_t gstep)
+{
+    size_t K = ntaps * cg, nb = (rows + 63) / 64, nsub = (nb + SUB - 1) / SUB;
+    uint8_t idx[64];
+    for (int c = 0; c < 8; c++)
+        for (int j = 0; j < 8; j++) idx[8 * c + j] = (uint8_t)(8 * j + c); /* byte (row j, channel c) */
+    const __m512i by_channel = _mm512_loadu_si512(idx);
+    __m512i tmp[8][8]; /* [piece][8 rows] */
+    for (size_t i = 0, s0 = 0; i < nsub; i++) {
+        size_t sb = sub_blocks(nb, s0, i, nsub), stride = 64 * sb;
+        for (size_t b = 0; b < sb; b++) {
+            size_t r0 = 64 * (s0 + b), n = rows - r0 < 64 ? rows - r0 : 64;
+            const uint8_t *rp[64];
+            memcpy(rp, pt + r0, n * sizeof *rp);
+            for (size_t r = n; r < 64; r++) rp[r] = pt[r0];
+            for (size_t line = 0; line < in_c; line += 64) {
+                size_t pieces = in_c - line < 64 ? (in_c - line) / 8 : 8;
+                __mmask8 lm = (__mmask8)((1u << pieces) - 1);
+                for (size_t v = 0; v < 8; v++) {
+                    __m512i x[8];
+                    for (size_t r = 0; r < 8; r++) {
+                        const uint8_t *src = rp[8 * v + r] + line;
+                        x[r] = pieces == 8 ? _mm512_loadu_si512(src) : _mm512_maskz_loadu_epi64(lm, src);
+                    }
+                    transpose_8x8_q(x); /* x[p] qword r: piece p of row 8v + r */
+                    for (size_t p = 0; p < pieces; p++) tmp[p][v] = _mm512_permutexvar_epi8(by_channel, x[p]);
+                }
+                for (size_t p = 0; p < pieces; p++) {
+                    transpose_8x8_q(tmp[p]); /* tmp[p][c]: channel c of the 64 rows */
+                    size_t ch = line + 8 * p, g = ch / cg, q = ch % cg;
+                    uint8_t *d = panels + g * gstep + K * 64 * s0 + (t * cg + q) * stride + 64 * b;
+                    for (size_t c = 0; c < 8; c++) _mm512_store_si512(d + c * stride, tmp[p][c]);
+                }
+            }
+        }
+        s0 += sb;
+    }
+}
+
 typedef void (*loop2_fn)(const uint8_t *, const uint8_t *, size_t, const uint8_t *, const uint8_t *, __m512i *);
 static const loop2_fn loops2[5] = {loop1_2, loop2_2, loop3_2, loop4_2, loop5_2};
 
@@ -446,4 +458,4 @@ static void run_c(const ax_gemm_plan *p, size_t rows, const uint8_t *panel, size
 
 const ax_lut_ukernel ax_lut_ukernel_avx512vbmi = {
     .name = "lut_gemm_256x1__avx512vbmi", .mr = MR, .panel_bytes = panel_bytes, .pack_a = pack_a, .run = run,
-    .run_c = run_c, .pack_taps = pack_taps};
+    .run_c = run_c, .pack_lines = pack_lines};
