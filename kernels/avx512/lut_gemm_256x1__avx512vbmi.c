@@ -300,6 +300,24 @@ static const block_fn blocks[4][SUB] = {{block_1_1, block_1_2, block_1_3, block_
                                         {block_4_1, NULL, NULL, NULL, NULL}};
 static const int max_sb[4] = {SUB, SUB, 2, 1};
 
+/* The first two rounds of transposing n (8 or 16) int32 columns r[i] of 16
+ * rows, in place: then r[4q + c] holds, per 128-bit lane l, row 4l + c of
+ * columns 4q..4q+3. */
+static inline __attribute__((always_inline)) void transpose_4x4_lanes(__m512i *r, int n)
+{
+    __m512i t[16];
+    for (int i = 0; i < n; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < n; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+}
+
 /* out[m * ldo + j] = acc[j][m] (+ corr[j], + out[m * ldo + j] when
  * accumulate) for m < rows, j < jn: 16 x 16 int32 transposes (a scalar
  * loop here cost ~10% of the kernel at K = 64). With corr this writes C
@@ -315,17 +333,7 @@ static inline __attribute__((always_inline)) void store16(uint32_t acc[][MR], si
     __mmask16 km = (__mmask16)((1u << jw) - 1);
     __m512i r[16], t[16], cv = corr ? _mm512_maskz_loadu_epi32(km, corr + j) : _mm512_setzero_si512();
     for (size_t i = 0; i < 16; i++) r[i] = i < jw ? _mm512_load_si512(acc[j + i] + m0) : _mm512_setzero_si512();
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    /* r[4q + c] holds, per 128-bit lane l, rows 4l + c of columns 4q..4q+3 */
+    transpose_4x4_lanes(r, 16);
     for (int i = 0; i < 4; i++) {
         t[i] = _mm512_shuffle_i32x4(r[i], r[4 + i], 0x88);      /* lanes 0, 2 of each */
         t[4 + i] = _mm512_shuffle_i32x4(r[i], r[4 + i], 0xdd);  /* lanes 1, 3 */
@@ -359,19 +367,9 @@ static inline __attribute__((always_inline)) void store8(uint32_t acc[][MR], siz
 {
     __mmask8 km = (__mmask8)((1u << jw) - 1);
     __m256i cv = corr ? _mm256_maskz_loadu_epi32(km, corr + j) : _mm256_setzero_si256();
-    __m512i r[8], t[8];
+    __m512i r[8];
     for (size_t i = 0; i < 8; i++) r[i] = i < jw ? _mm512_load_si512(acc[j + i] + m0) : _mm512_setzero_si512();
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    /* r[4q + c] holds, per 128-bit lane l, row 4l + c of columns 4q..4q+3 */
+    transpose_4x4_lanes(r, 8);
     const __m512i lo = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), hi = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
     for (int c = 0; c < 4; c++) {
         __m512i o[2] = {_mm512_permutex2var_epi64(r[c], lo, r[4 + c]),  /* rows c, 4 + c */
