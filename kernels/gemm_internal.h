@@ -301,6 +301,11 @@ typedef struct ax_lowrank {
      * takes four */
     bool abits[AX_LOWRANK_TERMS];
     uint8_t axor[AX_LOWRANK_TERMS], amask[AX_LOWRANK_TERMS];
+    /* bytes, signs swapped (ax_lowrank_swap_signs): abyte holds f'_t as
+     * s8, wbyte g'_t as u8 (w_off 0), so vpdpbusd takes the weights as its
+     * unsigned operand and no row corrections are left. Only the grouped
+     * VNNI kernel reads this form. */
+    bool acts_s8;
 } ax_lowrank;
 /* The form with the fewest terms (<= max_terms; ties: the byte form) of
  * T itself or of a*w + E, verified on all 65,536 entries; -1 when none. */
@@ -312,6 +317,14 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
  * 2-3x faster than int16 ones; verified on m's whole table. -1 when no
  * split fits: lr is then unchanged. */
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr);
+/* A byte form with row corrections rewritten with its signs swapped
+ * (acts_s8): every term's weight factor in [0, 255] (after negating both
+ * factors if need be) and its activation factor shifted into s8. Then
+ *   sum_k T = sum_k sum_t f'_t g'_t + sum_t a_off[t] sum_k g'_t,
+ * per column only. The linear base of a LUT plan, a*c_w with u8 weights,
+ * so drops its row sums (gemm_plan.c). False, lr unchanged, when some term
+ * does not fit or there are no row corrections to drop. */
+bool ax_lowrank_swap_signs(ax_lowrank *lr);
 /* A byte form of T - r(a), split as above, plus the row term r(a) = T[a][v0]
  * (v0 = 0x00 or 0x80), the one with fewer multiplied terms. mul8u_1SX: 4
  * terms and a row term where its split form has 5; a table folded under a

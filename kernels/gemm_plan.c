@@ -357,6 +357,10 @@ static int derive_split(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
         p->base = NULL;
         return 0;
     }
+    /* u8 weights: c_w fits u8, not s8; with the signs swapped the base has
+     * no row sums (6% + 9% of ResNeXt's layer2.0 in row_quads and run_glr,
+     * perf). The base runs only on the grouped kernel, which reads that form. */
+    if (ax_lowrank_swap_signs(p->base->lr)) p->base->dwlr = NULL;
     if (!(p->resid = malloc(sizeof *p->resid))) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
     *p->resid = *p;
     ax_gemm_plan *r = p->resid;
