@@ -145,6 +145,7 @@ typedef struct ax_dwlr_ukernel {
  * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). */
 typedef struct ax_glr_ukernel {
     const char *name;
+    const char *name_s8; /* running a form with its signs swapped (lr->acts_s8), or NULL: it takes none */
     bool byte_terms; /* reads the byte form (lr->abyte/wbyte): its row corrections come as rc */
     /* byte_terms: q[i] = the sum of h over x[4i..4i+3], i < n/4 (n % 4 == 0),
      * h(a) = hmin + sum_{j < np} hp[j][a] << 8j mod 2^32 (conv2d.c's row
@@ -261,6 +262,12 @@ struct ax_gemm_plan {
      * resid shares this plan's buffers; split_name: both kernels. */
     struct ax_gemm_plan *base, *resid;
     char split_name[112];
+    /* The grouped VNNI kernel's plan when the byte form has row corrections
+     * that its signs swapped drop (ax_lowrank_swap_signs: unsigned weight
+     * factors, a*w and a*c_w among them): this plan with lr that form,
+     * nothing else of it used; one block (the plan, then its lr), freed
+     * with free(). NULL otherwise: the grouped kernel takes this plan. */
+    struct ax_gemm_plan *glr_s8;
 };
 
 /* How ax_gemm runs a LUT or LUTROW plan on one shape (ax_lut_choose, the
@@ -304,7 +311,7 @@ typedef struct ax_lowrank {
     /* bytes, signs swapped (ax_lowrank_swap_signs): abyte holds f'_t as
      * s8, wbyte g'_t as u8 (w_off 0), so vpdpbusd takes the weights as its
      * unsigned operand and no row corrections are left. Only the grouped
-     * VNNI kernel reads this form. */
+     * VNNI kernel reads this form (plan->glr_s8). */
     bool acts_s8;
 } ax_lowrank;
 /* The form with the fewest terms (<= max_terms; ties: the byte form) of
@@ -318,12 +325,12 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
  * split fits: lr is then unchanged. */
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr);
 /* A byte form with row corrections rewritten with its signs swapped
- * (acts_s8): every term's weight factor in [0, 255] (after negating both
- * factors if need be) and its activation factor shifted into s8. Then
+ * (acts_s8): every term's weight factor in [0, 255] and its activation
+ * factor shifted into s8. Then
  *   sum_k T = sum_k sum_t f'_t g'_t + sum_t a_off[t] sum_k g'_t,
- * per column only. The linear base of a LUT plan, a*c_w with u8 weights,
- * so drops its row sums (gemm_plan.c). False, lr unchanged, when some term
- * does not fit or there are no row corrections to drop. */
+ * per column only: a*w with u8 weights (exact u8 x u8, the linear base
+ * a*c_w of unsigned LUT plans) drops its row sums so. False, lr
+ * unchanged, when some term does not fit or there are none to drop. */
 bool ax_lowrank_swap_signs(ax_lowrank *lr);
 /* A byte form of T - r(a), split as above, plus the row term r(a) = T[a][v0]
  * (v0 = 0x00 or 0x80), the one with fewer multiplied terms. mul8u_1SX: 4

@@ -530,21 +530,12 @@ int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr) { return split_byte
 bool ax_lowrank_swap_signs(ax_lowrank *lr)
 {
     if (!lr->bytes || !lr->row_corr || lr->row_terms || lr->acts_s8) return false;
-    int sign[AX_LOWRANK_TERMS];
-    for (int t = 0; t < lr->terms; t++) {
-        int vl = INT16_MAX, vh = -INT16_MAX;
+    for (int t = 0; t < lr->terms; t++)
         for (int i = 0; i < 256; i++)
-            vl = lr->wmap[t][i] < vl ? lr->wmap[t][i] : vl, vh = lr->wmap[t][i] > vh ? lr->wmap[t][i] : vh;
-        if (vl >= 0 && vh <= 255) sign[t] = 1;
-        else if (vh <= 0 && vl >= -255) sign[t] = -1;
-        else return false;
-    }
+            if (lr->wmap[t][i] < 0 || lr->wmap[t][i] > 255) return false;
     for (int t = 0; t < lr->terms; t++) {
         int ul = INT16_MAX;
-        for (int i = 0; i < 256; i++) {
-            lr->amap[t][i] = (int16_t)(sign[t] * lr->amap[t][i]), lr->wmap[t][i] = (int16_t)(sign[t] * lr->wmap[t][i]);
-            ul = lr->amap[t][i] < ul ? lr->amap[t][i] : ul;
-        }
+        for (int i = 0; i < 256; i++) ul = lr->amap[t][i] < ul ? lr->amap[t][i] : ul;
         lr->a_off[t] = ul + 128, lr->w_off[t] = 0; /* f' in [-128, 127]: byte_form checked the span */
         for (int i = 0; i < 256; i++) {
             lr->abyte[t][i] = (uint8_t)(lr->amap[t][i] - lr->a_off[t]);

@@ -2,7 +2,9 @@
  * channels per group) on a LOWRANK byte form (T = sum_t (f'_t + a_off[t])
  * (g'_t + w_off[t]), g'_t s8: mul8s_1L2J, mul8s_1KVA's 5 terms, exact s8 x
  * s8; w_off's row corrections come summed per output row and group from
- * conv2d.c, rc): the input is mapped through the f'_t once (map,
+ * conv2d.c, rc; or the form with its signs swapped, f'_t s8 and g'_t u8,
+ * vpdpbusd's operands swapped, no row corrections: a*w and a*c_w with u8
+ * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped through the f'_t once (map,
  * per chunk of input rows; a byte to its T factors), and the kernel reads
  * the mapped pixels in place through a table of each output pixel's tap
  * pointers (conv2d.c): no im2col copy and no packing of A (the dense byte
@@ -390,6 +392,7 @@ static void row_quads(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n,
 }
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
+                                                  .name_s8 = "lowrank_gconv_8x32c4_s8u8__avx512vnni",
                                                   .byte_terms = true,
                                                   .row_quads = row_quads,
                                                   .per = per_of,
