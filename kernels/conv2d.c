@@ -61,7 +61,7 @@ static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in
  * which channels per group it takes, before the direct loop: 4 on both
  * ISAs, on AVX-512 for at most 4 terms, 3 with row corrections); 0: not
  * that kernel. */
-static const ax_gemm_plan *glr_plan(const ax_gemm_plan *p) { return p->glr_s8 ? p->glr_s8 : p; }
+static const ax_gemm_plan *glr_plan(const ax_gemm_plan *p) { return p->s8u8 ? p->s8u8 : p; }
 
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
@@ -211,7 +211,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
     if (!w) return "";
     if (w->dnn) return "exact_conv__onednn";
     if (w->split) return w->plan->split_name;
-    if (w->glr) return w->plan->glr_s8 ? w->plan->glr->name_s8 : w->plan->glr->name;
+    if (w->glr) return w->plan->s8u8 ? w->plan->glr->name_s8 : w->plan->glr->name;
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
 

@@ -262,12 +262,13 @@ struct ax_gemm_plan {
      * resid shares this plan's buffers; split_name: both kernels. */
     struct ax_gemm_plan *base, *resid;
     char split_name[112];
-    /* The grouped VNNI kernel's plan when the byte form has row corrections
-     * that its signs swapped drop (ax_lowrank_swap_signs: unsigned weight
-     * factors, a*w and a*c_w among them): this plan with lr that form,
-     * nothing else of it used; one block (the plan, then its lr), freed
-     * with free(). NULL otherwise: the grouped kernel takes this plan. */
-    struct ax_gemm_plan *glr_s8;
+    /* The grouped and depthwise VNNI kernels' plan when the byte form has
+     * row corrections that its signs swapped drop (ax_lowrank_swap_signs:
+     * unsigned weight factors, a*w and a*c_w among them): this plan with lr
+     * that form and dwlr its depthwise kernel (or NULL), nothing else of it
+     * used; one block (the plan, then its lr), freed with free(). NULL
+     * otherwise: those kernels take this plan. */
+    struct ax_gemm_plan *s8u8;
 };
 
 /* How ax_gemm runs a LUT or LUTROW plan on one shape (ax_lut_choose, the
@@ -311,7 +312,7 @@ typedef struct ax_lowrank {
     /* bytes, signs swapped (ax_lowrank_swap_signs): abyte holds f'_t as
      * s8, wbyte g'_t as u8 (w_off 0), so vpdpbusd takes the weights as its
      * unsigned operand and no row corrections are left. Only the grouped
-     * VNNI kernel reads this form (plan->glr_s8). */
+     * VNNI kernel reads this form (plan->s8u8). */
     bool acts_s8;
 } ax_lowrank;
 /* The form with the fewest terms (<= max_terms; ties: the byte form) of
@@ -463,6 +464,7 @@ extern const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni;
 extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
 extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
+extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni_s8u8; /* forms with their signs swapped (acts_s8) */
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
 void ax_lut_dwconv_3x3__avx2(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
                              uint32_t *acc, bool add);

@@ -154,7 +154,7 @@ static int glr_layers, glr4_layers, glr2_layers; /* layers the grouped LOWRANK k
                                                      * channels per group; AVX2) */
 static int glr_terms_max; /* the most terms of an AVX-512 plan whose grouped layer took its grouped kernel */
 static int split_layers;  /* grouped layers of a linear-base LUT plan run as base (grouped kernel) + residual */
-static int glr_s8_layers, split_s8_layers; /* of those two, the ones whose form had its signs swapped */
+static int s8u8_layers, split_s8_layers; /* of those two, the ones whose form had its signs swapped */
 
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
@@ -189,7 +189,7 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     size_t cg = s->in_c / s->groups;
     /* _s8u8: the form with its signs swapped (no row corrections; u8 weight factors) */
     bool swapped = strcmp(got, "lowrank_gconv_8x32c4_s8u8__avx512vnni") == 0;
-    glr_s8_layers += swapped;
+    s8u8_layers += swapped;
     if (swapped || strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
                                     (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
@@ -598,13 +598,15 @@ Test(conv, factored_two_terms_s8)
 
 /* a*w plus an error whose weight factor spans 16,257 values: on AVX-512
  * VNNI a byte form of three terms split from two (ax_lowrank_split_bytes)
- * with a u8 weight factor, whose depthwise layers the byte planes take, not
- * the depthwise byte kernel (gemm_plan.c, dwlr_pays) */
+ * with a u8 weight factor, whose row corrections keep its depthwise layers
+ * on the byte planes, not the depthwise byte kernel (gemm_plan.c,
+ * dwlr_pays), unless its signs swap (no row corrections: 3 terms pay) */
 Test(conv, factored_split_bytes)
 {
-    band_layers_avx512 = 0;
+    band_layers_avx512 = s8u8_layers = 0;
     check_mult(ax_test_wide_error_u8());
-    cr_assert_eq(band_layers_avx512, 0, "a depthwise layer ran the byte kernel on a form it is slower on");
+    if (s8u8_layers) cr_assert(band_layers_avx512 > 0, "a swapped form of 3 terms kept its depthwise layers off the byte kernel");
+    else cr_assert_eq(band_layers_avx512, 0, "a depthwise layer ran the byte kernel on a form it is slower on");
 }
 
 /* s8 x s8 forms of 3 and 5 byte terms without row corrections (two with an
@@ -666,11 +668,11 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
                   m->name, ax_gemm_plan_terms(p), ax_gemm_plan_row_terms(p));
         ax_gemm_plan_free(p);
     }
-    glr_layers = glr4_layers = glr_s8_layers = 0;
+    glr_layers = glr4_layers = s8u8_layers = 0;
     check_mult(m);
     if (!vnni) return;
-    cr_assert(glr_layers > 0 && glr_s8_layers == 0,
-              "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections (%d swapped)", glr_s8_layers);
+    cr_assert(glr_layers > 0 && s8u8_layers == 0,
+              "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections (%d swapped)", s8u8_layers);
     if (terms <= 3) cr_assert(glr4_layers > 0, "no layer of 4 channels per group ran the grouped kernel");
     else cr_assert_eq(glr4_layers, 0, "%d layers of 4 channels per group ran the grouped kernel on %d terms",
                       glr4_layers, terms);
@@ -692,10 +694,29 @@ Test(conv, factored_grouped_signs_swapped)
         m->table[i] = a * w + (a & 1) * (w & 15) + ((a >> 1) & 1) * ((w >> 4) & 7) + ((a >> 2) & 1) * (w >> 5);
     }
     bool vnni = vnni_byte_kernel(m);
-    glr_layers = glr4_layers = glr_s8_layers = 0;
+    glr_layers = glr4_layers = s8u8_layers = 0;
     check_mult(m);
-    if (vnni) cr_assert(glr_s8_layers > 0 && glr4_layers > 0, "swapped: %d grouped layers, %d of them at 4 channels",
-                        glr_s8_layers, glr4_layers);
+    if (vnni) cr_assert(s8u8_layers > 0 && glr4_layers > 0, "swapped: %d grouped layers, %d of them at 4 channels",
+                        s8u8_layers, glr4_layers);
+}
+
+/* u8 x u8, a*w + (a & 1)(w & 15): two terms whose row corrections kept
+ * the depthwise byte kernel away (dwlr_pays); swapped, its depthwise
+ * layers take it (lowrank_dwconv_16c4_s8u8: bands computed) */
+Test(conv, factored_depthwise_signs_swapped)
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "swap2-u8");
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
+        m->table[i] = a * w + (a & 1) * (w & 15);
+    }
+    bool vnni = vnni_byte_kernel(m);
+    s8u8_layers = band_layers_avx512 = 0;
+    check_mult(m);
+    if (vnni) cr_assert(s8u8_layers > 0 && band_layers_avx512 > 0, "swapped: %d grouped layers, %d depthwise ones",
+                        s8u8_layers, band_layers_avx512);
 }
 
 /* exact plus a small random error: on AVX-512 a LUT plan of one residual
