@@ -680,19 +680,30 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
 
-/* u8 x u8, a*w plus error terms whose weight factors are u8 too: the
- * form's row corrections (w shifted into s8) are dropped by swapping its
- * signs, f' = a - 128 s8 against g' u8 (lowrank_gconv_8x32c4_s8u8), and
- * without them 4 channels per group take up to 4 terms */
-Test(conv, factored_grouped_signs_swapped)
+/* u8 x u8, a*w + error(a, w) */
+static ax_mult *u8_product_plus(const char *name, int32_t (*error)(int32_t a, int32_t w))
 {
     ax_mult *m = ax_mult_new();
     m->act = m->wgt = AX_U8;
-    snprintf(m->name, sizeof m->name, "swap-u8");
+    snprintf(m->name, sizeof m->name, "%s", name);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
         int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
-        m->table[i] = a * w + (a & 1) * (w & 15) + ((a >> 1) & 1) * ((w >> 4) & 7) + ((a >> 2) & 1) * (w >> 5);
+        m->table[i] = a * w + error(a, w);
     }
+    return m;
+}
+
+/* error terms whose weight factors are u8 too: the form's row corrections
+ * (w shifted into s8) are dropped by swapping its signs, f' = a - 128 s8
+ * against g' u8 (lowrank_gconv_8x32c4_s8u8), and without them 4 channels
+ * per group take up to 4 terms */
+static int32_t three_u8_terms(int32_t a, int32_t w)
+{
+    return (a & 1) * (w & 15) + ((a >> 1) & 1) * ((w >> 4) & 7) + ((a >> 2) & 1) * (w >> 5);
+}
+Test(conv, factored_grouped_signs_swapped)
+{
+    ax_mult *m = u8_product_plus("swap-u8", three_u8_terms);
     bool vnni = vnni_byte_kernel(m);
     glr_layers = glr4_layers = s8u8_layers = 0;
     check_mult(m);
@@ -700,18 +711,13 @@ Test(conv, factored_grouped_signs_swapped)
                         s8u8_layers, glr4_layers);
 }
 
-/* u8 x u8, a*w + (a & 1)(w & 15): two terms whose row corrections kept
- * the depthwise byte kernel away (dwlr_pays); swapped, its depthwise
- * layers take it (lowrank_dwconv_16c4_s8u8: bands computed) */
+/* a*w + (a & 1)(w & 15): two terms whose row corrections kept the
+ * depthwise byte kernel away (dwlr_pays); swapped, its depthwise layers
+ * take it (lowrank_dwconv_16c4_s8u8: bands computed) */
+static int32_t one_u8_term(int32_t a, int32_t w) { return (a & 1) * (w & 15); }
 Test(conv, factored_depthwise_signs_swapped)
 {
-    ax_mult *m = ax_mult_new();
-    m->act = m->wgt = AX_U8;
-    snprintf(m->name, sizeof m->name, "swap2-u8");
-    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
-        int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
-        m->table[i] = a * w + (a & 1) * (w & 15);
-    }
+    ax_mult *m = u8_product_plus("swap2-u8", one_u8_term);
     bool vnni = vnni_byte_kernel(m);
     s8u8_layers = band_layers_avx512 = 0;
     check_mult(m);
