@@ -61,6 +61,8 @@ static bool use_direct(const ax_conv2d_shape *s) { return s->groups > 1 && s->in
  * which channels per group it takes, before the direct loop: 4 on both
  * ISAs, on AVX-512 for at most 4 terms, 3 with row corrections); 0: not
  * that kernel. */
+static const ax_gemm_plan *glr_plan(const ax_gemm_plan *p) { return p->s8u8 ? p->s8u8 : p; }
+
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     if (!p->glr || s->groups < 2) return 0;
@@ -209,7 +211,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
     if (!w) return "";
     if (w->dnn) return "exact_conv__onednn";
     if (w->split) return w->plan->split_name;
-    if (w->glr) return w->plan->glr->name;
+    if (w->glr) return w->plan->s8u8 ? w->plan->glr->name_s8 : w->plan->glr->name;
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
 
@@ -234,12 +236,13 @@ static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8
     cw->shape = *s;
     cw->n_groups = s->groups;
     cw->max_k = ax_gemm_plan_max_k_ex(p, extra);
-    size_t per = glr_per(p, s);
-    const ax_gemm_plan *gp = p; /* the grouped kernel's plan */
+    const ax_gemm_plan *gp = glr_plan(p); /* the grouped kernel's plan */
+    size_t per = glr_per(gp, s);
     /* a linear base split off (plan->base): its exact GEMM filled 8 of 64
      * lanes at 8 outputs a group (ResNeXt's layer2: 1.2-1.7x), and with the
      * row sums vectorized the split gains at 16 and 32 too (layer3/4: 1.03-1.17x) */
-    if (!per && p->base && !use_direct(s) && (per = glr_per(p->base, s)) != 0) gp = p->base, cw->split = true;
+    if (!per && p->base && !use_direct(s) && (per = glr_per(glr_plan(p->base), s)) != 0)
+        gp = glr_plan(p->base), cw->split = true;
     if (per) {
         cw->glr_per = per;
         cw->glr_unit = gp->glr->w_bytes(gp, K, og, per);
@@ -710,8 +713,8 @@ static int run_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
      * whole layer first made the residual's additions read C from memory:
      * 13% of ResNeXt's layer2.1) */
     const ax_gemm_plan *base = NULL;
-    if (W->split) base = p->base, p = p->resid;
-    else if (W->glr) return run_glr(p, s, oh, ow, X, W, 0, M, Y, accumulate, threads, err);
+    if (W->split) base = glr_plan(p->base), p = p->resid;
+    else if (W->glr) return run_glr(glr_plan(p), s, oh, ow, X, W, 0, M, Y, accumulate, threads, err);
     bool in_place = s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 && !s->pad_top &&
                     !s->pad_left && !s->pad_bottom && !s->pad_right;
     if (in_place) { /* the input pixels are the GEMM rows */

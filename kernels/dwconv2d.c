@@ -282,11 +282,15 @@ static int run_lowrank(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t o
     return ok ? 0 : ax_fail(err, "conv2d: out of memory");
 }
 
+/* the plan whose integer form the depthwise kernel reads: the form with
+ * its signs swapped when that has one (no row corrections), else p's */
+static const ax_gemm_plan *dwlr_plan(const ax_gemm_plan *p) { return p->s8u8 && p->s8u8->dwlr ? p->s8u8 : p; }
+
 int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                 const uint8_t *wt, const uint32_t *corr, int32_t *Y, bool accumulate, int threads, ax_error *err)
 {
-    if (p->dwlr && s->in_c == s->groups && s->out_c == s->groups)
-        return run_lowrank(p, s, oh, ow, X, wt, Y, accumulate, NULL, NULL, threads, err);
+    if (dwlr_plan(p)->dwlr && s->in_c == s->groups && s->out_c == s->groups)
+        return run_lowrank(dwlr_plan(p), s, oh, ow, X, wt, Y, accumulate, NULL, NULL, threads, err);
     dw_job j = {.p = p, .s = s, .oh = oh, .ow = ow, .X = X, .wt = wt, .corr = corr, .Y = Y,
                 .out = accumulate ? AX_DW_ADD : AX_DW_SET};
     /* outputs past 8 L2s (the layer's, not the task's) go past the caches
@@ -385,11 +389,11 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
 
 bool ax_dwconv2d_has_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
-    return p->dwlr && s->in_c == s->groups && s->out_c == s->groups;
+    return dwlr_plan(p)->dwlr && s->in_c == s->groups && s->out_c == s->groups;
 }
 
 int ax_dwconv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                       const uint8_t *wt, ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err)
 {
-    return run_lowrank(p, s, oh, ow, X, wt, NULL, false, fn, ctx, threads, err);
+    return run_lowrank(dwlr_plan(p), s, oh, ow, X, wt, NULL, false, fn, ctx, threads, err);
 }

@@ -145,6 +145,7 @@ typedef struct ax_dwlr_ukernel {
  * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). */
 typedef struct ax_glr_ukernel {
     const char *name;
+    const char *name_s8; /* running a form with its signs swapped (lr->acts_s8), or NULL: it takes none */
     bool byte_terms; /* reads the byte form (lr->abyte/wbyte): its row corrections come as rc */
     /* byte_terms: q[i] = the sum of h over x[4i..4i+3], i < n/4 (n % 4 == 0),
      * h(a) = hmin + sum_{j < np} hp[j][a] << 8j mod 2^32 (conv2d.c's row
@@ -261,6 +262,13 @@ struct ax_gemm_plan {
      * resid shares this plan's buffers; split_name: both kernels. */
     struct ax_gemm_plan *base, *resid;
     char split_name[112];
+    /* The grouped and depthwise VNNI kernels' plan when the byte form has
+     * row corrections that its signs swapped drop (ax_lowrank_swap_signs:
+     * unsigned weight factors, a*w and a*c_w among them): this plan with lr
+     * that form and dwlr its depthwise kernel (or NULL), nothing else of it
+     * used; one block (the plan, then its lr), freed with free(). NULL
+     * otherwise: those kernels take this plan. */
+    struct ax_gemm_plan *s8u8;
 };
 
 /* How ax_gemm runs a LUT or LUTROW plan on one shape (ax_lut_choose, the
@@ -301,6 +309,11 @@ typedef struct ax_lowrank {
      * takes four */
     bool abits[AX_LOWRANK_TERMS];
     uint8_t axor[AX_LOWRANK_TERMS], amask[AX_LOWRANK_TERMS];
+    /* bytes, signs swapped (ax_lowrank_swap_signs): abyte holds f'_t as
+     * s8, wbyte g'_t as u8 (w_off 0), so vpdpbusd takes the weights as its
+     * unsigned operand and no row corrections are left. Only the grouped
+     * VNNI kernel reads this form (plan->s8u8). */
+    bool acts_s8;
 } ax_lowrank;
 /* The form with the fewest terms (<= max_terms; ties: the byte form) of
  * T itself or of a*w + E, verified on all 65,536 entries; -1 when none. */
@@ -312,6 +325,14 @@ int ax_lowrank_factor(const ax_mult *m, int max_terms, ax_lowrank *out);
  * 2-3x faster than int16 ones; verified on m's whole table. -1 when no
  * split fits: lr is then unchanged. */
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr);
+/* A byte form with row corrections rewritten with its signs swapped
+ * (acts_s8): every term's weight factor in [0, 255] and its activation
+ * factor shifted into s8. Then
+ *   sum_k T = sum_k sum_t f'_t g'_t + sum_t a_off[t] sum_k g'_t,
+ * per column only: a*w with u8 weights (exact u8 x u8, the linear base
+ * a*c_w of unsigned LUT plans) drops its row sums so. False, lr
+ * unchanged, when some term does not fit or there are none to drop. */
+bool ax_lowrank_swap_signs(ax_lowrank *lr);
 /* A byte form of T - r(a), split as above, plus the row term r(a) = T[a][v0]
  * (v0 = 0x00 or 0x80), the one with fewer multiplied terms. mul8u_1SX: 4
  * terms and a row term where its split form has 5; a table folded under a
@@ -443,6 +464,7 @@ extern const ax_exact_ukernel ax_lowrank_ukernel_u8s8_avx512vnni;
 extern const ax_dw_ukernel ax_dw_ukernel_avx512vbmi;
 extern const ax_dw_ukernel ax_dw_ukernel_avx2;
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni;
+extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni_s8u8; /* forms with their signs swapped (acts_s8) */
 extern const ax_dwlr_ukernel ax_dwlr_ukernel_avx2;
 void ax_lut_dwconv_3x3__avx2(const ax_gemm_plan *p, const uint8_t *const *src, const uint8_t *w, size_t sw, size_t n,
                              uint32_t *acc, bool add);

@@ -183,9 +183,12 @@ static int derive_dw(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
         if (ax_lowrank_factor(m, 1, p->lr) != 0 || !p->lr->bytes) free(p->lr), p->lr = NULL;
         if (p->lr && p->lr->terms == 1 && !p->lr->row_terms) p->dwlr = &ax_dwlr_ukernel_avx512vnni;
     }
-    /* the grouped kernel: byte forms (row terms and corrections summed per pixel, conv2d.c) */
+    /* the grouped kernel: byte forms (row terms and corrections summed per
+     * pixel, conv2d.c), or the form with its signs swapped where that has
+     * no row corrections: their sums were 15% of ResNeXt's layer2.0 on the
+     * linear base of mul8u_2AC (row_quads, run_glr; perf) */
     if (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni || (p->path == AX_PATH_EXACT && p->lr))
-        p->glr = &ax_glr_ukernel_avx512vnni;
+        p->glr = &ax_glr_ukernel_avx512vnni; /* (and s8u8, derive_s8u8) */
     if (p->path == AX_PATH_LUT && p->lut && !p->linear) {
         p->dw_planes = p->planes, p->dw_colmin = p->colmin, p->dw_nplanes = p->nplanes;
         return 0;
@@ -339,6 +342,29 @@ static int resolve_isa(ax_isa *isa, ax_error *err)
  * gemm_internal.h): the base table c_w * a as a LOWRANK plan, kept only when
  * it gets the grouped kernel (a byte form on VNNI), and the plan without its
  * exact part. */
+/* The grouped VNNI kernel's plan of the byte form with its signs swapped
+ * (see the field), made last: a copy of the finished plan */
+static int derive_s8u8(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
+{
+    if (!p->glr || !p->glr->name_s8) return 0;
+    ax_lowrank s8 = *p->lr;
+    if (!ax_lowrank_swap_signs(&s8)) return 0;
+    if (!(p->s8u8 = malloc(sizeof *p + sizeof s8))) return ax_fail(err, "gemm plan for %s: out of memory", m->name);
+    *p->s8u8 = *p;
+    p->s8u8->lr = (ax_lowrank *)(p->s8u8 + 1);
+    *p->s8u8->lr = s8;
+    p->s8u8->tp = p->s8u8->base = p->s8u8->resid = p->s8u8->s8u8 = NULL;
+    /* the depthwise byte kernel where derive_dw gave the form it (it ran
+     * the row corrections on row_any; swapped, the row pairs take it), or
+     * would have without the row corrections */
+    p->s8u8->dwlr = NULL;
+#if defined(__x86_64__)
+    if (p->dwlr == &ax_dwlr_ukernel_avx512vnni || (p->exact == &ax_lowrank_ukernel_u8s8_avx512vnni && dwlr_pays(&s8)))
+        p->s8u8->dwlr = &ax_dwlr_ukernel_avx512vnni_s8u8;
+#endif
+    return 0;
+}
+
 static int derive_split(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
 {
     if (p->isa != AX_ISA_AVX512 || !ax_cpu_has_avx512vnni()) return 0;
@@ -361,11 +387,12 @@ static int derive_split(ax_gemm_plan *p, const ax_mult *m, ax_error *err)
     *p->resid = *p;
     ax_gemm_plan *r = p->resid;
     r->linear = r->onednn = false;
-    r->exact = NULL, r->tp = NULL, r->lutrow = NULL, r->base = r->resid = NULL;
+    r->exact = NULL, r->tp = NULL, r->lutrow = NULL, r->base = r->resid = r->s8u8 = NULL;
     r->dw = NULL, r->dwlr = NULL, r->glr = NULL, r->table_t = NULL; /* T's, not E's */
     snprintf(r->kernel_name, sizeof r->kernel_name, "%s", p->lut->name);
     memcpy(r->lut_name, r->kernel_name, sizeof r->lut_name);
-    snprintf(p->split_name, sizeof p->split_name, "%s+%s", p->base->glr->name, p->lut->name);
+    snprintf(p->split_name, sizeof p->split_name, "%s+%s",
+             p->base->s8u8 ? p->base->glr->name_s8 : p->base->glr->name, p->lut->name);
     return 0;
 }
 
@@ -488,7 +515,7 @@ int ax_gemm_plan_create(const ax_mult *m, ax_isa isa, ax_path path, ax_gemm_plan
     memcpy(p->lut_name, p->kernel_name, sizeof p->lut_name);
     if (p->lut && p->lutrow)
         snprintf(p->kernel_name, sizeof p->kernel_name, "%.63s|%.31s", p->lut_name, p->lutrow->name);
-    if (p->linear && derive_split(p, m, err) != 0) {
+    if ((p->linear && derive_split(p, m, err) != 0) || derive_s8u8(p, m, err) != 0) {
         ax_gemm_plan_free(p);
         return -1;
     }
@@ -508,6 +535,7 @@ void ax_gemm_plan_free(ax_gemm_plan *p)
     ax_gemm_plan_free(p->tp);
     ax_gemm_plan_free(p->base);
     free(p->resid); /* its buffers are p's */
+    free(p->s8u8);
     free(p);
 }
 

@@ -527,6 +527,26 @@ static int split_bytes(const int32_t *table, ax_lowrank *lr)
 
 int ax_lowrank_split_bytes(const ax_mult *m, ax_lowrank *lr) { return split_bytes(m->table, lr); }
 
+bool ax_lowrank_swap_signs(ax_lowrank *lr)
+{
+    if (!lr->bytes || !lr->row_corr || lr->row_terms || lr->acts_s8) return false;
+    for (int t = 0; t < lr->terms; t++)
+        for (int i = 0; i < 256; i++)
+            if (lr->wmap[t][i] < 0 || lr->wmap[t][i] > 255) return false;
+    for (int t = 0; t < lr->terms; t++) {
+        int ul = INT16_MAX;
+        for (int i = 0; i < 256; i++) ul = lr->amap[t][i] < ul ? lr->amap[t][i] : ul;
+        lr->a_off[t] = ul + 128, lr->w_off[t] = 0; /* f' in [-128, 127]: byte_form checked the span */
+        for (int i = 0; i < 256; i++) {
+            lr->abyte[t][i] = (uint8_t)(lr->amap[t][i] - lr->a_off[t]);
+            lr->wbyte[t][i] = (int8_t)(uint8_t)lr->wmap[t][i];
+        }
+        bits_form(lr, t);
+    }
+    lr->row_corr = false, lr->acts_s8 = true;
+    return true;
+}
+
 /* The table as a form of T - r(a) plus the row term r(a) = F[a][v0], the
  * column where the weight is 0 in either signedness (v0 = 0x00 or 0x80;
  * a folded table's F[x][0x80] = -zw*a over a u8 table): the difference of

@@ -154,6 +154,7 @@ static int glr_layers, glr4_layers, glr2_layers; /* layers the grouped LOWRANK k
                                                      * channels per group; AVX2) */
 static int glr_terms_max; /* the most terms of an AVX-512 plan whose grouped layer took its grouped kernel */
 static int split_layers;  /* grouped layers of a linear-base LUT plan run as base (grouped kernel) + residual */
+static int s8u8_layers, split_s8_layers; /* of those two, the ones whose form had its signs swapped */
 
 static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2d_shape *s,
                          const ax_conv2d_weights *cw)
@@ -186,7 +187,10 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
         cr_assert(ax_conv2d_computes_bands(cw), "%s: EXACT depthwise layer ran %s", m->name, got);
     /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
-    if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
+    /* _s8u8: the form with its signs swapped (no row corrections; u8 weight factors) */
+    bool swapped = strcmp(got, "lowrank_gconv_8x32c4_s8u8__avx512vnni") == 0;
+    s8u8_layers += swapped;
+    if (swapped || strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
                                     (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
         /* 4 channels of more than 4 terms: dwconv2d.c's planes are faster (with row corrections past 3:
@@ -199,7 +203,9 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     }
     /* a LUT plan over a linear base on VNNI: its grouped layers past the direct loop (> 4 channels per group)
      * that the grouped kernel takes run the base there and the residual's LUT GEMMs (conv2d.c, split) */
-    if (strcmp(got, "lowrank_gconv_8x32c4__avx512vnni+lut_gemm_256x1__avx512vbmi") == 0) {
+    bool split_s8 = strcmp(got, "lowrank_gconv_8x32c4_s8u8__avx512vnni+lut_gemm_256x1__avx512vbmi") == 0;
+    split_s8_layers += split_s8;
+    if (split_s8 || strcmp(got, "lowrank_gconv_8x32c4__avx512vnni+lut_gemm_256x1__avx512vbmi") == 0) {
         cr_assert(s->groups > 1 && cg > 4 && ax_gemm_plan_path(p) == AX_PATH_LUT &&
                   strstr(ax_gemm_plan_kernel_name(p), "+exact_gemm"), "%s: plan %s, %zu channels per group",
                   m->name, ax_gemm_plan_kernel_name(p), cg);
@@ -592,13 +598,15 @@ Test(conv, factored_two_terms_s8)
 
 /* a*w plus an error whose weight factor spans 16,257 values: on AVX-512
  * VNNI a byte form of three terms split from two (ax_lowrank_split_bytes)
- * with a u8 weight factor, whose depthwise layers the byte planes take, not
- * the depthwise byte kernel (gemm_plan.c, dwlr_pays) */
+ * with a u8 weight factor, whose row corrections keep its depthwise layers
+ * on the byte planes, not the depthwise byte kernel (gemm_plan.c,
+ * dwlr_pays), unless its signs swap (no row corrections: 3 terms pay) */
 Test(conv, factored_split_bytes)
 {
-    band_layers_avx512 = 0;
+    band_layers_avx512 = s8u8_layers = 0;
     check_mult(ax_test_wide_error_u8());
-    cr_assert_eq(band_layers_avx512, 0, "a depthwise layer ran the byte kernel on a form it is slower on");
+    if (s8u8_layers) cr_assert(band_layers_avx512 > 0, "a swapped form of 3 terms kept its depthwise layers off the byte kernel");
+    else cr_assert_eq(band_layers_avx512, 0, "a depthwise layer ran the byte kernel on a form it is slower on");
 }
 
 /* s8 x s8 forms of 3 and 5 byte terms without row corrections (two with an
@@ -636,8 +644,10 @@ Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
  * weight factor shifted into s8 (w_off 128) against an activation offset
  * (a_off -128), so the grouped VNNI kernel adds per-row corrections, summed
  * per input pixel and group, and a fixed a_off w_off per column; with no
- * extra term (a >> 5) is a row term, which adds to both. At 4 channels per
- * group the kernel takes at most 3 terms with row corrections. */
+ * extra term (a >> 5) is a row term, which adds to both. The extra terms'
+ * weight factors take both signs, so no form with the signs swapped drops
+ * the corrections. At 4 channels per group the kernel takes at most 3
+ * terms with row corrections. */
 static void check_grouped_row_corr(int extra, int terms, int row_terms)
 {
     ax_mult *m = ax_mult_new();
@@ -645,7 +655,7 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
     snprintf(m->name, sizeof m->name, "row-corr-%d-s8u8", extra);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
         int32_t a = ax_operand_value(AX_S8, i >> 8), w = ax_operand_value(AX_U8, i & 255);
-        int32_t e[2] = {(a & 1) * (w & 15), ((a >> 1) & 1) * ((w >> 4) & 7)};
+        int32_t e[2] = {(a & 1) * ((w & 15) - 8), ((a >> 1) & 1) * ((w >> 4) & 7)};
         m->table[i] = a * w + (a >> 5);
         for (int t = 0; t < extra; t++) m->table[i] += e[t];
     }
@@ -658,16 +668,62 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
                   m->name, ax_gemm_plan_terms(p), ax_gemm_plan_row_terms(p));
         ax_gemm_plan_free(p);
     }
-    glr_layers = glr4_layers = 0;
+    glr_layers = glr4_layers = s8u8_layers = 0;
     check_mult(m);
     if (!vnni) return;
-    cr_assert(glr_layers > 0, "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections");
+    cr_assert(glr_layers > 0 && s8u8_layers == 0,
+              "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections (%d swapped)", s8u8_layers);
     if (terms <= 3) cr_assert(glr4_layers > 0, "no layer of 4 channels per group ran the grouped kernel");
     else cr_assert_eq(glr4_layers, 0, "%d layers of 4 channels per group ran the grouped kernel on %d terms",
                       glr4_layers, terms);
 }
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
+
+/* u8 x u8, a*w + error(a, w) */
+static ax_mult *u8_product_plus(const char *name, int32_t (*error)(int32_t a, int32_t w))
+{
+    ax_mult *m = ax_mult_new();
+    m->act = m->wgt = AX_U8;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
+        int32_t a = (int32_t)(i >> 8), w = (int32_t)(i & 255);
+        m->table[i] = a * w + error(a, w);
+    }
+    return m;
+}
+
+/* error terms whose weight factors are u8 too: the form's row corrections
+ * (w shifted into s8) are dropped by swapping its signs, f' = a - 128 s8
+ * against g' u8 (lowrank_gconv_8x32c4_s8u8), and without them 4 channels
+ * per group take up to 4 terms */
+static int32_t three_u8_terms(int32_t a, int32_t w)
+{
+    return (a & 1) * (w & 15) + ((a >> 1) & 1) * ((w >> 4) & 7) + ((a >> 2) & 1) * (w >> 5);
+}
+Test(conv, factored_grouped_signs_swapped)
+{
+    ax_mult *m = u8_product_plus("swap-u8", three_u8_terms);
+    bool vnni = vnni_byte_kernel(m);
+    glr_layers = glr4_layers = s8u8_layers = 0;
+    check_mult(m);
+    if (vnni) cr_assert(s8u8_layers > 0 && glr4_layers > 0, "swapped: %d grouped layers, %d of them at 4 channels",
+                        s8u8_layers, glr4_layers);
+}
+
+/* a*w + (a & 1)(w & 15): two terms whose row corrections kept the
+ * depthwise byte kernel away (dwlr_pays); swapped, its depthwise layers
+ * take it (lowrank_dwconv_16c4_s8u8: bands computed) */
+static int32_t one_u8_term(int32_t a, int32_t w) { return (a & 1) * (w & 15); }
+Test(conv, factored_depthwise_signs_swapped)
+{
+    ax_mult *m = u8_product_plus("swap2-u8", one_u8_term);
+    bool vnni = vnni_byte_kernel(m);
+    s8u8_layers = band_layers_avx512 = 0;
+    check_mult(m);
+    if (vnni) cr_assert(s8u8_layers > 0 && band_layers_avx512 > 0, "swapped: %d grouped layers, %d depthwise ones",
+                        s8u8_layers, band_layers_avx512);
+}
 
 /* exact plus a small random error: on AVX-512 a LUT plan of one residual
  * plane over a linear base c_w * a, whose grouped layers on VNNI run the
@@ -679,9 +735,13 @@ static void check_linear_grouped(ax_operand act, ax_operand wgt, int lo, unsigne
     bool vnni = vnni_byte_kernel(m);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) m->table[i] += lo + (int)(rnd() % span);
     snprintf(m->name, sizeof m->name, "near-exact-%s%s", ax_operand_name(act), ax_operand_name(wgt));
-    split_layers = 0;
+    split_layers = split_s8_layers = 0;
     check_mult(m);
-    if (vnni) cr_assert(split_layers > 0, "no grouped layer ran the linear base on the grouped kernel");
+    if (!vnni) return;
+    cr_assert(split_layers > 0, "no grouped layer ran the linear base on the grouped kernel");
+    /* u8 weights: c_w fits u8, not s8, so the base's signs are swapped (no row sums) */
+    cr_assert(wgt == AX_U8 ? split_s8_layers == split_layers : split_s8_layers == 0, "%d of %d split layers swapped",
+              split_s8_layers, split_layers);
 }
 Test(conv, linear_base_grouped_u8) { check_linear_grouped(AX_U8, AX_U8, 0, 200); }
 Test(conv, linear_base_grouped_s8) { check_linear_grouped(AX_S8, AX_S8, -40, 140); }

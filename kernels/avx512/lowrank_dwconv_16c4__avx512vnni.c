@@ -35,6 +35,20 @@
 #include <immintrin.h>
 #include <string.h>
 
+/* DP(acc, x, w): acc + the dot products of activation bytes x and weight
+ * bytes w, x unsigned and w signed; compiled again with AX_DWLR_S8U8 for
+ * forms with their signs swapped (lr->acts_s8: x signed, w unsigned),
+ * lowrank_dwconv_16c4_s8u8__avx512vnni.c */
+#ifdef AX_DWLR_S8U8
+#define DP(acc, x, w) _mm512_dpbusd_epi32(acc, w, x)
+#define AX_DWLR_KERNEL ax_dwlr_ukernel_avx512vnni_s8u8
+#define AX_DWLR_NAME "lowrank_dwconv_16c4_s8u8__avx512vnni"
+#else
+#define DP(acc, x, w) _mm512_dpbusd_epi32(acc, x, w)
+#define AX_DWLR_KERNEL ax_dwlr_ukernel_avx512vnni
+#define AX_DWLR_NAME "lowrank_dwconv_16c4__avx512vnni"
+#endif
+
 static size_t groups_of(const ax_conv2d_shape *s) { return (s->kernel_h + 3) / 4; }
 static size_t vecs(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 { /* weight vectors per 16 channels: the terms' (g, t, kx), then each term's shifted (kh <= 3) */
@@ -101,7 +115,7 @@ static void pack_w(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_
                 for (size_t t = 0; t < T; t++) {
                     __m512i v = _mm512_permutexvar_epi8(perm, _mm512_maskz_mov_epi8(live, lookup(tab[t], x)));
                     _mm512_storeu_si512(blk + (g * T + t) * kw + kx, v);
-                    sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, v),
+                    sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(DP(_mm512_setzero_si512(), ones, v),
                                                                    _mm512_set1_epi32(lr->a_off[t])));
                     if (kh <= 3) /* G = 1 */
                         _mm512_storeu_si512(blk + (G * T + t) * kw + kx, _mm512_slli_epi32(v, 8));
@@ -393,18 +407,18 @@ static void row_k3(const __m512i *I, size_t ow, size_t sw, size_t dw, const __m5
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
             const __m512i *c = I + (ox + (size_t)i) * sw;
-            a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
-            a[i] = _mm512_dpbusd_epi32(a[i], c[dw], w1);
-            a[i] = _mm512_dpbusd_epi32(a[i], c[2 * dw], w2);
+            a[i] = DP(_mm512_setzero_si512(), c[0], w0);
+            a[i] = DP(a[i], c[dw], w1);
+            a[i] = DP(a[i], c[2 * dw], w2);
         }
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) put(a[i], corr, Y + (ox + (size_t)i) * ldy, cm, accumulate);
     }
     for (; ox < ow; ox++) {
         const __m512i *c = I + ox * sw;
-        __m512i a = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], w0);
-        a = _mm512_dpbusd_epi32(a, c[dw], w1);
-        a = _mm512_dpbusd_epi32(a, c[2 * dw], w2);
+        __m512i a = DP(_mm512_setzero_si512(), c[0], w0);
+        a = DP(a, c[dw], w1);
+        a = DP(a, c[2 * dw], w2);
         put(a, corr, Y + ox * ldy, cm, accumulate);
     }
 }
@@ -445,12 +459,12 @@ static inline __attribute__((always_inline)) void pair_px(const __m512i *A, size
         for (int i = 0; i < n; i++) {
             const __m512i *c = At + (size_t)i * sw;
             __m512i x0 = unit ? col[i] : c[0], x1 = unit ? col[i + 1] : c[dw], x2 = unit ? col[i + 2] : c[2 * dw];
-            a[i] = _mm512_dpbusd_epi32(a[i], x0, Wa[0]);
-            a[i] = _mm512_dpbusd_epi32(a[i], x1, Wa[1]);
-            a[i] = _mm512_dpbusd_epi32(a[i], x2, Wa[2]);
-            e[i] = _mm512_dpbusd_epi32(e[i], x0, We[0]);
-            e[i] = _mm512_dpbusd_epi32(e[i], x1, We[1]);
-            e[i] = _mm512_dpbusd_epi32(e[i], x2, We[2]);
+            a[i] = DP(a[i], x0, Wa[0]);
+            a[i] = DP(a[i], x1, Wa[1]);
+            a[i] = DP(a[i], x2, Wa[2]);
+            e[i] = DP(e[i], x0, We[0]);
+            e[i] = DP(e[i], x1, We[1]);
+            e[i] = DP(e[i], x2, We[2]);
         }
     }
 #pragma GCC unroll 4
@@ -531,16 +545,16 @@ static inline __attribute__((always_inline)) void s2_col(const pair_k *k, __m512
     for (int q = 0; q < nblk; q++) {
         const __m512i *w = (const __m512i *)(W + (size_t)q * nvb);
         __m512i e = pad ? padA : _mm512_permutex2var_epi8(q & 2 ? u23 : u01, q & 1 ? k->io1 : k->io0, q & 2 ? v23 : v01);
-        if (k0 >= 0) a[0][q] = _mm512_dpbusd_epi32(a[0][q], e, w[k0]);
-        if (k1 >= 0) a[1][q] = _mm512_dpbusd_epi32(a[1][q], e, w[k1]);
+        if (k0 >= 0) a[0][q] = DP(a[0][q], e, w[k0]);
+        if (k1 >= 0) a[1][q] = DP(a[1][q], e, w[k1]);
     }
     if (!two) return;
 #pragma GCC unroll 4
     for (int q = 0; q < nblk; q++) {
         const __m512i *w = (const __m512i *)(W + (size_t)q * nvb);
         __m512i e = pad ? padA : _mm512_permutex2var_epi8(q & 2 ? v23 : v01, _mm512_loadu_si512(s2b_b[q]), m[4]);
-        if (k0 >= 0) b[0][q] = _mm512_dpbusd_epi32(b[0][q], e, w[k0]);
-        if (k1 >= 0) b[1][q] = _mm512_dpbusd_epi32(b[1][q], e, w[k1]);
+        if (k0 >= 0) b[0][q] = DP(b[0][q], e, w[k0]);
+        if (k1 >= 0) b[1][q] = DP(b[1][q], e, w[k1]);
     }
 }
 
@@ -699,12 +713,12 @@ static inline __attribute__((always_inline)) void s1_px(const __m512i *const col
     for (int k = 0; k < n + 2; k++) x[k] = col[k][cb];
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) {
-        a[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x[i], W[0]);
-        if (two) e[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x[i], W[3]);
-        a[i] = _mm512_dpbusd_epi32(a[i], x[i + 1], W[1]);
-        if (two) e[i] = _mm512_dpbusd_epi32(e[i], x[i + 1], W[4]);
-        a[i] = _mm512_dpbusd_epi32(a[i], x[i + 2], W[2]);
-        if (two) e[i] = _mm512_dpbusd_epi32(e[i], x[i + 2], W[5]);
+        a[i] = DP(_mm512_setzero_si512(), x[i], W[0]);
+        if (two) e[i] = DP(_mm512_setzero_si512(), x[i], W[3]);
+        a[i] = DP(a[i], x[i + 1], W[1]);
+        if (two) e[i] = DP(e[i], x[i + 1], W[4]);
+        a[i] = DP(a[i], x[i + 2], W[2]);
+        if (two) e[i] = DP(e[i], x[i + 2], W[5]);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < n; i++) store_px(a[i], cv, Y0 + (size_t)i * ldy, 0xffff, accumulate, mode);
@@ -820,8 +834,8 @@ static inline __attribute__((always_inline)) void any_px(const row_ctx *r, const
 #pragma GCC unroll 4
                 for (int i = 0; i < n; i++) {
                     __m512i x = c[(size_t)i * sw + kx * dw];
-                    a[i] = _mm512_dpbusd_epi32(a[i], x, wv);
-                    if (row_corr) f[i] = _mm512_dpbusd_epi32(f[i], x, ones);
+                    a[i] = DP(a[i], x, wv);
+                    if (row_corr) f[i] = DP(f[i], x, ones);
                 }
             }
             if (row_corr) {
@@ -913,7 +927,7 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     if (r.nt) _mm_sfence(); /* the streamed lines visible to the thread that joins */
 }
 
-const ax_dwlr_ukernel ax_dwlr_ukernel_avx512vnni = {.name = "lowrank_dwconv_16c4__avx512vnni",
+const ax_dwlr_ukernel AX_DWLR_KERNEL = {.name = AX_DWLR_NAME,
                                                     .w_bytes = w_bytes,
                                                     .pack_w = pack_w,
                                                     .buf_bytes = buf_bytes,

@@ -2,7 +2,9 @@
  * channels per group) on a LOWRANK byte form (T = sum_t (f'_t + a_off[t])
  * (g'_t + w_off[t]), g'_t s8: mul8s_1L2J, mul8s_1KVA's 5 terms, exact s8 x
  * s8; w_off's row corrections come summed per output row and group from
- * conv2d.c, rc): the input is mapped through the f'_t once (map,
+ * conv2d.c, rc; or the form with its signs swapped, f'_t s8 and g'_t u8,
+ * vpdpbusd's operands swapped, no row corrections: a*w and a*c_w with u8
+ * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped through the f'_t once (map,
  * per chunk of input rows; a byte to its T factors), and the kernel reads
  * the mapped pixels in place through a table of each output pixel's tap
  * pointers (conv2d.c): no im2col copy and no packing of A (the dense byte
@@ -104,7 +106,7 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
                 size_t t, k = virtual_k(kv, cg, per, T, &t);
                 int8_t g = lr->wbyte[t][W[k * ldw + s * N + j]];
                 blk[kv / 4 * 64 + l * 4 + kv % 4] = (uint8_t)g;
-                c += (uint32_t)lr->a_off[t] * (uint32_t)(int32_t)g;
+                c += (uint32_t)lr->a_off[t] * (lr->acts_s8 ? (uint32_t)(uint8_t)g : (uint32_t)(int32_t)g);
             }
             corr[l] = c + (uint32_t)K * fixed;
         }
@@ -262,7 +264,7 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                        size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
                                                        int nb, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                                                       bool accumulate)
+                                                       bool accumulate, bool swap)
 {
     enum { RM = 8 };
     const int R = 8;
@@ -289,8 +291,13 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
                     memcpy(&q, row[i] + 4 * s, 4);
                     x = _mm512_set1_epi32(q);
                 }
-                acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, x0);
-                if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, x1);
+                if (swap) { /* acts_s8: the weights are the unsigned operand */
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x0, x);
+                    if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x1, x);
+                } else {
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, x0);
+                    if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, x1);
+                }
             }
         }
     }
@@ -331,7 +338,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
 static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                           size_t coff, size_t K, size_t N, size_t per,
                                                           const uint8_t *pw, const int32_t *rc, size_t ldrc,
-                                                          int32_t *C, size_t ldc, bool accumulate)
+                                                          int32_t *C, size_t ldc, bool accumulate, bool swap)
 {
     size_t nbk = n_blocks(N, per);
     for (size_t b = 0; b < nbk; b += 2)
@@ -339,10 +346,10 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
             if (b + 1 < nbk)
                 tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate);
+                     C + m0 * ldc, ldc, accumulate, swap);
             else
                 tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate);
+                     C + m0 * ldc, ldc, accumulate, swap);
         }
 }
 
@@ -351,9 +358,12 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, si
                 bool accumulate)
 {
     K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
-    if (per == 4) run_per(rows, px, ntaps, coff, K, N, 4, pw, rc, ldrc, C, ldc, accumulate);
-    else if (per == 2) run_per(rows, px, ntaps, coff, K, N, 2, pw, rc, ldrc, C, ldc, accumulate);
-    else run_per(rows, px, ntaps, coff, K, N, 1, pw, rc, ldrc, C, ldc, accumulate);
+    bool swap = p->lr->acts_s8;
+#define AX_RUN_PER(P, S) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S)
+    if (per == 4) swap ? AX_RUN_PER(4, true) : AX_RUN_PER(4, false);
+    else if (per == 2) swap ? AX_RUN_PER(2, true) : AX_RUN_PER(2, false);
+    else swap ? AX_RUN_PER(1, true) : AX_RUN_PER(1, false);
+#undef AX_RUN_PER
 }
 
 /* the bytes of h looked up per plane (vpermi2b), each plane's quads summed
@@ -382,6 +392,7 @@ static void row_quads(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n,
 }
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
+                                                  .name_s8 = "lowrank_gconv_8x32c4_s8u8__avx512vnni",
                                                   .byte_terms = true,
                                                   .row_quads = row_quads,
                                                   .per = per_of,
