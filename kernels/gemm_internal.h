@@ -312,7 +312,7 @@ typedef struct ax_lowrank {
     /* bytes, signs swapped (ax_lowrank_swap_signs): abyte holds f'_t as
      * s8, wbyte g'_t as u8 (w_off 0), so vpdpbusd takes the weights as its
      * unsigned operand and no row corrections are left. Only the grouped
-     * VNNI kernel reads this form (plan->s8u8). */
+     * and depthwise VNNI kernels read this form (plan->s8u8). */
     bool acts_s8;
 } ax_lowrank;
 /* The form with the fewest terms (<= max_terms; ties: the byte form) of

@@ -927,8 +927,5 @@ static void rows_fn(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t ow, 
     if (r.nt) _mm_sfence(); /* the streamed lines visible to the thread that joins */
 }
 
-const ax_dwlr_ukernel AX_DWLR_KERNEL = {.name = AX_DWLR_NAME,
-                                                    .w_bytes = w_bytes,
-                                                    .pack_w = pack_w,
-                                                    .buf_bytes = buf_bytes,
-                                                    .rows = rows_fn};
+const ax_dwlr_ukernel AX_DWLR_KERNEL = {
+    .name = AX_DWLR_NAME, .w_bytes = w_bytes, .pack_w = pack_w, .buf_bytes = buf_bytes, .rows = rows_fn};

@@ -4,14 +4,15 @@
  * s8; w_off's row corrections come summed per output row and group from
  * conv2d.c, rc; or the form with its signs swapped, f'_t s8 and g'_t u8,
  * vpdpbusd's operands swapped, no row corrections: a*w and a*c_w with u8
- * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped through the f'_t once (map,
- * per chunk of input rows; a byte to its T factors), and the kernel reads
- * the mapped pixels in place through a table of each output pixel's tap
- * pointers (conv2d.c): no im2col copy and no packing of A (the dense byte
- * kernel's pack_a looks up every im2col byte, 9x the input at 3x3, for
- * only 4-32 columns per group). T terms are T times the channels to the
- * kernel: a granule of input bytes maps to its terms' bytes one after
- * another (granule), the weights packed in the same virtual k order.
+ * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped
+ * through the f'_t once (map, per chunk of input rows; a byte to its T
+ * factors), and the kernel reads the mapped pixels in place through a
+ * table of each output pixel's tap pointers (conv2d.c): no im2col copy
+ * and no packing of A (the dense byte kernel's pack_a looks up every
+ * im2col byte, 9x the input at 3x3, for only 4-32 columns per group).
+ * T terms are T times the channels to the kernel: a granule of input bytes
+ * maps to its terms' bytes one after another (granule), the weights packed
+ * in the same virtual k order.
  *
  * A unit is `per` groups sharing one im2col row; a 4 * per byte broadcast
  * puts group s's 4 k in the lanes per * j + s, whose weights are group s's
