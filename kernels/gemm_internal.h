@@ -142,7 +142,9 @@ typedef struct ax_dwlr_ukernel {
  * (64-aligned); run writes (or adds) C[m][s * N + j] for rows m < rows, tap
  * t of row m being the per * cg mapped inputs at px[m * ntaps + t] + coff
  * (coff in bytes), plus rc[m * ldrc + s]: a byte form's row corrections
- * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). */
+ * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). px
+ * and rc hold rows up to a multiple of 64 past rows (pad taps, zero
+ * corrections), so a kernel may compute whole tiles and store its rows. */
 typedef struct ax_glr_ukernel {
     const char *name;
     const char *name_s8; /* running a form with its signs swapped (lr->acts_s8), or NULL: it takes none */

@@ -259,14 +259,15 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
     }
 }
 
-/* 8 rows (mn kept; the rest repeat row 0) x nb blocks from block b; row
- * i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
+/* 8 rows (mn kept; px and rc hold all 8: conv2d.c pads them) x nb blocks
+ * from block b; row i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
  * slower: layer2.1 1.00 -> 0.85x oneDNN.) */
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                        size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
                                                        int nb, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                                                       bool accumulate, bool swap)
+                                                       bool accumulate, bool swap, size_t NT)
 {
+    if (NT) ntaps = NT; /* a constant: the rows' tap pointers at fixed offsets, not spilled per row */
     enum { RM = 8 };
     const int R = 8;
     __m512i acc[RM][2];
@@ -275,7 +276,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
     size_t spt = K / ntaps / 4; /* steps per tap: cg / 4 */
     for (size_t t = 0; t < ntaps; t++) {
         const uint8_t *row[RM];
-        for (int i = 0; i < R; i++) row[i] = px[((size_t)i < mn ? (size_t)i : 0) * ntaps + t] + coff;
+        for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
         for (size_t s = 0; s < spt; s++, w0++, w1++) {
             __m512i x0 = _mm512_load_si512(w0), x1 = nb == 2 ? _mm512_load_si512(w1) : x0;
 #pragma GCC unroll 8
@@ -304,7 +305,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
     }
     if (rc) /* row i's corrections of the unit's groups, in lane order (lane l: group l % per) */
         for (int i = 0; i < R; i++) {
-            const int32_t *r = rc + ((size_t)i < mn ? (size_t)i : 0) * ldrc;
+            const int32_t *r = rc + (size_t)i * ldrc;
             int64_t q;
             memcpy(&q, r, per == 1 ? 4 : 8);
             __m512i v = per == 4 ? _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)r))
@@ -339,7 +340,8 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
 static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                           size_t coff, size_t K, size_t N, size_t per,
                                                           const uint8_t *pw, const int32_t *rc, size_t ldrc,
-                                                          int32_t *C, size_t ldc, bool accumulate, bool swap)
+                                                          int32_t *C, size_t ldc, bool accumulate, bool swap,
+                                                          size_t NT)
 {
     size_t nbk = n_blocks(N, per);
     for (size_t b = 0; b < nbk; b += 2)
@@ -347,10 +349,10 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
             if (b + 1 < nbk)
                 tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap);
+                     C + m0 * ldc, ldc, accumulate, swap, NT);
             else
                 tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap);
+                     C + m0 * ldc, ldc, accumulate, swap, NT);
         }
 }
 
@@ -360,10 +362,12 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, si
 {
     K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
     bool swap = p->lr->acts_s8;
-#define AX_RUN_PER(P, S) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S)
-    if (per == 4) swap ? AX_RUN_PER(4, true) : AX_RUN_PER(4, false);
-    else if (per == 2) swap ? AX_RUN_PER(2, true) : AX_RUN_PER(2, false);
-    else swap ? AX_RUN_PER(1, true) : AX_RUN_PER(1, false);
+#define AX_RUN_PER(P, S, NT) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT)
+    /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
+    if (per == 4 && ntaps == 9) swap ? AX_RUN_PER(4, true, 9) : AX_RUN_PER(4, false, 9);
+    else if (per == 4) swap ? AX_RUN_PER(4, true, 0) : AX_RUN_PER(4, false, 0);
+    else if (per == 2) swap ? AX_RUN_PER(2, true, 0) : AX_RUN_PER(2, false, 0);
+    else swap ? AX_RUN_PER(1, true, 0) : AX_RUN_PER(1, false, 0);
 #undef AX_RUN_PER
 }
 
