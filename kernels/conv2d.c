@@ -66,7 +66,7 @@ static const ax_gemm_plan *glr_plan(const ax_gemm_plan *p) { return p->s8u8 ? p-
 static size_t glr_per(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 {
     if (!p->glr || s->groups < 2) return 0;
-    return p->glr->per(p, s->in_c / s->groups, s->groups);
+    return p->glr->per(p, s->in_c / s->groups, s->out_c / s->groups, s->groups);
 }
 
 static int mul_ok(size_t a, size_t b, size_t *out)
@@ -211,6 +211,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
     if (!w) return "";
     if (w->dnn) return "exact_conv__onednn";
     if (w->split) return w->plan->split_name;
+    if (w->glr && w->glr_per == 16) return w->plan->s8u8 ? w->plan->glr->name16_s8 : w->plan->glr->name16;
     if (w->glr) return w->plan->s8u8 ? w->plan->glr->name_s8 : w->plan->glr->name;
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
@@ -622,7 +623,8 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
         if (hi - lo > span) span = hi - lo;
     }
     /* px and rc hold rows up to the next multiple of 64 (pad taps, zero
-     * corrections): the kernel reads whole 8-row tiles and keeps only its rows */
+     * corrections): the kernel reads whole tiles (8 or 4 rows) and keeps
+     * only its rows */
     size_t slots = (chunk + 63) / 64 * 64;
     const uint8_t **px = mul_ok(slots, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
     uint8_t *xm = malloc(span * es + 1), *pad = malloc(s->in_c * es), *pb = malloc(s->in_c);

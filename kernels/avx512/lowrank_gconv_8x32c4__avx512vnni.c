@@ -43,12 +43,18 @@
 static const int32_t deint2[16] = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
 static const int32_t deint4[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
 
+/* per = 16: lane l of a vector holds group deint4[l] = 4 (l % 4) + l / 4
+ * (map puts the input's dwords so), which makes tile16's in-lane unpacks
+ * leave each row's outputs in order */
+static size_t lane_group(size_t l) { return 4 * (l % 4) + l / 4; }
+
 static size_t block_cols(size_t per) { return 16 / per; }
 static size_t n_blocks(size_t N, size_t per) { return (N + block_cols(per) - 1) / block_cols(per); }
 static size_t block_bytes(size_t K) { return K / 4 * 64 + 64; }
 
 static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 {
+    if (per == 16) return (K * (size_t)p->lr->terms / 4 + 1) * 4 * 64; /* steps x 4 columns, then 4 corrections */
     return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
@@ -59,9 +65,10 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
  * the form, this kernel at 31-38 on 1-3 terms, 23-24 on 4, 18.6-19 on 5
  * (mul8s_1KVA, 1KX2); with row corrections 28 on 2 (mul8u_Y48), 24 on 3
  * (27Y), 19.6-20.1 on 4 (12YX). */
-static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t groups)
+static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups)
 {
     if (cg == 4 && p->lr->terms > (p->lr->row_corr ? 3 : 4)) return 0;
+    if (cg == 4 && og == 4 && groups % 16 == 0) return 16; /* lanes = groups (tile16) */
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
     return cg == 8 && groups % 2 == 0 ? 2 : 0;
@@ -95,6 +102,22 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
     size_t bc = block_cols(per), T = (size_t)lr->terms, KV = K * T;
     uint32_t fixed = 0; /* sum_t a_off w_off, row terms included (their g' is 0) */
     for (size_t t = 0; t < T + (size_t)lr->row_terms; t++) fixed += (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
+    if (per == 16) { /* step u (virtual k 4u..4u+3), column j: 64 bytes, lane l holding group lane_group(l) */
+        uint32_t *corr = (uint32_t *)(pw + KV / 4 * 4 * 64);
+        for (size_t j = 0; j < 4; j++)
+            for (size_t l = 0; l < 16; l++) {
+                size_t s = lane_group(l);
+                uint32_t c = 0;
+                for (size_t kv = 0; kv < KV; kv++) {
+                    size_t t, k = virtual_k(kv, cg, per, T, &t);
+                    int8_t g = lr->wbyte[t][W[k * ldw + s * N + j]];
+                    pw[(kv / 4 * 4 + j) * 64 + l * 4 + kv % 4] = (uint8_t)g;
+                    c += (uint32_t)lr->a_off[t] * (lr->acts_s8 ? (uint32_t)(uint8_t)g : (uint32_t)(int32_t)g);
+                }
+                corr[j * 16 + l] = c + (uint32_t)K * fixed;
+            }
+        return;
+    }
     for (size_t b = 0; b < n_blocks(N, per); b++) {
         uint8_t *blk = pw + b * block_bytes(KV);
         uint32_t *corr = (uint32_t *)(blk + KV / 4 * 64);
@@ -126,7 +149,7 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
     const ax_lowrank *lr = p->lr;
     size_t T = (size_t)lr->terms, G = granule(per, cg);
     __m512i perm = _mm512_loadu_si512(cg == 8 ? quads8 : deint4);
-    bool pairs = per == 2, fours = per == 4 && cg > 4;
+    bool pairs = per == 2, fours = (per == 4 && cg > 4) || per == 16;
     if (T == 1) { /* the table in registers */
         __m512i tab[4];
         for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(lr->abyte[0] + 64 * q);
@@ -356,12 +379,89 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
         }
 }
 
+/* per = 16 (4 channels and 4 columns a group, 16 groups a unit): lanes
+ * are groups, one accumulator per row and column, so a tap's 64 mapped
+ * bytes (16 groups' quads, a plain load) feed 4 vpdpbusd, where tile's
+ * 16-byte broadcasts fed one each (ResNeXt's layer1 ran on those loads).
+ * R rows x 4 columns of accumulators start at the columns' corrections;
+ * at the end, per row, two rounds of in-lane unpacks put group g's 4
+ * outputs at 4g (lane_group's order). */
+static inline __attribute__((always_inline)) void tile16(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
+                                                         size_t T, const uint8_t *pw, const int32_t *rc, size_t ldrc,
+                                                         int32_t *C, size_t ldc, bool accumulate, bool swap, size_t NT,
+                                                         size_t TT)
+{
+    enum { R = 4 };
+    if (NT) ntaps = NT; /* constants: no loop over one term, tap pointers at fixed offsets */
+    if (TT) T = TT;
+    const __m512i *w = (const __m512i *)pw, *corr = w + ntaps * T * 4;
+    const __m512i order = _mm512_loadu_si512(deint4);
+    __m512i acc[R][4];
+    for (int i = 0; i < R; i++) {
+        __m512i r = rc ? _mm512_permutexvar_epi32(order, _mm512_loadu_si512(rc + (size_t)i * ldrc))
+                       : _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_add_epi32(_mm512_load_si512(corr + j), r);
+    }
+    for (size_t t = 0; t < ntaps; t++) {
+        const uint8_t *row[R];
+        for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
+        for (size_t s = 0; s < T; s++, w += 4) {
+            __m512i w0 = _mm512_load_si512(w), w1 = _mm512_load_si512(w + 1), w2 = _mm512_load_si512(w + 2),
+                    w3 = _mm512_load_si512(w + 3);
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++) {
+                __m512i x = _mm512_loadu_si512(row[i] + 64 * s);
+                if (swap) { /* acts_s8: the weights are the unsigned operand */
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], w0, x);
+                    acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], w1, x);
+                    acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], w2, x);
+                    acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], w3, x);
+                } else {
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
+                    acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+                    acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], x, w2);
+                    acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], x, w3);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < mn; i++) {
+        __m512i lo01 = _mm512_unpacklo_epi32(acc[i][0], acc[i][1]), hi01 = _mm512_unpackhi_epi32(acc[i][0], acc[i][1]);
+        __m512i lo23 = _mm512_unpacklo_epi32(acc[i][2], acc[i][3]), hi23 = _mm512_unpackhi_epi32(acc[i][2], acc[i][3]);
+        __m512i o[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
+                        _mm512_unpacklo_epi64(hi01, hi23), _mm512_unpackhi_epi64(hi01, hi23)};
+        int32_t *c = C + i * ldc;
+        for (int q = 0; q < 4; q++) {
+            if (accumulate) o[q] = _mm512_add_epi32(o[q], _mm512_loadu_si512(c + 16 * q));
+            _mm512_storeu_si512(c + 16 * q, o[q]);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void run16(size_t rows, const uint8_t *const *px, size_t ntaps,
+                                                        size_t coff, size_t T, const uint8_t *pw, const int32_t *rc,
+                                                        size_t ldrc, int32_t *C, size_t ldc, bool accumulate,
+                                                        bool swap, size_t NT, size_t TT)
+{
+    for (size_t m0 = 0; m0 < rows; m0 += 4)
+        tile16(px + m0 * ntaps, ntaps, coff, rows - m0 < 4 ? rows - m0 : 4, T, pw, rc ? rc + m0 * ldrc : NULL, ldrc,
+               C + m0 * ldc, ldc, accumulate, swap, NT, TT);
+}
+
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
                 bool accumulate)
 {
-    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
     bool swap = p->lr->acts_s8;
+    if (per == 16) {
+        size_t T = (size_t)p->lr->terms;
+#define AX_RUN16(S, NT, TT) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, TT)
+        if (ntaps == 9) swap ? AX_RUN16(true, 9, 0) : AX_RUN16(false, 9, 0);
+        else swap ? AX_RUN16(true, 0, 0) : AX_RUN16(false, 0, 0);
+#undef AX_RUN16
+        return;
+    }
+    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
 #define AX_RUN_PER(P, S, NT) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT)
     /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
     if (per == 4 && ntaps == 9) swap ? AX_RUN_PER(4, true, 9) : AX_RUN_PER(4, false, 9);
@@ -398,6 +498,8 @@ static void row_quads(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n,
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
                                                   .name_s8 = "lowrank_gconv_8x32c4_s8u8__avx512vnni",
+                                                  .name16 = "lowrank_gconv_4x64g4__avx512vnni",
+                                                  .name16_s8 = "lowrank_gconv_4x64g4_s8u8__avx512vnni",
                                                   .byte_terms = true,
                                                   .row_quads = row_quads,
                                                   .per = per_of,
