@@ -211,10 +211,10 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     if (swapped || g16 || strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
                                     (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
-        /* 4 channels of more than 4 terms: dwconv2d.c's planes are faster (with row corrections past 3:
-         * factored_grouped_row_corr_4) */
-        cr_assert(cg != 4 || ax_gemm_plan_terms(p) <= 4, "%s: %d terms at 4 channels per group", m->name,
-                  ax_gemm_plan_terms(p));
+        /* 4 channels of more than 4 terms (5 in units of 16 groups): dwconv2d.c's planes are faster (with row
+         * corrections past 3, 4 in units of 16: factored_grouped_row_corr_4) */
+        cr_assert(cg != 4 || ax_gemm_plan_terms(p) <= (g16 ? 5 : 4), "%s: %d terms at 4 channels per group on %s",
+                  m->name, ax_gemm_plan_terms(p), got);
         glr_layers++;
         glr4_layers += cg == 4;
         if (ax_gemm_plan_terms(p) > glr_terms_max) glr_terms_max = ax_gemm_plan_terms(p);
@@ -630,7 +630,8 @@ Test(conv, factored_split_bytes)
 /* s8 x s8 forms of 3 and 5 byte terms without row corrections (two with an
  * activation offset, so the kernel's corrections sum over terms): on AVX-512
  * VNNI the grouped kernel over all the terms (a byte mapped to its terms'
- * factors, granule by granule), but not at 4 channels per group for 5 */
+ * factors, granule by granule); at 4 channels per group, 5 terms only in
+ * units of 16 groups (4x64g4) */
 static void check_grouped_terms(int extra)
 {
     ax_mult *m = ax_mult_new();
@@ -650,11 +651,14 @@ static void check_grouped_terms(int extra)
                 strstr(ax_gemm_plan_kernel_name(p), "8x32c4");
     if (vnni) cr_assert_eq(ax_gemm_plan_terms(p), 1 + extra, "%s: %d terms", m->name, ax_gemm_plan_terms(p));
     ax_gemm_plan_free(p);
-    glr_terms_max = glr16_layers = 0;
+    glr_terms_max = glr4_layers = glr16_layers = 0;
     check_mult(m);
     if (vnni) cr_assert_eq(glr_terms_max, 1 + extra, "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni on "
                            "%d terms (most: %d)", 1 + extra, glr_terms_max);
-    if (vnni && extra <= 3) cr_assert(glr16_layers > 0, "no layer ran lowrank_gconv_4x64g4 on %d terms", 1 + extra);
+    if (vnni) cr_assert(glr16_layers > 0, "no layer ran lowrank_gconv_4x64g4 on %d terms", 1 + extra);
+    if (vnni && extra == 4) cr_assert_eq(glr4_layers, glr16_layers, "%d layers of 4 channels per group ran the "
+                                         "grouped kernel on 5 terms, %d of them in units of 16", glr4_layers,
+                                         glr16_layers);
 }
 Test(conv, factored_grouped_3_terms) { check_grouped_terms(2); }
 Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
@@ -666,7 +670,7 @@ Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
  * extra term (a >> 5) is a row term, which adds to both. The extra terms'
  * weight factors take both signs, so no form with the signs swapped drops
  * the corrections. At 4 channels per group the kernel takes at most 3
- * terms with row corrections. */
+ * terms with row corrections, 4 in units of 16 groups. */
 static void check_grouped_row_corr(int extra, int terms, int row_terms)
 {
     ax_mult *m = ax_mult_new();
@@ -692,10 +696,11 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
     if (!vnni) return;
     cr_assert(glr_layers > 0 && s8u8_layers == 0,
               "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections (%d swapped)", s8u8_layers);
-    if (terms <= 3) cr_assert(glr4_layers > 0 && glr16_layers > 0, "no layer of 4 channels per group ran the "
+    cr_assert(glr16_layers > 0, "no layer ran lowrank_gconv_4x64g4 with row corrections on %d terms", terms);
+    if (terms <= 3) cr_assert(glr4_layers > glr16_layers, "no layer of 4 channels per group in fours ran the "
                               "grouped kernel (in units of 16 groups: %d)", glr16_layers);
-    else cr_assert_eq(glr4_layers, 0, "%d layers of 4 channels per group ran the grouped kernel on %d terms",
-                      glr4_layers, terms);
+    else cr_assert_eq(glr4_layers, glr16_layers, "%d layers of 4 channels per group ran the grouped kernel on %d "
+                      "terms, %d of them in units of 16", glr4_layers, terms, glr16_layers);
 }
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }

@@ -58,7 +58,12 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
-/* 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
+/* 4 channels and 4 columns a group in sixteens (groups % 16 == 0) up to
+ * 5 terms, 4 with row corrections: on ResNeXt's layer1.0 tile16 ran 54-59
+ * GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 28-35), 37-42 on 4
+ * with row corrections (mul8u_12YX, 4TF; planes 31-35), 24-32 on 7-8
+ * (mul8u_2P7, GS2: slower than the planes). Else
+ * 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
  * pairs (an even number of groups), or single groups of a multiple of 16.
  * Not 4 channels of more than 4 terms (3 with row corrections):
  * dwconv2d.c's byte planes run ResNeXt's layer1.0 at 20-21 GMAC/s whatever
@@ -67,8 +72,9 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
  * (27Y), 19.6-20.1 on 4 (12YX). */
 static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups)
 {
+    if (cg == 4 && og == 4 && groups % 16 == 0 && p->lr->terms <= (p->lr->row_corr ? 4 : 5))
+        return 16; /* lanes = groups (tile16) */
     if (cg == 4 && p->lr->terms > (p->lr->row_corr ? 3 : 4)) return 0;
-    if (cg == 4 && og == 4 && groups % 16 == 0) return 16; /* lanes = groups (tile16) */
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
     return cg == 8 && groups % 2 == 0 ? 2 : 0;
