@@ -627,7 +627,8 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
      * only its rows */
     size_t slots = (chunk + 63) / 64 * 64;
     const uint8_t **px = mul_ok(slots, ntaps * sizeof *px, &bytes) ? malloc(bytes) : NULL;
-    uint8_t *xm = malloc(span * es + 1), *pad = malloc(s->in_c * es), *pb = malloc(s->in_c);
+    /* the mapped pixels on whole lines where a pixel is (the kernels' 64-byte loads) */
+    uint8_t *xm = ax_aligned_alloc(64, span * es + 1), *pad = ax_aligned_alloc(64, s->in_c * es), *pb = malloc(s->in_c);
     /* a byte form's row corrections: per input pixel and group, the sum of
      * h(a) = sum_t w_off[t] f'_t(a) over the group's channels (rg, from the
      * kernel's quad sums rq over h's byte planes hp; the pad pixel's at the

@@ -29,6 +29,9 @@
  * dense kernel. Either way step u of a pixel's taps holds virtual k =
  * 4u..4u+3 of each of its groups (one term: k = tap * cg + channel, HWIO's
  * order; see virtual_k), at 4 * per * u bytes into the unit's tap.
+ * per = 16 (4 channels and 4 columns a group, groups % 16 == 0: ResNeXt's
+ * layer1, lowrank_gconv_4x64g4): lanes are 16 groups, so a tap's 64 mapped
+ * bytes are one plain load for 4 vpdpbusd, one per column (tile16).
  * Weights (pack_w): per block of 16 lanes, K T/4 steps of 64 bytes, then the
  * block's 16 corrections sum_t a_off[t] (sum_k g'_t + K w_off[t]) in lane
  * order. Tile: 8 rows x 2
@@ -58,14 +61,14 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
-/* 4 channels and 4 columns a group in sixteens (groups % 16 == 0) up to
- * 5 terms, 4 with row corrections: on ResNeXt's layer1.0 tile16 ran 54-59
- * GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 28-35), 37-42 on 4
- * with row corrections (mul8u_12YX, 4TF; planes 31-35), 24-32 on 7-8
- * (mul8u_2P7, GS2: slower than the planes). Else
- * 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
- * pairs (an even number of groups), or single groups of a multiple of 16.
- * Not 4 channels of more than 4 terms (3 with row corrections):
+/* 4 channels and 4 columns a group in sixteens (groups % 16 == 0, tile16)
+ * up to 5 terms, 4 with row corrections: on ResNeXt's layer1.0 it ran
+ * 54-59 GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 28-35), 37-42
+ * on 4 with row corrections (mul8u_12YX, 4TF; planes 31-35), 24-32 on 7-8
+ * (mul8u_2P7, GS2: slower than the planes). Otherwise 4, 8 or 16 channels
+ * per group in fours (groups % 4 == 0); else 8 in pairs (an even number of
+ * groups), or single groups of a multiple of 16. In fours, not 4 channels
+ * of more than 4 terms (3 with row corrections):
  * dwconv2d.c's byte planes run ResNeXt's layer1.0 at 20-21 GMAC/s whatever
  * the form, this kernel at 31-38 on 1-3 terms, 23-24 on 4, 18.6-19 on 5
  * (mul8s_1KVA, 1KX2); with row corrections 28 on 2 (mul8u_Y48), 24 on 3
