@@ -135,23 +135,27 @@ typedef struct ax_dwlr_ukernel {
  * activation factors of n input bytes, esize bytes each (units of per
  * groups of cg channels: the groups of every per * cg input bytes in the
  * kernel's order), and run reads the mapped pixels in place. per says how
- * many groups (1, 2 or 4) make a unit, given the plan, the channels per
- * group and the groups (0: not this kernel). A unit is `per` groups of
+ * many groups (1, 2, 4 or 16) make a unit, given the plan, the input and
+ * output channels per group and the groups (0: not this kernel). A unit is `per` groups of
  * K = ntaps * cg k and N columns each; pack_w packs its weights (group s's
  * column j at W[k * ldw + s * N + j]; cg = K / ntaps) into w_bytes
  * (64-aligned); run writes (or adds) C[m][s * N + j] for rows m < rows, tap
  * t of row m being the per * cg mapped inputs at px[m * ntaps + t] + coff
  * (coff in bytes), plus rc[m * ldrc + s]: a byte form's row corrections
- * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). */
+ * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). px
+ * and rc hold rows up to the multiple of 64 at or after rows (pad taps,
+ * zero corrections), so a kernel may compute whole tiles of 8 or 4 rows
+ * and store only its rows. */
 typedef struct ax_glr_ukernel {
     const char *name;
     const char *name_s8; /* running a form with its signs swapped (lr->acts_s8), or NULL: it takes none */
+    const char *name16, *name16_s8; /* the same, units of 16 groups (per 16), or NULL: none */
     bool byte_terms; /* reads the byte form (lr->abyte/wbyte): its row corrections come as rc */
     /* byte_terms: q[i] = the sum of h over x[4i..4i+3], i < n/4 (n % 4 == 0),
      * h(a) = hmin + sum_{j < np} hp[j][a] << 8j mod 2^32 (conv2d.c's row
      * corrections, summed per input pixel and group from these) */
     void (*row_quads)(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n, const uint8_t *x, int32_t *q);
-    size_t (*per)(const ax_gemm_plan *p, size_t cg, size_t groups);
+    size_t (*per)(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups);
     size_t (*esize)(const ax_gemm_plan *p);
     void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg);
     size_t (*w_bytes)(const ax_gemm_plan *p, size_t K, size_t N, size_t per);

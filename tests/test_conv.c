@@ -128,6 +128,12 @@ static const ccase CASES[] = {
     {1, 13, 12, 48, 96, 3, 3, 1, 2, 1, 1, 0, 1, 2, 1, 12}, /* 12 groups, N = 8 (a block pair), stride 1x2 */
     {2, 7, 9, 16, 80, 3, 3, 2, 1, 2, 1, 2, 1, 1, 0, 4},    /* N = 20 (two pairs, one alone), dilation 2x1 */
     {2, 5, 6, 32, 32, 1, 3, 1, 1, 1, 1, 0, 2, 0, 2, 8},    /* 1x3 kernel, taps in the padding */
+    /* ... and in units of 16 groups (4x64g4: lanes are groups) when N = 4 and groups % 16 == 0 */
+    {2, 11, 10, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16},  /* one unit, M = 220: a part tile, chunks' last rows */
+    {3, 9, 7, 192, 192, 3, 3, 2, 2, 1, 1, 1, 0, 1, 1, 48},  /* 3 units, stride 2, uneven pads, stacked images */
+    {1, 12, 11, 128, 128, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 32}, /* dilation 2 */
+    {2, 5, 6, 64, 64, 1, 3, 1, 1, 1, 1, 0, 2, 0, 2, 16},    /* 1x3 kernel (not 3x3's constant taps), pad taps */
+    {1, 4, 5, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16},    /* M = 20: small enough for the sanitizer build */
     /* ... 8 and 16 channels in fours (interleaved quads), 8 in pairs when groups % 4 == 2 */
     {2, 9, 10, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},   /* 8 in fours, N = 8 (two stores a row) */
     {1, 7, 9, 96, 60, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 12},   /* 8 in fours, N = 5 (a pair with a part block) */
@@ -152,6 +158,8 @@ static const ccase CASES[] = {
  * on an AVX2 plan here (oneDNN runs AVX-512 in this process). */
 static int glr_layers, glr4_layers, glr2_layers; /* layers the grouped LOWRANK kernels took (AVX-512: all, 4
                                                      * channels per group; AVX2) */
+static int glr16_layers, glr16_s8u8_layers; /* of the AVX-512 ones, those on units of 16 groups (4 channels and 4
+                                              * columns a group); of those, with the signs swapped */
 static int glr_terms_max; /* the most terms of an AVX-512 plan whose grouped layer took its grouped kernel */
 static int split_layers;  /* grouped layers of a linear-base LUT plan run as base (grouped kernel) + residual */
 static int s8u8_layers, split_s8_layers; /* of those two, the ones whose form had its signs swapped */
@@ -188,15 +196,25 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
     /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
     /* _s8u8: the form with its signs swapped (no row corrections; u8 weight factors) */
-    bool swapped = strcmp(got, "lowrank_gconv_8x32c4_s8u8__avx512vnni") == 0;
+    /* 4x64g4: 4 channels and 4 columns a group, groups % 16 == 0 (lanes are groups), and only there */
+    bool g16 = strcmp(got, "lowrank_gconv_4x64g4__avx512vnni") == 0 ||
+               strcmp(got, "lowrank_gconv_4x64g4_s8u8__avx512vnni") == 0;
+    bool swapped = strcmp(got, "lowrank_gconv_8x32c4_s8u8__avx512vnni") == 0 ||
+                   strcmp(got, "lowrank_gconv_4x64g4_s8u8__avx512vnni") == 0;
+    bool fits16 = cg == 4 && s->out_c == 4 * s->groups && s->groups % 16 == 0;
     s8u8_layers += swapped;
-    if (swapped || strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
+    glr16_layers += g16;
+    glr16_s8u8_layers += g16 && swapped;
+    if (g16) cr_assert(fits16, "%s: %s on %zu channels, %zu groups", m->name, got, cg, s->groups);
+    if (strstr(got, "lowrank_gconv_8x32c4") == got)
+        cr_assert(!fits16, "%s: %s where lowrank_gconv_4x64g4 fits", m->name, got);
+    if (swapped || g16 || strcmp(got, "lowrank_gconv_8x32c4__avx512vnni") == 0) {
         cr_assert(s->groups > 1 && (cg % 16 == 0 || (cg == 8 && s->groups % 2 == 0) ||
                                     (cg == 4 && s->groups % 4 == 0)), "%s", m->name);
-        /* 4 channels of more than 4 terms: dwconv2d.c's planes are faster (with row corrections past 3:
-         * factored_grouped_row_corr_4) */
-        cr_assert(cg != 4 || ax_gemm_plan_terms(p) <= 4, "%s: %d terms at 4 channels per group", m->name,
-                  ax_gemm_plan_terms(p));
+        /* 4 channels of more than 4 terms (5 in units of 16 groups): dwconv2d.c's planes are faster (with row
+         * corrections past 3, 4 in units of 16: factored_grouped_row_corr_4) */
+        cr_assert(cg != 4 || ax_gemm_plan_terms(p) <= (g16 ? 5 : 4), "%s: %d terms at 4 channels per group on %s",
+                  m->name, ax_gemm_plan_terms(p), got);
         glr_layers++;
         glr4_layers += cg == 4;
         if (ax_gemm_plan_terms(p) > glr_terms_max) glr_terms_max = ax_gemm_plan_terms(p);
@@ -543,8 +561,8 @@ Test(conv, factored_drop1_s8)
     ax_mult *m = exact_mult(AX_S8, AX_S8, "exact-s8");
     if (ax_cpu_supports(AX_ISA_AVX512) && ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err) == 0 &&
         strstr(ax_gemm_plan_kernel_name(p), "8x32c4"))
-        cr_assert(glr_layers > 0 && glr4_layers > 0, "no layer (of 4 channels per group: %d) ran "
-                  "lowrank_gconv_8x32c4__avx512vnni", glr4_layers);
+        cr_assert(glr_layers > 0 && glr4_layers > 0 && glr16_layers > 0, "no layer (of 4 channels per group: %d; "
+                  "in units of 16 groups: %d) ran the grouped VNNI kernel", glr4_layers, glr16_layers);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
@@ -612,7 +630,8 @@ Test(conv, factored_split_bytes)
 /* s8 x s8 forms of 3 and 5 byte terms without row corrections (two with an
  * activation offset, so the kernel's corrections sum over terms): on AVX-512
  * VNNI the grouped kernel over all the terms (a byte mapped to its terms'
- * factors, granule by granule), but not at 4 channels per group for 5 */
+ * factors, granule by granule); at 4 channels per group, 5 terms only in
+ * units of 16 groups (4x64g4) */
 static void check_grouped_terms(int extra)
 {
     ax_mult *m = ax_mult_new();
@@ -632,10 +651,14 @@ static void check_grouped_terms(int extra)
                 strstr(ax_gemm_plan_kernel_name(p), "8x32c4");
     if (vnni) cr_assert_eq(ax_gemm_plan_terms(p), 1 + extra, "%s: %d terms", m->name, ax_gemm_plan_terms(p));
     ax_gemm_plan_free(p);
-    glr_terms_max = 0;
+    glr_terms_max = glr4_layers = glr16_layers = 0;
     check_mult(m);
     if (vnni) cr_assert_eq(glr_terms_max, 1 + extra, "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni on "
                            "%d terms (most: %d)", 1 + extra, glr_terms_max);
+    if (vnni) cr_assert(glr16_layers > 0, "no layer ran lowrank_gconv_4x64g4 on %d terms", 1 + extra);
+    if (vnni && extra == 4) cr_assert_eq(glr4_layers, glr16_layers, "%d layers of 4 channels per group ran the "
+                                         "grouped kernel on 5 terms, %d of them in units of 16", glr4_layers,
+                                         glr16_layers);
 }
 Test(conv, factored_grouped_3_terms) { check_grouped_terms(2); }
 Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
@@ -647,7 +670,7 @@ Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
  * extra term (a >> 5) is a row term, which adds to both. The extra terms'
  * weight factors take both signs, so no form with the signs swapped drops
  * the corrections. At 4 channels per group the kernel takes at most 3
- * terms with row corrections. */
+ * terms with row corrections, 4 in units of 16 groups. */
 static void check_grouped_row_corr(int extra, int terms, int row_terms)
 {
     ax_mult *m = ax_mult_new();
@@ -668,14 +691,16 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
                   m->name, ax_gemm_plan_terms(p), ax_gemm_plan_row_terms(p));
         ax_gemm_plan_free(p);
     }
-    glr_layers = glr4_layers = s8u8_layers = 0;
+    glr_layers = glr4_layers = s8u8_layers = glr16_layers = 0;
     check_mult(m);
     if (!vnni) return;
     cr_assert(glr_layers > 0 && s8u8_layers == 0,
               "no grouped layer ran lowrank_gconv_8x32c4__avx512vnni with row corrections (%d swapped)", s8u8_layers);
-    if (terms <= 3) cr_assert(glr4_layers > 0, "no layer of 4 channels per group ran the grouped kernel");
-    else cr_assert_eq(glr4_layers, 0, "%d layers of 4 channels per group ran the grouped kernel on %d terms",
-                      glr4_layers, terms);
+    cr_assert(glr16_layers > 0, "no layer ran lowrank_gconv_4x64g4 with row corrections on %d terms", terms);
+    if (terms <= 3) cr_assert(glr4_layers > glr16_layers, "no layer of 4 channels per group in fours ran the "
+                              "grouped kernel (in units of 16 groups: %d)", glr16_layers);
+    else cr_assert_eq(glr4_layers, glr16_layers, "%d layers of 4 channels per group ran the grouped kernel on %d "
+                      "terms, %d of them in units of 16", glr4_layers, terms, glr16_layers);
 }
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
@@ -705,10 +730,11 @@ Test(conv, factored_grouped_signs_swapped)
 {
     ax_mult *m = u8_product_plus("swap-u8", three_u8_terms);
     bool vnni = vnni_byte_kernel(m);
-    glr_layers = glr4_layers = s8u8_layers = 0;
+    glr_layers = glr4_layers = s8u8_layers = glr16_s8u8_layers = 0;
     check_mult(m);
-    if (vnni) cr_assert(s8u8_layers > 0 && glr4_layers > 0, "swapped: %d grouped layers, %d of them at 4 channels",
-                        s8u8_layers, glr4_layers);
+    if (vnni) cr_assert(s8u8_layers > 0 && glr4_layers > 0 && glr16_s8u8_layers > 0,
+                        "swapped: %d grouped layers, %d of them at 4 channels, %d in units of 16 groups", s8u8_layers,
+                        glr4_layers, glr16_s8u8_layers);
 }
 
 /* a*w + (a & 1)(w & 15): two terms whose row corrections kept the

@@ -38,9 +38,9 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 
 /* pairs of k within a tap: an even number of channels per group, from 4
  * (fewer: the direct loop, dwconv2d.c); 4 and 8 in pairs of groups */
-static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t groups)
+static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups)
 {
-    (void)p;
+    (void)p, (void)og;
     if (cg % 2 || cg < 4) return 0;
     return (cg == 4 || cg == 8) && groups % 2 == 0 ? 2 : 1;
 }

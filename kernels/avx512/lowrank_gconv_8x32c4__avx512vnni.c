@@ -29,6 +29,9 @@
  * dense kernel. Either way step u of a pixel's taps holds virtual k =
  * 4u..4u+3 of each of its groups (one term: k = tap * cg + channel, HWIO's
  * order; see virtual_k), at 4 * per * u bytes into the unit's tap.
+ * per = 16 (4 channels and 4 columns a group, groups % 16 == 0: ResNeXt's
+ * layer1, lowrank_gconv_4x64g4): lanes are 16 groups, so a tap's 64 mapped
+ * bytes are one plain load for 4 vpdpbusd, one per column (tile16).
  * Weights (pack_w): per block of 16 lanes, K T/4 steps of 64 bytes, then the
  * block's 16 corrections sum_t a_off[t] (sum_k g'_t + K w_off[t]) in lane
  * order. Tile: 8 rows x 2
@@ -43,24 +46,37 @@
 static const int32_t deint2[16] = {0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15};
 static const int32_t deint4[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
 
+/* per = 16: lane l of a vector holds group deint4[l] = 4 (l % 4) + l / 4
+ * (map puts the input's dwords so), which makes tile16's in-lane unpacks
+ * leave each row's outputs in order */
+static size_t lane_group(size_t l) { return 4 * (l % 4) + l / 4; }
+
 static size_t block_cols(size_t per) { return 16 / per; }
 static size_t n_blocks(size_t N, size_t per) { return (N + block_cols(per) - 1) / block_cols(per); }
 static size_t block_bytes(size_t K) { return K / 4 * 64 + 64; }
 
 static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 {
+    if (per == 16) return (K * (size_t)p->lr->terms / 4 + 1) * 4 * 64; /* steps x 4 columns, then 4 corrections */
     return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
-/* 4, 8 or 16 channels per group in fours (groups % 4 == 0); else 8 in
- * pairs (an even number of groups), or single groups of a multiple of 16.
- * Not 4 channels of more than 4 terms (3 with row corrections):
+/* 4 channels and 4 columns a group in sixteens (groups % 16 == 0, tile16)
+ * up to 5 terms, 4 with row corrections: on ResNeXt's layer1.0 it ran
+ * 54-59 GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 28-35), 37-42
+ * on 4 with row corrections (mul8u_12YX, 4TF; planes 31-35), 24-32 on 7-8
+ * (mul8u_2P7, GS2: slower than the planes). Otherwise 4, 8 or 16 channels
+ * per group in fours (groups % 4 == 0); else 8 in pairs (an even number of
+ * groups), or single groups of a multiple of 16. In fours, not 4 channels
+ * of more than 4 terms (3 with row corrections):
  * dwconv2d.c's byte planes run ResNeXt's layer1.0 at 20-21 GMAC/s whatever
  * the form, this kernel at 31-38 on 1-3 terms, 23-24 on 4, 18.6-19 on 5
  * (mul8s_1KVA, 1KX2); with row corrections 28 on 2 (mul8u_Y48), 24 on 3
  * (27Y), 19.6-20.1 on 4 (12YX). */
-static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t groups)
+static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups)
 {
+    if (cg == 4 && og == 4 && groups % 16 == 0 && p->lr->terms <= (p->lr->row_corr ? 4 : 5))
+        return 16; /* lanes = groups (tile16) */
     if (cg == 4 && p->lr->terms > (p->lr->row_corr ? 3 : 4)) return 0;
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
     if (cg % 16 == 0) return 1;
@@ -95,6 +111,22 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
     size_t bc = block_cols(per), T = (size_t)lr->terms, KV = K * T;
     uint32_t fixed = 0; /* sum_t a_off w_off, row terms included (their g' is 0) */
     for (size_t t = 0; t < T + (size_t)lr->row_terms; t++) fixed += (uint32_t)lr->a_off[t] * (uint32_t)lr->w_off[t];
+    if (per == 16) { /* step u (virtual k 4u..4u+3), column j: 64 bytes, lane l holding group lane_group(l) */
+        uint32_t *corr = (uint32_t *)(pw + KV / 4 * 4 * 64);
+        for (size_t j = 0; j < 4; j++)
+            for (size_t l = 0; l < 16; l++) {
+                size_t s = lane_group(l);
+                uint32_t c = 0;
+                for (size_t kv = 0; kv < KV; kv++) {
+                    size_t t, k = virtual_k(kv, cg, per, T, &t);
+                    int8_t g = lr->wbyte[t][W[k * ldw + s * N + j]];
+                    pw[(kv / 4 * 4 + j) * 64 + l * 4 + kv % 4] = (uint8_t)g;
+                    c += (uint32_t)lr->a_off[t] * (lr->acts_s8 ? (uint32_t)(uint8_t)g : (uint32_t)(int32_t)g);
+                }
+                corr[j * 16 + l] = c + (uint32_t)K * fixed;
+            }
+        return;
+    }
     for (size_t b = 0; b < n_blocks(N, per); b++) {
         uint8_t *blk = pw + b * block_bytes(KV);
         uint32_t *corr = (uint32_t *)(blk + KV / 4 * 64);
@@ -126,7 +158,7 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
     const ax_lowrank *lr = p->lr;
     size_t T = (size_t)lr->terms, G = granule(per, cg);
     __m512i perm = _mm512_loadu_si512(cg == 8 ? quads8 : deint4);
-    bool pairs = per == 2, fours = per == 4 && cg > 4;
+    bool pairs = per == 2, fours = (per == 4 && cg > 4) || per == 16;
     if (T == 1) { /* the table in registers */
         __m512i tab[4];
         for (int q = 0; q < 4; q++) tab[q] = _mm512_loadu_si512(lr->abyte[0] + 64 * q);
@@ -259,14 +291,15 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
     }
 }
 
-/* 8 rows (mn kept; the rest repeat row 0) x nb blocks from block b; row
- * i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
+/* 8 rows (mn kept; px and rc hold all 8: conv2d.c pads them) x nb blocks
+ * from block b; row i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
  * slower: layer2.1 1.00 -> 0.85x oneDNN.) */
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                        size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
                                                        int nb, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                                                       bool accumulate, bool swap)
+                                                       bool accumulate, bool swap, size_t NT)
 {
+    if (NT) ntaps = NT; /* a constant: the rows' tap pointers at fixed offsets, not spilled per row */
     enum { RM = 8 };
     const int R = 8;
     __m512i acc[RM][2];
@@ -275,7 +308,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
     size_t spt = K / ntaps / 4; /* steps per tap: cg / 4 */
     for (size_t t = 0; t < ntaps; t++) {
         const uint8_t *row[RM];
-        for (int i = 0; i < R; i++) row[i] = px[((size_t)i < mn ? (size_t)i : 0) * ntaps + t] + coff;
+        for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
         for (size_t s = 0; s < spt; s++, w0++, w1++) {
             __m512i x0 = _mm512_load_si512(w0), x1 = nb == 2 ? _mm512_load_si512(w1) : x0;
 #pragma GCC unroll 8
@@ -304,7 +337,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
     }
     if (rc) /* row i's corrections of the unit's groups, in lane order (lane l: group l % per) */
         for (int i = 0; i < R; i++) {
-            const int32_t *r = rc + ((size_t)i < mn ? (size_t)i : 0) * ldrc;
+            const int32_t *r = rc + (size_t)i * ldrc;
             int64_t q;
             memcpy(&q, r, per == 1 ? 4 : 8);
             __m512i v = per == 4 ? _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)r))
@@ -339,7 +372,8 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
 static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                           size_t coff, size_t K, size_t N, size_t per,
                                                           const uint8_t *pw, const int32_t *rc, size_t ldrc,
-                                                          int32_t *C, size_t ldc, bool accumulate, bool swap)
+                                                          int32_t *C, size_t ldc, bool accumulate, bool swap,
+                                                          size_t NT)
 {
     size_t nbk = n_blocks(N, per);
     for (size_t b = 0; b < nbk; b += 2)
@@ -347,23 +381,102 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
             if (b + 1 < nbk)
                 tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap);
+                     C + m0 * ldc, ldc, accumulate, swap, NT);
             else
                 tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap);
+                     C + m0 * ldc, ldc, accumulate, swap, NT);
         }
+}
+
+/* per = 16 (4 channels and 4 columns a group, 16 groups a unit): lanes
+ * are groups, one accumulator per row and column, so a tap's 64 mapped
+ * bytes (16 groups' quads, a plain load) feed 4 vpdpbusd, where tile's
+ * 16-byte broadcasts fed one each (ResNeXt's layer1 ran on those loads).
+ * R rows x 4 columns of accumulators start at the columns' corrections;
+ * at the end, per row, two rounds of in-lane unpacks put group g's 4
+ * outputs at 4g (lane_group's order). */
+static inline __attribute__((always_inline)) void tile16(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
+                                                         size_t T, const uint8_t *pw, const int32_t *rc, size_t ldrc,
+                                                         int32_t *C, size_t ldc, bool accumulate, bool swap, size_t NT,
+                                                         size_t TT)
+{
+    enum { R = 4 };
+    if (NT) ntaps = NT; /* constants: no loop over one term, tap pointers at fixed offsets */
+    if (TT) T = TT;
+    const __m512i *w = (const __m512i *)pw, *corr = w + ntaps * T * 4;
+    const __m512i order = _mm512_loadu_si512(deint4);
+    __m512i acc[R][4];
+    for (int i = 0; i < R; i++) {
+        __m512i r = rc ? _mm512_permutexvar_epi32(order, _mm512_loadu_si512(rc + (size_t)i * ldrc))
+                       : _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_add_epi32(_mm512_load_si512(corr + j), r);
+    }
+    for (size_t t = 0; t < ntaps; t++) {
+        const uint8_t *row[R];
+        for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
+        for (size_t s = 0; s < T; s++, w += 4) {
+            __m512i w0 = _mm512_load_si512(w), w1 = _mm512_load_si512(w + 1), w2 = _mm512_load_si512(w + 2),
+                    w3 = _mm512_load_si512(w + 3);
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++) {
+                __m512i x = _mm512_loadu_si512(row[i] + 64 * s);
+                if (swap) { /* acts_s8: the weights are the unsigned operand */
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], w0, x);
+                    acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], w1, x);
+                    acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], w2, x);
+                    acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], w3, x);
+                } else {
+                    acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, w0);
+                    acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
+                    acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], x, w2);
+                    acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], x, w3);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < mn; i++) {
+        __m512i lo01 = _mm512_unpacklo_epi32(acc[i][0], acc[i][1]), hi01 = _mm512_unpackhi_epi32(acc[i][0], acc[i][1]);
+        __m512i lo23 = _mm512_unpacklo_epi32(acc[i][2], acc[i][3]), hi23 = _mm512_unpackhi_epi32(acc[i][2], acc[i][3]);
+        __m512i o[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
+                        _mm512_unpacklo_epi64(hi01, hi23), _mm512_unpackhi_epi64(hi01, hi23)};
+        int32_t *c = C + i * ldc;
+        for (int q = 0; q < 4; q++) {
+            if (accumulate) o[q] = _mm512_add_epi32(o[q], _mm512_loadu_si512(c + 16 * q));
+            _mm512_storeu_si512(c + 16 * q, o[q]);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void run16(size_t rows, const uint8_t *const *px, size_t ntaps,
+                                                        size_t coff, size_t T, const uint8_t *pw, const int32_t *rc,
+                                                        size_t ldrc, int32_t *C, size_t ldc, bool accumulate,
+                                                        bool swap, size_t NT, size_t TT)
+{
+    for (size_t m0 = 0; m0 < rows; m0 += 4)
+        tile16(px + m0 * ntaps, ntaps, coff, rows - m0 < 4 ? rows - m0 : 4, T, pw, rc ? rc + m0 * ldrc : NULL, ldrc,
+               C + m0 * ldc, ldc, accumulate, swap, NT, TT);
 }
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
                 bool accumulate)
 {
-    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
     bool swap = p->lr->acts_s8;
-#define AX_RUN_PER(P, S) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S)
-    if (per == 4) swap ? AX_RUN_PER(4, true) : AX_RUN_PER(4, false);
-    else if (per == 2) swap ? AX_RUN_PER(2, true) : AX_RUN_PER(2, false);
-    else swap ? AX_RUN_PER(1, true) : AX_RUN_PER(1, false);
+    if (per == 16) {
+        size_t T = (size_t)p->lr->terms;
+#define AX_RUN16(S, NT, TT) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, TT)
+        if (ntaps == 9) swap ? AX_RUN16(true, 9, 0) : AX_RUN16(false, 9, 0);
+        else swap ? AX_RUN16(true, 0, 0) : AX_RUN16(false, 0, 0);
+#undef AX_RUN16
+        return;
+    }
+    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
+#define AX_RUN_PER(P, S, NT) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT)
+    /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
+    if (per == 4 && ntaps == 9) swap ? AX_RUN_PER(4, true, 9) : AX_RUN_PER(4, false, 9);
+    else if (per == 4) swap ? AX_RUN_PER(4, true, 0) : AX_RUN_PER(4, false, 0);
+    else if (per == 2) swap ? AX_RUN_PER(2, true, 0) : AX_RUN_PER(2, false, 0);
+    else swap ? AX_RUN_PER(1, true, 0) : AX_RUN_PER(1, false, 0);
 #undef AX_RUN_PER
 }
 
@@ -394,6 +507,8 @@ static void row_quads(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n,
 
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
                                                   .name_s8 = "lowrank_gconv_8x32c4_s8u8__avx512vnni",
+                                                  .name16 = "lowrank_gconv_4x64g4__avx512vnni",
+                                                  .name16_s8 = "lowrank_gconv_4x64g4_s8u8__avx512vnni",
                                                   .byte_terms = true,
                                                   .row_quads = row_quads,
                                                   .per = per_of,
