@@ -579,26 +579,6 @@ static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0,
     }
 }
 
-/* to[g] = sum over taps t of rg[at[t] * G + g] (mod 2^32), g < G. A 3x3
- * window's nine rows summed at once per g (vectorized over g): the sums
- * tap after tap, through memory, took a third of ResNeXt's layer1.0 on a
- * form with row corrections (mul8u_Y48, 32 groups) */
-static void sum_taps(const int32_t *rg, size_t G, const uint32_t *at, size_t ntaps, int32_t *restrict to)
-{
-    const uint32_t *f[9];
-    if (ntaps == 9) {
-        for (int t = 0; t < 9; t++) f[t] = (const uint32_t *)rg + (size_t)at[t] * G;
-        for (size_t g = 0; g < G; g++)
-            to[g] = (int32_t)(f[0][g] + f[1][g] + f[2][g] + f[3][g] + f[4][g] + f[5][g] + f[6][g] + f[7][g] + f[8][g]);
-        return;
-    }
-    memset(to, 0, G * sizeof *to);
-    for (size_t t = 0; t < ntaps; t++) {
-        const uint32_t *from = (const uint32_t *)rg + (size_t)at[t] * G;
-        for (size_t g = 0; g < G; g++) to[g] = (int32_t)((uint32_t)to[g] + from[g]);
-    }
-}
-
 /* The grouped LOWRANK kernel (glr_per): per chunk of output rows, the input
  * rows they read mapped to the form's factors (esize bytes per input byte;
  * each looked up about once, not once per tap as packing im2col rows
@@ -703,7 +683,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
             tap_table(s, oh, ow, r0 + a, n, lo / s->in_c, xm, s->in_c * es, pad, ntaps, 1, px + a * ntaps,
                       rows_corr ? pi + a * ntaps : NULL, (uint32_t)pix);
             for (size_t r = a; rows_corr && r < a + n; r++) /* rc: the sums of row r's taps' rg */
-                sum_taps(rg, G, pi + r * ntaps, ntaps, rc + r * G);
+                gk->tap_sums(rg, G, pi + r * ntaps, ntaps, rc + r * G);
         }
         for (size_t i = rows * ntaps; i < blocks * 64 * ntaps; i++) px[i] = pad;
         if (rows_corr) memset(rc + rows * G, 0, (blocks * 64 - rows) * G * sizeof *rc);

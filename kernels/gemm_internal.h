@@ -155,6 +155,9 @@ typedef struct ax_glr_ukernel {
      * h(a) = hmin + sum_{j < np} hp[j][a] << 8j mod 2^32 (conv2d.c's row
      * corrections, summed per input pixel and group from these) */
     void (*row_quads)(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n, const uint8_t *x, int32_t *q);
+    /* byte_terms: to[g] = the sum over taps t of rg[at[t] * G + g] (mod
+     * 2^32), g < G: an output row's corrections from its taps' pixels' */
+    void (*tap_sums)(const int32_t *rg, size_t G, const uint32_t *at, size_t ntaps, int32_t *to);
     size_t (*per)(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups);
     size_t (*esize)(const ax_gemm_plan *p);
     void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg);

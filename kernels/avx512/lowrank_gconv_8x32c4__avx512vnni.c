@@ -505,12 +505,27 @@ static void row_quads(const uint8_t (*hp)[256], int np, uint32_t hmin, size_t n,
     }
 }
 
+/* 16 groups a step, the taps' pixels summed in a register: in conv2d.c
+ * (the baseline's 16-byte vectors) the sums took 30% of ResNeXt's layer1.0
+ * on mul8u_Y48 (32 groups), here 15% */
+static void tap_sums(const int32_t *rg, size_t G, const uint32_t *at, size_t ntaps, int32_t *to)
+{
+    for (size_t g = 0; g < G; g += 16) {
+        __mmask16 k = G - g >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (G - g)) - 1);
+        __m512i s = _mm512_setzero_si512();
+        for (size_t t = 0; t < ntaps; t++)
+            s = _mm512_add_epi32(s, _mm512_maskz_loadu_epi32(k, rg + (size_t)at[t] * G + g));
+        _mm512_mask_storeu_epi32(to + g, k, s);
+    }
+}
+
 const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4__avx512vnni",
                                                   .name_s8 = "lowrank_gconv_8x32c4_s8u8__avx512vnni",
                                                   .name16 = "lowrank_gconv_4x64g4__avx512vnni",
                                                   .name16_s8 = "lowrank_gconv_4x64g4_s8u8__avx512vnni",
                                                   .byte_terms = true,
                                                   .row_quads = row_quads,
+                                                  .tap_sums = tap_sums,
                                                   .per = per_of,
                                                   .esize = esize,
                                                   .map = map,
