@@ -614,7 +614,7 @@ static int run_glr(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, s
      * kernel's quad sums rq over h's byte planes hp; the pad pixel's at the
      * end); per output row and group, the sum of its taps' (rc), which the
      * kernel adds */
-    bool rows_corr = gk->byte_terms && p->lr->row_corr;
+    bool rows_corr = gk->byte_terms && p->lr->row_corr && !(gk->rows_inside && gk->rows_inside(p, per));
     size_t G = s->groups, pix = span / s->in_c, nq = s->in_c / 4; /* quads of channels a pixel (cg % 4 == 0) */
     uint32_t h[256], hmin = 0;
     uint8_t hp[4][256];

@@ -158,6 +158,8 @@ typedef struct ax_glr_ukernel {
     /* byte_terms: to[g] = the sum over taps t of rg[at[t] * G + g] (mod
      * 2^32), g < G: an output row's corrections from its taps' pixels' */
     void (*tap_sums)(const int32_t *rg, size_t G, const uint32_t *at, size_t ntaps, int32_t *to);
+    /* or NULL; true: run sums the form's row corrections itself (rc NULL) */
+    bool (*rows_inside)(const ax_gemm_plan *p, size_t per);
     size_t (*per)(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups);
     size_t (*esize)(const ax_gemm_plan *p);
     void (*map)(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, size_t per, size_t cg);

@@ -670,7 +670,9 @@ Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
  * extra term (a >> 5) is a row term, which adds to both. The extra terms'
  * weight factors take both signs, so no form with the signs swapped drops
  * the corrections. At 4 channels per group the kernel takes at most 3
- * terms with row corrections, 4 in units of 16 groups. */
+ * terms with row corrections, 4 in units of 16 groups; there it sums the
+ * corrections itself when one term has them all (a*w's: _row_corr_4), and
+ * conv2d.c sums them with a row term (_row_term). */
 static void check_grouped_row_corr(int extra, int terms, int row_terms)
 {
     ax_mult *m = ax_mult_new();

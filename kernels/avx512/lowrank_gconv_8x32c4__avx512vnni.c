@@ -394,22 +394,26 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
  * 16-byte broadcasts fed one each (ResNeXt's layer1 ran on those loads).
  * R rows x 4 columns of accumulators start at the columns' corrections;
  * at the end, per row, two rounds of in-lane unpacks put group g's 4
- * outputs at 4g (lane_group's order). */
+ * outputs at 4g (lane_group's order). RS: the row corrections summed
+ * here (rows_inside: term rt alone has a w_off, rw), a vpdpbusd of its
+ * mapped bytes against ones per row and tap, times rw at the end, where
+ * conv2d.c's sums per pixel and row took a quarter of the layer. */
 static inline __attribute__((always_inline)) void tile16(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                          size_t T, const uint8_t *pw, const int32_t *rc, size_t ldrc,
                                                          int32_t *C, size_t ldc, bool accumulate, bool swap, size_t NT,
-                                                         size_t TT)
+                                                         bool RS, size_t rt, int32_t rw)
 {
     enum { R = 4 };
-    if (NT) ntaps = NT; /* constants: no loop over one term, tap pointers at fixed offsets */
-    if (TT) T = TT;
+    if (NT) ntaps = NT; /* a constant: tap pointers at fixed offsets */
     const __m512i *w = (const __m512i *)pw, *corr = w + ntaps * T * 4;
     const __m512i order = _mm512_loadu_si512(deint4);
-    __m512i acc[R][4];
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i acc[R][4], rs[R];
     for (int i = 0; i < R; i++) {
         __m512i r = rc ? _mm512_permutexvar_epi32(order, _mm512_loadu_si512(rc + (size_t)i * ldrc))
                        : _mm512_setzero_si512();
         for (int j = 0; j < 4; j++) acc[i][j] = _mm512_add_epi32(_mm512_load_si512(corr + j), r);
+        rs[i] = _mm512_setzero_si512();
     }
     for (size_t t = 0; t < ntaps; t++) {
         const uint8_t *row[R];
@@ -430,10 +434,16 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
                     acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
                     acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], x, w2);
                     acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], x, w3);
+                    if (RS && s == rt) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
                 }
             }
         }
     }
+    if (RS)
+        for (int i = 0; i < R; i++) {
+            __m512i r = _mm512_mullo_epi32(rs[i], _mm512_set1_epi32(rw));
+            for (int j = 0; j < 4; j++) acc[i][j] = _mm512_add_epi32(acc[i][j], r);
+        }
     for (size_t i = 0; i < mn; i++) {
         __m512i lo01 = _mm512_unpacklo_epi32(acc[i][0], acc[i][1]), hi01 = _mm512_unpackhi_epi32(acc[i][0], acc[i][1]);
         __m512i lo23 = _mm512_unpacklo_epi32(acc[i][2], acc[i][3]), hi23 = _mm512_unpackhi_epi32(acc[i][2], acc[i][3]);
@@ -450,12 +460,30 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
 static inline __attribute__((always_inline)) void run16(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                         size_t coff, size_t T, const uint8_t *pw, const int32_t *rc,
                                                         size_t ldrc, int32_t *C, size_t ldc, bool accumulate,
-                                                        bool swap, size_t NT, size_t TT)
+                                                        bool swap, size_t NT, bool RS, size_t rt, int32_t rw)
 {
     for (size_t m0 = 0; m0 < rows; m0 += 4)
         tile16(px + m0 * ntaps, ntaps, coff, rows - m0 < 4 ? rows - m0 : 4, T, pw, rc ? rc + m0 * ldrc : NULL, ldrc,
-               C + m0 * ldc, ldc, accumulate, swap, NT, TT);
+               C + m0 * ldc, ldc, accumulate, swap, NT, RS, rt, rw);
 }
+
+/* the term whose w_off alone is nonzero (a*w's with u8 weights: 128), if
+ * the form's row corrections are that term's (no row terms) */
+static int row_term(const ax_gemm_plan *p)
+{
+    const ax_lowrank *lr = p->lr;
+    int rt = -1;
+    if (!lr->row_corr || lr->row_terms || lr->acts_s8) return -1;
+    for (int t = 0; t < lr->terms; t++)
+        if (lr->w_off[t]) {
+            if (rt >= 0) return -1;
+            rt = t;
+        }
+    return rt;
+}
+
+/* per 16 sums the row corrections itself when one term has them */
+static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per == 16 && row_term(p) >= 0; }
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
@@ -464,9 +492,12 @@ static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, si
     bool swap = p->lr->acts_s8;
     if (per == 16) {
         size_t T = (size_t)p->lr->terms;
-#define AX_RUN16(S, NT, TT) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, TT)
-        if (ntaps == 9) swap ? AX_RUN16(true, 9, 0) : AX_RUN16(false, 9, 0);
-        else swap ? AX_RUN16(true, 0, 0) : AX_RUN16(false, 0, 0);
+        int rt = row_term(p);
+        int32_t rw = rt >= 0 ? p->lr->w_off[rt] : 0;
+#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, (size_t)rt, rw)
+        if (rt >= 0) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
+        else if (ntaps == 9) swap ? AX_RUN16(true, 9, false) : AX_RUN16(false, 9, false);
+        else swap ? AX_RUN16(true, 0, false) : AX_RUN16(false, 0, false);
 #undef AX_RUN16
         return;
     }
@@ -526,6 +557,7 @@ const ax_glr_ukernel ax_glr_ukernel_avx512vnni = {.name = "lowrank_gconv_8x32c4_
                                                   .byte_terms = true,
                                                   .row_quads = row_quads,
                                                   .tap_sums = tap_sums,
+                                                  .rows_inside = rows_inside,
                                                   .per = per_of,
                                                   .esize = esize,
                                                   .map = map,
