@@ -136,13 +136,14 @@ typedef struct ax_dwlr_ukernel {
  * groups of cg channels: the groups of every per * cg input bytes in the
  * kernel's order), and run reads the mapped pixels in place. per says how
  * many groups (1, 2, 4 or 16) make a unit, given the plan, the input and
- * output channels per group and the groups (0: not this kernel). A unit is `per` groups of
- * K = ntaps * cg k and N columns each; pack_w packs its weights (group s's
- * column j at W[k * ldw + s * N + j]; cg = K / ntaps) into w_bytes
- * (64-aligned); run writes (or adds) C[m][s * N + j] for rows m < rows, tap
- * t of row m being the per * cg mapped inputs at px[m * ntaps + t] + coff
- * (coff in bytes), plus rc[m * ldrc + s]: a byte form's row corrections
- * of group s (conv2d.c sums them; NULL: none, as int16 forms carry). px
+ * output channels per group and the groups (0: not this kernel). A unit
+ * is `per` groups of K = ntaps * cg k and N columns each; pack_w packs
+ * its weights (group s's column j at W[k * ldw + s * N + j]; cg = K /
+ * ntaps) into w_bytes (64-aligned); run writes (or adds) C[m][s * N + j]
+ * for rows m < rows, tap t of row m being the per * cg mapped inputs at
+ * px[m * ntaps + t] + coff (coff in bytes), plus rc[m * ldrc + s]: a byte
+ * form's row corrections of group s (conv2d.c sums them; NULL: none, as
+ * int16 forms carry, or summed by run itself: rows_inside). px
  * and rc hold rows up to the multiple of 64 at or after rows (pad taps,
  * zero corrections), so a kernel may compute whole tiles of 8 or 4 rows
  * and store only its rows. */
