@@ -63,8 +63,8 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
 
 /* 4 channels and 4 columns a group in sixteens (groups % 16 == 0, tile16)
  * up to 5 terms, 4 with row corrections: on ResNeXt's layer1.0 it ran
- * 54-59 GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 28-35), 37-42
- * on 4 with row corrections (mul8u_12YX, 4TF; planes 31-35), 24-32 on 7-8
+ * 54-59 GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 27-35), 35-42
+ * on 4 with row corrections (mul8u_12YX, 4TF; planes 26-35), 25-32 on 7-8
  * (mul8u_2P7, GS2: slower than the planes). Otherwise 4, 8 or 16 channels
  * per group in fours (groups % 4 == 0); else 8 in pairs (an even number of
  * groups), or single groups of a multiple of 16. In fours, not 4 channels
