@@ -146,6 +146,53 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
     }
 }
 
+/* several terms, G input bytes a granule (16, 32 or 64: a constant here):
+ * each 64 input bytes loaded once and put in the unit's order once (a byte
+ * lookup commutes with moving whole dwords), then their T mappings
+ * written out granule by granule. The input read T times, term after term,
+ * made layer2.0 of mul8s_1KR6 / 1KVA 12-23% slower; a loop with the
+ * granule size and the last block's count (a division) in it ran ~40
+ * cycles per 64 input bytes on mul8u_12YX's 4 terms (perf, layer2.0). */
+static inline __attribute__((always_inline)) void map_terms(const ax_lowrank *lr, size_t n, const uint8_t *x,
+                                                            uint8_t *y, size_t T, size_t G, bool pairs, bool fours,
+                                                            __m512i perm)
+{
+    for (size_t i = 0; i < n; i += 64) {
+        size_t left = n - i, have = left >= 64 ? 64 / G : left / G; /* n is whole granules */
+        __mmask64 m = left >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)left);
+        __m512i a = left >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
+        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
+        if (pairs) a = _mm512_shuffle_epi32(a, _MM_SHUFFLE(3, 1, 2, 0));
+        if (fours) a = _mm512_permutexvar_epi32(perm, a);
+        __mmask64 upper = _mm512_movepi8_mask(a);
+        uint8_t *o = y + i * T;
+        for (size_t t = 0; t < T; t++, o += G) {
+            __m512i v;
+            if (lr->abits[t]) {
+                v = _mm512_ternarylogic_epi32(a, _mm512_set1_epi8((char)lr->axor[t]),
+                                              _mm512_set1_epi8((char)lr->amask[t]), 0x28);
+            } else {
+                const uint8_t *tab = lr->abyte[t];
+                __m512i lo = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab), a, _mm512_loadu_si512(tab + 64));
+                __m512i hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab + 128), a, _mm512_loadu_si512(tab + 192));
+                v = _mm512_mask_blend_epi8(upper, lo, hi);
+            }
+            /* granule j of these bytes to its term's place: o + j G T */
+            if (G == 64) {
+                _mm512_storeu_si512(o, v);
+            } else if (G == 32) {
+                _mm256_storeu_si256((__m256i *)o, _mm512_castsi512_si256(v));
+                if (have > 1) _mm256_storeu_si256((__m256i *)(o + 32 * T), _mm512_extracti64x4_epi64(v, 1));
+            } else {
+                _mm_storeu_si128((__m128i *)o, _mm512_castsi512_si128(v));
+                if (have > 1) _mm_storeu_si128((__m128i *)(o + 16 * T), _mm512_extracti32x4_epi32(v, 1));
+                if (have > 2) _mm_storeu_si128((__m128i *)(o + 32 * T), _mm512_extracti32x4_epi32(v, 2));
+                if (have > 3) _mm_storeu_si128((__m128i *)(o + 48 * T), _mm512_extracti32x4_epi32(v, 3));
+            }
+        }
+    }
+}
+
 /* y = f'(x) over n bytes, the quads of a unit's groups interleaved (the
  * unit's per * cg bytes divide 64): two groups of 8, dwords [0 2 1 3] in
  * every 16 bytes; four of 8, [0 2 4 6 1 3 5 7] in every 32; four of 16, a
@@ -180,43 +227,9 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
         }
         return;
     }
-    /* several terms: each 64 input bytes loaded once, their T mappings
-     * written out before the next (the input read T times, term after term,
-     * made layer2.0 of mul8s_1KR6 / 1KVA 12-23% slower) */
-    for (size_t i = 0; i < n; i += 64) {
-        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)(n - i));
-        __m512i a = n - i >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
-        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
-        __mmask64 upper = _mm512_movepi8_mask(a);
-        size_t have = n - i < 64 ? (n - i) / G : 64 / G; /* n is whole granules */
-        for (size_t t = 0; t < T; t++) {
-            __m512i v;
-            if (lr->abits[t]) {
-                v = _mm512_ternarylogic_epi32(a, _mm512_set1_epi8((char)lr->axor[t]),
-                                              _mm512_set1_epi8((char)lr->amask[t]), 0x28);
-            } else {
-                const uint8_t *tab = lr->abyte[t];
-                __m512i lo = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab), a, _mm512_loadu_si512(tab + 64));
-                __m512i hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab + 128), a, _mm512_loadu_si512(tab + 192));
-                v = _mm512_mask_blend_epi8(upper, lo, hi);
-            }
-            if (pairs) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
-            if (fours) v = _mm512_permutexvar_epi32(perm, v);
-            /* granule j of these bytes to its term's place */
-            uint8_t *o = y + i * T + t * G;
-            if (G == 64) {
-                _mm512_storeu_si512(o, v);
-            } else if (G == 32) {
-                _mm256_storeu_si256((__m256i *)o, _mm512_castsi512_si256(v));
-                if (have > 1) _mm256_storeu_si256((__m256i *)(o + 32 * T), _mm512_extracti64x4_epi64(v, 1));
-            } else {
-                _mm_storeu_si128((__m128i *)o, _mm512_castsi512_si128(v));
-                if (have > 1) _mm_storeu_si128((__m128i *)(o + 16 * T), _mm512_extracti32x4_epi32(v, 1));
-                if (have > 2) _mm_storeu_si128((__m128i *)(o + 32 * T), _mm512_extracti32x4_epi32(v, 2));
-                if (have > 3) _mm_storeu_si128((__m128i *)(o + 48 * T), _mm512_extracti32x4_epi32(v, 3));
-            }
-        }
-    }
+    if (G == 64) map_terms(lr, n, x, y, T, 64, pairs, fours, perm);
+    else if (G == 32) map_terms(lr, n, x, y, T, 32, pairs, fours, perm);
+    else map_terms(lr, n, x, y, T, 16, pairs, fours, perm);
 }
 
 /* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group
