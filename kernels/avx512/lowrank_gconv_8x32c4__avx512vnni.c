@@ -304,25 +304,38 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
     }
 }
 
+/* The steps of term rt (rows_inside): of every P steps of a tap (a
+ * granule's T terms), those in [lo, lo + L) */
+typedef struct rt_steps {
+    size_t P, lo, L;
+    int32_t rw; /* its w_off */
+} rt_steps;
+
 /* 8 rows (mn kept; px and rc hold all 8: conv2d.c pads them) x nb blocks
  * from block b; row i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
- * slower: layer2.1 1.00 -> 0.85x oneDNN.) */
+ * slower: layer2.1 1.00 -> 0.85x oneDNN.) RS: the row corrections summed
+ * here, as tile16 does (rows_inside): a vpdpbusd of term rt's broadcast
+ * bytes against ones (lane l: group l % per's quad), times rw; into rs_out
+ * (4 a row, lane order, the layout rc has) for the unit's other block pairs. */
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                        size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
                                                        int nb, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                                                       bool accumulate, bool swap, size_t NT)
+                                                       bool accumulate, bool swap, size_t NT, bool RS, rt_steps rt,
+                                                       int32_t *rs_out)
 {
     if (NT) ntaps = NT; /* a constant: the rows' tap pointers at fixed offsets, not spilled per row */
     enum { RM = 8 };
     const int R = 8;
-    __m512i acc[RM][2];
-    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i acc[RM][2], rs[RM];
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = rs[i] = _mm512_setzero_si512();
     const __m512i *w0 = (const __m512i *)(pw + b * block_bytes(K)), *w1 = (const __m512i *)(pw + (b + 1) * block_bytes(K));
     size_t spt = K / ntaps / 4; /* steps per tap: cg / 4 */
     for (size_t t = 0; t < ntaps; t++) {
         const uint8_t *row[RM];
         for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
-        for (size_t s = 0; s < spt; s++, w0++, w1++) {
+        for (size_t s = 0, ps = 0; s < spt; s++, w0++, w1++, ps = ps + 1 == rt.P ? 0 : ps + 1) {
+            bool on = RS && ps - rt.lo < rt.L;
             __m512i x0 = _mm512_load_si512(w0), x1 = nb == 2 ? _mm512_load_si512(w1) : x0;
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
@@ -344,10 +357,18 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
                 } else {
                     acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, x0);
                     if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, x1);
+                    if (on) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
                 }
             }
         }
     }
+    if (RS)
+        for (int i = 0; i < R; i++) {
+            __m512i r = _mm512_mullo_epi32(rs[i], _mm512_set1_epi32(rt.rw));
+            acc[i][0] = _mm512_add_epi32(acc[i][0], r);
+            if (nb == 2) acc[i][1] = _mm512_add_epi32(acc[i][1], r);
+            if (rs_out) _mm_storeu_si128((__m128i *)(rs_out + 4 * i), _mm512_castsi512_si128(r));
+        }
     if (rc) /* row i's corrections of the unit's groups, in lane order (lane l: group l % per) */
         for (int i = 0; i < R; i++) {
             const int32_t *r = rc + (size_t)i * ldrc;
@@ -382,23 +403,37 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
     }
 }
 
+/* RS: the first block pair sums the row corrections (rows <= 64, the
+ * tasks of conv2d.c), the others read them as rc */
 static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                           size_t coff, size_t K, size_t N, size_t per,
                                                           const uint8_t *pw, const int32_t *rc, size_t ldrc,
                                                           int32_t *C, size_t ldc, bool accumulate, bool swap,
-                                                          size_t NT)
+                                                          size_t NT, bool RS, rt_steps rt)
 {
     size_t nbk = n_blocks(N, per);
-    for (size_t b = 0; b < nbk; b += 2)
+    int32_t rsum[64 * 4];
+    for (size_t b = 0; b < nbk; b += 2) {
+        bool sum_here = RS && b == 0;
+        const int32_t *r = RS && b > 0 ? rsum : rc;
+        size_t ldr = RS ? 4 : ldrc;
         for (size_t m0 = 0; m0 < rows; m0 += 8) {
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
-            if (b + 1 < nbk)
-                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap, NT);
+            int32_t *out = nbk > 2 ? rsum + 4 * m0 : NULL;
+            if (b + 1 < nbk && sum_here)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, NULL, 0, C + m0 * ldc, ldc, accumulate,
+                     swap, NT, true, rt, out);
+            else if (b + 1 < nbk)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, r ? r + m0 * ldr : NULL, ldr,
+                     C + m0 * ldc, ldc, accumulate, swap, NT, false, rt, NULL);
+            else if (sum_here)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, NULL, 0, C + m0 * ldc, ldc, accumulate,
+                     swap, NT, true, rt, out);
             else
-                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap, NT);
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, r ? r + m0 * ldr : NULL, ldr,
+                     C + m0 * ldc, ldc, accumulate, swap, NT, false, rt, NULL);
         }
+    }
 }
 
 /* per = 16 (4 channels and 4 columns a group, 16 groups a unit): lanes
@@ -495,33 +530,57 @@ static int row_term(const ax_gemm_plan *p)
     return rt;
 }
 
-/* per 16 sums the row corrections itself when one term has them */
-static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per == 16 && row_term(p) >= 0; }
+/* the tiles sum the row corrections themselves when one term has them
+ * (tile16 and tile: RS), but for single groups (per 1, 32+ channels a
+ * group: ResNeXt's layer4), whose many columns a group make conv2d.c's
+ * sums cheap against the tile's extra vpdpbusd */
+static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per != 1 && row_term(p) >= 0; }
+
+/* per 16 and the block tiles in functions of their own: in one, the
+ * block tiles' added variants moved tile16's loops (layer1.0 0.85-0.9x) */
+static __attribute__((noinline)) void run_lanes(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px,
+                                                size_t ntaps, size_t coff, const uint8_t *pw, const int32_t *rc,
+                                                size_t ldrc, int32_t *C, size_t ldc, bool accumulate)
+{
+    bool swap = p->lr->acts_s8;
+    size_t T = (size_t)p->lr->terms;
+    int rt = row_term(p);
+    int32_t rw = rt >= 0 ? p->lr->w_off[rt] : 0;
+#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, (size_t)rt, rw)
+    if (rt >= 0) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
+    else if (ntaps == 9) swap ? AX_RUN16(true, 9, false) : AX_RUN16(false, 9, false);
+    else swap ? AX_RUN16(true, 0, false) : AX_RUN16(false, 0, false);
+#undef AX_RUN16
+}
+
+static __attribute__((noinline)) void run_blocks(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px,
+                                                 size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
+                                                 const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C,
+                                                 size_t ldc, bool accumulate)
+{
+    bool swap = p->lr->acts_s8;
+    size_t T = (size_t)p->lr->terms, cg = K / ntaps, gc = granule(per, cg) / per;
+    int t_r = rows_inside(p, per) ? row_term(p) : -1;
+    rt_steps rt = {.P = gc * T / 4, .lo = t_r >= 0 ? (size_t)t_r * gc / 4 : 0, .L = gc / 4,
+                   .rw = t_r >= 0 ? p->lr->w_off[t_r] : 0};
+    K *= T; /* virtual k: a tap's T terms read as T times the channels */
+#define AX_RUN_PER(P, S, NT, RS) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, rt)
+#define AX_RUN_3(P, NT) t_r >= 0 ? AX_RUN_PER(P, false, NT, true) : swap ? AX_RUN_PER(P, true, NT, false) : AX_RUN_PER(P, false, NT, false)
+    /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
+    if (per == 4 && ntaps == 9) AX_RUN_3(4, 9);
+    else if (per == 4) AX_RUN_3(4, 0);
+    else if (per == 2) AX_RUN_3(2, 0);
+    else AX_RUN_3(1, 0);
+#undef AX_RUN_3
+#undef AX_RUN_PER
+}
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
                 bool accumulate)
 {
-    bool swap = p->lr->acts_s8;
-    if (per == 16) {
-        size_t T = (size_t)p->lr->terms;
-        int rt = row_term(p);
-        int32_t rw = rt >= 0 ? p->lr->w_off[rt] : 0;
-#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, (size_t)rt, rw)
-        if (rt >= 0) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
-        else if (ntaps == 9) swap ? AX_RUN16(true, 9, false) : AX_RUN16(false, 9, false);
-        else swap ? AX_RUN16(true, 0, false) : AX_RUN16(false, 0, false);
-#undef AX_RUN16
-        return;
-    }
-    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
-#define AX_RUN_PER(P, S, NT) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT)
-    /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
-    if (per == 4 && ntaps == 9) swap ? AX_RUN_PER(4, true, 9) : AX_RUN_PER(4, false, 9);
-    else if (per == 4) swap ? AX_RUN_PER(4, true, 0) : AX_RUN_PER(4, false, 0);
-    else if (per == 2) swap ? AX_RUN_PER(2, true, 0) : AX_RUN_PER(2, false, 0);
-    else swap ? AX_RUN_PER(1, true, 0) : AX_RUN_PER(1, false, 0);
-#undef AX_RUN_PER
+    if (per == 16) run_lanes(p, rows, px, ntaps, coff, pw, rc, ldrc, C, ldc, accumulate);
+    else run_blocks(p, rows, px, ntaps, coff, K, N, per, pw, rc, ldrc, C, ldc, accumulate);
 }
 
 /* the bytes of h looked up per plane (vpermi2b), each plane's quads summed
