@@ -706,6 +706,7 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
 }
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
+Test(conv, factored_grouped_row_corr_3) { check_grouped_row_corr(1, 3, 0); }
 
 /* u8 x u8, a*w + error(a, w) */
 static ax_mult *u8_product_plus(const char *name, int32_t (*error)(int32_t a, int32_t w))

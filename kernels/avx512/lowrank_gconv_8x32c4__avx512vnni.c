@@ -304,17 +304,17 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
     }
 }
 
-/* The steps of term rt (rows_inside): of every P steps of a tap (a
- * granule's T terms), those in [lo, lo + L) */
+/* The steps of term 0 (rows_inside): of every P steps of a tap (a
+ * granule's T terms), the first L */
 typedef struct rt_steps {
-    size_t P, lo, L;
+    size_t P, L;
     int32_t rw; /* its w_off */
 } rt_steps;
 
 /* 8 rows (mn kept; px and rc hold all 8: conv2d.c pads them) x nb blocks
  * from block b; row i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
  * slower: layer2.1 1.00 -> 0.85x oneDNN.) RS: the row corrections summed
- * here, as tile16 does (rows_inside): a vpdpbusd of term rt's broadcast
+ * here, as tile16 does (rows_inside): a vpdpbusd of term 0's broadcast
  * bytes against ones (lane l: group l % per's quad), times rw; into rs_out
  * (4 a row, lane order, the layout rc has) for the unit's other block pairs. */
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
@@ -335,7 +335,7 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
         const uint8_t *row[RM];
         for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
         for (size_t s = 0, ps = 0; s < spt; s++, w0++, w1++, ps = ps + 1 == rt.P ? 0 : ps + 1) {
-            bool on = RS && ps - rt.lo < rt.L;
+            bool on = RS && ps < rt.L;
             __m512i x0 = _mm512_load_si512(w0), x1 = nb == 2 ? _mm512_load_si512(w1) : x0;
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
@@ -443,13 +443,13 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
  * R rows x 4 columns of accumulators start at the columns' corrections;
  * at the end, per row, two rounds of in-lane unpacks put group g's 4
  * outputs at 4g (lane_group's order). RS: the row corrections summed
- * here (rows_inside: term rt alone has a w_off, rw), a vpdpbusd of its
+ * here (rows_inside: term 0 alone has a w_off, rw), a vpdpbusd of its
  * mapped bytes against ones per row and tap, times rw at the end, where
  * conv2d.c's sums per pixel and row took a quarter of the layer. */
 static inline __attribute__((always_inline)) void tile16(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                          size_t T, const uint8_t *pw, const int32_t *rc, size_t ldrc,
                                                          int32_t *C, size_t ldc, bool accumulate, bool swap, size_t NT,
-                                                         bool RS, size_t rt, int32_t rw)
+                                                         bool RS, int32_t rw)
 {
     enum { R = 4 };
     if (NT) ntaps = NT; /* a constant: tap pointers at fixed offsets */
@@ -482,7 +482,7 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
                     acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
                     acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], x, w2);
                     acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], x, w3);
-                    if (RS && s == rt) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
+                    if (RS && s == 0) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
                 }
             }
         }
@@ -508,33 +508,29 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
 static inline __attribute__((always_inline)) void run16(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                         size_t coff, size_t T, const uint8_t *pw, const int32_t *rc,
                                                         size_t ldrc, int32_t *C, size_t ldc, bool accumulate,
-                                                        bool swap, size_t NT, bool RS, size_t rt, int32_t rw)
+                                                        bool swap, size_t NT, bool RS, int32_t rw)
 {
     for (size_t m0 = 0; m0 < rows; m0 += 4)
         tile16(px + m0 * ntaps, ntaps, coff, rows - m0 < 4 ? rows - m0 : 4, T, pw, rc ? rc + m0 * ldrc : NULL, ldrc,
-               C + m0 * ldc, ldc, accumulate, swap, NT, RS, rt, rw);
+               C + m0 * ldc, ldc, accumulate, swap, NT, RS, rw);
 }
 
-/* the term whose w_off alone is nonzero (a*w's with u8 weights: 128), if
- * the form's row corrections are that term's (no row terms) */
-static int row_term(const ax_gemm_plan *p)
+/* whether the form's row corrections are all term 0's (a*w's with u8
+ * weights: w_off 128; lowrank.c puts a term that alone has a w_off first) */
+static bool row_term0(const ax_gemm_plan *p)
 {
     const ax_lowrank *lr = p->lr;
-    int rt = -1;
-    if (!lr->row_corr || lr->row_terms || lr->acts_s8) return -1;
-    for (int t = 0; t < lr->terms; t++)
-        if (lr->w_off[t]) {
-            if (rt >= 0) return -1;
-            rt = t;
-        }
-    return rt;
+    if (!lr->row_corr || lr->row_terms || lr->acts_s8 || !lr->w_off[0]) return false;
+    for (int t = 1; t < lr->terms; t++)
+        if (lr->w_off[t]) return false;
+    return true;
 }
 
 /* the tiles sum the row corrections themselves when one term has them
  * (tile16 and tile: RS), but for single groups (per 1, 32+ channels a
  * group: ResNeXt's layer4), whose many columns a group make conv2d.c's
  * sums cheap against the tile's extra vpdpbusd */
-static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per != 1 && row_term(p) >= 0; }
+static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per != 1 && row_term0(p); }
 
 /* per 16 and the block tiles in functions of their own: in one, the
  * block tiles' added variants moved tile16's loops (layer1.0 0.85-0.9x) */
@@ -544,10 +540,10 @@ static __attribute__((noinline)) void run_lanes(const ax_gemm_plan *p, size_t ro
 {
     bool swap = p->lr->acts_s8;
     size_t T = (size_t)p->lr->terms;
-    int rt = row_term(p);
-    int32_t rw = rt >= 0 ? p->lr->w_off[rt] : 0;
-#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, (size_t)rt, rw)
-    if (rt >= 0) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
+    bool rs = row_term0(p);
+    int32_t rw = p->lr->w_off[0];
+#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, rw)
+    if (rs) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
     else if (ntaps == 9) swap ? AX_RUN16(true, 9, false) : AX_RUN16(false, 9, false);
     else swap ? AX_RUN16(true, 0, false) : AX_RUN16(false, 0, false);
 #undef AX_RUN16
@@ -560,12 +556,11 @@ static __attribute__((noinline)) void run_blocks(const ax_gemm_plan *p, size_t r
 {
     bool swap = p->lr->acts_s8;
     size_t T = (size_t)p->lr->terms, cg = K / ntaps, gc = granule(per, cg) / per;
-    int t_r = rows_inside(p, per) ? row_term(p) : -1;
-    rt_steps rt = {.P = gc * T / 4, .lo = t_r >= 0 ? (size_t)t_r * gc / 4 : 0, .L = gc / 4,
-                   .rw = t_r >= 0 ? p->lr->w_off[t_r] : 0};
+    bool rs = rows_inside(p, per);
+    rt_steps rt = {.P = gc * T / 4, .L = gc / 4, .rw = p->lr->w_off[0]};
     K *= T; /* virtual k: a tap's T terms read as T times the channels */
 #define AX_RUN_PER(P, S, NT, RS) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, rt)
-#define AX_RUN_3(P, NT) t_r >= 0 ? AX_RUN_PER(P, false, NT, true) : swap ? AX_RUN_PER(P, true, NT, false) : AX_RUN_PER(P, false, NT, false)
+#define AX_RUN_3(P, NT) rs ? AX_RUN_PER(P, false, NT, true) : swap ? AX_RUN_PER(P, true, NT, false) : AX_RUN_PER(P, false, NT, false)
     /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
     if (per == 4 && ntaps == 9) AX_RUN_3(4, 9);
     else if (per == 4) AX_RUN_3(4, 0);
