@@ -2,7 +2,8 @@
  * channels per group) on a LOWRANK byte form (T = sum_t (f'_t + a_off[t])
  * (g'_t + w_off[t]), g'_t s8: mul8s_1L2J, mul8s_1KVA's 5 terms, exact s8 x
  * s8; w_off's row corrections come summed per output row and group from
- * conv2d.c, rc; or the form with its signs swapped, f'_t s8 and g'_t u8,
+ * conv2d.c, rc, or the tiles sum them when term 0 alone has them (a*w
+ * with u8 weights, w_off 128: rows_inside); or the form with its signs swapped, f'_t s8 and g'_t u8,
  * vpdpbusd's operands swapped, no row corrections: a*w and a*c_w with u8
  * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped
  * through the f'_t once (map, per chunk of input rows; a byte to its T
@@ -61,11 +62,24 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
+/* whether the form's row corrections are all term 0's (a*w's with u8
+ * weights: w_off 128; lowrank.c puts a term that alone has a w_off first) */
+static bool row_term0(const ax_gemm_plan *p)
+{
+    const ax_lowrank *lr = p->lr;
+    if (!lr->row_corr || lr->row_terms || lr->acts_s8 || !lr->w_off[0]) return false;
+    for (int t = 1; t < lr->terms; t++)
+        if (lr->w_off[t]) return false;
+    return true;
+}
+
 /* 4 channels and 4 columns a group in sixteens (groups % 16 == 0, tile16)
- * up to 5 terms, 4 with row corrections: on ResNeXt's layer1.0 it ran
- * 54-59 GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 27-35), 35-42
- * on 4 with row corrections (mul8u_12YX, 4TF; planes 26-35), 25-32 on 7-8
- * (mul8u_2P7, GS2: slower than the planes). Otherwise 4, 8 or 16 channels
+ * up to 5 terms, 4 with row corrections summed by conv2d.c (5 when the
+ * tile sums them: term 0's alone): on ResNeXt's layer1.0 it ran 54-59
+ * GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 27-35), 35-42 on 4
+ * with row corrections (mul8u_12YX, 4TF; planes 26-35), 53-55 on 5 with
+ * term 0's (mul8u_13QR, 17MN, 125K; planes 34-35), 25-32 on 7-8 (mul8u_2P7,
+ * GS2: slower than the planes). Otherwise 4, 8 or 16 channels
  * per group in fours (groups % 4 == 0); else 8 in pairs (an even number of
  * groups), or single groups of a multiple of 16. In fours, not 4 channels
  * of more than 4 terms (3 with row corrections):
@@ -75,7 +89,8 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
  * (27Y), 19.6-20.1 on 4 (12YX). */
 static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups)
 {
-    if (cg == 4 && og == 4 && groups % 16 == 0 && p->lr->terms <= (p->lr->row_corr ? 4 : 5))
+    bool outside = p->lr->row_corr && !row_term0(p); /* row corrections summed by conv2d.c */
+    if (cg == 4 && og == 4 && groups % 16 == 0 && p->lr->terms <= (outside ? 4 : 5))
         return 16; /* lanes = groups (tile16) */
     if (cg == 4 && p->lr->terms > (p->lr->row_corr ? 3 : 4)) return 0;
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
@@ -513,17 +528,6 @@ static inline __attribute__((always_inline)) void run16(size_t rows, const uint8
     for (size_t m0 = 0; m0 < rows; m0 += 4)
         tile16(px + m0 * ntaps, ntaps, coff, rows - m0 < 4 ? rows - m0 : 4, T, pw, rc ? rc + m0 * ldrc : NULL, ldrc,
                C + m0 * ldc, ldc, accumulate, swap, NT, RS, rw);
-}
-
-/* whether the form's row corrections are all term 0's (a*w's with u8
- * weights: w_off 128; lowrank.c puts a term that alone has a w_off first) */
-static bool row_term0(const ax_gemm_plan *p)
-{
-    const ax_lowrank *lr = p->lr;
-    if (!lr->row_corr || lr->row_terms || lr->acts_s8 || !lr->w_off[0]) return false;
-    for (int t = 1; t < lr->terms; t++)
-        if (lr->w_off[t]) return false;
-    return true;
 }
 
 /* the tiles sum the row corrections themselves when one term has them
