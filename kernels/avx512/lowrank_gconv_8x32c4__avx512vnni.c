@@ -507,7 +507,11 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
             __m512i r = _mm512_mullo_epi32(rs[i], _mm512_set1_epi32(rw));
             for (int j = 0; j < 4; j++) acc[i][j] = _mm512_add_epi32(acc[i][j], r);
         }
-    for (size_t i = 0; i < mn; i++) {
+    /* constant row indices (a loop to mn put acc on the stack: 16 stores and
+     * reloads a tile) */
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++) {
+        if ((size_t)i >= mn) break;
         __m512i lo01 = _mm512_unpacklo_epi32(acc[i][0], acc[i][1]), hi01 = _mm512_unpackhi_epi32(acc[i][0], acc[i][1]);
         __m512i lo23 = _mm512_unpacklo_epi32(acc[i][2], acc[i][3]), hi23 = _mm512_unpackhi_epi32(acc[i][2], acc[i][3]);
         __m512i o[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
