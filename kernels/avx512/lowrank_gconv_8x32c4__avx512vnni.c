@@ -394,27 +394,29 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
             acc[i][0] = _mm512_add_epi32(acc[i][0], v);
             if (nb == 2) acc[i][1] = _mm512_add_epi32(acc[i][1], v);
         }
-    /* through memory: put's registers kept out of the k loop's allocation */
-    uint32_t tmp[RM][32];
-    for (int i = 0; i < R; i++) {
-        _mm512_storeu_si512(tmp[i], acc[i][0]);
-        if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
-    }
+    /* constant row indices: the sums stay in registers (a loop to mn put
+     * them on the stack) */
     size_t bc = block_cols(per);
     if (per == 4 && nb == 2) {
         size_t c0 = b * bc, cnt = N - c0 < 2 * bc ? N - c0 : 2 * bc;
         const uint32_t *corr0 = (const uint32_t *)(pw + b * block_bytes(K) + K / 4 * 64);
         const uint32_t *corr1 = (const uint32_t *)(pw + (b + 1) * block_bytes(K) + K / 4 * 64);
-        for (size_t i = 0; i < mn; i++)
-            put4x2(_mm512_loadu_si512(tmp[i]), _mm512_loadu_si512(tmp[i] + 16), corr0, corr1, C + i * ldc + c0, N,
-                   cnt, accumulate);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            if ((size_t)i >= mn) break;
+            put4x2(acc[i][0], acc[i][1], corr0, corr1, C + i * ldc + c0, N, cnt, accumulate);
+        }
         return;
     }
+#pragma GCC unroll 2
     for (int h = 0; h < nb; h++) {
         size_t c0 = (b + h) * bc, cnt = N - c0 < bc ? N - c0 : bc;
         const uint32_t *corr = (const uint32_t *)(pw + (b + h) * block_bytes(K) + K / 4 * 64);
-        for (size_t i = 0; i < mn; i++)
-            put(_mm512_loadu_si512(tmp[i] + 16 * h), corr, C + i * ldc + c0, N, per, cnt, accumulate);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            if ((size_t)i >= mn) break;
+            put(acc[i][h], corr, C + i * ldc + c0, N, per, cnt, accumulate);
+        }
     }
 }
 
