@@ -533,13 +533,6 @@ static void run_sums(const int32_t *x, size_t n, size_t qg, int32_t *y)
     }
 }
 
-/* The tap pointers of output rows [r0, r0 + rows): row r's tap t at
- * px[r * rs + t * ts], base + pixel * pix_bytes for an input pixel (pixels
- * counted from pixel lo_pix of the input), pad outside the image; and, if
- * pix is given, the pixel itself there (npix for pad). Per run of an
- * output row and tap, the input row's validity and start once, then steps
- * along x: the per-tap divisions and products before took 24% of ResNeXt's
- * layer1.0 on the grouped VNNI kernel, whose kernel reads 36 bytes a tap. */
 /* a / d rounded up (a >= 0, d >= 1), without a division at strides 1 and
  * 2: tap_table's divisions, per tap and run, took a third of its time */
 static inline ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t d)
@@ -549,6 +542,13 @@ static inline ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t d)
 
 enum { AX_MAX_TAPS_INSIDE = 64 }; /* kernels of up to this many taps get tap_table's pixel-major path */
 
+/* The tap pointers of output rows [r0, r0 + rows): row r's tap t at
+ * px[r * rs + t * ts], base + pixel * pix_bytes for an input pixel (pixels
+ * counted from pixel lo_pix of the input), pad outside the image; and, if
+ * pix is given, the pixel itself there (npix for pad). Per run of an
+ * output row and tap, the input row's validity and start once, then steps
+ * along x: the per-tap divisions and products before took 24% of ResNeXt's
+ * layer1.0 on the grouped VNNI kernel, whose kernel reads 36 bytes a tap. */
 static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, size_t rows, size_t lo_pix,
                       const uint8_t *base, size_t pix_bytes, const uint8_t *pad, size_t rs, size_t ts,
                       const uint8_t **px, uint32_t *pix, uint32_t npix)

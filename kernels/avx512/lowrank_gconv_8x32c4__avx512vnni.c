@@ -3,8 +3,9 @@
  * (g'_t + w_off[t]), g'_t s8: mul8s_1L2J, mul8s_1KVA's 5 terms, exact s8 x
  * s8; w_off's row corrections come summed per output row and group from
  * conv2d.c, rc, or the tiles sum them when term 0 alone has them (a*w
- * with u8 weights, w_off 128: rows_inside); or the form with its signs swapped, f'_t s8 and g'_t u8,
- * vpdpbusd's operands swapped, no row corrections: a*w and a*c_w with u8
+ * with u8 weights, w_off 128: rows_inside); or the form with its signs
+ * swapped, f'_t s8 and g'_t u8, vpdpbusd's operands swapped, no row
+ * corrections: a*w and a*c_w with u8
  * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped
  * through the f'_t once (map, per chunk of input rows; a byte to its T
  * factors), and the kernel reads the mapped pixels in place through a
