@@ -168,11 +168,21 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
  * written out granule by granule. The input read T times, term after term,
  * made layer2.0 of mul8s_1KR6 / 1KVA 12-23% slower; a loop with the
  * granule size and the last block's count (a division) in it ran ~40
- * cycles per 64 input bytes on mul8u_12YX's 4 terms (perf, layer2.0). */
+ * cycles per 64 input bytes on mul8u_12YX's 4 terms (perf, layer2.0). The
+ * terms' tables and bit forms are locals (T a constant up to 5: in
+ * registers): read from lr after each store, which may alias it, their
+ * loads held half of mul8u_13QR's map (perf, layer2.0). */
 static inline __attribute__((always_inline)) void map_terms(const ax_lowrank *lr, size_t n, const uint8_t *x,
                                                             uint8_t *y, size_t T, size_t G, bool pairs, bool fours,
                                                             __m512i perm)
 {
+    __m512i tab[AX_LOWRANK_TERMS][4], vx[AX_LOWRANK_TERMS], vm[AX_LOWRANK_TERMS];
+    bool bits[AX_LOWRANK_TERMS];
+    for (size_t t = 0; t < T; t++) {
+        bits[t] = lr->abits[t];
+        vx[t] = _mm512_set1_epi8((char)lr->axor[t]), vm[t] = _mm512_set1_epi8((char)lr->amask[t]);
+        for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    }
     for (size_t i = 0; i < n; i += 64) {
         size_t left = n - i, have = left >= 64 ? 64 / G : left / G; /* n is whole granules */
         __mmask64 m = left >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)left);
@@ -184,13 +194,11 @@ static inline __attribute__((always_inline)) void map_terms(const ax_lowrank *lr
         uint8_t *o = y + i * T;
         for (size_t t = 0; t < T; t++, o += G) {
             __m512i v;
-            if (lr->abits[t]) {
-                v = _mm512_ternarylogic_epi32(a, _mm512_set1_epi8((char)lr->axor[t]),
-                                              _mm512_set1_epi8((char)lr->amask[t]), 0x28);
+            if (bits[t]) {
+                v = _mm512_ternarylogic_epi32(a, vx[t], vm[t], 0x28);
             } else {
-                const uint8_t *tab = lr->abyte[t];
-                __m512i lo = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab), a, _mm512_loadu_si512(tab + 64));
-                __m512i hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab + 128), a, _mm512_loadu_si512(tab + 192));
+                __m512i lo = _mm512_permutex2var_epi8(tab[t][0], a, tab[t][1]);
+                __m512i hi = _mm512_permutex2var_epi8(tab[t][2], a, tab[t][3]);
                 v = _mm512_mask_blend_epi8(upper, lo, hi);
             }
             /* granule j of these bytes to its term's place: o + j G T */
@@ -206,6 +214,20 @@ static inline __attribute__((always_inline)) void map_terms(const ax_lowrank *lr
                 if (have > 3) _mm_storeu_si128((__m128i *)(o + 48 * T), _mm512_extracti32x4_epi32(v, 3));
             }
         }
+    }
+}
+
+/* map_terms of G bytes a granule, T a constant up to 5 */
+static inline __attribute__((always_inline)) void map_terms_g(const ax_lowrank *lr, size_t n, const uint8_t *x,
+                                                              uint8_t *y, size_t T, size_t G, bool pairs, bool fours,
+                                                              __m512i perm)
+{
+    switch (T) {
+    case 2: map_terms(lr, n, x, y, 2, G, pairs, fours, perm); break;
+    case 3: map_terms(lr, n, x, y, 3, G, pairs, fours, perm); break;
+    case 4: map_terms(lr, n, x, y, 4, G, pairs, fours, perm); break;
+    case 5: map_terms(lr, n, x, y, 5, G, pairs, fours, perm); break;
+    default: map_terms(lr, n, x, y, T, G, pairs, fours, perm); break;
     }
 }
 
@@ -243,9 +265,9 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
         }
         return;
     }
-    if (G == 64) map_terms(lr, n, x, y, T, 64, pairs, fours, perm);
-    else if (G == 32) map_terms(lr, n, x, y, T, 32, pairs, fours, perm);
-    else map_terms(lr, n, x, y, T, 16, pairs, fours, perm);
+    if (G == 64) map_terms_g(lr, n, x, y, T, 64, pairs, fours, perm);
+    else if (G == 32) map_terms_g(lr, n, x, y, T, 32, pairs, fours, perm);
+    else map_terms_g(lr, n, x, y, T, 16, pairs, fours, perm);
 }
 
 /* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group
