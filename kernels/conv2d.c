@@ -540,6 +540,25 @@ static inline ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t d)
     return d == 1 ? a : d == 2 ? (a + 1) >> 1 : (a + d - 1) / d;
 }
 
+/* Tap (ky, kx) of the run of n output pixels from (b, oy, ox): output i
+ * reads input pixel start + i * stride_w (counted from lo_pix), inside the
+ * image for i in [i0, i1) */
+static inline ptrdiff_t tap_run(const ax_conv2d_shape *s, size_t b, size_t oy, size_t ox, size_t n, size_t ky,
+                                size_t kx, size_t lo_pix, ptrdiff_t *i0, ptrdiff_t *i1)
+{
+    const ptrdiff_t in_w = (ptrdiff_t)s->in_w, sw = (ptrdiff_t)s->stride_w;
+    size_t y = oy * s->stride_h + ky * s->dilation_h;
+    bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
+    ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
+    ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w + kx * s->dilation_w) - (ptrdiff_t)s->pad_left;
+    ptrdiff_t a = x0 < 0 ? ceil_div(-x0, sw) : 0, e = x0 < in_w ? ceil_div(in_w - x0, sw) : 0;
+    if (!row_in) a = e = 0;
+    if (e > (ptrdiff_t)n) e = (ptrdiff_t)n;
+    if (a > e) a = e;
+    *i0 = a, *i1 = e;
+    return row0 + x0;
+}
+
 enum { AX_MAX_TAPS_INSIDE = 64 }; /* kernels of up to this many taps get tap_table's pixel-major path */
 
 /* The tap pointers of output rows [r0, r0 + rows): row r's tap t at
@@ -570,46 +589,30 @@ static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0,
          * where the loops over taps store one per pixel and tap: 15% of
          * ResNeXt's layer1.0 on the grouped kernel) */
         ptrdiff_t j0 = 0, j1 = inside_ok ? (ptrdiff_t)n : 0, first = 0;
-        for (size_t ky = 0; ky < s->kernel_h; ky++) {
-            size_t y = oy * s->stride_h + ky * s->dilation_h;
-            bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
-            ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
+        for (size_t ky = 0; ky < s->kernel_h; ky++)
             for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
-                /* x = x0 + i sw is in the image for i in [i0, i1) */
-                ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w + kx * s->dilation_w) - (ptrdiff_t)s->pad_left;
-                ptrdiff_t i0 = x0 < 0 ? ceil_div(-x0, sw) : 0, i1 = x0 < in_w ? ceil_div(in_w - x0, sw) : 0;
-                if (!row_in) i0 = i1 = 0;
-                if (i1 > (ptrdiff_t)n) i1 = (ptrdiff_t)n;
-                if (i0 > i1) i0 = i1;
+                ptrdiff_t i0, i1, start = tap_run(s, b, oy, ox, n, ky, kx, lo_pix, &i0, &i1);
                 if (i0 > j0) j0 = i0;
                 if (i1 < j1) j1 = i1;
-                if (t == 0) first = row0 + x0;
+                if (t == 0) first = start;
             }
-        }
         if (j0 >= j1) j0 = j1 = 0;
         t = 0;
         for (size_t ky = 0; ky < s->kernel_h; ky++) {
-            size_t y = oy * s->stride_h + ky * s->dilation_h;
-            bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
-            ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
             for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
-                ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w + kx * s->dilation_w) - (ptrdiff_t)s->pad_left;
-                ptrdiff_t i0 = x0 < 0 ? ceil_div(-x0, sw) : 0, i1 = x0 < in_w ? ceil_div(in_w - x0, sw) : 0;
-                if (!row_in) i0 = i1 = 0;
-                if (i1 > (ptrdiff_t)n) i1 = (ptrdiff_t)n;
-                if (i0 > i1) i0 = i1;
+                ptrdiff_t i0, i1, start = tap_run(s, b, oy, ox, n, ky, kx, lo_pix, &i0, &i1);
                 /* [j0, j1) lies within [i0, i1) */
                 const uint8_t **o = px + r * rs + t * ts;
                 for (ptrdiff_t i = 0; i < i0; i++) o[i * rs] = pad;
-                const uint8_t *at = i0 < i1 ? base + (size_t)(row0 + x0 + i0 * sw) * pix_bytes : pad;
+                const uint8_t *at = i0 < i1 ? base + (size_t)(start + i0 * sw) * pix_bytes : pad;
                 for (ptrdiff_t i = i0; i < j0; i++, at += sw * pix_bytes) o[i * rs] = at;
-                at = j1 < i1 ? base + (size_t)(row0 + x0 + (j1 > i0 ? j1 : i0) * sw) * pix_bytes : pad;
+                at = j1 < i1 ? base + (size_t)(start + (j1 > i0 ? j1 : i0) * sw) * pix_bytes : pad;
                 for (ptrdiff_t i = j1 > i0 ? j1 : i0; i < i1; i++, at += sw * pix_bytes) o[i * rs] = at;
                 for (ptrdiff_t i = i1; i < (ptrdiff_t)n; i++) o[i * rs] = pad;
                 if (pix) {
                     uint32_t *op = pix + r * rs + t * ts;
                     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
-                        if (i < j0 || i >= j1) op[i * rs] = i >= i0 && i < i1 ? (uint32_t)(row0 + x0 + i * sw) : npix;
+                        if (i < j0 || i >= j1) op[i * rs] = i >= i0 && i < i1 ? (uint32_t)(start + i * sw) : npix;
                 }
             }
         }
