@@ -533,6 +533,34 @@ static void run_sums(const int32_t *x, size_t n, size_t qg, int32_t *y)
     }
 }
 
+/* a / d rounded up (a >= 0, d >= 1), without a division at strides 1 and
+ * 2: tap_table's divisions, per tap and run, took a third of its time */
+static inline ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t d)
+{
+    return d == 1 ? a : d == 2 ? (a + 1) >> 1 : (a + d - 1) / d;
+}
+
+/* Tap (ky, kx) of the run of n output pixels from (b, oy, ox): output i
+ * reads input pixel start + i * stride_w (counted from lo_pix), inside the
+ * image for i in [i0, i1) */
+static inline ptrdiff_t tap_run(const ax_conv2d_shape *s, size_t b, size_t oy, size_t ox, size_t n, size_t ky,
+                                size_t kx, size_t lo_pix, ptrdiff_t *i0, ptrdiff_t *i1)
+{
+    const ptrdiff_t in_w = (ptrdiff_t)s->in_w, sw = (ptrdiff_t)s->stride_w;
+    size_t y = oy * s->stride_h + ky * s->dilation_h;
+    bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
+    ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
+    ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w + kx * s->dilation_w) - (ptrdiff_t)s->pad_left;
+    ptrdiff_t a = x0 < 0 ? ceil_div(-x0, sw) : 0, e = x0 < in_w ? ceil_div(in_w - x0, sw) : 0;
+    if (!row_in) a = e = 0;
+    if (e > (ptrdiff_t)n) e = (ptrdiff_t)n;
+    if (a > e) a = e;
+    *i0 = a, *i1 = e;
+    return row0 + x0;
+}
+
+enum { AX_MAX_TAPS_INSIDE = 64 }; /* kernels of up to this many taps get tap_table's pixel-major path */
+
 /* The tap pointers of output rows [r0, r0 + rows): row r's tap t at
  * px[r * rs + t * ts], base + pixel * pix_bytes for an input pixel (pixels
  * counted from pixel lo_pix of the input), pad outside the image; and, if
@@ -544,32 +572,56 @@ static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0,
                       const uint8_t *base, size_t pix_bytes, const uint8_t *pad, size_t rs, size_t ts,
                       const uint8_t **px, uint32_t *pix, uint32_t npix)
 {
-    size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
+    size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow, ntaps = s->kernel_h * s->kernel_w;
     const ptrdiff_t in_w = (ptrdiff_t)s->in_w, sw = (ptrdiff_t)s->stride_w;
+    /* a tap's pixel from the first tap's when both are in the image */
+    ptrdiff_t step[AX_MAX_TAPS_INSIDE], step_bytes[AX_MAX_TAPS_INSIDE];
+    bool inside_ok = ts == 1 && ntaps <= AX_MAX_TAPS_INSIDE;
+    for (size_t ky = 0, t = 0; inside_ok && ky < s->kernel_h; ky++)
+        for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
+            step[t] = (ptrdiff_t)(ky * s->dilation_h) * in_w + (ptrdiff_t)(kx * s->dilation_w);
+            step_bytes[t] = step[t] * (ptrdiff_t)pix_bytes;
+        }
     for (size_t r = 0; r < rows;) {
         size_t n = ow - ox < rows - r ? ow - ox : rows - r, t = 0;
-        for (size_t ky = 0; ky < s->kernel_h; ky++) {
-            size_t y = oy * s->stride_h + ky * s->dilation_h;
-            bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
-            ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
+        /* [j0, j1): the pixels of this run whose taps are all in the image,
+         * written pixel by pixel below (a run of contiguous pointers each,
+         * where the loops over taps store one per pixel and tap: 15% of
+         * ResNeXt's layer1.0 on the grouped kernel) */
+        ptrdiff_t j0 = 0, j1 = inside_ok ? (ptrdiff_t)n : 0, first = 0;
+        for (size_t ky = 0; ky < s->kernel_h; ky++)
             for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
-                /* x = x0 + i sw is in the image for i in [i0, i1) */
-                ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w + kx * s->dilation_w) - (ptrdiff_t)s->pad_left;
-                ptrdiff_t i0 = x0 < 0 ? (-x0 + sw - 1) / sw : 0, i1 = x0 < in_w ? (in_w - x0 + sw - 1) / sw : 0;
-                if (!row_in) i0 = i1 = 0;
-                if (i1 > (ptrdiff_t)n) i1 = (ptrdiff_t)n;
-                if (i0 > i1) i0 = i1;
+                ptrdiff_t i0, i1, start = tap_run(s, b, oy, ox, n, ky, kx, lo_pix, &i0, &i1);
+                if (i0 > j0) j0 = i0;
+                if (i1 < j1) j1 = i1;
+                if (t == 0) first = start;
+            }
+        if (j0 >= j1) j0 = j1 = 0;
+        t = 0;
+        for (size_t ky = 0; ky < s->kernel_h; ky++) {
+            for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
+                ptrdiff_t i0, i1, start = tap_run(s, b, oy, ox, n, ky, kx, lo_pix, &i0, &i1);
+                /* [j0, j1) lies within [i0, i1) */
                 const uint8_t **o = px + r * rs + t * ts;
                 for (ptrdiff_t i = 0; i < i0; i++) o[i * rs] = pad;
-                const uint8_t *at = i0 < i1 ? base + (size_t)(row0 + x0 + i0 * sw) * pix_bytes : pad;
-                for (ptrdiff_t i = i0; i < i1; i++, at += sw * pix_bytes) o[i * rs] = at;
+                const uint8_t *at = i0 < i1 ? base + (size_t)(start + i0 * sw) * pix_bytes : pad;
+                for (ptrdiff_t i = i0; i < j0; i++, at += sw * pix_bytes) o[i * rs] = at;
+                at = j1 < i1 ? base + (size_t)(start + (j1 > i0 ? j1 : i0) * sw) * pix_bytes : pad;
+                for (ptrdiff_t i = j1 > i0 ? j1 : i0; i < i1; i++, at += sw * pix_bytes) o[i * rs] = at;
                 for (ptrdiff_t i = i1; i < (ptrdiff_t)n; i++) o[i * rs] = pad;
                 if (pix) {
                     uint32_t *op = pix + r * rs + t * ts;
                     for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
-                        op[i * rs] = i >= i0 && i < i1 ? (uint32_t)(row0 + x0 + i * sw) : npix;
+                        if (i < j0 || i >= j1) op[i * rs] = i >= i0 && i < i1 ? (uint32_t)(start + i * sw) : npix;
                 }
             }
+        }
+        for (ptrdiff_t i = j0; i < j1; i++) {
+            ptrdiff_t p0 = first + i * sw;
+            const uint8_t **o = px + (r + (size_t)i) * rs, *at = base + (size_t)p0 * pix_bytes;
+            for (size_t k = 0; k < ntaps; k++) o[k] = at + step_bytes[k];
+            if (pix)
+                for (size_t k = 0; k < ntaps; k++) pix[(r + (size_t)i) * rs + k] = (uint32_t)(p0 + step[k]);
         }
         r += n, ox += n;
         if (ox == ow) {

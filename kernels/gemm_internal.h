@@ -290,11 +290,11 @@ ax_lut_way ax_lut_choose(const ax_gemm_plan *p, size_t M, size_t K, size_t N);
 /* At most this many low-rank terms (lowrank.c). */
 #define AX_LOWRANK_TERMS 8
 /* An exact low-rank form T[a][w] = sum_{t < terms} amap[t][a] * wmap[t][w]
- * (int16 factors; t_form: factors of T itself, else term 0 is the exact
- * product and the rest the error). bytes: every factor spans at most 256
- * values, so f'_t(a) = amap[t][a] - a_off[t] is a u8 and g'_t(w) =
- * wmap[t][w] - w_off[t] an s8 (w_off[t] = 0 when wmap[t] fits s8 as it
- * is; row_corr: some w_off is not 0), and
+ * (int16 factors; t_form: factors of T itself, else the exact product and
+ * the error). bytes: every factor spans at most 256 values, so f'_t(a) =
+ * amap[t][a] - a_off[t] is a u8 and g'_t(w) = wmap[t][w] - w_off[t] an s8
+ * (w_off[t] = 0 when wmap[t] fits s8 as it is; row_corr: some w_off is not
+ * 0; a term that alone has one is term 0), and
  *   sum_k T = sum_k sum_t f'_t g'_t + sum_t a_off[t] sum_k g'_t      (per column)
  *           + sum_t w_off[t] sum_k f'_t                              (per row)
  *           + K sum_t a_off[t] w_off[t]                              (per column)

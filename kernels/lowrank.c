@@ -300,6 +300,24 @@ static void bits_form(ax_lowrank *lr, int t)
     }
 }
 
+static void swap_bytes(void *x, void *y, size_t n)
+{
+    unsigned char *p = x, *q = y;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        p[i] = q[i], q[i] = c;
+    }
+}
+
+/* terms i and j of a form trade places (the sum is the same) */
+static void swap_terms(ax_lowrank *lr, int i, int j)
+{
+#define AX_SWAP(f) swap_bytes(&lr->f[i], &lr->f[j], sizeof lr->f[i])
+    AX_SWAP(a_off), AX_SWAP(w_off), AX_SWAP(amap), AX_SWAP(wmap), AX_SWAP(abyte), AX_SWAP(wbyte), AX_SWAP(abits),
+        AX_SWAP(axor), AX_SWAP(amask);
+#undef AX_SWAP
+}
+
 /* The byte form (see ax_lowrank in gemm_internal.h): every factor spans at
  * most 256 values; a weight factor outside s8 whose negation fits has both
  * factors of its term negated (the product is unchanged), else it is shifted. */
@@ -339,6 +357,12 @@ static void byte_form(ax_lowrank *lr)
         }
         bits_form(lr, t);
     }
+    /* a term that alone has a w_off goes first: the grouped VNNI kernel
+     * sums the row corrections of term 0 itself (rows_inside) */
+    int alone = -1, with = 0;
+    for (int t = 0; t < lr->terms + lr->row_terms; t++)
+        if (lr->w_off[t]) with++, alone = t;
+    if (with == 1 && alone > 0 && alone < lr->terms) swap_terms(lr, 0, alone);
 }
 
 /* X = sum_{r<R} u v (from rows, else the lattice), balanced, into lr from

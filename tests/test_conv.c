@@ -669,10 +669,11 @@ Test(conv, factored_grouped_5_terms) { check_grouped_terms(4); }
  * per input pixel and group, and a fixed a_off w_off per column; with no
  * extra term (a >> 5) is a row term, which adds to both. The extra terms'
  * weight factors take both signs, so no form with the signs swapped drops
- * the corrections. At 4 channels per group the kernel takes at most 3
- * terms with row corrections, 4 in units of 16 groups; there it sums the
- * corrections itself when one term has them all (a*w's: _row_corr_4), and
- * conv2d.c sums them with a row term (_row_term). */
+ * the corrections. The kernel's tiles sum the corrections themselves when
+ * one term has them all (a*w's, made term 0: _row_corr_3, _4, _5), and
+ * conv2d.c sums them with a row term (_row_term). At 4 channels per group
+ * the kernel takes at most 3 terms with row corrections, in units of 16
+ * groups 4 (5 when the tile sums them). */
 static void check_grouped_row_corr(int extra, int terms, int row_terms)
 {
     ax_mult *m = ax_mult_new();
@@ -680,7 +681,7 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
     snprintf(m->name, sizeof m->name, "row-corr-%d-s8u8", extra);
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++) {
         int32_t a = ax_operand_value(AX_S8, i >> 8), w = ax_operand_value(AX_U8, i & 255);
-        int32_t e[2] = {(a & 1) * ((w & 15) - 8), ((a >> 1) & 1) * ((w >> 4) & 7)};
+        int32_t e[3] = {(a & 1) * ((w & 15) - 8), ((a >> 1) & 1) * ((w >> 4) & 7), ((a >> 2) & 1) * ((w >> 5) - 4)};
         m->table[i] = a * w + (a >> 5);
         for (int t = 0; t < extra; t++) m->table[i] += e[t];
     }
@@ -706,6 +707,8 @@ static void check_grouped_row_corr(int extra, int terms, int row_terms)
 }
 Test(conv, factored_grouped_row_term) { check_grouped_row_corr(0, 1, 1); }
 Test(conv, factored_grouped_row_corr_4) { check_grouped_row_corr(2, 4, 0); }
+Test(conv, factored_grouped_row_corr_3) { check_grouped_row_corr(1, 3, 0); }
+Test(conv, factored_grouped_row_corr_5) { check_grouped_row_corr(3, 5, 0); }
 
 /* u8 x u8, a*w + error(a, w) */
 static ax_mult *u8_product_plus(const char *name, int32_t (*error)(int32_t a, int32_t w))

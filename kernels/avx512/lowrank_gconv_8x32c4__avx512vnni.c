@@ -2,8 +2,10 @@
  * channels per group) on a LOWRANK byte form (T = sum_t (f'_t + a_off[t])
  * (g'_t + w_off[t]), g'_t s8: mul8s_1L2J, mul8s_1KVA's 5 terms, exact s8 x
  * s8; w_off's row corrections come summed per output row and group from
- * conv2d.c, rc; or the form with its signs swapped, f'_t s8 and g'_t u8,
- * vpdpbusd's operands swapped, no row corrections: a*w and a*c_w with u8
+ * conv2d.c, rc, or the tiles sum them when term 0 alone has them (a*w
+ * with u8 weights, w_off 128: rows_inside); or the form with its signs
+ * swapped, f'_t s8 and g'_t u8, vpdpbusd's operands swapped, no row
+ * corrections: a*w and a*c_w with u8
  * weights, lowrank_gconv_8x32c4_s8u8__avx512vnni): the input is mapped
  * through the f'_t once (map, per chunk of input rows; a byte to its T
  * factors), and the kernel reads the mapped pixels in place through a
@@ -61,11 +63,24 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
     return n_blocks(N, per) * block_bytes(K * (size_t)p->lr->terms);
 }
 
+/* whether the form's row corrections are all term 0's (a*w's with u8
+ * weights: w_off 128; lowrank.c puts a term that alone has a w_off first) */
+static bool row_term0(const ax_gemm_plan *p)
+{
+    const ax_lowrank *lr = p->lr;
+    if (!lr->row_corr || lr->row_terms || lr->acts_s8 || !lr->w_off[0]) return false;
+    for (int t = 1; t < lr->terms; t++)
+        if (lr->w_off[t]) return false;
+    return true;
+}
+
 /* 4 channels and 4 columns a group in sixteens (groups % 16 == 0, tile16)
- * up to 5 terms, 4 with row corrections: on ResNeXt's layer1.0 it ran
- * 54-59 GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 27-35), 35-42
- * on 4 with row corrections (mul8u_12YX, 4TF; planes 26-35), 25-32 on 7-8
- * (mul8u_2P7, GS2: slower than the planes). Otherwise 4, 8 or 16 channels
+ * up to 5 terms, 4 with row corrections summed by conv2d.c (5 when the
+ * tile sums them: term 0's alone): on ResNeXt's layer1.0 it ran 54-59
+ * GMAC/s on 5 (mul8s_1KVA, 1KX2; dwconv2d.c's planes 27-35), 35-42 on 4
+ * with row corrections (mul8u_12YX, 4TF; planes 26-35), 53-55 on 5 with
+ * term 0's (mul8u_13QR, 17MN, 125K; planes 34-35), 25-32 on 7-8 (mul8u_2P7,
+ * GS2: slower than the planes). Otherwise 4, 8 or 16 channels
  * per group in fours (groups % 4 == 0); else 8 in pairs (an even number of
  * groups), or single groups of a multiple of 16. In fours, not 4 channels
  * of more than 4 terms (3 with row corrections):
@@ -75,7 +90,8 @@ static size_t w_bytes(const ax_gemm_plan *p, size_t K, size_t N, size_t per)
  * (27Y), 19.6-20.1 on 4 (12YX). */
 static size_t per_of(const ax_gemm_plan *p, size_t cg, size_t og, size_t groups)
 {
-    if (cg == 4 && og == 4 && groups % 16 == 0 && p->lr->terms <= (p->lr->row_corr ? 4 : 5))
+    bool outside = p->lr->row_corr && !row_term0(p); /* row corrections summed by conv2d.c */
+    if (cg == 4 && og == 4 && groups % 16 == 0 && p->lr->terms <= (outside ? 4 : 5))
         return 16; /* lanes = groups (tile16) */
     if (cg == 4 && p->lr->terms > (p->lr->row_corr ? 3 : 4)) return 0;
     if ((cg == 4 || cg == 8 || cg == 16) && groups % 4 == 0) return 4;
@@ -146,6 +162,75 @@ static void pack_w(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t 
     }
 }
 
+/* several terms, G input bytes a granule (16, 32 or 64: a constant here):
+ * each 64 input bytes loaded once and put in the unit's order once (a byte
+ * lookup commutes with moving whole dwords), then their T mappings
+ * written out granule by granule. The input read T times, term after term,
+ * made layer2.0 of mul8s_1KR6 / 1KVA 12-23% slower; a loop with the
+ * granule size and the last block's count (a division) in it ran ~40
+ * cycles per 64 input bytes on mul8u_12YX's 4 terms (perf, layer2.0). The
+ * terms' tables and bit forms are locals (T a constant up to 5: in
+ * registers): read from lr after each store, which may alias it, their
+ * loads held half of mul8u_13QR's map (perf, layer2.0). */
+static inline __attribute__((always_inline)) void map_terms(const ax_lowrank *lr, size_t n, const uint8_t *x,
+                                                            uint8_t *y, size_t T, size_t G, bool pairs, bool fours,
+                                                            __m512i perm)
+{
+    __m512i tab[AX_LOWRANK_TERMS][4], vx[AX_LOWRANK_TERMS], vm[AX_LOWRANK_TERMS];
+    bool bits[AX_LOWRANK_TERMS];
+    for (size_t t = 0; t < T; t++) {
+        bits[t] = lr->abits[t];
+        vx[t] = _mm512_set1_epi8((char)lr->axor[t]), vm[t] = _mm512_set1_epi8((char)lr->amask[t]);
+        for (int q = 0; q < 4; q++) tab[t][q] = _mm512_loadu_si512(lr->abyte[t] + 64 * q);
+    }
+    for (size_t i = 0; i < n; i += 64) {
+        size_t left = n - i, have = left >= 64 ? 64 / G : left / G; /* n is whole granules */
+        __mmask64 m = left >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)left);
+        __m512i a = left >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
+        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
+        if (pairs) a = _mm512_shuffle_epi32(a, _MM_SHUFFLE(3, 1, 2, 0));
+        if (fours) a = _mm512_permutexvar_epi32(perm, a);
+        __mmask64 upper = _mm512_movepi8_mask(a);
+        uint8_t *o = y + i * T;
+        for (size_t t = 0; t < T; t++, o += G) {
+            __m512i v;
+            if (bits[t]) {
+                v = _mm512_ternarylogic_epi32(a, vx[t], vm[t], 0x28);
+            } else {
+                __m512i lo = _mm512_permutex2var_epi8(tab[t][0], a, tab[t][1]);
+                __m512i hi = _mm512_permutex2var_epi8(tab[t][2], a, tab[t][3]);
+                v = _mm512_mask_blend_epi8(upper, lo, hi);
+            }
+            /* granule j of these bytes to its term's place: o + j G T */
+            if (G == 64) {
+                _mm512_storeu_si512(o, v);
+            } else if (G == 32) {
+                _mm256_storeu_si256((__m256i *)o, _mm512_castsi512_si256(v));
+                if (have > 1) _mm256_storeu_si256((__m256i *)(o + 32 * T), _mm512_extracti64x4_epi64(v, 1));
+            } else {
+                _mm_storeu_si128((__m128i *)o, _mm512_castsi512_si128(v));
+                if (have > 1) _mm_storeu_si128((__m128i *)(o + 16 * T), _mm512_extracti32x4_epi32(v, 1));
+                if (have > 2) _mm_storeu_si128((__m128i *)(o + 32 * T), _mm512_extracti32x4_epi32(v, 2));
+                if (have > 3) _mm_storeu_si128((__m128i *)(o + 48 * T), _mm512_extracti32x4_epi32(v, 3));
+            }
+        }
+    }
+}
+
+/* map_terms of G bytes a granule, T a constant up to 5 */
+static inline __attribute__((always_inline)) void map_terms_g(const ax_lowrank *lr, size_t n, const uint8_t *x,
+                                                              uint8_t *y, size_t T, size_t G, bool pairs, bool fours,
+                                                              __m512i perm)
+{
+    switch (T) {
+    case 2: map_terms(lr, n, x, y, 2, G, pairs, fours, perm); break;
+    case 3: map_terms(lr, n, x, y, 3, G, pairs, fours, perm); break;
+    case 4: map_terms(lr, n, x, y, 4, G, pairs, fours, perm); break;
+    case 5: map_terms(lr, n, x, y, 5, G, pairs, fours, perm); break;
+    default: map_terms(lr, n, x, y, T, G, pairs, fours, perm); break;
+    }
+}
+
 /* y = f'(x) over n bytes, the quads of a unit's groups interleaved (the
  * unit's per * cg bytes divide 64): two groups of 8, dwords [0 2 1 3] in
  * every 16 bytes; four of 8, [0 2 4 6 1 3 5 7] in every 32; four of 16, a
@@ -180,43 +265,9 @@ static void map(const ax_gemm_plan *p, size_t n, const uint8_t *x, uint8_t *y, s
         }
         return;
     }
-    /* several terms: each 64 input bytes loaded once, their T mappings
-     * written out before the next (the input read T times, term after term,
-     * made layer2.0 of mul8s_1KR6 / 1KVA 12-23% slower) */
-    for (size_t i = 0; i < n; i += 64) {
-        __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : _bzhi_u64(~0ull, (unsigned)(n - i));
-        __m512i a = n - i >= 64 ? _mm512_loadu_si512(x + i) : _mm512_maskz_loadu_epi8(m, x + i);
-        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
-        __mmask64 upper = _mm512_movepi8_mask(a);
-        size_t have = n - i < 64 ? (n - i) / G : 64 / G; /* n is whole granules */
-        for (size_t t = 0; t < T; t++) {
-            __m512i v;
-            if (lr->abits[t]) {
-                v = _mm512_ternarylogic_epi32(a, _mm512_set1_epi8((char)lr->axor[t]),
-                                              _mm512_set1_epi8((char)lr->amask[t]), 0x28);
-            } else {
-                const uint8_t *tab = lr->abyte[t];
-                __m512i lo = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab), a, _mm512_loadu_si512(tab + 64));
-                __m512i hi = _mm512_permutex2var_epi8(_mm512_loadu_si512(tab + 128), a, _mm512_loadu_si512(tab + 192));
-                v = _mm512_mask_blend_epi8(upper, lo, hi);
-            }
-            if (pairs) v = _mm512_shuffle_epi32(v, _MM_SHUFFLE(3, 1, 2, 0));
-            if (fours) v = _mm512_permutexvar_epi32(perm, v);
-            /* granule j of these bytes to its term's place */
-            uint8_t *o = y + i * T + t * G;
-            if (G == 64) {
-                _mm512_storeu_si512(o, v);
-            } else if (G == 32) {
-                _mm256_storeu_si256((__m256i *)o, _mm512_castsi512_si256(v));
-                if (have > 1) _mm256_storeu_si256((__m256i *)(o + 32 * T), _mm512_extracti64x4_epi64(v, 1));
-            } else {
-                _mm_storeu_si128((__m128i *)o, _mm512_castsi512_si128(v));
-                if (have > 1) _mm_storeu_si128((__m128i *)(o + 16 * T), _mm512_extracti32x4_epi32(v, 1));
-                if (have > 2) _mm_storeu_si128((__m128i *)(o + 32 * T), _mm512_extracti32x4_epi32(v, 2));
-                if (have > 3) _mm_storeu_si128((__m128i *)(o + 48 * T), _mm512_extracti32x4_epi32(v, 3));
-            }
-        }
-    }
+    if (G == 64) map_terms_g(lr, n, x, y, T, 64, pairs, fours, perm);
+    else if (G == 32) map_terms_g(lr, n, x, y, T, 32, pairs, fours, perm);
+    else map_terms_g(lr, n, x, y, T, 16, pairs, fours, perm);
 }
 
 /* one block's 16 lanes of a row: + corr (+ C) into C, cnt columns per group
@@ -291,25 +342,38 @@ static inline __attribute__((always_inline)) void put4x2(__m512i v0, __m512i v1,
     }
 }
 
+/* The steps of term 0 (rows_inside): of every P steps of a tap (a
+ * granule's T terms), the first L */
+typedef struct rt_steps {
+    size_t P, L;
+    int32_t rw; /* its w_off */
+} rt_steps;
+
 /* 8 rows (mn kept; px and rc hold all 8: conv2d.c pads them) x nb blocks
  * from block b; row i's tap t at px[i * ntaps + t] + coff. (16 rows for a block alone measured
- * slower: layer2.1 1.00 -> 0.85x oneDNN.) */
+ * slower: layer2.1 1.00 -> 0.85x oneDNN.) RS: the row corrections summed
+ * here, as tile16 does (rows_inside): a vpdpbusd of term 0's broadcast
+ * bytes against ones (lane l: group l % per's quad), times rw; into rs_out
+ * (4 a row, lane order, the layout rc has) for the unit's other block pairs. */
 static inline __attribute__((always_inline)) void tile(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                        size_t K, size_t N, size_t per, const uint8_t *pw, size_t b,
                                                        int nb, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                                                       bool accumulate, bool swap, size_t NT)
+                                                       bool accumulate, bool swap, size_t NT, bool RS, rt_steps rt,
+                                                       int32_t *rs_out)
 {
     if (NT) ntaps = NT; /* a constant: the rows' tap pointers at fixed offsets, not spilled per row */
     enum { RM = 8 };
     const int R = 8;
-    __m512i acc[RM][2];
-    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i acc[RM][2], rs[RM];
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = rs[i] = _mm512_setzero_si512();
     const __m512i *w0 = (const __m512i *)(pw + b * block_bytes(K)), *w1 = (const __m512i *)(pw + (b + 1) * block_bytes(K));
     size_t spt = K / ntaps / 4; /* steps per tap: cg / 4 */
     for (size_t t = 0; t < ntaps; t++) {
         const uint8_t *row[RM];
         for (int i = 0; i < R; i++) row[i] = px[(size_t)i * ntaps + t] + coff;
-        for (size_t s = 0; s < spt; s++, w0++, w1++) {
+        for (size_t s = 0, ps = 0; s < spt; s++, w0++, w1++, ps = ps + 1 == rt.P ? 0 : ps + 1) {
+            bool on = RS && ps < rt.L;
             __m512i x0 = _mm512_load_si512(w0), x1 = nb == 2 ? _mm512_load_si512(w1) : x0;
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
@@ -331,10 +395,18 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
                 } else {
                     acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], x, x0);
                     if (nb == 2) acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, x1);
+                    if (on) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
                 }
             }
         }
     }
+    if (RS)
+        for (int i = 0; i < R; i++) {
+            __m512i r = _mm512_mullo_epi32(rs[i], _mm512_set1_epi32(rt.rw));
+            acc[i][0] = _mm512_add_epi32(acc[i][0], r);
+            if (nb == 2) acc[i][1] = _mm512_add_epi32(acc[i][1], r);
+            if (rs_out) _mm_storeu_si128((__m128i *)(rs_out + 4 * i), _mm512_castsi512_si128(r));
+        }
     if (rc) /* row i's corrections of the unit's groups, in lane order (lane l: group l % per) */
         for (int i = 0; i < R; i++) {
             const int32_t *r = rc + (size_t)i * ldrc;
@@ -345,47 +417,63 @@ static inline __attribute__((always_inline)) void tile(const uint8_t *const *px,
             acc[i][0] = _mm512_add_epi32(acc[i][0], v);
             if (nb == 2) acc[i][1] = _mm512_add_epi32(acc[i][1], v);
         }
-    /* through memory: put's registers kept out of the k loop's allocation */
-    uint32_t tmp[RM][32];
-    for (int i = 0; i < R; i++) {
-        _mm512_storeu_si512(tmp[i], acc[i][0]);
-        if (nb == 2) _mm512_storeu_si512(tmp[i] + 16, acc[i][1]);
-    }
+    /* constant row indices: the sums stay in registers (a loop to mn put
+     * them on the stack) */
     size_t bc = block_cols(per);
     if (per == 4 && nb == 2) {
         size_t c0 = b * bc, cnt = N - c0 < 2 * bc ? N - c0 : 2 * bc;
         const uint32_t *corr0 = (const uint32_t *)(pw + b * block_bytes(K) + K / 4 * 64);
         const uint32_t *corr1 = (const uint32_t *)(pw + (b + 1) * block_bytes(K) + K / 4 * 64);
-        for (size_t i = 0; i < mn; i++)
-            put4x2(_mm512_loadu_si512(tmp[i]), _mm512_loadu_si512(tmp[i] + 16), corr0, corr1, C + i * ldc + c0, N,
-                   cnt, accumulate);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            if ((size_t)i >= mn) break;
+            put4x2(acc[i][0], acc[i][1], corr0, corr1, C + i * ldc + c0, N, cnt, accumulate);
+        }
         return;
     }
+#pragma GCC unroll 2
     for (int h = 0; h < nb; h++) {
         size_t c0 = (b + h) * bc, cnt = N - c0 < bc ? N - c0 : bc;
         const uint32_t *corr = (const uint32_t *)(pw + (b + h) * block_bytes(K) + K / 4 * 64);
-        for (size_t i = 0; i < mn; i++)
-            put(_mm512_loadu_si512(tmp[i] + 16 * h), corr, C + i * ldc + c0, N, per, cnt, accumulate);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            if ((size_t)i >= mn) break;
+            put(acc[i][h], corr, C + i * ldc + c0, N, per, cnt, accumulate);
+        }
     }
 }
 
+/* RS: the first block pair sums the row corrections (rows <= 64, the
+ * tasks of conv2d.c), the others read them as rc */
 static inline __attribute__((always_inline)) void run_per(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                           size_t coff, size_t K, size_t N, size_t per,
                                                           const uint8_t *pw, const int32_t *rc, size_t ldrc,
                                                           int32_t *C, size_t ldc, bool accumulate, bool swap,
-                                                          size_t NT)
+                                                          size_t NT, bool RS, rt_steps rt)
 {
     size_t nbk = n_blocks(N, per);
-    for (size_t b = 0; b < nbk; b += 2)
+    int32_t rsum[64 * 4];
+    for (size_t b = 0; b < nbk; b += 2) {
+        bool sum_here = RS && b == 0;
+        const int32_t *r = RS && b > 0 ? rsum : rc;
+        size_t ldr = RS ? 4 : ldrc;
         for (size_t m0 = 0; m0 < rows; m0 += 8) {
             size_t mn = rows - m0 < 8 ? rows - m0 : 8;
-            if (b + 1 < nbk)
-                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap, NT);
+            int32_t *out = nbk > 2 ? rsum + 4 * m0 : NULL;
+            if (b + 1 < nbk && sum_here)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, NULL, 0, C + m0 * ldc, ldc, accumulate,
+                     swap, NT, true, rt, out);
+            else if (b + 1 < nbk)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 2, r ? r + m0 * ldr : NULL, ldr,
+                     C + m0 * ldc, ldc, accumulate, swap, NT, false, rt, NULL);
+            else if (sum_here)
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, NULL, 0, C + m0 * ldc, ldc, accumulate,
+                     swap, NT, true, rt, out);
             else
-                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, rc ? rc + m0 * ldrc : NULL, ldrc,
-                     C + m0 * ldc, ldc, accumulate, swap, NT);
+                tile(px + m0 * ntaps, ntaps, coff, mn, K, N, per, pw, b, 1, r ? r + m0 * ldr : NULL, ldr,
+                     C + m0 * ldc, ldc, accumulate, swap, NT, false, rt, NULL);
         }
+    }
 }
 
 /* per = 16 (4 channels and 4 columns a group, 16 groups a unit): lanes
@@ -395,13 +483,13 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
  * R rows x 4 columns of accumulators start at the columns' corrections;
  * at the end, per row, two rounds of in-lane unpacks put group g's 4
  * outputs at 4g (lane_group's order). RS: the row corrections summed
- * here (rows_inside: term rt alone has a w_off, rw), a vpdpbusd of its
+ * here (rows_inside: term 0 alone has a w_off, rw), a vpdpbusd of its
  * mapped bytes against ones per row and tap, times rw at the end, where
  * conv2d.c's sums per pixel and row took a quarter of the layer. */
 static inline __attribute__((always_inline)) void tile16(const uint8_t *const *px, size_t ntaps, size_t coff, size_t mn,
                                                          size_t T, const uint8_t *pw, const int32_t *rc, size_t ldrc,
                                                          int32_t *C, size_t ldc, bool accumulate, bool swap, size_t NT,
-                                                         bool RS, size_t rt, int32_t rw)
+                                                         bool RS, int32_t rw)
 {
     enum { R = 4 };
     if (NT) ntaps = NT; /* a constant: tap pointers at fixed offsets */
@@ -434,7 +522,7 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
                     acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], x, w1);
                     acc[i][2] = _mm512_dpbusd_epi32(acc[i][2], x, w2);
                     acc[i][3] = _mm512_dpbusd_epi32(acc[i][3], x, w3);
-                    if (RS && s == rt) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
+                    if (RS && s == 0) rs[i] = _mm512_dpbusd_epi32(rs[i], x, ones);
                 }
             }
         }
@@ -444,7 +532,11 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
             __m512i r = _mm512_mullo_epi32(rs[i], _mm512_set1_epi32(rw));
             for (int j = 0; j < 4; j++) acc[i][j] = _mm512_add_epi32(acc[i][j], r);
         }
-    for (size_t i = 0; i < mn; i++) {
+    /* constant row indices (a loop to mn put acc on the stack: 16 stores and
+     * reloads a tile) */
+#pragma GCC unroll 4
+    for (int i = 0; i < R; i++) {
+        if ((size_t)i >= mn) break;
         __m512i lo01 = _mm512_unpacklo_epi32(acc[i][0], acc[i][1]), hi01 = _mm512_unpackhi_epi32(acc[i][0], acc[i][1]);
         __m512i lo23 = _mm512_unpacklo_epi32(acc[i][2], acc[i][3]), hi23 = _mm512_unpackhi_epi32(acc[i][2], acc[i][3]);
         __m512i o[4] = {_mm512_unpacklo_epi64(lo01, lo23), _mm512_unpackhi_epi64(lo01, lo23),
@@ -460,55 +552,63 @@ static inline __attribute__((always_inline)) void tile16(const uint8_t *const *p
 static inline __attribute__((always_inline)) void run16(size_t rows, const uint8_t *const *px, size_t ntaps,
                                                         size_t coff, size_t T, const uint8_t *pw, const int32_t *rc,
                                                         size_t ldrc, int32_t *C, size_t ldc, bool accumulate,
-                                                        bool swap, size_t NT, bool RS, size_t rt, int32_t rw)
+                                                        bool swap, size_t NT, bool RS, int32_t rw)
 {
     for (size_t m0 = 0; m0 < rows; m0 += 4)
         tile16(px + m0 * ntaps, ntaps, coff, rows - m0 < 4 ? rows - m0 : 4, T, pw, rc ? rc + m0 * ldrc : NULL, ldrc,
-               C + m0 * ldc, ldc, accumulate, swap, NT, RS, rt, rw);
+               C + m0 * ldc, ldc, accumulate, swap, NT, RS, rw);
 }
 
-/* the term whose w_off alone is nonzero (a*w's with u8 weights: 128), if
- * the form's row corrections are that term's (no row terms) */
-static int row_term(const ax_gemm_plan *p)
+/* the tiles sum the row corrections themselves when one term has them
+ * (tile16 and tile: RS), but for single groups (per 1, 32+ channels a
+ * group: ResNeXt's layer4), whose many columns a group make conv2d.c's
+ * sums cheap against the tile's extra vpdpbusd */
+static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per != 1 && row_term0(p); }
+
+/* per 16 and the block tiles in functions of their own: in one, the
+ * block tiles' added variants moved tile16's loops (layer1.0 0.85-0.9x) */
+static __attribute__((noinline)) void run_lanes(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px,
+                                                size_t ntaps, size_t coff, const uint8_t *pw, const int32_t *rc,
+                                                size_t ldrc, int32_t *C, size_t ldc, bool accumulate)
 {
-    const ax_lowrank *lr = p->lr;
-    int rt = -1;
-    if (!lr->row_corr || lr->row_terms || lr->acts_s8) return -1;
-    for (int t = 0; t < lr->terms; t++)
-        if (lr->w_off[t]) {
-            if (rt >= 0) return -1;
-            rt = t;
-        }
-    return rt;
+    bool swap = p->lr->acts_s8;
+    size_t T = (size_t)p->lr->terms;
+    bool rs = row_term0(p);
+    int32_t rw = p->lr->w_off[0];
+#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, rw)
+    if (rs) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
+    else if (ntaps == 9) swap ? AX_RUN16(true, 9, false) : AX_RUN16(false, 9, false);
+    else swap ? AX_RUN16(true, 0, false) : AX_RUN16(false, 0, false);
+#undef AX_RUN16
 }
 
-/* per 16 sums the row corrections itself when one term has them */
-static bool rows_inside(const ax_gemm_plan *p, size_t per) { return per == 16 && row_term(p) >= 0; }
+static __attribute__((noinline)) void run_blocks(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px,
+                                                 size_t ntaps, size_t coff, size_t K, size_t N, size_t per,
+                                                 const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C,
+                                                 size_t ldc, bool accumulate)
+{
+    bool swap = p->lr->acts_s8;
+    size_t T = (size_t)p->lr->terms, cg = K / ntaps, gc = granule(per, cg) / per;
+    bool rs = rows_inside(p, per);
+    rt_steps rt = {.P = gc * T / 4, .L = gc / 4, .rw = p->lr->w_off[0]};
+    K *= T; /* virtual k: a tap's T terms read as T times the channels */
+#define AX_RUN_PER(P, S, NT, RS) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, rt)
+#define AX_RUN_3(P, NT) rs ? AX_RUN_PER(P, false, NT, true) : swap ? AX_RUN_PER(P, true, NT, false) : AX_RUN_PER(P, false, NT, false)
+    /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
+    if (per == 4 && ntaps == 9) AX_RUN_3(4, 9);
+    else if (per == 4) AX_RUN_3(4, 0);
+    else if (per == 2) AX_RUN_3(2, 0);
+    else AX_RUN_3(1, 0);
+#undef AX_RUN_3
+#undef AX_RUN_PER
+}
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
                 bool accumulate)
 {
-    bool swap = p->lr->acts_s8;
-    if (per == 16) {
-        size_t T = (size_t)p->lr->terms;
-        int rt = row_term(p);
-        int32_t rw = rt >= 0 ? p->lr->w_off[rt] : 0;
-#define AX_RUN16(S, NT, RS) run16(rows, px, ntaps, coff, T, pw, rc, ldrc, C, ldc, accumulate, S, NT, RS, (size_t)rt, rw)
-        if (rt >= 0) ntaps == 9 ? AX_RUN16(false, 9, true) : AX_RUN16(false, 0, true);
-        else if (ntaps == 9) swap ? AX_RUN16(true, 9, false) : AX_RUN16(false, 9, false);
-        else swap ? AX_RUN16(true, 0, false) : AX_RUN16(false, 0, false);
-#undef AX_RUN16
-        return;
-    }
-    K *= (size_t)p->lr->terms; /* virtual k: a tap's T terms read as T times the channels */
-#define AX_RUN_PER(P, S, NT) run_per(rows, px, ntaps, coff, K, N, P, pw, rc, ldrc, C, ldc, accumulate, S, NT)
-    /* 3x3 at 4 channels a group (one step a tap): the tap loop is the work */
-    if (per == 4 && ntaps == 9) swap ? AX_RUN_PER(4, true, 9) : AX_RUN_PER(4, false, 9);
-    else if (per == 4) swap ? AX_RUN_PER(4, true, 0) : AX_RUN_PER(4, false, 0);
-    else if (per == 2) swap ? AX_RUN_PER(2, true, 0) : AX_RUN_PER(2, false, 0);
-    else swap ? AX_RUN_PER(1, true, 0) : AX_RUN_PER(1, false, 0);
-#undef AX_RUN_PER
+    if (per == 16) run_lanes(p, rows, px, ntaps, coff, pw, rc, ldrc, C, ldc, accumulate);
+    else run_blocks(p, rows, px, ntaps, coff, K, N, per, pw, rc, ldrc, C, ldc, accumulate);
 }
 
 /* the bytes of h looked up per plane (vpermi2b), each plane's quads summed
