@@ -617,14 +617,15 @@ static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0,
             edge_taps(s, b, oy, x0 + i * sw, lo_pix, base, pix_bytes, pad, ts, px + (r + (size_t)i) * rs,
                       pix ? pix + (r + (size_t)i) * rs : NULL, npix);
         }
-        if (ntaps == 9 && !pix) /* 3x3 without pixels: the stores unrolled (the loop over taps was half the table's time) */
+        if (ntaps == 9 && !pix) /* 3x3: the stores unrolled (the loop over taps was half the table's time) */
             inside_taps(px + r * rs, rs, j0, j1, first, sw, base, pix_bytes, step_bytes, 9);
         else if (!pix)
             inside_taps(px + r * rs, rs, j0, j1, first, sw, base, pix_bytes, step_bytes, ntaps);
         for (ptrdiff_t i = j0; pix && i < j1; i++) {
             ptrdiff_t p0 = first + i * sw;
             const uint8_t **o = px + (r + (size_t)i) * rs, *at = base + (size_t)p0 * pix_bytes;
-            for (size_t k = 0; k < ntaps; k++) o[k] = at + step_bytes[k], pix[(r + (size_t)i) * rs + k] = (uint32_t)(p0 + step[k]);
+            uint32_t *op = pix + (r + (size_t)i) * rs;
+            for (size_t k = 0; k < ntaps; k++) o[k] = at + step_bytes[k], op[k] = (uint32_t)(p0 + step[k]);
         }
         r += n, ox += n;
         if (ox == ow) {
