@@ -540,23 +540,37 @@ static inline ptrdiff_t ceil_div(ptrdiff_t a, ptrdiff_t d)
     return d == 1 ? a : d == 2 ? (a + 1) >> 1 : (a + d - 1) / d;
 }
 
-/* Tap (ky, kx) of the run of n output pixels from (b, oy, ox): output i
- * reads input pixel start + i * stride_w (counted from lo_pix), inside the
- * image for i in [i0, i1) */
-static inline ptrdiff_t tap_run(const ax_conv2d_shape *s, size_t b, size_t oy, size_t ox, size_t n, size_t ky,
-                                size_t kx, size_t lo_pix, ptrdiff_t *i0, ptrdiff_t *i1)
+/* The taps of output pixel (b, oy, x0 = its tap kx = 0's input x) at
+ * o[t * ts] (and its input pixel, counted from lo_pix, at op[t * ts], npix
+ * for pad): the pixels whose taps are not all in the image */
+static void edge_taps(const ax_conv2d_shape *s, size_t b, size_t oy, ptrdiff_t x0, size_t lo_pix,
+                      const uint8_t *base, size_t pix_bytes, const uint8_t *pad, size_t ts, const uint8_t **o,
+                      uint32_t *op, uint32_t npix)
 {
-    const ptrdiff_t in_w = (ptrdiff_t)s->in_w, sw = (ptrdiff_t)s->stride_w;
-    size_t y = oy * s->stride_h + ky * s->dilation_h;
-    bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
-    ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
-    ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w + kx * s->dilation_w) - (ptrdiff_t)s->pad_left;
-    ptrdiff_t a = x0 < 0 ? ceil_div(-x0, sw) : 0, e = x0 < in_w ? ceil_div(in_w - x0, sw) : 0;
-    if (!row_in) a = e = 0;
-    if (e > (ptrdiff_t)n) e = (ptrdiff_t)n;
-    if (a > e) a = e;
-    *i0 = a, *i1 = e;
-    return row0 + x0;
+    const ptrdiff_t in_w = (ptrdiff_t)s->in_w;
+    for (size_t ky = 0, t = 0; ky < s->kernel_h; ky++) {
+        size_t y = oy * s->stride_h + ky * s->dilation_h;
+        bool row_in = y >= s->pad_top && y - s->pad_top < s->in_h;
+        ptrdiff_t row0 = row_in ? (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix : 0;
+        for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
+            ptrdiff_t x = x0 + (ptrdiff_t)(kx * s->dilation_w);
+            bool in = row_in && x >= 0 && x < in_w;
+            o[t * ts] = in ? base + (size_t)(row0 + x) * pix_bytes : pad;
+            if (op) op[t * ts] = in ? (uint32_t)(row0 + x) : npix;
+        }
+    }
+}
+
+/* the tap pointers of pixels [j0, j1) of a run, all inside the image:
+ * pixel i's tap k at px[i * rs + k], tap 0's input pixel first + i * sw */
+static inline __attribute__((always_inline)) void inside_taps(const uint8_t **px, size_t rs, ptrdiff_t j0,
+                                                              ptrdiff_t j1, ptrdiff_t first, ptrdiff_t sw,
+                                                              const uint8_t *base, size_t pix_bytes,
+                                                              const ptrdiff_t *step_bytes, size_t ntaps)
+{
+    const uint8_t *at = base + (size_t)(first + j0 * sw) * pix_bytes;
+    for (ptrdiff_t i = j0; i < j1; i++, at += sw * (ptrdiff_t)pix_bytes)
+        for (size_t k = 0; k < ntaps; k++) px[(size_t)i * rs + k] = at + step_bytes[k];
 }
 
 enum { AX_MAX_TAPS_INSIDE = 64 }; /* kernels of up to this many taps get tap_table's pixel-major path */
@@ -565,16 +579,19 @@ enum { AX_MAX_TAPS_INSIDE = 64 }; /* kernels of up to this many taps get tap_tab
  * px[r * rs + t * ts], base + pixel * pix_bytes for an input pixel (pixels
  * counted from pixel lo_pix of the input), pad outside the image; and, if
  * pix is given, the pixel itself there (npix for pad). Per run of an
- * output row and tap, the input row's validity and start once, then steps
- * along x: the per-tap divisions and products before took 24% of ResNeXt's
- * layer1.0 on the grouped VNNI kernel, whose kernel reads 36 bytes a tap. */
+ * output row, the pixels whose taps all lie in the image (from the first
+ * and the last tap: rows and columns between lie between) are runs of
+ * contiguous pointers, tap 0's plus fixed offsets; only the others check
+ * their taps one by one. (Runs of taps over the row, each tap's range and
+ * start found by divisions, took 24% of ResNeXt's layer1.0 on the grouped
+ * VNNI kernel, whose kernel reads 36 bytes a tap; per-tap ranges found
+ * twice a run, 13-16%.) */
 static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0, size_t rows, size_t lo_pix,
                       const uint8_t *base, size_t pix_bytes, const uint8_t *pad, size_t rs, size_t ts,
                       const uint8_t **px, uint32_t *pix, uint32_t npix)
 {
     size_t b = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow, ntaps = s->kernel_h * s->kernel_w;
     const ptrdiff_t in_w = (ptrdiff_t)s->in_w, sw = (ptrdiff_t)s->stride_w;
-    /* a tap's pixel from the first tap's when both are in the image */
     ptrdiff_t step[AX_MAX_TAPS_INSIDE], step_bytes[AX_MAX_TAPS_INSIDE];
     bool inside_ok = ts == 1 && ntaps <= AX_MAX_TAPS_INSIDE;
     for (size_t ky = 0, t = 0; inside_ok && ky < s->kernel_h; ky++)
@@ -582,46 +599,33 @@ static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0,
             step[t] = (ptrdiff_t)(ky * s->dilation_h) * in_w + (ptrdiff_t)(kx * s->dilation_w);
             step_bytes[t] = step[t] * (ptrdiff_t)pix_bytes;
         }
+    const ptrdiff_t span_x = (ptrdiff_t)((s->kernel_w - 1) * s->dilation_w);
+    const size_t span_y = (s->kernel_h - 1) * s->dilation_h;
     for (size_t r = 0; r < rows;) {
-        size_t n = ow - ox < rows - r ? ow - ox : rows - r, t = 0;
-        /* [j0, j1): the pixels of this run whose taps are all in the image,
-         * written pixel by pixel below (a run of contiguous pointers each,
-         * where the loops over taps store one per pixel and tap: 15% of
-         * ResNeXt's layer1.0 on the grouped kernel) */
-        ptrdiff_t j0 = 0, j1 = inside_ok ? (ptrdiff_t)n : 0, first = 0;
-        for (size_t ky = 0; ky < s->kernel_h; ky++)
-            for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
-                ptrdiff_t i0, i1, start = tap_run(s, b, oy, ox, n, ky, kx, lo_pix, &i0, &i1);
-                if (i0 > j0) j0 = i0;
-                if (i1 < j1) j1 = i1;
-                if (t == 0) first = start;
-            }
-        if (j0 >= j1) j0 = j1 = 0;
-        t = 0;
-        for (size_t ky = 0; ky < s->kernel_h; ky++) {
-            for (size_t kx = 0; kx < s->kernel_w; kx++, t++) {
-                ptrdiff_t i0, i1, start = tap_run(s, b, oy, ox, n, ky, kx, lo_pix, &i0, &i1);
-                /* [j0, j1) lies within [i0, i1) */
-                const uint8_t **o = px + r * rs + t * ts;
-                for (ptrdiff_t i = 0; i < i0; i++) o[i * rs] = pad;
-                const uint8_t *at = i0 < i1 ? base + (size_t)(start + i0 * sw) * pix_bytes : pad;
-                for (ptrdiff_t i = i0; i < j0; i++, at += sw * pix_bytes) o[i * rs] = at;
-                at = j1 < i1 ? base + (size_t)(start + (j1 > i0 ? j1 : i0) * sw) * pix_bytes : pad;
-                for (ptrdiff_t i = j1 > i0 ? j1 : i0; i < i1; i++, at += sw * pix_bytes) o[i * rs] = at;
-                for (ptrdiff_t i = i1; i < (ptrdiff_t)n; i++) o[i * rs] = pad;
-                if (pix) {
-                    uint32_t *op = pix + r * rs + t * ts;
-                    for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++)
-                        if (i < j0 || i >= j1) op[i * rs] = i >= i0 && i < i1 ? (uint32_t)(start + i * sw) : npix;
-                }
-            }
+        size_t n = ow - ox < rows - r ? ow - ox : rows - r, y = oy * s->stride_h;
+        ptrdiff_t x0 = (ptrdiff_t)(ox * s->stride_w) - (ptrdiff_t)s->pad_left, j0 = 0, j1 = 0, first = 0;
+        if (inside_ok && y >= s->pad_top && y + span_y - s->pad_top < s->in_h) { /* [j0, j1): every tap inside */
+            j0 = x0 < 0 ? ceil_div(-x0, sw) : 0;
+            j1 = x0 + span_x < in_w ? ceil_div(in_w - x0 - span_x, sw) : 0;
+            if (j1 > (ptrdiff_t)n) j1 = (ptrdiff_t)n;
+            if (j0 > j1) j0 = j1;
+            first = (ptrdiff_t)((b * s->in_h + y - s->pad_top) * s->in_w) - (ptrdiff_t)lo_pix + x0;
         }
-        for (ptrdiff_t i = j0; i < j1; i++) {
+        for (ptrdiff_t i = 0; i < (ptrdiff_t)n; i++) {
+            if (i == j0) i = j1; /* past the inside pixels */
+            if (i == (ptrdiff_t)n) break;
+            edge_taps(s, b, oy, x0 + i * sw, lo_pix, base, pix_bytes, pad, ts, px + (r + (size_t)i) * rs,
+                      pix ? pix + (r + (size_t)i) * rs : NULL, npix);
+        }
+        if (ntaps == 9 && !pix) /* 3x3: the stores unrolled (the loop over taps was half the table's time) */
+            inside_taps(px + r * rs, rs, j0, j1, first, sw, base, pix_bytes, step_bytes, 9);
+        else if (!pix)
+            inside_taps(px + r * rs, rs, j0, j1, first, sw, base, pix_bytes, step_bytes, ntaps);
+        for (ptrdiff_t i = j0; pix && i < j1; i++) {
             ptrdiff_t p0 = first + i * sw;
             const uint8_t **o = px + (r + (size_t)i) * rs, *at = base + (size_t)p0 * pix_bytes;
-            for (size_t k = 0; k < ntaps; k++) o[k] = at + step_bytes[k];
-            if (pix)
-                for (size_t k = 0; k < ntaps; k++) pix[(r + (size_t)i) * rs + k] = (uint32_t)(p0 + step[k]);
+            uint32_t *op = pix + (r + (size_t)i) * rs;
+            for (size_t k = 0; k < ntaps; k++) o[k] = at + step_bytes[k], op[k] = (uint32_t)(p0 + step[k]);
         }
         r += n, ox += n;
         if (ox == ow) {
