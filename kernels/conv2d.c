@@ -172,10 +172,11 @@ static bool own_exact(const ax_gemm_plan *p, const ax_conv2d_shape *s)
 
 /* Whether oneDNN's convolution may run this layer of plan p: an EXACT plan
  * whose GEMMs verified on oneDNN, s8 weights (oneDNN has no u8 ones),
- * padding that means 0 (oneDNN pads with 0), and where it pays: every dense
- * or grouped layer with more than DIRECT_MAX_CG channels per group, and
- * depthwise layers with one output per input channel (oneDNN's depthwise
- * kernel) that no integer-form kernel of ours takes (ax_dwconv2d_has_bands:
+ * padding that means 0 (oneDNN pads with 0), and where it pays: dense
+ * layers, grouped layers of more than 8 channels per group (or of more
+ * than DIRECT_MAX_CG that our grouped kernel does not take), and depthwise
+ * layers with one output per input channel (oneDNN's depthwise kernel)
+ * that no integer-form kernel of ours takes (ax_dwconv2d_has_bands:
  * AVX-512 VNNI's runs 1.2-3x oneDNN's s8 depthwise); the rest only under
  * $AX_ONEDNN=always; never the layers of own_exact. The primitive checks
  * itself before use (exact_conv_onednn.c). */
@@ -185,7 +186,12 @@ static bool onednn_wanted(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     if (!p->onednn || p->path != AX_PATH_EXACT || p->wgt != AX_S8 || (padded && s->pad_byte != 0) || own_exact(p, s))
         return false;
     bool depthwise = s->groups == s->in_c && s->out_c == s->in_c;
-    return p->onednn_always || !use_direct(s) || (depthwise && !ax_dwconv2d_has_bands(p, s));
+    if (p->onednn_always) return true;
+    /* the grouped kernel ran 1.8-2.2x oneDNN's grouped convolution on
+     * ResNeXt's layer2.0 / 2.1 (8 channels a group); at 16 and 32 the two
+     * ran within 10% of each other */
+    if (!depthwise && s->groups > 1 && s->in_c / s->groups <= 8 && glr_per(glr_plan(p), s)) return false;
+    return !use_direct(s) || (depthwise && !ax_dwconv2d_has_bands(p, s));
 }
 
 static int pack_own(const ax_gemm_plan *p, const ax_conv2d_shape *s, const uint8_t *W, const ax_acc_extra *extra,

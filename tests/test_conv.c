@@ -195,6 +195,11 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
         cr_assert(ax_conv2d_computes_bands(cw), "%s: EXACT depthwise layer ran %s", m->name, got);
     /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
+    /* and their grouped layers of 8 channels: that kernel, not oneDNN's grouped convolution (conv2d.c) */
+    if (!depthwise && s->groups % 2 == 0 && cg == 8 && vnni && ax_gemm_plan_path(p) == AX_PATH_EXACT &&
+        m->wgt == AX_S8 && !all)
+        cr_assert(strstr(got, "lowrank_gconv_8x32c4") == got, "%s: EXACT grouped layer of 8 channels ran %s", m->name,
+                  got);
     /* _s8u8: the form with its signs swapped (no row corrections; u8 weight factors) */
     /* 4x64g4: 4 channels and 4 columns a group, groups % 16 == 0 (lanes are groups), and only there */
     bool g16 = strcmp(got, "lowrank_gconv_4x64g4__avx512vnni") == 0 ||
