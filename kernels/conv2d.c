@@ -568,15 +568,21 @@ static void edge_taps(const ax_conv2d_shape *s, size_t b, size_t oy, ptrdiff_t x
 }
 
 /* the tap pointers of pixels [j0, j1) of a run, all inside the image:
- * pixel i's tap k at px[i * rs + k], tap 0's input pixel first + i * sw */
-static inline __attribute__((always_inline)) void inside_taps(const uint8_t **px, size_t rs, ptrdiff_t j0,
-                                                              ptrdiff_t j1, ptrdiff_t first, ptrdiff_t sw,
-                                                              const uint8_t *base, size_t pix_bytes,
-                                                              const ptrdiff_t *step_bytes, size_t ntaps)
+ * pixel i's tap k at px[i * rs + k], tap 0's input pixel first + i * sw
+ * (and, if pix is given, tap k's pixel first + i * sw + step[k] there) */
+static inline __attribute__((always_inline)) void inside_taps(const uint8_t **px, uint32_t *pix, size_t rs,
+                                                              ptrdiff_t j0, ptrdiff_t j1, ptrdiff_t first,
+                                                              ptrdiff_t sw, const uint8_t *base, size_t pix_bytes,
+                                                              const ptrdiff_t *step, const ptrdiff_t *step_bytes,
+                                                              size_t ntaps)
 {
-    const uint8_t *at = base + (size_t)(first + j0 * sw) * pix_bytes;
-    for (ptrdiff_t i = j0; i < j1; i++, at += sw * (ptrdiff_t)pix_bytes)
+    for (ptrdiff_t i = j0; i < j1; i++) {
+        ptrdiff_t p0 = first + i * sw;
+        const uint8_t *at = base + (size_t)p0 * pix_bytes;
         for (size_t k = 0; k < ntaps; k++) px[(size_t)i * rs + k] = at + step_bytes[k];
+        if (pix)
+            for (size_t k = 0; k < ntaps; k++) pix[(size_t)i * rs + k] = (uint32_t)(p0 + step[k]);
+    }
 }
 
 enum { AX_MAX_TAPS_INSIDE = 64 }; /* kernels of up to this many taps get tap_table's pixel-major path */
@@ -623,16 +629,11 @@ static void tap_table(const ax_conv2d_shape *s, size_t oh, size_t ow, size_t r0,
             edge_taps(s, b, oy, x0 + i * sw, lo_pix, base, pix_bytes, pad, ts, px + (r + (size_t)i) * rs,
                       pix ? pix + (r + (size_t)i) * rs : NULL, npix);
         }
-        if (ntaps == 9 && !pix) /* 3x3: the stores unrolled (the loop over taps was half the table's time) */
-            inside_taps(px + r * rs, rs, j0, j1, first, sw, base, pix_bytes, step_bytes, 9);
-        else if (!pix)
-            inside_taps(px + r * rs, rs, j0, j1, first, sw, base, pix_bytes, step_bytes, ntaps);
-        for (ptrdiff_t i = j0; pix && i < j1; i++) {
-            ptrdiff_t p0 = first + i * sw;
-            const uint8_t **o = px + (r + (size_t)i) * rs, *at = base + (size_t)p0 * pix_bytes;
-            uint32_t *op = pix + (r + (size_t)i) * rs;
-            for (size_t k = 0; k < ntaps; k++) o[k] = at + step_bytes[k], op[k] = (uint32_t)(p0 + step[k]);
-        }
+        uint32_t *pr = pix ? pix + r * rs : NULL;
+        if (ntaps == 9) /* 3x3: the stores unrolled (the loop over taps was half the table's time) */
+            inside_taps(px + r * rs, pr, rs, j0, j1, first, sw, base, pix_bytes, step, step_bytes, 9);
+        else
+            inside_taps(px + r * rs, pr, rs, j0, j1, first, sw, base, pix_bytes, step, step_bytes, ntaps);
         r += n, ox += n;
         if (ox == ow) {
             ox = 0;
