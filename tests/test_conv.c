@@ -548,15 +548,16 @@ static bool vnni_byte_kernel(const ax_mult *m)
 /* (a & ~1)(w & ~1): one term of the table itself (the mul8s_1L2J structure),
  * on AVX-512 VNNI the byte kernel; u8: its weight factor shifted into s8 with
  * a per-row correction */
-static void check_drop1(ax_operand op)
+static ax_mult *drop1_mult(ax_operand op)
 {
     ax_mult *m = ax_mult_new();
     m->act = m->wgt = op;
     snprintf(m->name, sizeof m->name, "drop1-%s", ax_operand_name(op));
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
         m->table[i] = (ax_operand_value(op, i >> 8) & ~1) * (ax_operand_value(op, i & 255) & ~1);
-    check_mult(m);
+    return m;
 }
+static void check_drop1(ax_operand op) { check_mult(drop1_mult(op)); }
 Test(conv, factored_drop1_s8)
 {
     check_drop1(AX_S8); /* one term, no row corrections: the grouped kernel on AVX-512 VNNI */
@@ -846,11 +847,7 @@ static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, con
  * groups), accumulate, 1 and 2 threads */
 static void lowrank_dw_large_on(ax_isa isa)
 {
-    ax_mult *m = ax_mult_new();
-    m->act = m->wgt = AX_S8;
-    snprintf(m->name, sizeof m->name, "drop1-s8");
-    for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
-        m->table[i] = (ax_operand_value(AX_S8, i >> 8) & ~1) * (ax_operand_value(AX_S8, i & 255) & ~1);
+    ax_mult *m = drop1_mult(AX_S8);
     ax_gemm_plan *p = NULL;
     ax_error err = {{0}};
     cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
@@ -881,11 +878,7 @@ Test(conv, lowrank_dw_large)
 Test(conv, grouped_large)
 {
     if (ax_test_reduced() || !ax_cpu_supports(AX_ISA_AVX512)) return;
-    ax_mult *m = ax_mult_new();
-    m->act = m->wgt = AX_S8;
-    snprintf(m->name, sizeof m->name, "drop1-s8");
-    for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
-        m->table[i] = (ax_operand_value(AX_S8, i >> 8) & ~1) * (ax_operand_value(AX_S8, i & 255) & ~1);
+    ax_mult *m = drop1_mult(AX_S8);
     ax_gemm_plan *p = NULL;
     ax_error err = {{0}};
     cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
