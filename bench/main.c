@@ -432,9 +432,11 @@ int main(int argc, char **argv)
     if (rc == 0) {
         add_context(a);
         run_state rs = {bench_summary_new(), 0, 0, 0, false};
-        for (size_t i = 0; i < a->run.n_cases; i++) rs.total += a->selected[i];
+        for (size_t i = 0; i < a->run.n_cases; i++)
+            if (a->selected[i]) rs.total++, bench_summary_expect(rs.summary, a->run.cases[i].name);
         for (size_t i = 0; i < bench_networks_count(a->nets); i++)
-            rs.total += bench_filter_match(a->filter, bench_networks_name(a->nets, i));
+            if (bench_filter_match(a->filter, bench_networks_name(a->nets, i)))
+                rs.total++, bench_summary_expect(rs.summary, bench_networks_name(a->nets, i));
         rs.progress = isatty(2) && strcmp(a->o.format, "console") != 0;
         size_t ran = ax_gb_run(a->o.format, a->o.out ? (a->o.out_format ? a->o.out_format : "json") : NULL,
                                on_result, &rs);

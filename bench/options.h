@@ -21,10 +21,13 @@ typedef struct bench_options {
     const char *model;         /* --model M.onnx: the network suite runs it */
     size_t batch;              /* --batch: network suite (default 32) */
     size_t input_size;         /* --input-size: built-in networks (default 224) */
-    /* argv for Google Benchmark: [0] = program, then the --benchmark_* flags */
+    /* argv for Google Benchmark: [0] = program, then the --benchmark_* flags
+     * (and the interleaving flag we add; main.c adds two for --json) */
     char *gb_argv[BENCH_MAX_ARGS + 4];
     int gb_argc;
     const char *format, *out, *out_format; /* seen among those flags */
+    int repetitions;           /* --benchmark_repetitions (0: not given) */
+    bool interleave_given;     /* --benchmark_enable_random_interleaving given: left as given */
 } bench_options;
 
 /* 0 ok; 2 with a one-line message in msg on bad usage. */

@@ -45,6 +45,26 @@ static bool split(const char *name, entry *e)
     return true;
 }
 
+/* name's entry, added (not run yet: n 0) when new; NULL for a name that
+ * is not op/path/isa/mult/shape or when out of memory */
+static entry *find_or_add(bench_summary *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->e[i].name, name) == 0) return &s->e[i];
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        entry *e = realloc(s->e, cap * sizeof *e);
+        if (!e) return NULL;
+        s->e = e, s->cap = cap;
+    }
+    entry *e = &s->e[s->n];
+    memset(e, 0, sizeof *e);
+    if (strlen(name) >= sizeof e->name || !split(name, e)) return NULL;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    s->n++;
+    return e;
+}
+
 void bench_summary_add(bench_summary *s, const ax_gb_result *r)
 {
     if (s && !r->error && strcmp(r->aggregate, "median") == 0 && r->items_per_second > 0) {
@@ -55,29 +75,17 @@ void bench_summary_add(bench_summary *s, const ax_gb_result *r)
         return;
     }
     if (!s || r->error || r->aggregate[0] || r->items_per_second <= 0) return;
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->e[i].name, r->name) == 0) {
-            s->e[i].sum += r->items_per_second;
-            s->e[i].n++;
-            return;
-        }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        entry *e = realloc(s->e, cap * sizeof *e);
-        if (!e) return;
-        s->e = e, s->cap = cap;
-    }
-    entry *e = &s->e[s->n];
-    memset(e, 0, sizeof *e);
-    if (strlen(r->name) >= sizeof e->name || !split(r->name, e)) return;
-    snprintf(e->name, sizeof e->name, "%s", r->name);
-    e->sum = r->items_per_second;
-    e->n = 1;
-    s->n++;
+    entry *e = find_or_add(s, r->name);
+    if (e) e->sum += r->items_per_second, e->n++;
+}
+
+void bench_summary_expect(bench_summary *s, const char *name)
+{
+    if (s) find_or_add(s, name);
 }
 
 /* the median of repetitions when there are several, else the run's speed */
-static double speed(const entry *e) { return e->median > 0 ? e->median : e->sum / e->n; }
+static double speed(const entry *e) { return e->median > 0 ? e->median : e->n ? e->sum / e->n : 0; }
 
 /* The peer's speed on e's shape: naive with e's multiplier, onednn with any.
  * Suite network runs one naive per network (the scalar LUT's speed does not
@@ -89,7 +97,7 @@ static double peer(const bench_summary *s, const entry *e, const char *path)
         if (any && (!naive || strcmp(e->f[0], "network") != 0)) break;
         for (size_t i = 0; i < s->n; i++) {
             const entry *p = &s->e[i];
-            if (strcmp(p->f[1], path) == 0 && strcmp(p->f[0], e->f[0]) == 0 && strcmp(p->f[4], e->f[4]) == 0 &&
+            if (p->n && strcmp(p->f[1], path) == 0 && strcmp(p->f[0], e->f[0]) == 0 && strcmp(p->f[4], e->f[4]) == 0 &&
                 (!naive || any || strcmp(p->f[3], e->f[3]) == 0))
                 return speed(p);
         }
@@ -114,6 +122,7 @@ void bench_summary_print(const bench_summary *s, FILE *f)
     fprintf(f, "%-*s %9s %9s %9s\n", w, "benchmark", "GMAC/s", "x naive", "x onednn");
     for (size_t i = 0; i < s->n; i++) {
         const entry *e = &s->e[i];
+        if (!e->n) continue; /* expected, never ran (an error) */
         fprintf(f, "%-*s %9.3f", w, e->name, speed(e) / 1e9);
         ratio(f, speed(e), peer(s, e, "naive"));
         ratio(f, speed(e), peer(s, e, "onednn"));
@@ -124,13 +133,13 @@ void bench_summary_print(const bench_summary *s, FILE *f)
     bool *done = calloc(s->n, sizeof *done);
     if (!done) return;
     for (size_t i = 0; i < s->n; i++) {
-        if (done[i]) continue;
+        if (done[i] || !s->e[i].n) continue;
         const entry *a = &s->e[i];
         double lg = 0, ln = 0, lo = 0;
         int n = 0, nn = 0, no = 0;
         for (size_t j = i; j < s->n; j++) {
             const entry *b = &s->e[j];
-            if (strcmp(a->f[0], b->f[0]) || strcmp(a->f[1], b->f[1]) || strcmp(a->f[2], b->f[2]) ||
+            if (!b->n || strcmp(a->f[0], b->f[0]) || strcmp(a->f[1], b->f[1]) || strcmp(a->f[2], b->f[2]) ||
                 strcmp(a->f[3], b->f[3]))
                 continue;
             done[j] = true;

@@ -167,9 +167,11 @@ typedef struct ax_glr_ukernel {
     size_t (*w_bytes)(const ax_gemm_plan *p, size_t K, size_t N, size_t per);
     void (*pack_w)(const ax_gemm_plan *p, size_t K, size_t cg, size_t N, size_t per, const uint8_t *W, size_t ldw,
                    uint8_t *pw);
+    /* stream: C past the caches by non-temporal stores where a kernel
+     * writes whole lines (not accumulating; the kernel fences them) */
     void (*run)(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                bool accumulate);
+                bool accumulate, bool stream);
 } ax_glr_ukernel;
 
 /* Paths as kernels: EXACT and LOWRANK run `exact` alone; LUT runs `lut`

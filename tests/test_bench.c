@@ -2,7 +2,8 @@
  * the networks' published sizes, benchmark names, --verify (GEMM and conv
  * suites), refusal of an ISA the CPU lacks, the JSON (Google Benchmark's
  * fields plus our context), --save, compare, and clear errors for bad
- * multipliers, suites, options and files. Timed runs use one tiny shape and
+ * multipliers, suites, options and files; repetitions interleaved by
+ * default. Timed runs use one tiny shape and
  * a tiny --benchmark_min_time ($AX_TEST_REDUCED: the tiny shape only). */
 #include "test_util.h"
 #include "autoapprox/nn.h"
@@ -10,6 +11,8 @@
 #include "bench/shapes_mobilenetv2.c"
 #include "bench/shapes_resnet50.c"
 #include "bench/shapes_resnext50.c"
+/* and the command line's parser */
+#include "bench/options.c"
 
 #include <criterion/criterion.h>
 #include <json-c/json.h>
@@ -278,6 +281,60 @@ Test(bench, save_into_results)
     check_json(saved);
     ax_test_rmtree(dir);
     free(dir), free(err);
+}
+
+static bool passes_on(const bench_options *o, const char *flag)
+{
+    for (int i = 1; i < o->gb_argc; i++)
+        if (strcmp(o->gb_argv[i], flag) == 0) return true;
+    return false;
+}
+
+/* repetitions run randomly interleaved unless the flag is given either way */
+Test(bench, repetitions_interleave_unless_told)
+{
+    const char *on = "--benchmark_enable_random_interleaving=true";
+    struct {
+        const char *argv[4];
+        bool added;
+    } cases[] = {
+        {{"bench-approx", "--benchmark_repetitions=2", NULL}, true},
+        {{"bench-approx", "--benchmark_min_time=0.1", "--benchmark_repetitions=12", NULL}, true},
+        {{"bench-approx", NULL}, false},
+        {{"bench-approx", "--benchmark_repetitions=1", NULL}, false},
+        {{"bench-approx", "--benchmark_repetitions=3", "--benchmark_enable_random_interleaving=false", NULL}, false},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int argc = 0;
+        while (cases[c].argv[argc]) argc++;
+        bench_options o;
+        char msg[256];
+        cr_assert_eq(bench_options_parse(argc, (char **)cases[c].argv, &o, msg, sizeof msg), 0, "%s", msg);
+        cr_expect_eq(passes_on(&o, on), cases[c].added, "case %zu", c);
+        cr_expect_eq(o.gb_argc, argc + (cases[c].added ? 1 : 0), "case %zu: every flag passed on once", c);
+        bench_options_free(&o);
+    }
+}
+
+/* with interleaved repetitions runs finish in random order; the summary
+ * still lists the benchmarks as registered (what --benchmark_list_tests
+ * prints) */
+Test(bench, summary_in_registration_order)
+{
+    char *list, *out;
+    cr_assert_eq(bench(&list, NULL, (const char *[]){TINY, "--benchmark_list_tests", NULL}), 0);
+    cr_assert_eq(bench(&out, NULL, (const char *[]){TINY, FAST, "--benchmark_repetitions=3", NULL}), 0);
+    const char *table = strstr(out, "\nbenchmark ");
+    cr_assert(table, "no summary in: %s", out);
+    table = strchr(table + 1, '\n') + 1;
+    int names = 0;
+    for (char *save = NULL, *want = strtok_r(list, "\n", &save); want; want = strtok_r(NULL, "\n", &save), names++) {
+        size_t n = strlen(want);
+        cr_assert(strncmp(table, want, n) == 0 && table[n] == ' ', "summary row %d is not %s:\n%s", names, want, out);
+        table = strchr(table, '\n') + 1;
+    }
+    cr_assert_gt(names, 3, "%s", list);
+    free(list), free(out);
 }
 
 Test(bench, bad_mult_is_one_line)

@@ -548,15 +548,16 @@ static bool vnni_byte_kernel(const ax_mult *m)
 /* (a & ~1)(w & ~1): one term of the table itself (the mul8s_1L2J structure),
  * on AVX-512 VNNI the byte kernel; u8: its weight factor shifted into s8 with
  * a per-row correction */
-static void check_drop1(ax_operand op)
+static ax_mult *drop1_mult(ax_operand op)
 {
     ax_mult *m = ax_mult_new();
     m->act = m->wgt = op;
     snprintf(m->name, sizeof m->name, "drop1-%s", ax_operand_name(op));
     for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
         m->table[i] = (ax_operand_value(op, i >> 8) & ~1) * (ax_operand_value(op, i & 255) & ~1);
-    check_mult(m);
+    return m;
 }
+static void check_drop1(ax_operand op) { check_mult(drop1_mult(op)); }
 Test(conv, factored_drop1_s8)
 {
     check_drop1(AX_S8); /* one term, no row corrections: the grouped kernel on AVX-512 VNNI */
@@ -795,7 +796,7 @@ Test(conv, factored_ident_u8)
  * reference: set and accumulate, 1 and 2 threads, a 64-byte aligned output
  * and one 16 bytes off (the stores that must not stream); and in bands */
 static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, const ccase *cases, size_t ncases,
-                              uint8_t pad_byte, int expect_bands)
+                              uint8_t pad_byte, int expect_bands, const char *kernel)
 {
     ax_error err = {{0}};
     for (size_t i = 0; i < ncases; i++) {
@@ -806,7 +807,7 @@ static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, con
                              .pad_bottom = c->pb, .pad_right = c->pr, .groups = c->g, .pad_byte = pad_byte};
         size_t oh, ow;
         cr_assert_eq(ax_conv2d_output_size(&s, &oh, &ow, &err), 0, "%s", err.msg);
-        size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * c->o, ny = c->b * oh * ow * c->o;
+        size_t nx = c->b * c->h * c->w * c->c, nw = c->kh * c->kw * (c->c / c->g) * c->o, ny = c->b * oh * ow * c->o;
         uint8_t *X = malloc(nx), *W = malloc(nw);
         int32_t *want = malloc(ny * 4), *init = malloc(ny * 4), *buf = aligned_alloc(64, (ny * 4 + 127) / 64 * 64);
         cr_assert(X && W && want && init && buf);
@@ -815,6 +816,9 @@ static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, con
         for (size_t k = 0; k < ny; k++) init[k] = (int32_t)rnd();
         ax_conv2d_weights *cw = NULL;
         cr_assert_eq(ax_conv2d_pack_weights(p, &s, W, &cw, &err), 0, "%s", err.msg);
+        if (kernel)
+            cr_assert(strstr(ax_conv2d_kernel_name(cw), kernel), "case %zu: kernel %s, not %s", i,
+                      ax_conv2d_kernel_name(cw), kernel);
         for (int acc = 0; acc <= 1; acc++) {
             memcpy(want, init, ny * 4);
             ax_conv2d_reference(m->table, &s, X, W, want, acc);
@@ -843,11 +847,7 @@ static void check_large_cases(const ax_mult *m, ax_isa isa, ax_gemm_plan *p, con
  * groups), accumulate, 1 and 2 threads */
 static void lowrank_dw_large_on(ax_isa isa)
 {
-    ax_mult *m = ax_mult_new();
-    m->act = m->wgt = AX_S8;
-    snprintf(m->name, sizeof m->name, "drop1-s8");
-    for (unsigned i = 0; i < AX_TABLE_SIZE; i++)
-        m->table[i] = (ax_operand_value(AX_S8, i >> 8) & ~1) * (ax_operand_value(AX_S8, i & 255) & ~1);
+    ax_mult *m = drop1_mult(AX_S8);
     ax_gemm_plan *p = NULL;
     ax_error err = {{0}};
     cr_assert_eq(ax_gemm_plan_create(m, isa, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
@@ -857,7 +857,7 @@ static void lowrank_dw_large_on(ax_isa isa)
         {2, 331, 299, 48, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48}, /* s2: 9.6 MB */
         {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40}, /* s2: 11.5 MB, unpadded top/right */
     };
-    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 3, 1);
+    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 3, 1, NULL);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }
@@ -867,6 +867,31 @@ Test(conv, lowrank_dw_large)
     if (ax_test_reduced()) return;
     if (ax_cpu_supports(AX_ISA_AVX512)) lowrank_dw_large_on(AX_ISA_AVX512);
     if (ax_cpu_supports(AX_ISA_AVX2)) lowrank_dw_large_on(AX_ISA_AVX2);
+}
+
+/* The grouped VNNI kernel with outputs past 8 L2s (16-20 MB: past them
+ * on machines of up to 2 MiB of L2), whose whole-line stores then stream:
+ * 4 channels and 4 columns a group in units of 16 groups (tile16), 8 and
+ * 8 at stride 2 in units of 4 (put4x2), 8 and 8 in units of 2 (30
+ * groups), 16 and 16 single groups (3 groups); aligned and 16 bytes off,
+ * set and accumulate, 1 and 2 threads */
+Test(conv, grouped_large)
+{
+    if (ax_test_reduced() || !ax_cpu_supports(AX_ISA_AVX512)) return;
+    ax_mult *m = drop1_mult(AX_S8);
+    ax_gemm_plan *p = NULL;
+    ax_error err = {{0}};
+    cr_assert_eq(ax_gemm_plan_create(m, AX_ISA_AVX512, AX_PATH_LOWRANK, &p, &err), 0, "%s", err.msg);
+    static const ccase cases[] = {
+        /* b  h    w    c    o  kh kw sh sw dh dw pt pl pb pr g */
+        {2, 141, 141, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32}, /* 4 a group: 20.4 MB */
+        {2, 199, 201, 256, 256, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 32}, /* 8 a group, s2: 20.6 MB */
+        {1, 151, 149, 240, 240, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 30}, /* 8 a group, 30 groups: 21.6 MB */
+        {1, 300, 300, 48, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    /* 16 a group, single groups: 17.3 MB */
+    };
+    check_large_cases(m, AX_ISA_AVX512, p, cases, sizeof cases / sizeof *cases, 5, 0, "lowrank_gconv");
+    ax_gemm_plan_free(p);
+    ax_mult_free(m);
 }
 
 /* LUT depthwise (dwconv2d.c's planes) with outputs past 8 L2s: 16k channels
@@ -890,7 +915,7 @@ static void lut_dw_large_on(ax_isa isa)
         {230, 14, 14, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 64},   /* stacked 14x14 images: 11.5 MB */
         {3, 301, 319, 40, 40, 3, 3, 2, 2, 1, 1, 0, 1, 1, 0, 40},   /* 40 channels: stored, 11.5 MB */
     };
-    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 7, 0);
+    check_large_cases(m, isa, p, cases, sizeof cases / sizeof *cases, 7, 0, NULL);
     ax_gemm_plan_free(p);
     ax_mult_free(m);
 }

@@ -214,9 +214,10 @@ static inline __attribute__((always_inline)) void run_per(size_t rows, const uin
 
 static void run(const ax_gemm_plan *p, size_t rows, const uint8_t *const *px, size_t ntaps, size_t coff, size_t K,
                 size_t N, size_t per, const uint8_t *pw, const int32_t *rc, size_t ldrc, int32_t *C, size_t ldc,
-                bool accumulate)
+                bool accumulate, bool stream)
 {
     (void)rc, (void)ldrc; /* int16 forms carry no row corrections */
+    (void)stream;         /* its 6 x 16 tiles write half lines at 8 columns a group */
     size_t Kv = K * terms(p), spt = Kv / ntaps / 2, bb = block_bytes(Kv);
     if (per == 2) run_per(rows, px, ntaps, coff, spt, N, 2, pw, bb, C, ldc, accumulate);
     else run_per(rows, px, ntaps, coff, spt, N, 1, pw, bb, C, ldc, accumulate);
