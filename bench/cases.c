@@ -285,10 +285,13 @@ void bench_case_body(ax_gb_state *st, void *ctx)
     /* a LUT plan has two kernels: name the one this GEMM runs (one call) */
     if (c->plan && !s->conv && s->G <= 1 && strchr(ax_gemm_plan_kernel_name(c->plan), '|'))
         snprintf(kernel, sizeof kernel, " %s", ax_gemm_kernel_for(c->plan, s->M, s->K, s->N));
-    /* a convolution may run as one oneDNN primitive instead of the plan's GEMMs */
+    /* a convolution may run as one oneDNN primitive, or on a grouped or
+     * depthwise kernel, instead of the plan's GEMMs: name it */
     const prepared *pr = c->prepared;
-    if (c->plan && s->conv && pr && pr->conv_w && strcmp(ax_conv2d_kernel_name(pr->conv_w), "exact_conv__onednn") == 0)
-        snprintf(kernel, sizeof kernel, " exact_conv__onednn");
+    if (c->plan && s->conv && pr && pr->conv_w) {
+        const char *ck = ax_conv2d_kernel_name(pr->conv_w);
+        if (strcmp(ck, ax_gemm_plan_kernel_name(c->plan)) != 0) snprintf(kernel, sizeof kernel, " %s", ck);
+    }
     snprintf(label, sizeof label, "M=%zu N=%zu K=%zu%s x%d%s", s->M, s->N, s->K, groups, s->layer->mult, kernel);
     ax_gb_set_label(st, label);
 }

@@ -219,6 +219,7 @@ const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w)
     if (w->split) return w->plan->split_name;
     if (w->glr && w->glr_per == 16) return w->plan->s8u8 ? w->plan->glr->name16_s8 : w->plan->glr->name16;
     if (w->glr) return w->plan->s8u8 ? w->plan->glr->name_s8 : w->plan->glr->name;
+    if (w->direct) return ax_dwconv2d_kernel_name(w->plan, &w->shape);
     return own_exact(w->plan, &w->shape) ? w->plan->exact->name : ax_gemm_plan_kernel_name(w->plan);
 }
 

@@ -392,6 +392,12 @@ bool ax_dwconv2d_has_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s)
     return dwlr_plan(p)->dwlr && s->in_c == s->groups && s->out_c == s->groups;
 }
 
+const char *ax_dwconv2d_kernel_name(const ax_gemm_plan *p, const ax_conv2d_shape *s)
+{
+    if (ax_dwconv2d_has_bands(p, s)) return dwlr_plan(p)->dwlr->name;
+    return p->dw ? p->dw->name : ax_gemm_plan_kernel_name(p);
+}
+
 int ax_dwconv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                       const uint8_t *wt, ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err)
 {

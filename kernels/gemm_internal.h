@@ -406,6 +406,8 @@ int ax_dwconv2d(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size
  * then ax_dwconv2d_bands computes each band into a buffer per thread and
  * hands it to fn at once (ax_conv2d_bands). */
 bool ax_dwconv2d_has_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s);
+/* The name of the kernel ax_dwconv2d runs for this layer */
+const char *ax_dwconv2d_kernel_name(const ax_gemm_plan *p, const ax_conv2d_shape *s);
 int ax_dwconv2d_bands(const ax_gemm_plan *p, const ax_conv2d_shape *s, size_t oh, size_t ow, const uint8_t *X,
                       const uint8_t *wt, ax_conv2d_band_fn fn, void *ctx, int threads, ax_error *err);
 

@@ -161,14 +161,24 @@ Test(bench, verify_quick_suite)
 
 Test(bench, verify_conv)
 {
-    char *err;
+    char *out, *err;
     const char *argv[] = {"--suite", "conv", "--verify", FAST, "--benchmark_filter=(resnet50\\.fc|features\\.15\\.conv\\.1\\.0)$",
                           NULL};
-    int rc = bench(NULL, &err, argv);
+    int rc = bench(&out, &err, argv);
     if (rc != 0 && strstr(err, "no ax_conv2d")) cr_skip_test("the kernels offer no ax_conv2d");
     cr_assert_eq(rc, 0, "stderr: %s", err);
     cr_assert(strstr(err, "path/shape pairs equal"), "stderr: %s", err);
-    free(err);
+    /* the depthwise layer's label names the kernel it ran on every path with a plan (ours, or oneDNN's
+     * convolution where an EXACT plan hands it over) */
+    int dw = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        if (strstr(line, "features.15.conv.1.0 ") && strstr(line, " ns ") && !strstr(line, "/naive/") &&
+            !strstr(line, "/onednn/")) { /* a timing line, not the summary's */
+            cr_assert(strstr(line, "_dwconv_") || strstr(line, "exact_conv__onednn"), "no depthwise kernel in: %s", line);
+            dw++;
+        }
+    cr_assert(dw > 0, "no depthwise benchmark in: %s", out);
+    free(out), free(err);
 }
 
 Test(bench, refuses_missing_isa)

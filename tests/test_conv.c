@@ -192,7 +192,8 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
      * byte term), which computes bands, not oneDNN's */
     bool depthwise = s->groups == s->in_c && s->out_c == s->in_c && s->groups > 1;
     if (depthwise && vnni && ax_gemm_plan_path(p) == AX_PATH_EXACT && m->wgt == AX_S8 && !all)
-        cr_assert(ax_conv2d_computes_bands(cw), "%s: EXACT depthwise layer ran %s", m->name, got);
+        cr_assert(ax_conv2d_computes_bands(cw) && strncmp(got, "lowrank_dwconv_16c4", 19) == 0,
+                  "%s: EXACT depthwise layer ran %s", m->name, got);
     /* the grouped LOWRANK kernel: a multiple of 16 channels per group, 8 (in pairs or fours) or 4 (in fours) */
     size_t cg = s->in_c / s->groups;
     /* and their grouped layers of 8 channels: that kernel, not oneDNN's grouped convolution (conv2d.c) */
@@ -234,6 +235,14 @@ static void check_kernel(const ax_gemm_plan *p, const ax_mult *m, const ax_conv2
                   m->name, ax_gemm_plan_kernel_name(p), cg);
         split_layers++;
     }
+    /* layers of <= 4 channels per group that neither a grouped kernel nor oneDNN takes run the direct loop
+     * (dwconv2d.c) and name its kernel: the integer form's where it computes bands, else the planes' */
+    bool direct = strstr(got, "_dwconv_") != NULL;
+    if (s->groups > 1 && cg <= 4 && !dnn && !strstr(got, "_gconv_"))
+        cr_assert(direct, "%s: %zu channels per group ran %s", m->name, cg, got);
+    if (direct)
+        cr_assert(s->groups > 1 && cg <= 4 && ax_conv2d_computes_bands(cw) == (strncmp(got, "lowrank_dwconv", 14) == 0),
+                  "%s: %zu channels per group ran %s", m->name, cg, got);
     /* on AVX2 every LOWRANK and EXACT plan's (int16 terms) grouped layer of an even number >= 4 of channels
      * per group takes it (4: before the direct loop), and no other layer */
     bool glr2 = ax_gemm_plan_isa(p) == AX_ISA_AVX2 && s->groups > 1 && cg >= 4 && cg % 2 == 0 &&

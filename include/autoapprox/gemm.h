@@ -207,7 +207,10 @@ void ax_conv2d_weights_free(ax_conv2d_weights *w);
 /* The kernel these weights run: "exact_conv__onednn" when the layer runs
  * as one oneDNN int8 convolution primitive (an EXACT plan whose oneDNN path
  * verified, s8 weights, pad byte 0; the primitive itself checked bit for
- * bit against our own kernels before use), else the plan's kernel name. */
+ * bit against our own kernels before use); the grouped or depthwise
+ * kernel's name when the layer runs one of those (e.g.
+ * "lowrank_gconv_8x32c4__avx512vnni", "lut_dwconv_256x1__avx512vbmi"),
+ * else the plan's kernel name. */
 const char *ax_conv2d_kernel_name(const ax_conv2d_weights *w);
 
 /* Y: batch x out_h x out_w x out_c int32 (NHWC). The weights must have been
