@@ -409,7 +409,9 @@ const char *ax_nn_runtime_warning(const ax_nn_runtime *rt, size_t i)
 
 const char *ax_nn_runtime_kernel(const ax_nn_runtime *rt, size_t layer)
 {
-    return layer < rt->n_layers ? ax_gemm_plan_kernel_name(rt->plans[layer]) : NULL;
+    if (layer >= rt->n_layers) return NULL;
+    return rt->layers && rt->layers[layer] ? axnn_layer_kernel_name(rt->layers[layer])
+                                           : ax_gemm_plan_kernel_name(rt->plans[layer]);
 }
 
 const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer)

@@ -654,6 +654,11 @@ double axnn_layer_kernel_seconds(const axnn_layer_rt *l)
     return l->kernel_s;
 }
 
+const char *axnn_layer_kernel_name(const axnn_layer_rt *l)
+{
+    return l->cw ? ax_conv2d_kernel_name(l->cw) : ax_gemm_plan_kernel_name(l->plan);
+}
+
 /* ---- scratch kept by a runtime between runs ---- */
 int axnn_scratch_reserve(axnn_scratch *s, size_t slots)
 {

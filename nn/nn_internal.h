@@ -277,6 +277,9 @@ int axnn_layer_run(axnn_layer_rt *l, size_t batch, const uint8_t *xq, uint8_t *y
                    axnn_scratch *sc, ax_error *err);
 /* Wall time the last run spent inside the kernels (ax_gemm, ax_conv2d). */
 double axnn_layer_kernel_seconds(const axnn_layer_rt *l);
+/* the kernel the layer runs: its convolution's (ax_conv2d_kernel_name: a
+ * grouped, depthwise or oneDNN one where it runs one), else its plan's */
+const char *axnn_layer_kernel_name(const axnn_layer_rt *l);
 const axnn_layer_rt *axnn_runtime_layer(const ax_nn_runtime *rt, size_t layer);
 
 /* ---- quant.c ---- */

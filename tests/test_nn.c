@@ -1021,6 +1021,41 @@ Test(nn, folded_tables_give_the_same_bits, .timeout = 300)
     json_object_put(j[0]), json_object_put(j[1]);
 }
 
+/* ax_nn_runtime_kernel names the kernel each layer runs: MobileNetV2's
+ * depthwise layers a depthwise one (dwconv2d.c), the others not, on a LUT
+ * table (byte planes) and a low-rank one (the integer form on AVX-512 VNNI
+ * and AVX2) */
+Test(nn, runtime_names_each_layers_kernel)
+{
+    ax_nn_model *m;
+    ax_error err;
+    cr_assert_eq(ax_nn_build_mobilenet_v2(64, 3, &m, &err), 0, "%s", err.msg);
+    size_t L = ax_nn_layer_count(m);
+    static const char *const specs[] = {"mitchell-u8:w=3", "trunc-s8:k=4"};
+    static const ax_path paths[] = {AX_PATH_LUT, AX_PATH_AUTO};
+    for (size_t s = 0; s < 2; s++) {
+        ax_mult *mult;
+        cr_assert_eq(ax_mult_resolve(specs[s], &mult, &err), 0, "%s", err.msg);
+        const ax_mult **ms = malloc(L * sizeof *ms);
+        for (size_t i = 0; i < L; i++) ms[i] = mult;
+        ax_nn_runtime *rt;
+        cr_assert_eq(ax_nn_runtime_create_on(m, ms, AX_ISA_AUTO, paths[s], &rt, &err), 0, "%s", err.msg);
+        size_t dw = 0;
+        for (size_t i = 0; i < L; i++) {
+            ax_nn_layer_info li;
+            ax_nn_layer_get(m, i, &li);
+            const char *k = ax_nn_runtime_kernel(rt, i);
+            bool depthwise = li.groups > 1 && li.groups == li.n;
+            cr_assert(k && (strstr(k, "_dwconv_") != NULL) == depthwise, "%s: layer %s (%zu groups) runs %s", specs[s],
+                      li.name, li.groups, k ? k : "(none)");
+            dw += depthwise;
+        }
+        cr_assert_gt(dw, 0);
+        ax_nn_runtime_free(rt), free(ms), ax_mult_free(mult);
+    }
+    ax_nn_free(m);
+}
+
 /* n bytes that end where an inaccessible page begins, so a read past them
  * faults (im2col's 16-byte moves must stay inside the batch's images) */
 static uint8_t *bytes_before_guard(size_t n, char **map, size_t *len)

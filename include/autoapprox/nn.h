@@ -115,7 +115,9 @@ void ax_nn_runtime_free(ax_nn_runtime *rt);
  * approximate multiplier): one line each. */
 size_t ax_nn_runtime_warning_count(const ax_nn_runtime *rt);
 const char *ax_nn_runtime_warning(const ax_nn_runtime *rt, size_t i);
-const char *ax_nn_runtime_kernel(const ax_nn_runtime *rt, size_t layer); /* microkernel name */
+/* The microkernel a layer runs: its convolution's own where it has one
+ * (a grouped or depthwise kernel, oneDNN's convolution), else its plan's */
+const char *ax_nn_runtime_kernel(const ax_nn_runtime *rt, size_t layer);
 const char *ax_nn_runtime_isa(const ax_nn_runtime *rt);
 const ax_nn_model *ax_nn_runtime_model(const ax_nn_runtime *rt); /* the model it runs */
 /* output: batch x ax_nn_output_size dequantized floats. threads <= 0: default. */
